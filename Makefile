@@ -1,0 +1,70 @@
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DELETE_ON_ERROR:
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-builtin-rules
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU build of torch lies in /opt/wheels on our machines; elsewhere pip takes it from the CPU index.
+PIP_TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
+PROTOS := $(wildcard proto/ragmesh/*/v1/*.proto)
+STAMP := $(VENV)/.installed
+
+export LITELLM_LOCAL_MODEL_COST_MAP := True
+export HF_HUB_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: help
+help: ## List the targets.
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip wheel setuptools
+	@echo "==> installing torch (CPU build)"
+	$(BIN)/pip install --progress-bar on torch==2.13.0 || $(BIN)/pip install --progress-bar on torch==2.13.0 --index-url $(PIP_TORCH_INDEX)
+	@echo "==> installing ragmesh and its dependencies"
+	$(BIN)/pip install --progress-bar on -e ".[dev]"
+	@echo "==> installing the local LLM runtime (llama-cpp-python compiles once, about ten minutes; pip reuses the wheel after)"
+	$(BIN)/pip install --progress-bar on -e ".[local-llm]" --verbose 2>&1 | grep --line-buffered -E "^(  Building|  Running|Successfully|Installing|Collecting llama|-- Build|\[ *[0-9]+%\])" || test $${PIPESTATUS[0]} -eq 0
+	touch $@
+
+.PHONY: install
+install: $(STAMP) ## Create .venv and install everything (idempotent).
+
+.PHONY: redis-server
+redis-server: ## Install redis-server from Debian's packages when none is on PATH.
+	@command -v redis-server >/dev/null || { echo "==> installing redis-server"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server; \
+	  else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server; fi; }
+
+.PHONY: proto
+proto: $(STAMP) ## Regenerate the gRPC code in ragmesh/<service>/v1 from proto/.
+	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
+
+.PHONY: proto-check
+proto-check: proto ## Fail when the committed generated code is stale.
+	@git diff --exit-code --stat -- ragmesh/ || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+
+.PHONY: run
+run: install redis-server ## Start the whole suite on the embedded defaults (Ctrl-C stops it).
+	$(BIN)/ragmesh up
+
+.PHONY: lint
+lint: $(STAMP) ## Ruff.
+	$(BIN)/ruff check .
+
+.PHONY: test
+test: install redis-server ## Run the test suite (real Redis, real gRPC, real models).
+	$(BIN)/python -m pytest
+
+.PHONY: bench
+bench: install redis-server ## Latency and ingest throughput benchmarks against a running-in-process suite.
+	$(BIN)/python -m bench.run
+
+.PHONY: clean
+clean: ## Remove the virtual environment and local data.
+	rm -rf $(VENV) .ragmesh

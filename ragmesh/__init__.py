@@ -1,0 +1,1 @@
+"""ragmesh: generated gRPC contracts and the command line."""

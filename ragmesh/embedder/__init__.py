@@ -1,0 +1,1 @@
+"""Generated gRPC code for ragmesh.embedder.v1 (make proto)."""

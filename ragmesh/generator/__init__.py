@@ -1,0 +1,1 @@
+"""Generated gRPC code for ragmesh.generator.v1 (make proto)."""

@@ -1,0 +1,1 @@
+"""Generated gRPC code for ragmesh.ingest.v1 (make proto)."""

@@ -1,0 +1,119 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class IngestStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    INGEST_STATUS_UNSPECIFIED: _ClassVar[IngestStatus]
+    INGEST_STATUS_CREATED: _ClassVar[IngestStatus]
+    INGEST_STATUS_UPDATED: _ClassVar[IngestStatus]
+    INGEST_STATUS_UNCHANGED: _ClassVar[IngestStatus]
+INGEST_STATUS_UNSPECIFIED: IngestStatus
+INGEST_STATUS_CREATED: IngestStatus
+INGEST_STATUS_UPDATED: IngestStatus
+INGEST_STATUS_UNCHANGED: IngestStatus
+
+class DocumentMetadata(_message.Message):
+    __slots__ = ("title", "source", "tags", "licence")
+    TITLE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    TAGS_FIELD_NUMBER: _ClassVar[int]
+    LICENCE_FIELD_NUMBER: _ClassVar[int]
+    title: str
+    source: str
+    tags: _containers.RepeatedScalarFieldContainer[str]
+    licence: str
+    def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ...) -> None: ...
+
+class IngestDocumentRequest(_message.Message):
+    __slots__ = ("tenant", "filename", "content_type", "content", "metadata", "document_id")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    filename: str
+    content_type: str
+    content: bytes
+    metadata: DocumentMetadata
+    document_id: str
+    def __init__(self, tenant: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., document_id: _Optional[str] = ...) -> None: ...
+
+class IngestDocumentResponse(_message.Message):
+    __slots__ = ("document_id", "chunk_count", "status")
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    document_id: str
+    chunk_count: int
+    status: IngestStatus
+    def __init__(self, document_id: _Optional[str] = ..., chunk_count: _Optional[int] = ..., status: _Optional[_Union[IngestStatus, str]] = ...) -> None: ...
+
+class Document(_message.Message):
+    __slots__ = ("document_id", "filename", "content_type", "metadata", "chunk_count", "size_bytes", "content_hash", "created_at", "updated_at")
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    document_id: str
+    filename: str
+    content_type: str
+    metadata: DocumentMetadata
+    chunk_count: int
+    size_bytes: int
+    content_hash: str
+    created_at: str
+    updated_at: str
+    def __init__(self, document_id: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., chunk_count: _Optional[int] = ..., size_bytes: _Optional[int] = ..., content_hash: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
+
+class GetDocumentRequest(_message.Message):
+    __slots__ = ("tenant", "document_id")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    document_id: str
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ...) -> None: ...
+
+class ListDocumentsRequest(_message.Message):
+    __slots__ = ("tenant", "limit", "offset")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    limit: int
+    offset: int
+    def __init__(self, tenant: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class ListDocumentsResponse(_message.Message):
+    __slots__ = ("documents", "total")
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    documents: _containers.RepeatedCompositeFieldContainer[Document]
+    total: int
+    def __init__(self, documents: _Optional[_Iterable[_Union[Document, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class DeleteDocumentRequest(_message.Message):
+    __slots__ = ("tenant", "document_id")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    document_id: str
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ...) -> None: ...
+
+class DeleteDocumentResponse(_message.Message):
+    __slots__ = ("chunks_deleted",)
+    CHUNKS_DELETED_FIELD_NUMBER: _ClassVar[int]
+    chunks_deleted: int
+    def __init__(self, chunks_deleted: _Optional[int] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""Generated gRPC code for ragmesh.retriever.v1 (make proto)."""

@@ -1,0 +1,1 @@
+"""Generated from proto/ragmesh/retriever/v1 by make proto; do not edit."""

@@ -1,0 +1,1 @@
+"""The five ragmesh services and the plumbing they share."""

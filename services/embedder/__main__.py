@@ -1,0 +1,3 @@
+from services.embedder.server import serve
+
+serve()

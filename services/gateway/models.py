@@ -1,0 +1,105 @@
+"""The public API's request and response bodies (they are the OpenAPI schema)."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class FilterValues(BaseModel):
+    """Match a field against several values."""
+
+    any_of: list[str] = Field(default_factory=list, description="The field equals (for tags: contains) any of these.")
+    none_of: list[str] = Field(default_factory=list, description="The field equals none of these.")
+
+
+class QueryRequest(BaseModel):
+    """A question about the tenant's documents."""
+
+    question: str = Field(description="The question, in natural language.", examples=["How do I rotate an API key?"])
+    top_k: int | None = Field(default=None, description="Chunks to retrieve (default 5).")
+    filters: dict[str, str | list[str] | FilterValues] = Field(
+        default_factory=dict,
+        description="Metadata filters by field: document_id, source, tags, licence, content_type or title. "
+        "A string or list matches any of the values.",
+        examples=[{"source": "handbook", "tags": ["security"]}],
+    )
+    mode: Literal["hybrid", "dense", "sparse"] = Field(default="hybrid", description="Retrieval signals to use.")
+    stream: bool = Field(default=False, description="Answer as server-sent events: tokens, then citations.")
+    max_tokens: int | None = Field(default=None, ge=1, le=2048, description="Upper bound on the answer's length.")
+
+
+class Citation(BaseModel):
+    """A retrieved passage, and whether the answer cites it by its [index]."""
+
+    index: int = Field(description="The [n] marker the answer uses for this passage.")
+    cited: bool = Field(description="True when the answer carries this passage's marker.")
+    document_id: str
+    title: str
+    chunk_index: int
+    heading_path: list[str]
+    source: str
+    quote: str = Field(description="The sentence of the passage that bears most on the question.")
+    text: str = Field(description="The whole passage.")
+    char_start: int = Field(description="Offset of the passage in the document's extracted text.")
+    char_end: int
+    score: float = Field(description="Cosine similarity of question and passage.")
+
+
+class Usage(BaseModel):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class QueryResponse(BaseModel):
+    answer: str
+    citations: list[Citation]
+    confidence: float = Field(ge=0.0, le=1.0, description="How strongly the retrieved evidence matches the question.")
+    no_context: bool = Field(description="Nothing relevant was found; no LLM was called.")
+    degraded: bool = Field(default=False, description="Generation was unavailable; the answer is retrieval-only.")
+    cached: bool = Field(default=False, description="Served from the answer cache.")
+    model: str = ""
+    prompt_version: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
+class DocumentMetadata(BaseModel):
+    title: str = ""
+    source: str = ""
+    tags: list[str] = Field(default_factory=list)
+    licence: str = ""
+
+
+class Document(BaseModel):
+    document_id: str
+    filename: str
+    content_type: str
+    metadata: DocumentMetadata
+    chunk_count: int
+    size_bytes: int
+    content_hash: str
+    created_at: str
+    updated_at: str
+
+
+class DocumentList(BaseModel):
+    documents: list[Document]
+    total: int
+
+
+class IngestResponse(BaseModel):
+    document_id: str
+    chunk_count: int
+    status: Literal["created", "updated", "unchanged"]
+
+
+class DeleteResponse(BaseModel):
+    document_id: str
+    chunks_deleted: int
+
+
+class Problem(BaseModel):
+    """Every error body: what went wrong, in words."""
+
+    detail: str

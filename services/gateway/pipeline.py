@@ -1,0 +1,271 @@
+"""The query path: validate, embed, retrieve, decide whether there is evidence, generate, cite, cache."""
+
+import hashlib
+import json
+import logging
+import re
+import time
+import unicodedata
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import grpc
+import redis.asyncio as redis
+from fastapi import HTTPException
+
+from ragmesh.embedder.v1 import embedder_pb2
+from ragmesh.generator.v1 import generator_pb2
+from ragmesh.retriever.v1 import retriever_pb2
+from services.gateway.clients import Downstream
+from services.gateway.config import GatewaySettings
+from services.gateway.models import Citation, FilterValues, QueryRequest, QueryResponse, Usage
+
+log = logging.getLogger(__name__)
+
+PROMPT_VERSION = "grounded-v1"
+NO_CONTEXT_ANSWER = "I could not find anything about this in your documents."
+DEGRADED_ANSWER = "The answer could not be generated right now; these are the most relevant passages."
+_MODES = {
+    "hybrid": retriever_pb2.SEARCH_MODE_HYBRID,
+    "dense": retriever_pb2.SEARCH_MODE_DENSE,
+    "sparse": retriever_pb2.SEARCH_MODE_SPARSE,
+}
+_MARKER = re.compile(r"\[(\d{1,2})\]")
+_SENTENCE = re.compile(r"(?<=[.!?])\s+")
+_WORD = re.compile(r"\w+")
+_CONTROL = {"Cc", "Cf"}
+
+
+def corpus_key(tenant: str) -> str:
+    """Redis key of the tenant's corpus version: bumped on every change, part of every cache key."""
+    return f"ragmesh:corpus:{tenant}"
+
+
+def clean_question(question: str, max_chars: int) -> str:
+    """The question without control characters; 422 when empty or too long."""
+    cleaned = "".join(
+        " " if ch in "\t\n\r" else ch for ch in question if ch in "\t\n\r" or unicodedata.category(ch) not in _CONTROL
+    ).strip()
+    if not cleaned:
+        raise HTTPException(422, "question is empty")
+    if len(cleaned) > max_chars:
+        raise HTTPException(422, f"question is {len(cleaned)} characters long; the limit is {max_chars}")
+    return cleaned
+
+
+def _filter(filters: dict[str, str | list[str] | FilterValues]) -> retriever_pb2.Filter:
+    conditions = []
+    for name, value in filters.items():
+        if isinstance(value, FilterValues):
+            any_of, none_of = value.any_of, value.none_of
+        else:
+            any_of, none_of = ([value] if isinstance(value, str) else list(value)), []
+        conditions.append(retriever_pb2.Condition(field=name, any_of=any_of, none_of=none_of))
+    return retriever_pb2.Filter(must=conditions)
+
+
+def _quote(text: str, question: str) -> str:
+    """The passage's sentence sharing the most words with the question."""
+    asked = {w.lower() for w in _WORD.findall(question) if len(w) > 2}
+    sentences = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
+    if not sentences:
+        return text[:300]
+    return max(sentences, key=lambda s: len(asked & {w.lower() for w in _WORD.findall(s)}))[:500]
+
+
+@dataclass
+class Evidence:
+    """What retrieval found, and what the generator will be shown."""
+
+    question: str
+    hits: list[retriever_pb2.Hit] = field(default_factory=list)
+    confidence: float = 0.0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def no_context(self) -> bool:
+        return not self.hits
+
+    def passages(self) -> list[generator_pb2.Passage]:
+        return [
+            generator_pb2.Passage(index=i, title=hit.chunk.title, text=hit.chunk.text)
+            for i, hit in enumerate(self.hits, start=1)
+        ]
+
+    def citations(self, answer: str) -> list[Citation]:
+        cited = {int(n) for n in _MARKER.findall(answer)}
+        return [
+            Citation(
+                index=i,
+                cited=i in cited,
+                document_id=hit.chunk.document_id,
+                title=hit.chunk.title,
+                chunk_index=hit.chunk.chunk_index,
+                heading_path=list(hit.chunk.heading_path),
+                source=hit.chunk.source,
+                quote=_quote(hit.chunk.text, self.question),
+                text=hit.chunk.text,
+                char_start=hit.chunk.char_start,
+                char_end=hit.chunk.char_end,
+                score=round(hit.dense_similarity, 4),
+            )
+            for i, hit in enumerate(self.hits, start=1)
+            # Cited passages always; uncited ones too when the answer cites nothing, so sources are never lost.
+            if i in cited or not cited
+        ]
+
+
+class QueryPipeline:
+    """Answers questions for one tenant at a time; holds no per-request state."""
+
+    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
+        self._settings = settings
+        self._downstream = downstream
+
+    async def _corpus_version(self, tenant: str) -> str:
+        try:
+            return (await self._downstream.redis.get(corpus_key(tenant)) or b"0").decode()
+        except redis.RedisError:
+            return ""
+
+    def _cache_key(self, tenant: str, version: str, question: str, request: QueryRequest) -> str:
+        identity = json.dumps(
+            [tenant, version, " ".join(question.lower().split()), request.model_dump(mode="json", exclude={"stream"}), PROMPT_VERSION],
+            sort_keys=True,
+        )
+        return "ragmesh:answer:" + hashlib.sha256(identity.encode()).hexdigest()
+
+    async def gather(self, tenant: str, request: QueryRequest) -> Evidence:
+        """Validate, embed and retrieve; keep the hits that clear the relevance threshold."""
+        s = self._settings
+        question = clean_question(request.question, s.max_question_chars)
+        top_k = request.top_k or s.default_top_k
+        if not 1 <= top_k <= s.max_top_k:
+            raise HTTPException(422, f"top_k must be between 1 and {s.max_top_k}, got {top_k}")
+        evidence = Evidence(question=question)
+        started = time.perf_counter()
+        embedded = await self._downstream.embedder.Embed(
+            embedder_pb2.EmbedRequest(texts=[question], kind=embedder_pb2.INPUT_KIND_QUERY),
+            timeout=s.retrieval_timeout_seconds,
+        )
+        evidence.timings_ms["embed"] = round((time.perf_counter() - started) * 1000, 2)
+        started = time.perf_counter()
+        found = await self._downstream.retriever.Search(
+            retriever_pb2.SearchRequest(
+                tenant=tenant,
+                text=question,
+                dense=embedded.vectors[0].values,
+                top_k=top_k,
+                filter=_filter(request.filters),
+                mode=_MODES[request.mode],
+            ),
+            timeout=s.retrieval_timeout_seconds,
+        )
+        evidence.timings_ms["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
+        relevant = [hit for hit in found.hits if hit.dense_similarity >= s.relevance_threshold]
+        budget, kept = s.max_context_chars, []
+        for hit in relevant[: s.max_passages]:
+            if kept and len(hit.chunk.text) > budget:
+                break
+            kept.append(hit)
+            budget -= len(hit.chunk.text)
+        evidence.hits = kept
+        if kept:
+            best = max(hit.dense_similarity for hit in kept)
+            span = max(s.confident_similarity - s.relevance_threshold, 1e-6)
+            evidence.confidence = round(min(1.0, max(0.0, (best - s.relevance_threshold) / span)), 4)
+        return evidence
+
+    def _request(self, evidence: Evidence, request: QueryRequest) -> generator_pb2.GenerateRequest:
+        return generator_pb2.GenerateRequest(
+            question=evidence.question, passages=evidence.passages(), max_tokens=request.max_tokens or 0
+        )
+
+    def _response(self, evidence: Evidence, answer: str, **extra: object) -> QueryResponse:
+        return QueryResponse(
+            answer=answer,
+            citations=evidence.citations(answer),
+            confidence=evidence.confidence,
+            no_context=evidence.no_context,
+            prompt_version=PROMPT_VERSION,
+            timings_ms=evidence.timings_ms,
+            **extra,
+        )
+
+    async def answer(self, tenant: str, request: QueryRequest) -> QueryResponse:
+        """The whole answer, from the cache when the same question was answered on the same corpus."""
+        question = clean_question(request.question, self._settings.max_question_chars)
+        version = await self._corpus_version(tenant)
+        key = self._cache_key(tenant, version, question, request) if version else ""
+        if key:
+            try:
+                cached = await self._downstream.redis.get(key)
+                if cached:
+                    return QueryResponse.model_validate_json(cached).model_copy(update={"cached": True})
+            except redis.RedisError:
+                log.warning("answer cache unavailable; answering without it")
+        evidence = await self.gather(tenant, request)
+        if evidence.no_context:
+            response = self._response(evidence, NO_CONTEXT_ANSWER)
+        else:
+            started = time.perf_counter()
+            try:
+                generated = await self._downstream.generator.Generate(
+                    self._request(evidence, request), timeout=self._settings.generation_timeout_seconds
+                )
+            except grpc.aio.AioRpcError as exc:
+                log.warning("generation failed (%s); answering with retrieval only", exc.code().name)
+                return self._response(evidence, DEGRADED_ANSWER, degraded=True)
+            evidence.timings_ms["generate"] = round((time.perf_counter() - started) * 1000, 2)
+            response = self._response(
+                evidence,
+                generated.text,
+                model=generated.model,
+                usage=Usage(
+                    prompt_tokens=generated.usage.prompt_tokens,
+                    completion_tokens=generated.usage.completion_tokens,
+                    cost_usd=generated.usage.cost_usd,
+                ),
+            )
+        if key:
+            try:
+                await self._downstream.redis.set(key, response.model_dump_json(), ex=self._settings.answer_cache_seconds)
+            except redis.RedisError:
+                log.warning("answer cache unavailable; not stored")
+        return response
+
+    async def stream(self, tenant: str, evidence: Evidence, request: QueryRequest) -> AsyncIterator[dict[str, str]]:
+        """Server-sent events: `token` events with text, then `citations`, then `done` with the whole response."""
+        if evidence.no_context:
+            response = self._response(evidence, NO_CONTEXT_ANSWER)
+            yield {"event": "token", "data": json.dumps({"text": NO_CONTEXT_ANSWER})}
+        else:
+            pieces: list[str] = []
+            final: generator_pb2.GenerateResponse | None = None
+            started = time.perf_counter()
+            try:
+                call = self._downstream.generator.GenerateStream(
+                    self._request(evidence, request), timeout=self._settings.generation_timeout_seconds
+                )
+                async for event in call:
+                    if event.HasField("final"):
+                        final = event.final
+                    else:
+                        pieces.append(event.delta)
+                        yield {"event": "token", "data": json.dumps({"text": event.delta})}
+            except grpc.aio.AioRpcError as exc:
+                log.warning("streamed generation failed (%s); answering with retrieval only", exc.code().name)
+            evidence.timings_ms["generate"] = round((time.perf_counter() - started) * 1000, 2)
+            if final is None:
+                response = self._response(evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
+                if not pieces:
+                    yield {"event": "token", "data": json.dumps({"text": DEGRADED_ANSWER})}
+            else:
+                usage = Usage(
+                    prompt_tokens=final.usage.prompt_tokens,
+                    completion_tokens=final.usage.completion_tokens,
+                    cost_usd=final.usage.cost_usd,
+                )
+                response = self._response(evidence, final.text, model=final.model, usage=usage)
+        yield {"event": "citations", "data": json.dumps([c.model_dump() for c in response.citations])}
+        yield {"event": "done", "data": response.model_dump_json()}

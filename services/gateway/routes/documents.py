@@ -1,0 +1,128 @@
+"""/v1/documents: add, list, inspect and delete the tenant's documents."""
+
+from typing import Annotated
+
+import redis.asyncio as redis
+from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
+
+from ragmesh.ingest.v1 import ingest_pb2
+from services.gateway.deps import ClientsDep, SettingsDep, TenantDep
+from services.gateway.models import DeleteResponse, Document, DocumentList, DocumentMetadata, IngestResponse, Problem
+from services.gateway.pipeline import corpus_key
+
+router = APIRouter(prefix="/v1/documents", tags=["documents"])
+_STATUS = {
+    ingest_pb2.INGEST_STATUS_CREATED: "created",
+    ingest_pb2.INGEST_STATUS_UPDATED: "updated",
+    ingest_pb2.INGEST_STATUS_UNCHANGED: "unchanged",
+}
+
+
+def _document(doc: ingest_pb2.Document) -> Document:
+    return Document(
+        document_id=doc.document_id,
+        filename=doc.filename,
+        content_type=doc.content_type,
+        metadata=DocumentMetadata(
+            title=doc.metadata.title, source=doc.metadata.source, tags=list(doc.metadata.tags), licence=doc.metadata.licence
+        ),
+        chunk_count=doc.chunk_count,
+        size_bytes=doc.size_bytes,
+        content_hash=doc.content_hash,
+        created_at=doc.created_at,
+        updated_at=doc.updated_at,
+    )
+
+
+async def _bump_corpus(clients: ClientsDep, tenant: str) -> None:
+    # A changed corpus invalidates every cached answer of the tenant (the version is in the cache key).
+    try:
+        await clients.redis.incr(corpus_key(tenant))
+    except redis.RedisError as exc:
+        raise HTTPException(503, f"the change was stored but the cache could not be invalidated: {exc}") from exc
+
+
+@router.post(
+    "",
+    response_model=IngestResponse,
+    status_code=201,
+    responses={
+        200: {"model": IngestResponse, "description": "Updated, or unchanged (the same content was already indexed)."},
+        401: {"model": Problem},
+        413: {"model": Problem},
+        415: {"model": Problem},
+        422: {"model": Problem},
+    },
+)
+async def add_document(
+    request: Request,
+    response: Response,
+    tenant: TenantDep,
+    clients: ClientsDep,
+    settings: SettingsDep,
+    file: Annotated[UploadFile, File(description="Plain text, Markdown, HTML or PDF.")],
+    title: Annotated[str, Form()] = "",
+    source: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form(description="Comma-separated.")] = "",
+    licence: Annotated[str, Form()] = "",
+    document_id: Annotated[str, Form(description="Your id for the document; re-sending it replaces it.")] = "",
+) -> IngestResponse:
+    """Add a document: it is extracted, chunked, embedded and indexed before this returns."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > settings.max_upload_bytes + 64 * 1024:
+        raise HTTPException(413, f"the upload is {declared} bytes; the limit is {settings.max_upload_bytes}")
+    content = await file.read(settings.max_upload_bytes + 1)
+    if len(content) > settings.max_upload_bytes:
+        raise HTTPException(413, f"the file is larger than the limit of {settings.max_upload_bytes} bytes")
+    reply = await clients.ingest.IngestDocument(
+        ingest_pb2.IngestDocumentRequest(
+            tenant=tenant,
+            filename=file.filename or "",
+            content_type=file.content_type or "",
+            content=content,
+            metadata=ingest_pb2.DocumentMetadata(
+                title=title, source=source, tags=[t.strip() for t in tags.split(",") if t.strip()], licence=licence
+            ),
+            document_id=document_id,
+        ),
+        timeout=settings.ingest_timeout_seconds,
+    )
+    status = _STATUS[reply.status]
+    if status != "unchanged":
+        await _bump_corpus(clients, tenant)
+    if status != "created":
+        response.status_code = 200
+    return IngestResponse(document_id=reply.document_id, chunk_count=reply.chunk_count, status=status)
+
+
+@router.get("", response_model=DocumentList, responses={401: {"model": Problem}})
+async def list_documents(
+    tenant: TenantDep,
+    clients: ClientsDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> DocumentList:
+    """The tenant's documents, oldest first."""
+    reply = await clients.ingest.ListDocuments(
+        ingest_pb2.ListDocumentsRequest(tenant=tenant, limit=limit, offset=offset), timeout=10
+    )
+    return DocumentList(documents=[_document(d) for d in reply.documents], total=reply.total)
+
+
+@router.get("/{document_id}", response_model=Document, responses={401: {"model": Problem}, 404: {"model": Problem}})
+async def get_document(document_id: str, tenant: TenantDep, clients: ClientsDep) -> Document:
+    """One document's record."""
+    reply = await clients.ingest.GetDocument(
+        ingest_pb2.GetDocumentRequest(tenant=tenant, document_id=document_id), timeout=10
+    )
+    return _document(reply)
+
+
+@router.delete("/{document_id}", response_model=DeleteResponse, responses={401: {"model": Problem}, 404: {"model": Problem}})
+async def delete_document(document_id: str, tenant: TenantDep, clients: ClientsDep) -> DeleteResponse:
+    """Delete a document and every chunk of it."""
+    reply = await clients.ingest.DeleteDocument(
+        ingest_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id), timeout=60
+    )
+    await _bump_corpus(clients, tenant)
+    return DeleteResponse(document_id=document_id, chunks_deleted=reply.chunks_deleted)

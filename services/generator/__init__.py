@@ -1,0 +1,1 @@
+"""The generator service: prompts, LLM calls through LiteLLM, usage and cost."""

@@ -1,0 +1,36 @@
+"""Generator settings (env prefix RAGMESH_GENERATOR_)."""
+
+from typing import Literal
+
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
+
+
+class GeneratorSettings(ServiceSettings):
+    """Which model answers, and how it is prompted.
+
+    `model` is any LiteLLM model string. The default is the local Gemma 3 270M behind llama.cpp's
+    OpenAI-compatible server, reached through LiteLLM's text-completion route. For a hosted model set e.g.
+    `RAGMESH_GENERATOR_MODEL=openai/gpt-4o-mini` and its key in the provider's usual variable
+    (OPENAI_API_KEY, ANTHROPIC_API_KEY, ...); LiteLLM reads it from the environment.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="RAGMESH_GENERATOR_", extra="ignore")
+
+    model: str = "text-completion-openai/gemma-3-270m"
+    # Base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama); empty for hosted providers.
+    api_base: str = "http://127.0.0.1:8090/v1"
+    # llama.cpp's server takes any key; hosted providers read theirs from the environment instead.
+    api_key: str = "local"
+    # Models to try, in order, when the primary fails.
+    fallbacks: list[str] = []
+    # "completion": a few-shot completion prompt for base models; "chat": system + user messages.
+    # "auto" picks completion for text-completion-* models and chat for the rest.
+    prompt_style: Literal["auto", "completion", "chat"] = "auto"
+    max_tokens: int = 160
+    temperature: float = 0.1
+    timeout_seconds: float = 60.0
+    num_retries: int = 1
+    # LiteLLM's own mock: answer with this text instead of calling a provider (tests, demos without a model).
+    mock_response: str | None = None

@@ -1,0 +1,161 @@
+"""The answer writer: one LiteLLM call per answer, with fallbacks, streaming, usage and cost."""
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+# Never fetch the price map at import: the packaged copy is enough and the network may be closed.
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm  # noqa: E402
+
+from services.generator.config import GeneratorSettings  # noqa: E402
+from services.generator.prompts import COMPLETION_STOP, Passage, chat_messages, completion_prompt  # noqa: E402
+from services.runtime.errors import Unavailable  # noqa: E402
+
+log = logging.getLogger(__name__)
+litellm.suppress_debug_info = True
+
+
+@dataclass
+class Answer:
+    text: str = ""
+    model: str = ""
+    finish_reason: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass
+class Delta:
+    """A piece of a streamed answer; `final` is set on the last one only."""
+
+    text: str = ""
+    final: Answer | None = field(default=None)
+
+
+def _cost(response: object) -> float:
+    try:
+        return float(litellm.completion_cost(completion_response=response) or 0.0)
+    except Exception:  # noqa: BLE001 - local and unknown models have no price: cost 0
+        return 0.0
+
+
+class AnswerWriter:
+    """Writes grounded answers with whichever LiteLLM model is configured."""
+
+    def __init__(self, settings: GeneratorSettings) -> None:
+        self._settings = settings
+
+    def _uses_completion(self, model: str) -> bool:
+        style = self._settings.prompt_style
+        return style == "completion" or (style == "auto" and model.startswith("text-completion"))
+
+    def _call_args(self, model: str, question: str, passages: list[Passage], max_tokens: int, temperature: float | None) -> dict:
+        s = self._settings
+        args: dict = {
+            "model": model,
+            "max_tokens": max_tokens or s.max_tokens,
+            "temperature": s.temperature if temperature is None else temperature,
+            "timeout": s.timeout_seconds,
+            "num_retries": s.num_retries,
+        }
+        if s.api_base and model == s.model:
+            args.update(api_base=s.api_base, api_key=s.api_key)
+        if s.mock_response is not None:
+            args["mock_response"] = s.mock_response
+        if self._uses_completion(model):
+            args.update(prompt=completion_prompt(question, passages), stop=COMPLETION_STOP)
+        else:
+            args["messages"] = chat_messages(question, passages)
+        return args
+
+    async def warm_up(self) -> None:
+        # Nothing to load: the model lives behind an API. Readiness of that API is the caller's concern.
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    @property
+    def _models(self) -> list[str]:
+        return [self._settings.model, *self._settings.fallbacks]
+
+    async def answer(
+        self, question: str, passages: list[Passage], max_tokens: int = 0, temperature: float | None = None
+    ) -> Answer:
+        errors: list[str] = []
+        for model in self._models:
+            args = self._call_args(model, question, passages, max_tokens, temperature)
+            try:
+                if "prompt" in args:
+                    response = await litellm.atext_completion(**args)
+                    text = response.choices[0].text or ""
+                else:
+                    response = await litellm.acompletion(**args)
+                    text = response.choices[0].message.content or ""
+            except Exception as exc:  # noqa: BLE001 - any provider failure moves on to the next model
+                log.warning("model %s failed: %s", model, exc)
+                errors.append(f"{model}: {type(exc).__name__}")
+                continue
+            usage = getattr(response, "usage", None)
+            return Answer(
+                text=text.strip(),
+                model=model,
+                finish_reason=str(response.choices[0].finish_reason or ""),
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                cost_usd=_cost(response),
+            )
+        raise Unavailable("no model could answer: " + "; ".join(errors))
+
+    async def stream(
+        self, question: str, passages: list[Passage], max_tokens: int = 0, temperature: float | None = None
+    ) -> AsyncIterator[Delta]:
+        errors: list[str] = []
+        for model in self._models:
+            args = self._call_args(model, question, passages, max_tokens, temperature)
+            args["stream"] = True
+            pieces: list[str] = []
+            final = Answer(model=model)
+            try:
+                if "prompt" in args:
+                    chunks = await litellm.atext_completion(**args)
+                else:
+                    args["stream_options"] = {"include_usage": True}
+                    chunks = await litellm.acompletion(**args)
+                async for chunk in chunks:
+                    usage = getattr(chunk, "usage", None)
+                    if usage:
+                        final.prompt_tokens = int(usage.prompt_tokens or 0)
+                        final.completion_tokens = int(usage.completion_tokens or 0)
+                    if not chunk.choices:
+                        continue
+                    choice = chunk.choices[0]
+                    delta = getattr(choice, "text", None)
+                    if delta is None and getattr(choice, "delta", None) is not None:
+                        delta = choice.delta.content
+                    if choice.finish_reason:
+                        final.finish_reason = str(choice.finish_reason)
+                    if delta:
+                        # Strip leading whitespace of the answer once, as the unary path does.
+                        if not pieces:
+                            delta = delta.lstrip()
+                        if delta:
+                            pieces.append(delta)
+                            yield Delta(text=delta)
+            except Exception as exc:  # noqa: BLE001
+                if pieces:
+                    # Tokens already reached the caller: a fallback would contradict them.
+                    raise Unavailable(f"model {model} failed mid-stream: {type(exc).__name__}") from exc
+                log.warning("model %s failed: %s", model, exc)
+                errors.append(f"{model}: {type(exc).__name__}")
+                continue
+            final.text = "".join(pieces).strip()
+            if not final.completion_tokens:
+                final.completion_tokens = len(pieces)
+            yield Delta(final=final)
+            return
+        raise Unavailable("no model could answer: " + "; ".join(errors))

@@ -1,0 +1,61 @@
+"""gRPC adapter from GeneratorService messages to the AnswerWriter."""
+
+from collections.abc import AsyncIterator
+
+import grpc
+
+from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
+from services.generator.llm import Answer, AnswerWriter
+from services.generator.prompts import Passage
+from services.runtime.errors import InvalidArgument
+
+MAX_QUESTION_CHARS = 4_000
+MAX_TOKENS_LIMIT = 4_096
+
+
+def _validate(request: generator_pb2.GenerateRequest) -> list[Passage]:
+    if not request.question.strip():
+        raise InvalidArgument("question is empty")
+    if len(request.question) > MAX_QUESTION_CHARS:
+        raise InvalidArgument(f"question is {len(request.question)} characters; the limit is {MAX_QUESTION_CHARS}")
+    if request.max_tokens > MAX_TOKENS_LIMIT:
+        raise InvalidArgument(f"max_tokens is {request.max_tokens}; the limit is {MAX_TOKENS_LIMIT}")
+    if request.HasField("temperature") and not 0.0 <= request.temperature <= 2.0:
+        raise InvalidArgument("temperature must be between 0 and 2")
+    return [Passage(p.index, p.title, p.text) for p in request.passages]
+
+
+def _response(answer: Answer) -> generator_pb2.GenerateResponse:
+    return generator_pb2.GenerateResponse(
+        text=answer.text,
+        model=answer.model,
+        finish_reason=answer.finish_reason,
+        usage=generator_pb2.Usage(
+            prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens, cost_usd=answer.cost_usd
+        ),
+    )
+
+
+class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
+    """Validates a request and asks the writer for the answer."""
+
+    def __init__(self, writer: AnswerWriter) -> None:
+        self._writer = writer
+
+    async def Generate(  # noqa: N802 - gRPC method name
+        self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.GenerateResponse:
+        passages = _validate(request)
+        temperature = request.temperature if request.HasField("temperature") else None
+        return _response(await self._writer.answer(request.question, passages, request.max_tokens, temperature))
+
+    async def GenerateStream(  # noqa: N802
+        self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[generator_pb2.GenerateStreamResponse]:
+        passages = _validate(request)
+        temperature = request.temperature if request.HasField("temperature") else None
+        async for delta in self._writer.stream(request.question, passages, request.max_tokens, temperature):
+            if delta.final is not None:
+                yield generator_pb2.GenerateStreamResponse(final=_response(delta.final))
+            else:
+                yield generator_pb2.GenerateStreamResponse(delta=delta.text)

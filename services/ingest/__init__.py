@@ -1,0 +1,1 @@
+"""The ingest service: documents in, indexed chunks out, with a catalogue and an audit log."""

@@ -1,0 +1,91 @@
+"""Structure-aware chunking: each section (the parent) is cut into child chunks at paragraph and
+sentence boundaries, so a chunk never straddles two sections and always knows its heading path."""
+
+import re
+from dataclasses import dataclass
+
+from services.ingest.extract import Extracted
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_PARAGRAPH = re.compile(r"\n\s*\n")
+
+
+@dataclass
+class ChunkDraft:
+    """A chunk before it is embedded."""
+
+    index: int
+    text: str
+    heading_path: list[str]
+    section_id: str
+    char_start: int
+    char_end: int
+
+    def embedding_text(self, title: str) -> str:
+        """What the embedder sees: the chunk with its title and headings, which carry much of its topic."""
+        context = " > ".join(part for part in [title, *self.heading_path] if part)
+        return f"{context}\n{self.text}" if context else self.text
+
+
+def _pieces(text: str, max_chars: int) -> list[tuple[int, int]]:
+    """(start, end) spans of paragraphs, and of sentences or word runs where a paragraph is too long."""
+    spans: list[tuple[int, int]] = []
+    position = 0
+    for paragraph in _PARAGRAPH.split(text):
+        start = text.index(paragraph, position)
+        position = start + len(paragraph)
+        if len(paragraph) <= max_chars:
+            spans.append((start, position))
+            continue
+        cursor = start
+        for sentence in _SENTENCE_END.split(paragraph):
+            s_start = text.index(sentence, cursor)
+            cursor = s_start + len(sentence)
+            while cursor - s_start > max_chars:
+                cut = text.rfind(" ", s_start, s_start + max_chars)
+                cut = cut if cut > s_start else s_start + max_chars
+                spans.append((s_start, cut))
+                s_start = cut + 1 if text[cut : cut + 1] == " " else cut
+            if cursor > s_start:
+                spans.append((s_start, cursor))
+    return spans
+
+
+def chunk_document(document: Extracted, max_chars: int = 800, min_chars: int = 200) -> list[ChunkDraft]:
+    """Pack each section's paragraphs and sentences into chunks of at most `max_chars` characters."""
+    drafts: list[ChunkDraft] = []
+    for number, section in enumerate(document.sections):
+        section_id = f"s{number}"
+        current: tuple[int, int] | None = None
+        for start, end in _pieces(section.text, max_chars):
+            if current is not None and end - current[0] <= max_chars:
+                current = (current[0], end)
+                continue
+            if current is not None:
+                drafts.append(_draft(len(drafts), section, section_id, current))
+            current = (start, end)
+        if current is not None:
+            # A short tail joins the previous chunk of the same section when it fits loosely.
+            last = drafts[-1] if drafts else None
+            if (
+                last is not None
+                and last.section_id == section_id
+                and current[1] - current[0] < min_chars
+                and current[1] - (last.char_start - section.start) <= max_chars + min_chars
+            ):
+                drafts[-1] = _draft(last.index, section, section_id, (last.char_start - section.start, current[1]))
+            else:
+                drafts.append(_draft(len(drafts), section, section_id, current))
+    return drafts
+
+
+def _draft(index: int, section, section_id: str, span: tuple[int, int]) -> ChunkDraft:  # noqa: ANN001
+    start, end = span
+    return ChunkDraft(
+        index=index,
+        text=section.text[start:end].strip(),
+        heading_path=list(section.heading_path),
+        section_id=section_id,
+        char_start=section.start + start,
+        char_end=section.start + end,
+    )

@@ -1,0 +1,255 @@
+"""The ingest pipeline: validate, extract, chunk, embed, index, record. All or nothing per document."""
+
+import asyncio
+import hashlib
+import logging
+import re
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+
+from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
+from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
+from services.ingest.catalog import Catalog, DocumentRecord, now
+from services.ingest.chunking import chunk_document
+from services.ingest.config import IngestSettings
+from services.ingest.extract import extract, resolve_type
+from services.runtime.channels import open_channel
+from services.runtime.errors import InvalidArgument, NotFound, ServiceError, Unavailable
+
+log = logging.getLogger(__name__)
+
+_POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
+_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+MAX_TAGS = 32
+MAX_FIELD_CHARS = 512
+
+
+@dataclass
+class IngestInput:
+    tenant: str
+    filename: str
+    content_type: str
+    content: bytes
+    title: str = ""
+    source: str = ""
+    tags: list[str] = field(default_factory=list)
+    licence: str = ""
+    document_id: str = ""
+
+
+@dataclass
+class IngestResult:
+    document_id: str
+    chunk_count: int
+    status: str  # "created", "updated" or "unchanged"
+
+
+def _validate(item: IngestInput, max_bytes: int) -> None:
+    if not item.tenant:
+        raise InvalidArgument("tenant is required")
+    if not item.content:
+        raise InvalidArgument("the document is empty (0 bytes)", reason="unprocessable")
+    if len(item.content) > max_bytes:
+        raise InvalidArgument(
+            f"the document is {len(item.content)} bytes; the limit is {max_bytes}", reason="too_large"
+        )
+    if item.document_id and not _DOCUMENT_ID.match(item.document_id):
+        raise InvalidArgument("document_id must be 1-128 characters of letters, digits, '.', '_', ':' or '-'")
+    if len(item.tags) > MAX_TAGS:
+        raise InvalidArgument(f"{len(item.tags)} tags; the limit is {MAX_TAGS}")
+    for name in ("filename", "title", "source", "licence"):
+        if len(getattr(item, name)) > MAX_FIELD_CHARS:
+            raise InvalidArgument(f"{name} is longer than {MAX_FIELD_CHARS} characters")
+    if any(not tag.strip() or len(tag) > 64 for tag in item.tags):
+        raise InvalidArgument("tags must be non-empty and at most 64 characters")
+
+
+def derived_document_id(tenant: str, content_hash: str) -> str:
+    """The id of a document sent without one: the same content in the same tenant gets the same id."""
+    return "doc_" + hashlib.sha256(f"{tenant}\x1f{content_hash}".encode()).hexdigest()[:24]
+
+
+class Ingestor:
+    """Owns the catalogue and drives the embedder and retriever for each document."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self._settings = settings
+        self._catalog: Catalog | None = None
+        self._channels: list[grpc.aio.Channel] = []
+        self._embedder: embedder_pb2_grpc.EmbedderServiceStub | None = None
+        self._retriever: retriever_pb2_grpc.RetrieverServiceStub | None = None
+        # One writer per document at a time; different documents ingest concurrently.
+        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+
+    @property
+    def catalog(self) -> Catalog:
+        if self._catalog is None:
+            raise RuntimeError("Ingestor used before warm_up")
+        return self._catalog
+
+    async def warm_up(self) -> None:
+        data_dir = Path(self._settings.data_dir)
+        self._catalog = Catalog(data_dir / "catalog.sqlite3")
+        embedder_channel = open_channel(self._settings.embedder_target)
+        retriever_channel = open_channel(self._settings.retriever_target)
+        self._channels = [embedder_channel, retriever_channel]
+        self._embedder = embedder_pb2_grpc.EmbedderServiceStub(embedder_channel)
+        self._retriever = retriever_pb2_grpc.RetrieverServiceStub(retriever_channel)
+
+    async def close(self) -> None:
+        for channel in self._channels:
+            await channel.close()
+        if self._catalog is not None:
+            self._catalog.close()
+
+    def _raw_path(self, tenant: str, document_id: str) -> Path:
+        tenant_dir = hashlib.sha256(tenant.encode()).hexdigest()[:16]
+        return Path(self._settings.data_dir) / "raw" / tenant_dir / document_id
+
+    async def ingest(self, item: IngestInput) -> IngestResult:
+        content_type = resolve_type(item.content_type, item.filename)
+        try:
+            _validate(item, self._settings.max_document_bytes)
+            document = extract(item.content, content_type, item.title)
+        except InvalidArgument as exc:
+            if item.tenant:
+                self.catalog.quarantine(item.tenant, item.filename, content_type, len(item.content), str(exc))
+            raise
+        text = document.text
+        content_hash = hashlib.sha256(text.encode()).hexdigest()
+        document_id = item.document_id or derived_document_id(item.tenant, content_hash)
+        title = item.title or document.title or item.filename
+        tags = sorted({tag.strip() for tag in item.tags})
+        async with self._locks[(item.tenant, document_id)]:
+            existing = self.catalog.get(item.tenant, document_id)
+            metadata = (title, item.source, tags, item.licence, item.filename, content_type)
+            if existing and existing.content_hash == content_hash and metadata == (
+                existing.title, existing.source, existing.tags, existing.licence, existing.filename, existing.content_type
+            ):
+                return IngestResult(document_id, existing.chunk_count, "unchanged")
+            drafts = chunk_document(document, self._settings.chunk_max_chars)
+            revision = content_hash[:16] + hashlib.sha256(repr(metadata).encode()).hexdigest()[:8]
+            base = retriever_pb2.Chunk(
+                document_id=document_id,
+                title=title,
+                source=item.source,
+                tags=tags,
+                licence=item.licence,
+                content_type=content_type,
+                revision=revision,
+            )
+            try:
+                vectors = await self._embed([draft.embedding_text(title) for draft in drafts])
+                chunks = []
+                for draft, vector in zip(drafts, vectors, strict=True):
+                    chunk = retriever_pb2.Chunk()
+                    chunk.CopyFrom(base)
+                    chunk.id = point_id(item.tenant, document_id, revision, draft.index)
+                    chunk.chunk_index = draft.index
+                    chunk.text = draft.text
+                    chunk.dense.extend(vector)
+                    chunk.heading_path.extend(draft.heading_path)
+                    chunk.section_id = draft.section_id
+                    chunk.char_start, chunk.char_end = draft.char_start, draft.char_end
+                    chunks.append(chunk)
+                for start in range(0, len(chunks), self._settings.upsert_batch):
+                    await self._call(
+                        self._retriever.Upsert,
+                        retriever_pb2.UpsertRequest(
+                            tenant=item.tenant, chunks=chunks[start : start + self._settings.upsert_batch]
+                        ),
+                    )
+            except BaseException:
+                # Leave nothing of the new revision behind; the previous one, if any, stays whole.
+                await self._discard_revision(item.tenant, document_id, revision)
+                raise
+            # The new revision is complete: drop the chunks of the previous one.
+            await self._call(
+                self._retriever.DeleteDocument,
+                retriever_pb2.DeleteDocumentRequest(tenant=item.tenant, document_id=document_id, keep_revision=revision),
+            )
+            raw_path = self._raw_path(item.tenant, document_id)
+            await asyncio.to_thread(_write_atomically, raw_path, item.content)
+            stamp = now()
+            record = DocumentRecord(
+                tenant=item.tenant,
+                document_id=document_id,
+                filename=item.filename,
+                content_type=content_type,
+                title=title,
+                source=item.source,
+                tags=tags,
+                licence=item.licence,
+                chunk_count=len(chunks),
+                size_bytes=len(item.content),
+                content_hash=content_hash,
+                created_at=existing.created_at if existing else stamp,
+                updated_at=stamp,
+            )
+            status = "updated" if existing else "created"
+            self.catalog.save(record, status, {"chunks": len(chunks), "revision": revision, "licence": item.licence})
+            return IngestResult(document_id, len(chunks), status)
+
+    async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
+        try:
+            await self._call(
+                self._retriever.DeleteDocument,
+                retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id, only_revision=revision),
+            )
+        except ServiceError:
+            log.exception("could not clean up a failed ingest of %s/%s (revision %s)", tenant, document_id, revision)
+
+    async def _embed(self, texts: list[str]) -> list[list[float]]:
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), self._settings.embed_batch):
+            response = await self._call(
+                self._embedder.Embed,
+                embedder_pb2.EmbedRequest(
+                    texts=texts[start : start + self._settings.embed_batch], kind=embedder_pb2.INPUT_KIND_DOCUMENT
+                ),
+            )
+            vectors.extend(list(vector.values) for vector in response.vectors)
+        return vectors
+
+    async def _call(self, method, request):  # noqa: ANN001, ANN202 - any unary stub method
+        try:
+            return await method(request, timeout=self._settings.call_timeout_seconds)
+        except grpc.aio.AioRpcError as exc:
+            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
+                raise InvalidArgument(exc.details() or "rejected downstream") from exc
+            raise Unavailable(f"a downstream service failed: {exc.code().name}: {exc.details()}") from exc
+
+    async def delete(self, tenant: str, document_id: str) -> int:
+        async with self._locks[(tenant, document_id)]:
+            existing = self.catalog.get(tenant, document_id)
+            if existing is None:
+                raise NotFound(f"document {document_id!r} not found")
+            await self._call(
+                self._retriever.DeleteDocument, retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id)
+            )
+            self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
+            self._raw_path(tenant, document_id).unlink(missing_ok=True)
+            return existing.chunk_count
+
+    def get(self, tenant: str, document_id: str) -> DocumentRecord:
+        record = self.catalog.get(tenant, document_id)
+        if record is None:
+            raise NotFound(f"document {document_id!r} not found")
+        return record
+
+
+def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> str:
+    """Deterministic: re-ingesting the same revision overwrites its points instead of duplicating them, and
+    a new revision never touches the points of the one it replaces until it is complete."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{revision}\x1f{chunk_index}"))
+
+
+def _write_atomically(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".partial")
+    temporary.write_bytes(content)
+    temporary.replace(path)

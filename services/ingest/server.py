@@ -1,0 +1,27 @@
+"""Builds and runs the ingest service's gRPC server."""
+
+import grpc
+
+from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from services.ingest.config import IngestSettings
+from services.ingest.pipeline import Ingestor
+from services.ingest.servicer import IngestServicer
+from services.runtime.host import ServiceHost, build_host, serve as serve_host
+
+SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
+
+
+def create_server(settings: IngestSettings) -> ServiceHost:
+    """The ingest service on its port; `await host.start()` opens the catalogue and its channels."""
+    ingestor = Ingestor(settings)
+
+    def register(server: grpc.aio.Server) -> list[str]:
+        ingest_pb2_grpc.add_IngestServiceServicer_to_server(IngestServicer(ingestor), server)
+        return [SERVICE_NAME]
+
+    return build_host(settings, register, ingestor.warm_up, ingestor.close)
+
+
+def serve() -> None:
+    settings = IngestSettings()
+    serve_host(lambda: create_server(settings), settings)

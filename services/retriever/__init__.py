@@ -1,0 +1,1 @@
+"""The retriever service: the chunk index, hybrid search, filters and tenant isolation."""

@@ -1,0 +1,161 @@
+"""The embedded backend: qdrant-edge, Qdrant's engine in this process, on disk."""
+
+import asyncio
+import threading
+from pathlib import Path
+
+from qdrant_edge import (
+    CountRequest,
+    Distance,
+    EdgeConfig,
+    EdgeShard,
+    EdgeSparseVectorParams,
+    EdgeVectorParams,
+    FieldCondition,
+    Filter,
+    Fusion,
+    KeywordIndexParams,
+    MatchAny,
+    MatchValue,
+    Modifier,
+    PayloadSchemaType,
+    Point,
+    Prefetch,
+    Query,
+    QueryRequest,
+    UpdateOperation,
+)
+
+from services.retriever.config import RetrieverSettings
+from services.retriever.index import (
+    DENSE,
+    KEYWORD_INDEXES,
+    SPARSE,
+    TENANT_FIELD,
+    ChunkRecord,
+    LexicalEncoder,
+    Mode,
+    ScoredChunk,
+    SearchQuery,
+    to_scored_chunk,
+    validate_conditions,
+)
+
+
+def _filter(tenant: str, query: SearchQuery | None = None) -> Filter:
+    must: list[object] = [FieldCondition(TENANT_FIELD, match=MatchValue(tenant))]
+    must_not: list[object] = []
+    for condition in query.conditions if query else []:
+        if condition.any_of:
+            must.append(FieldCondition(condition.field, match=MatchAny(list(condition.any_of))))
+        if condition.none_of:
+            must_not.append(FieldCondition(condition.field, match=MatchAny(list(condition.none_of))))
+    return Filter(must=must, must_not=must_not or None)
+
+
+class EdgeIndex:
+    """One on-disk shard; the tenant is a payload key indexed as such, and every call filters on it."""
+
+    backend = "qdrant-edge"
+
+    def __init__(self, settings: RetrieverSettings) -> None:
+        self._settings = settings
+        self._path = Path(settings.data_dir) / "shard"
+        self._shard: EdgeShard | None = None
+        self._lexical = LexicalEncoder()
+        # The shard takes concurrent reads; writes go one at a time so flushes cover whole batches.
+        self._write_lock = threading.Lock()
+
+    async def warm_up(self) -> None:
+        self._shard = await asyncio.to_thread(self._open)
+
+    def _open(self) -> EdgeShard:
+        config = EdgeConfig(
+            vectors={DENSE: EdgeVectorParams(size=self._settings.dense_dimension, distance=Distance.Cosine)},
+            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+        )
+        if self._path.exists() and any(self._path.iterdir()):
+            return EdgeShard.load(str(self._path), config)
+        self._path.mkdir(parents=True, exist_ok=True)
+        shard = EdgeShard.create(str(self._path), config)
+        shard.update(UpdateOperation.create_field_index(TENANT_FIELD, KeywordIndexParams(is_tenant=True)))
+        for name in KEYWORD_INDEXES:
+            shard.update(UpdateOperation.create_field_index(name, PayloadSchemaType.Keyword))
+        shard.flush()
+        return shard
+
+    @property
+    def shard(self) -> EdgeShard:
+        if self._shard is None:
+            raise RuntimeError("the index is not open: call warm_up first")
+        return self._shard
+
+    async def upsert(self, tenant: str, chunks: list[ChunkRecord]) -> int:
+        points = [
+            Point(
+                chunk.id,
+                {DENSE: chunk.dense, SPARSE: self._lexical.document(chunk.lexical_text)},
+                {**chunk.payload, TENANT_FIELD: tenant},
+            )
+            for chunk in chunks
+        ]
+
+        def write() -> None:
+            with self._write_lock:
+                self.shard.update(UpdateOperation.upsert_points(points))
+                self.shard.flush()
+
+        await asyncio.to_thread(write)
+        return len(points)
+
+    async def search(self, query: SearchQuery) -> list[ScoredChunk]:
+        validate_conditions(query.conditions)
+        scope = _filter(query.tenant, query)
+        dense = Query.Nearest(query.dense, using=DENSE) if query.dense else None
+        sparse = Query.Nearest(self._lexical.query(query.text), using=SPARSE)
+        if query.mode is Mode.DENSE:
+            request = QueryRequest(limit=query.top_k, query=dense, filter=scope, with_payload=True, with_vector=[DENSE])
+        elif query.mode is Mode.SPARSE:
+            request = QueryRequest(limit=query.top_k, query=sparse, filter=scope, with_payload=True, with_vector=[DENSE])
+        else:
+            candidates = query.top_k * self._settings.prefetch_factor
+            request = QueryRequest(
+                limit=query.top_k,
+                prefetches=[
+                    Prefetch(limit=candidates, query=dense, filter=scope),
+                    Prefetch(limit=candidates, query=sparse, filter=scope),
+                ],
+                query=Fusion.Rrf(k=self._settings.rrf_k, weights=[query.dense_weight, query.sparse_weight]),
+                filter=scope,
+                with_payload=True,
+                with_vector=[DENSE],
+            )
+        points = await asyncio.to_thread(self.shard.query, request)
+        return [to_scored_chunk(query, point) for point in points]
+
+    async def delete_document(
+        self, tenant: str, document_id: str, keep_revision: str = "", only_revision: str = ""
+    ) -> None:
+        must = [
+            FieldCondition(TENANT_FIELD, match=MatchValue(tenant)),
+            FieldCondition("document_id", match=MatchValue(document_id)),
+        ]
+        if only_revision:
+            must.append(FieldCondition("revision", match=MatchValue(only_revision)))
+        must_not = [FieldCondition("revision", match=MatchValue(keep_revision))] if keep_revision else None
+
+        def write() -> None:
+            with self._write_lock:
+                self.shard.update(UpdateOperation.delete_points_by_filter(Filter(must=must, must_not=must_not)))
+                self.shard.flush()
+
+        await asyncio.to_thread(write)
+
+    async def count(self, tenant: str) -> int:
+        request = CountRequest(exact=True, filter=_filter(tenant) if tenant else None)
+        return await asyncio.to_thread(self.shard.count, request)
+
+    async def close(self) -> None:
+        if self._shard is not None:
+            shard, self._shard = self._shard, None
+            await asyncio.to_thread(lambda: (shard.flush(), shard.close()))

@@ -1,0 +1,146 @@
+"""The production backend: a Qdrant server or cluster through qdrant-client.
+
+With no URL it runs qdrant-client's local mode on disk, which exercises this same code path in tests.
+"""
+
+import os
+import warnings
+from pathlib import Path
+
+from qdrant_client import AsyncQdrantClient, models
+
+from services.retriever.config import RetrieverSettings
+from services.retriever.index import (
+    DENSE,
+    KEYWORD_INDEXES,
+    SPARSE,
+    TENANT_FIELD,
+    ChunkRecord,
+    LexicalEncoder,
+    Mode,
+    ScoredChunk,
+    SearchQuery,
+    to_scored_chunk,
+    validate_conditions,
+)
+
+
+def _sparse(vector: object) -> models.SparseVector:
+    return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
+
+
+def _filter(tenant: str, query: SearchQuery | None = None) -> models.Filter:
+    must: list[models.Condition] = [models.FieldCondition(key=TENANT_FIELD, match=models.MatchValue(value=tenant))]
+    must_not: list[models.Condition] = []
+    for condition in query.conditions if query else []:
+        if condition.any_of:
+            must.append(models.FieldCondition(key=condition.field, match=models.MatchAny(any=list(condition.any_of))))
+        if condition.none_of:
+            must_not.append(
+                models.FieldCondition(key=condition.field, match=models.MatchAny(any=list(condition.none_of)))
+            )
+    return models.Filter(must=must, must_not=must_not or None)
+
+
+class QdrantServerIndex:
+    """One collection with the tenant as an `is_tenant` keyword index; every call filters on it."""
+
+    backend = "qdrant-client"
+
+    def __init__(self, settings: RetrieverSettings) -> None:
+        self._settings = settings
+        self._collection = settings.collection
+        self._lexical = LexicalEncoder()
+        if settings.qdrant_url:
+            self._client = AsyncQdrantClient(
+                url=settings.qdrant_url, api_key=os.environ.get(settings.qdrant_api_key_env) or None
+            )
+        else:
+            path = Path(settings.data_dir) / "qdrant-local"
+            path.mkdir(parents=True, exist_ok=True)
+            self._client = AsyncQdrantClient(path=str(path))
+
+    async def warm_up(self) -> None:
+        if await self._client.collection_exists(self._collection):
+            return
+        await self._client.create_collection(
+            self._collection,
+            vectors_config={DENSE: models.VectorParams(size=self._settings.dense_dimension, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        with warnings.catch_warnings():
+            # Local mode says payload indexes do nothing there; a server uses them, so they are still created.
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+            await self._client.create_payload_index(
+                self._collection,
+                TENANT_FIELD,
+                models.KeywordIndexParams(type=models.KeywordIndexType.KEYWORD, is_tenant=True),
+            )
+            for name in KEYWORD_INDEXES:
+                await self._client.create_payload_index(self._collection, name, models.PayloadSchemaType.KEYWORD)
+
+    async def upsert(self, tenant: str, chunks: list[ChunkRecord]) -> int:
+        points = [
+            models.PointStruct(
+                id=chunk.id,
+                vector={DENSE: chunk.dense, SPARSE: _sparse(self._lexical.document(chunk.lexical_text))},
+                payload={**chunk.payload, TENANT_FIELD: tenant},
+            )
+            for chunk in chunks
+        ]
+        # wait=True: acknowledged only once applied.
+        await self._client.upsert(self._collection, points=points, wait=True)
+        return len(points)
+
+    async def search(self, query: SearchQuery) -> list[ScoredChunk]:
+        validate_conditions(query.conditions)
+        scope = _filter(query.tenant, query)
+        sparse = _sparse(self._lexical.query(query.text))
+        common = {"limit": query.top_k, "query_filter": scope, "with_payload": True, "with_vectors": [DENSE]}
+        if query.mode is Mode.DENSE:
+            response = await self._client.query_points(self._collection, query=query.dense, using=DENSE, **common)
+        elif query.mode is Mode.SPARSE:
+            response = await self._client.query_points(self._collection, query=sparse, using=SPARSE, **common)
+        else:
+            candidates = query.top_k * self._settings.prefetch_factor
+            # The tenant filter goes into every prefetch too: local mode has ignored a top-level filter on
+            # fusion queries (qdrant-client issue 1372), and the tenant boundary must never depend on that.
+            response = await self._client.query_points(
+                self._collection,
+                prefetch=[
+                    models.Prefetch(query=query.dense, using=DENSE, filter=scope, limit=candidates),
+                    models.Prefetch(query=sparse, using=SPARSE, filter=scope, limit=candidates),
+                ],
+                query=models.RrfQuery(
+                    rrf=models.Rrf(k=self._settings.rrf_k, weights=[query.dense_weight, query.sparse_weight])
+                ),
+                **common,
+            )
+        return [to_scored_chunk(query, point) for point in response.points]
+
+    async def delete_document(
+        self, tenant: str, document_id: str, keep_revision: str = "", only_revision: str = ""
+    ) -> None:
+        must = [
+            models.FieldCondition(key=TENANT_FIELD, match=models.MatchValue(value=tenant)),
+            models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id)),
+        ]
+        if only_revision:
+            must.append(models.FieldCondition(key="revision", match=models.MatchValue(value=only_revision)))
+        must_not = (
+            [models.FieldCondition(key="revision", match=models.MatchValue(value=keep_revision))]
+            if keep_revision
+            else None
+        )
+        await self._client.delete(
+            self._collection,
+            points_selector=models.FilterSelector(filter=models.Filter(must=must, must_not=must_not)),
+            wait=True,
+        )
+
+    async def count(self, tenant: str) -> int:
+        result = await self._client.count(self._collection, count_filter=_filter(tenant) if tenant else None, exact=True)
+        return result.count
+
+    async def close(self) -> None:
+        await self._client.close()

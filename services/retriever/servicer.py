@@ -1,0 +1,113 @@
+"""gRPC adapter from RetrieverService messages to a ChunkIndex."""
+
+import grpc
+
+from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
+from services.retriever.index import ChunkIndex, ChunkRecord, Condition, Mode, ScoredChunk, SearchQuery
+from services.runtime.errors import InvalidArgument
+
+_MODES = {
+    retriever_pb2.SEARCH_MODE_UNSPECIFIED: Mode.HYBRID,
+    retriever_pb2.SEARCH_MODE_HYBRID: Mode.HYBRID,
+    retriever_pb2.SEARCH_MODE_DENSE: Mode.DENSE,
+    retriever_pb2.SEARCH_MODE_SPARSE: Mode.SPARSE,
+}
+_STRING_FIELDS = ("document_id", "text", "title", "section_id", "source", "licence", "content_type", "revision")
+
+
+def _require_tenant(tenant: str) -> None:
+    if not tenant:
+        raise InvalidArgument("tenant is required")
+
+
+def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
+    if not chunk.id or not chunk.document_id:
+        raise InvalidArgument("every chunk needs an id and a document_id")
+    if len(chunk.dense) != dimension:
+        raise InvalidArgument(f"chunk {chunk.id}: dense vector has {len(chunk.dense)} values, the index takes {dimension}")
+    payload: dict[str, object] = {name: getattr(chunk, name) for name in _STRING_FIELDS}
+    payload.update(
+        chunk_index=chunk.chunk_index,
+        heading_path=list(chunk.heading_path),
+        tags=list(chunk.tags),
+        char_start=chunk.char_start,
+        char_end=chunk.char_end,
+    )
+    return ChunkRecord(id=chunk.id, dense=list(chunk.dense), payload=payload)
+
+
+def _chunk(hit: ScoredChunk) -> retriever_pb2.Chunk:
+    p = hit.payload
+    return retriever_pb2.Chunk(
+        id=hit.id,
+        chunk_index=int(p.get("chunk_index", 0)),
+        heading_path=[str(h) for h in p.get("heading_path", [])],
+        tags=[str(t) for t in p.get("tags", [])],
+        char_start=int(p.get("char_start", 0)),
+        char_end=int(p.get("char_end", 0)),
+        **{name: str(p.get(name, "")) for name in _STRING_FIELDS},
+    )
+
+
+class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
+    """Validates requests and hands them to the index."""
+
+    def __init__(self, index: ChunkIndex, dimension: int, max_top_k: int) -> None:
+        self._index = index
+        self._dimension = dimension
+        self._max_top_k = max_top_k
+
+    async def Upsert(  # noqa: N802 - gRPC method name
+        self, request: retriever_pb2.UpsertRequest, context: grpc.aio.ServicerContext
+    ) -> retriever_pb2.UpsertResponse:
+        _require_tenant(request.tenant)
+        records = [_record(chunk, self._dimension) for chunk in request.chunks]
+        if not records:
+            return retriever_pb2.UpsertResponse(upserted=0)
+        return retriever_pb2.UpsertResponse(upserted=await self._index.upsert(request.tenant, records))
+
+    async def Search(  # noqa: N802
+        self, request: retriever_pb2.SearchRequest, context: grpc.aio.ServicerContext
+    ) -> retriever_pb2.SearchResponse:
+        _require_tenant(request.tenant)
+        mode = _MODES.get(request.mode)
+        if mode is None:
+            raise InvalidArgument(f"unknown search mode {request.mode}")
+        if not 1 <= request.top_k <= self._max_top_k:
+            raise InvalidArgument(f"top_k must be between 1 and {self._max_top_k}, got {request.top_k}")
+        if mode is not Mode.SPARSE and len(request.dense) != self._dimension:
+            raise InvalidArgument(f"dense query vector must have {self._dimension} values, got {len(request.dense)}")
+        if mode is not Mode.DENSE and not request.text.strip():
+            raise InvalidArgument("text is required for sparse and hybrid search")
+        if request.dense_weight < 0 or request.sparse_weight < 0:
+            raise InvalidArgument("fusion weights must not be negative")
+        query = SearchQuery(
+            tenant=request.tenant,
+            text=request.text,
+            dense=list(request.dense),
+            top_k=request.top_k,
+            conditions=[Condition(c.field, list(c.any_of), list(c.none_of)) for c in request.filter.must],
+            mode=mode,
+            dense_weight=request.dense_weight or 1.0,
+            sparse_weight=request.sparse_weight or 1.0,
+        )
+        hits = await self._index.search(query)
+        return retriever_pb2.SearchResponse(
+            hits=[retriever_pb2.Hit(chunk=_chunk(h), score=h.score, dense_similarity=h.dense_similarity) for h in hits]
+        )
+
+    async def DeleteDocument(  # noqa: N802
+        self, request: retriever_pb2.DeleteDocumentRequest, context: grpc.aio.ServicerContext
+    ) -> retriever_pb2.DeleteDocumentResponse:
+        _require_tenant(request.tenant)
+        if not request.document_id:
+            raise InvalidArgument("document_id is required")
+        await self._index.delete_document(
+            request.tenant, request.document_id, request.keep_revision, request.only_revision
+        )
+        return retriever_pb2.DeleteDocumentResponse()
+
+    async def GetStats(  # noqa: N802
+        self, request: retriever_pb2.GetStatsRequest, context: grpc.aio.ServicerContext
+    ) -> retriever_pb2.GetStatsResponse:
+        return retriever_pb2.GetStatsResponse(chunks=await self._index.count(request.tenant), backend=self._index.backend)

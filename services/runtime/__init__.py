@@ -1,0 +1,1 @@
+"""Server plumbing every ragmesh service shares: settings base, gRPC host, errors, channels, metrics."""

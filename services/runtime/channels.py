@@ -1,0 +1,56 @@
+"""Client channels between services: one options set, so every hop behaves the same."""
+
+import json
+
+import grpc
+
+# Big enough for a batch of document chunks with their vectors.
+MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+_SERVICE_CONFIG = json.dumps(
+    {
+        # With a dns:/// target over a headless Service this spreads calls across every replica.
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "methodConfig": [
+            {
+                "name": [{}],
+                "retryPolicy": {
+                    "maxAttempts": 3,
+                    "initialBackoff": "0.05s",
+                    "maxBackoff": "1s",
+                    "backoffMultiplier": 2,
+                    "retryableStatusCodes": ["UNAVAILABLE"],
+                },
+            }
+        ],
+    }
+)
+
+CHANNEL_OPTIONS: list[tuple[str, object]] = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.service_config", _SERVICE_CONFIG),
+    ("grpc.enable_retries", 1),
+    ("grpc.keepalive_time_ms", 30_000),
+    ("grpc.keepalive_timeout_ms", 10_000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
+    # Re-resolve DNS regularly so new replicas get traffic without waiting for a failure.
+    ("grpc.dns_min_time_between_resolutions_ms", 5_000),
+    ("grpc.max_connection_age_ms", 300_000),
+]
+
+SERVER_OPTIONS: list[tuple[str, object]] = [
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_ping_interval_without_data_ms", 10_000),
+    # Close connections now and then so clients re-resolve and rebalance onto new replicas.
+    ("grpc.max_connection_age_ms", 300_000),
+    ("grpc.max_connection_age_grace_ms", 30_000),
+]
+
+
+def open_channel(target: str) -> grpc.aio.Channel:
+    """An insecure channel inside the cluster network (NetworkPolicies fence it; TLS is the mesh's job)."""
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)

@@ -1,0 +1,22 @@
+"""The settings base class every service extends with its own env prefix."""
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """Where a gRPC service listens and how it stops.
+
+    Each service subclasses this with `model_config = SettingsConfigDict(env_prefix="RAGMESH_<NAME>_")`,
+    so `RAGMESH_EMBEDDER_PORT=50051` sets the embedder's port.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    # 0 picks a free port (tests); the chart sets a fixed one.
+    port: int = 0
+    # Seconds in-flight calls get to finish after SIGTERM.
+    grace_seconds: float = 10.0
+    # Port of the Prometheus /metrics endpoint; 0 turns it off.
+    metrics_port: int = 0
+    log_level: str = "INFO"

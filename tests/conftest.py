@@ -1,0 +1,88 @@
+"""Session-wide real parts: Redis, the embedding model, the Qdrant engine, the generator, ingest, gateway."""
+
+import os
+from dataclasses import dataclass
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import httpx  # noqa: E402
+import pytest  # noqa: E402
+
+from services.embedder.config import EmbedderSettings  # noqa: E402
+from services.embedder.server import create_server as create_embedder  # noqa: E402
+from services.gateway.config import GatewaySettings  # noqa: E402
+from services.generator.config import GeneratorSettings  # noqa: E402
+from services.generator.server import create_server as create_generator  # noqa: E402
+from services.ingest.config import IngestSettings  # noqa: E402
+from services.ingest.server import create_server as create_ingest  # noqa: E402
+from services.retriever.config import RetrieverSettings  # noqa: E402
+from services.retriever.server import create_server as create_retriever  # noqa: E402
+from tests.servers import gateway, redis_server, running  # noqa: E402
+
+# The answer LiteLLM's mock gives for every question: it cites passage 1.
+MOCK_ANSWER = "The passages answer this directly [1]."
+KEYS = {"key-acme": "acme", "key-globex": "globex"}
+ACME = {"X-API-Key": "key-acme"}
+GLOBEX = {"X-API-Key": "key-globex"}
+
+
+@dataclass
+class Suite:
+    redis_url: str
+    embedder: str
+    retriever: str
+    generator: str
+    ingest: str
+
+    def gateway_settings(self, **overrides: object) -> GatewaySettings:
+        values = {
+            "api_keys": KEYS,
+            "embedder_target": self.embedder,
+            "retriever_target": self.retriever,
+            "generator_target": self.generator,
+            "ingest_target": self.ingest,
+            "redis_url": self.redis_url,
+        }
+        return GatewaySettings(**{**values, **overrides})
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory):
+    with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def embedder_target():
+    async with running(create_embedder(EmbedderSettings())) as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+async def retriever_target(tmp_path_factory: pytest.TempPathFactory):
+    settings = RetrieverSettings(data_dir=tmp_path_factory.mktemp("retriever"))
+    async with running(create_retriever(settings)) as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+async def generator_target():
+    async with running(create_generator(GeneratorSettings(mock_response=MOCK_ANSWER))) as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+async def suite(redis_url, embedder_target, retriever_target, generator_target, tmp_path_factory) -> Suite:
+    settings = IngestSettings(
+        data_dir=tmp_path_factory.mktemp("ingest"), embedder_target=embedder_target, retriever_target=retriever_target
+    )
+    async with running(create_ingest(settings)) as ingest_target:
+        yield Suite(redis_url, embedder_target, retriever_target, generator_target, ingest_target)
+
+
+@pytest.fixture(scope="session")
+async def api(suite: Suite) -> httpx.AsyncClient:
+    async with gateway(suite.gateway_settings()) as client:
+        yield client

@@ -1,0 +1,159 @@
+"""The retriever over real gRPC, on both Qdrant engines: qdrant-edge and qdrant-client's local mode."""
+
+import uuid
+
+import grpc
+import numpy as np
+import pytest
+
+from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
+from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
+from services.retriever.config import RetrieverSettings
+from services.retriever.server import create_server
+from tests.servers import running
+
+DOCS = {
+    "rotation": ("Key rotation", "API keys must be rotated every 45 days by the security team.", "handbook", ["security"]),
+    "volcano": ("Mount Orvane", "Mount Orvane is a dormant volcano that last erupted in 1872.", "atlas", ["geology"]),
+    "bread": ("Sourdough", "Feed the sourdough starter with flour and water twice a day.", "kitchen", ["food"]),
+}
+
+
+@pytest.fixture(params=["edge", "qdrant"], scope="module")
+async def backend(request, tmp_path_factory):
+    settings = RetrieverSettings(backend=request.param, data_dir=tmp_path_factory.mktemp(request.param))
+    async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        yield retriever_pb2_grpc.RetrieverServiceStub(channel), settings
+
+
+@pytest.fixture(scope="module")
+async def embed(embedder_target):
+    async with grpc.aio.insecure_channel(embedder_target) as channel:
+        stub = embedder_pb2_grpc.EmbedderServiceStub(channel)
+
+        async def run(*texts: str) -> list[list[float]]:
+            reply = await stub.Embed(embedder_pb2.EmbedRequest(texts=list(texts)))
+            return [list(v.values) for v in reply.vectors]
+
+        yield run
+
+
+async def _index(stub, embed, tenant: str, revision: str = "r1", names=tuple(DOCS)) -> None:
+    vectors = await embed(*(DOCS[n][1] for n in names))
+    chunks = [
+        retriever_pb2.Chunk(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tenant}/{name}/{revision}")),
+            document_id=name,
+            text=DOCS[name][1],
+            title=DOCS[name][0],
+            source=DOCS[name][2],
+            tags=DOCS[name][3],
+            revision=revision,
+            dense=vector,
+        )
+        for name, vector in zip(names, vectors, strict=True)
+    ]
+    reply = await stub.Upsert(retriever_pb2.UpsertRequest(tenant=tenant, chunks=chunks))
+    assert reply.upserted == len(chunks)
+
+
+async def _search(stub, embed, tenant, text, **kwargs):
+    (vector,) = await embed(text)
+    request = retriever_pb2.SearchRequest(tenant=tenant, text=text, dense=vector, top_k=kwargs.pop("top_k", 3), **kwargs)
+    return (await stub.Search(request)).hits
+
+
+@pytest.mark.parametrize("mode", [retriever_pb2.SEARCH_MODE_HYBRID, retriever_pb2.SEARCH_MODE_DENSE, retriever_pb2.SEARCH_MODE_SPARSE])
+async def test_every_mode_ranks_the_matching_chunk_first(backend, embed, mode):
+    stub, _ = backend
+    await _index(stub, embed, "t-modes")
+    hits = await _search(stub, embed, "t-modes", "how often must API keys be rotated", mode=mode)
+    assert hits[0].chunk.document_id == "rotation"
+    assert hits[0].chunk.title == "Key rotation" and list(hits[0].chunk.tags) == ["security"]
+    assert hits[0].dense_similarity > 0.4
+    # Re-upserting the same ids duplicates nothing.
+    await _index(stub, embed, "t-modes")
+    assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-modes"))).chunks == 3
+
+
+async def test_a_tenant_never_sees_another_tenants_chunks(backend, embed):
+    stub, _ = backend
+    await _index(stub, embed, "t-owner")
+    hits = await _search(stub, embed, "t-stranger", "how often must API keys be rotated", top_k=10)
+    assert hits == [] or all(h.chunk.document_id not in DOCS for h in hits)
+    assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-stranger"))).chunks == 0
+
+
+async def test_filters_narrow_by_any_of_and_none_of(backend, embed):
+    stub, _ = backend
+    await _index(stub, embed, "t-filters")
+    only_atlas = retriever_pb2.Filter(must=[retriever_pb2.Condition(field="source", any_of=["atlas"])])
+    hits = await _search(stub, embed, "t-filters", "API keys rotation", filter=only_atlas)
+    assert [h.chunk.document_id for h in hits] == ["volcano"]
+    not_security = retriever_pb2.Filter(must=[retriever_pb2.Condition(field="tags", none_of=["security"])])
+    hits = await _search(stub, embed, "t-filters", "API keys rotation", filter=not_security)
+    assert {h.chunk.document_id for h in hits} == {"volcano", "bread"}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"filter": retriever_pb2.Filter(must=[retriever_pb2.Condition(field="colour", any_of=["red"])])}, "unknown filter field 'colour'"),
+        ({"top_k": 0}, "top_k must be between 1 and 100"),
+        ({"top_k": 101}, "top_k must be between 1 and 100"),
+        ({"dense": [0.1] * 3}, "must have 384 values"),
+        ({"tenant": ""}, "tenant is required"),
+        ({"text": " "}, "text is required"),
+    ],
+)
+async def test_bad_searches_are_invalid_argument(backend, embed, change, message):
+    stub, _ = backend
+    (vector,) = await embed("anything")
+    request = retriever_pb2.SearchRequest(tenant="t", text="anything", dense=vector, top_k=3)
+    for name, value in change.items():
+        if name == "filter":
+            request.filter.CopyFrom(value)
+        elif name == "dense":
+            del request.dense[:]
+            request.dense.extend(value)
+        else:
+            setattr(request, name, value)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub.Search(request)
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in error.value.details()
+
+
+async def test_upsert_rejects_a_wrong_sized_vector_and_stores_nothing(backend):
+    stub, _ = backend
+    bad = retriever_pb2.Chunk(id=str(uuid.uuid4()), document_id="d", text="x", dense=[0.5] * 10)
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-bad", chunks=[bad]))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-bad"))).chunks == 0
+
+
+async def test_revisions_swap_and_documents_delete(backend, embed):
+    stub, _ = backend
+    await _index(stub, embed, "t-rev", revision="old")
+    await _index(stub, embed, "t-rev", revision="new", names=("rotation",))
+    # Drop what is not the new revision of "rotation": its old chunk goes, other documents stay.
+    await stub.DeleteDocument(retriever_pb2.DeleteDocumentRequest(tenant="t-rev", document_id="rotation", keep_revision="new"))
+    assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-rev"))).chunks == 3
+    hits = await _search(stub, embed, "t-rev", "API keys rotated", top_k=5)
+    assert [h.chunk.revision for h in hits if h.chunk.document_id == "rotation"] == ["new"]
+    await stub.DeleteDocument(retriever_pb2.DeleteDocumentRequest(tenant="t-rev", document_id="volcano"))
+    assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-rev"))).chunks == 2
+
+
+@pytest.mark.parametrize("engine", ["edge", "qdrant"])
+async def test_the_index_survives_a_restart(engine, tmp_path, embed):
+    settings = RetrieverSettings(backend=engine, data_dir=tmp_path)
+    async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        await _index(retriever_pb2_grpc.RetrieverServiceStub(channel), embed, "t-durable")
+    async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        stub = retriever_pb2_grpc.RetrieverServiceStub(channel)
+        assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-durable"))).chunks == 3
+        hits = await _search(stub, embed, "t-durable", "when did the volcano erupt")
+        assert hits[0].chunk.document_id == "volcano"
+        assert np.isclose(hits[0].dense_similarity, hits[0].dense_similarity)
