@@ -29,7 +29,8 @@ class QueryRequest(BaseModel):
 
 
 class Citation(BaseModel):
-    """A retrieved passage, and whether the answer cites it by its [index]."""
+    """A retrieved passage, and whether the answer cites it (by its [index], or by its words when the
+    model writes no markers)."""
 
     index: int = Field(description="The [n] marker the answer uses for this passage.")
     cited: bool = Field(description="True when the answer carries this passage's marker.")
@@ -43,6 +44,7 @@ class Citation(BaseModel):
     char_start: int = Field(description="Offset of the passage in the document's extracted text.")
     char_end: int
     score: float = Field(description="Cosine similarity of question and passage.")
+    support: float = Field(description="Share of the answer's content words found in this passage (0 to 1).")
 
 
 class Usage(BaseModel):

@@ -33,6 +33,12 @@ _MODES = {
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"\w+")
+_STOPWORDS = frozenset(
+    "the and for are was were that this with from have has had not but its their they them into than then "
+    "what when where which who why how does did can could would should will about also been being".split()
+)
+# Share of the answer's content words a passage must hold to count as supporting it.
+SUPPORT_THRESHOLD = 0.5
 _CONTROL = {"Cc", "Cf"}
 
 
@@ -64,6 +70,16 @@ def _filter(filters: dict[str, str | list[str] | FilterValues]) -> retriever_pb2
     return retriever_pb2.Filter(must=conditions)
 
 
+def _content_words(text: str) -> set[str]:
+    return {w for w in (m.lower() for m in _WORD.findall(text)) if len(w) > 2 and w not in _STOPWORDS}
+
+
+def support(answer: str, passage: str) -> float:
+    """Share of the answer's content words that the passage contains: 1.0 means fully grounded in it."""
+    said = _content_words(_MARKER.sub(" ", answer))
+    return round(len(said & _content_words(passage)) / len(said), 4) if said else 0.0
+
+
 def _quote(text: str, question: str) -> str:
     """The passage's sentence sharing the most words with the question."""
     asked = {w.lower() for w in _WORD.findall(question) if len(w) > 2}
@@ -93,7 +109,11 @@ class Evidence:
         ]
 
     def citations(self, answer: str) -> list[Citation]:
-        cited = {int(n) for n in _MARKER.findall(answer)}
+        """Passages the answer cites by [n]; for a model that writes no markers, the passages that support it."""
+        supports = [support(answer, hit.chunk.text) for hit in self.hits]
+        cited = {int(n) for n in _MARKER.findall(answer)} & set(range(1, len(self.hits) + 1))
+        if not cited and supports:
+            cited = {i for i, share in enumerate(supports, start=1) if share >= SUPPORT_THRESHOLD}
         return [
             Citation(
                 index=i,
@@ -108,6 +128,7 @@ class Evidence:
                 char_start=hit.chunk.char_start,
                 char_end=hit.chunk.char_end,
                 score=round(hit.dense_similarity, 4),
+                support=supports[i - 1],
             )
             for i, hit in enumerate(self.hits, start=1)
             # Cited passages always; uncited ones too when the answer cites nothing, so sources are never lost.
@@ -139,7 +160,7 @@ class QueryPipeline:
         """Validate, embed and retrieve; keep the hits that clear the relevance threshold."""
         s = self._settings
         question = clean_question(request.question, s.max_question_chars)
-        top_k = request.top_k or s.default_top_k
+        top_k = s.default_top_k if request.top_k is None else request.top_k
         if not 1 <= top_k <= s.max_top_k:
             raise HTTPException(422, f"top_k must be between 1 and {s.max_top_k}, got {top_k}")
         evidence = Evidence(question=question)

@@ -19,7 +19,7 @@ _EXAMPLE = (
 )
 
 # A base model keeps writing past its answer; these end it at the first blank line or new section.
-COMPLETION_STOP = ["\n\n", "\nQuestion:", "\nPassages:", "###"]
+COMPLETION_STOP = ["\n\n", "\n[", "\nQuestion:", "\nPassages:", "###"]
 
 
 @dataclass(frozen=True)

@@ -169,7 +169,6 @@ def _html(text: str, title: str) -> Extracted:
 
 def _pdf(content: bytes, title: str) -> Extracted:
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(io.BytesIO(content))
@@ -177,7 +176,9 @@ def _pdf(content: bytes, title: str) -> Extracted:
             raise Unreadable("the PDF is encrypted")
         pages = [page.extract_text() or "" for page in reader.pages]
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
-    except (PdfReadError, ValueError, KeyError, TypeError) as exc:
+    except Unreadable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files; all mean "unreadable"
         raise Unreadable(f"the PDF could not be read: {exc}") from exc
     sections = [Section([f"Page {n}"], _clean(text)) for n, text in enumerate(pages, start=1) if _clean(text)]
     return Extracted(title=title or meta_title, sections=sections)

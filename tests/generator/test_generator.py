@@ -1,0 +1,91 @@
+"""The generator over real gRPC. The paid-API boundary is LiteLLM's own mock_response; a dead endpoint is real."""
+
+import grpc
+import pytest
+
+from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
+from services.generator.config import GeneratorSettings
+from services.generator.prompts import COMPLETION_STOP, Passage, completion_prompt
+from services.generator.server import create_server
+from tests.conftest import MOCK_ANSWER
+from tests.servers import free_port, running
+
+PASSAGES = [generator_pb2.Passage(index=1, title="Key rotation", text="API keys are rotated every 45 days.")]
+
+
+@pytest.fixture
+async def generator(generator_target):
+    async with grpc.aio.insecure_channel(generator_target) as channel:
+        yield generator_pb2_grpc.GeneratorServiceStub(channel)
+
+
+async def test_generate_returns_text_usage_and_model(generator):
+    reply = await generator.Generate(generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES))
+    assert reply.text == MOCK_ANSWER
+    assert reply.model == "text-completion-openai/gemma-3-270m"
+    assert reply.usage.prompt_tokens > 0 and reply.usage.completion_tokens > 0
+
+
+async def test_stream_sends_deltas_then_one_final_message(generator):
+    events = [e async for e in generator.GenerateStream(generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES))]
+    deltas = [e.delta for e in events if e.HasField("delta")]
+    finals = [e.final for e in events if e.HasField("final")]
+    assert len(deltas) > 1 and len(finals) == 1 and events[-1].HasField("final")
+    assert "".join(deltas) == finals[0].text == MOCK_ANSWER
+
+
+@pytest.mark.parametrize(
+    ("request_fields", "message"),
+    [
+        ({"question": "  "}, "question is empty"),
+        ({"question": "x" * 4001}, "the limit is 4000"),
+        ({"question": "ok", "max_tokens": 5000}, "max_tokens is 5000"),
+        ({"question": "ok", "temperature": 3.0}, "temperature must be between 0 and 2"),
+    ],
+)
+async def test_bad_requests_are_invalid_argument(generator, request_fields, message):
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await generator.Generate(generator_pb2.GenerateRequest(**request_fields))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in error.value.details()
+
+
+async def test_an_unreachable_model_is_unavailable_not_internal():
+    # A real connection to a closed loopback port: the failure a caller degrades on.
+    settings = GeneratorSettings(api_base=f"http://127.0.0.1:{free_port()}/v1", num_retries=0, timeout_seconds=5)
+    async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await stub.Generate(generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES))
+        assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "no model could answer" in error.value.details()
+
+
+async def test_a_fallback_model_answers_when_the_primary_fails():
+    settings = GeneratorSettings(
+        api_base=f"http://127.0.0.1:{free_port()}/v1", num_retries=0, timeout_seconds=5,
+        fallbacks=["openai/gpt-4o-mini"],
+    )
+    from services.generator.llm import AnswerWriter
+
+    writer = AnswerWriter(settings)
+    # The fallback is a hosted model; LiteLLM's mock stands in for the paid API, and only for it.
+    original = writer._call_args
+
+    def args(model, *rest):
+        built = original(model, *rest)
+        if model == "openai/gpt-4o-mini":
+            built["mock_response"] = "From the fallback [1]."
+        return built
+
+    writer._call_args = args
+    answer = await writer.answer("How often?", [Passage(1, "Key rotation", "Every 45 days.")])
+    assert answer.model == "openai/gpt-4o-mini" and answer.text == "From the fallback [1]."
+    assert answer.cost_usd > 0  # priced from LiteLLM's packaged model map
+
+
+def test_the_completion_prompt_ends_where_the_answer_starts():
+    prompt = completion_prompt("When was it built?", [Passage(1, "Tower", "Built in 1889."), Passage(2, "Bell", "Cast in 1858.")])
+    assert prompt.endswith("Question: When was it built?\nAnswer:")
+    assert "[1] Tower\nBuilt in 1889.\n[2] Bell\nCast in 1858." in prompt
+    assert "\n\n" in COMPLETION_STOP

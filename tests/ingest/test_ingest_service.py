@@ -1,0 +1,114 @@
+"""The ingest service over real gRPC, with the real embedder and retriever behind it."""
+
+import grpc
+import pytest
+
+from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
+from services.ingest.config import IngestSettings
+from services.ingest.server import create_server
+from tests.servers import free_port, running
+
+GUIDE = b"# Deploy guide\n\n## Canary\n\nShip to five percent of pods first.\n\n## Rollback\n\nUse helm rollback.\n"
+
+
+@pytest.fixture
+async def stubs(suite):
+    async with grpc.aio.insecure_channel(suite.ingest) as ingest, grpc.aio.insecure_channel(suite.retriever) as retriever:
+        yield ingest_pb2_grpc.IngestServiceStub(ingest), retriever_pb2_grpc.RetrieverServiceStub(retriever)
+
+
+async def _chunks(retriever, tenant: str) -> int:
+    return (await retriever.GetStats(retriever_pb2.GetStatsRequest(tenant=tenant))).chunks
+
+
+def _request(tenant: str, content: bytes = GUIDE, **fields) -> ingest_pb2.IngestDocumentRequest:
+    return ingest_pb2.IngestDocumentRequest(tenant=tenant, filename="guide.md", content=content, **fields)
+
+
+async def test_ingest_is_idempotent_and_an_update_replaces_the_chunks(stubs):
+    ingest, retriever = stubs
+    first = await ingest.IngestDocument(_request("t-idem", document_id="guide"))
+    assert first.status == ingest_pb2.INGEST_STATUS_CREATED and first.chunk_count == 2
+    again = await ingest.IngestDocument(_request("t-idem", document_id="guide"))
+    assert again.status == ingest_pb2.INGEST_STATUS_UNCHANGED and await _chunks(retriever, "t-idem") == 2
+    longer = GUIDE + b"\n## Monitoring\n\nWatch the error budget.\n\n## Alerts\n\nPage the on-call.\n"
+    updated = await ingest.IngestDocument(_request("t-idem", longer, document_id="guide"))
+    assert updated.status == ingest_pb2.INGEST_STATUS_UPDATED and updated.chunk_count == 4
+    assert await _chunks(retriever, "t-idem") == 4
+    shorter = await ingest.IngestDocument(_request("t-idem", b"# Deploy guide\n\nOnly one line now.\n", document_id="guide"))
+    assert shorter.chunk_count == 1 and await _chunks(retriever, "t-idem") == 1
+    record = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-idem", document_id="guide"))
+    assert record.chunk_count == 1 and record.created_at <= record.updated_at and record.metadata.title == "Deploy guide"
+
+
+async def test_content_without_an_id_gets_a_stable_derived_one(stubs):
+    ingest, retriever = stubs
+    one = await ingest.IngestDocument(_request("t-derived"))
+    two = await ingest.IngestDocument(_request("t-derived"))
+    assert one.document_id == two.document_id and one.document_id.startswith("doc_")
+    assert two.status == ingest_pb2.INGEST_STATUS_UNCHANGED and await _chunks(retriever, "t-derived") == 2
+
+
+async def test_metadata_is_stored_and_listed(stubs):
+    ingest, _ = stubs
+    meta = ingest_pb2.DocumentMetadata(title="Runbook", source="wiki", tags=["ops", "deploy", "ops"], licence="CC-BY-4.0")
+    await ingest.IngestDocument(_request("t-meta", metadata=meta, document_id="runbook"))
+    listed = await ingest.ListDocuments(ingest_pb2.ListDocumentsRequest(tenant="t-meta"))
+    assert listed.total == 1
+    doc = listed.documents[0]
+    assert (doc.metadata.title, doc.metadata.source, list(doc.metadata.tags), doc.metadata.licence) == (
+        "Runbook", "wiki", ["deploy", "ops"], "CC-BY-4.0",
+    )
+    assert doc.size_bytes == len(GUIDE) and doc.content_type == "text/markdown" and len(doc.content_hash) == 64
+
+
+async def test_delete_removes_the_record_and_every_chunk(stubs):
+    ingest, retriever = stubs
+    await ingest.IngestDocument(_request("t-del", document_id="gone"))
+    reply = await ingest.DeleteDocument(ingest_pb2.DeleteDocumentRequest(tenant="t-del", document_id="gone"))
+    assert reply.chunks_deleted == 2 and await _chunks(retriever, "t-del") == 0
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-del", document_id="gone"))
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"tenant": "", "filename": "a.md", "content": b"x"}, "tenant is required"),
+        ({"tenant": "t", "filename": "a.md", "content": b""}, "the document is empty"),
+        ({"tenant": "t", "filename": "a.exe", "content": b"MZ\x90", "content_type": "application/x-msdownload"}, "is not supported"),
+        ({"tenant": "t", "filename": "a.md", "content": b"x", "document_id": "has spaces"}, "document_id must be"),
+    ],
+)
+async def test_bad_documents_are_invalid_argument(stubs, fields, message):
+    ingest, _ = stubs
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ingest.IngestDocument(ingest_pb2.IngestDocumentRequest(**fields))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in error.value.details()
+
+
+async def test_a_failed_ingest_leaves_nothing_behind_and_keeps_the_previous_revision(suite, tmp_path):
+    # The same catalogue and index, but an embedder that is down: a real failure mid-pipeline.
+    async with grpc.aio.insecure_channel(suite.retriever) as channel:
+        retriever = retriever_pb2_grpc.RetrieverServiceStub(channel)
+        settings = IngestSettings(data_dir=tmp_path, embedder_target=suite.embedder, retriever_target=suite.retriever)
+        async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as ingest_channel:
+            ingest = ingest_pb2_grpc.IngestServiceStub(ingest_channel)
+            await ingest.IngestDocument(_request("t-fail", document_id="doc"))
+        broken = settings.model_copy(update={"embedder_target": f"127.0.0.1:{free_port()}", "call_timeout_seconds": 3})
+        async with running(create_server(broken)) as target, grpc.aio.insecure_channel(target) as ingest_channel:
+            ingest = ingest_pb2_grpc.IngestServiceStub(ingest_channel)
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await ingest.IngestDocument(_request("t-fail", GUIDE + b"\n## New\n\nChanged.\n", document_id="doc"))
+            assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+            with pytest.raises(grpc.aio.AioRpcError):
+                await ingest.IngestDocument(_request("t-fail", b"# Other\n\nNew document.\n", document_id="new"))
+            # The previous revision is whole; the new document left no chunk and no record.
+            assert await _chunks(retriever, "t-fail") == 2
+            record = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-fail", document_id="doc"))
+            assert record.chunk_count == 2
+            listed = await ingest.ListDocuments(ingest_pb2.ListDocumentsRequest(tenant="t-fail"))
+            assert [d.document_id for d in listed.documents] == ["doc"]
