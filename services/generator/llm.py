@@ -77,7 +77,10 @@ class AnswerWriter:
         return None
 
     async def close(self) -> None:
-        return None
+        # LiteLLM caches HTTP sessions per provider; close them with the server.
+        from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
+
+        await close_litellm_async_clients()
 
     @property
     def _models(self) -> list[str]:

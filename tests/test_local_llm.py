@@ -1,0 +1,75 @@
+"""End to end with the real local LLM: Gemma 3 270M from its package, served by llama.cpp, through LiteLLM."""
+
+import asyncio
+import subprocess
+import time
+
+import httpx
+import pytest
+
+from services.generator.config import GeneratorSettings
+from services.generator.local_llm import server_command
+from services.generator.server import create_server
+from tests.conftest import ACME
+from tests.gateway.test_api import _upload
+from tests.servers import free_port, gateway, running
+
+pytestmark = pytest.mark.llm
+
+KEEPER = (
+    "text/markdown",
+    b"# Lighthouse keeper log\n\n## Lamp\n\nThe Skerry Point lighthouse lamp is lit every evening at 19:40 "
+    b"by the keeper, Agnes Mald.\n\n## Supplies\n\nPetrol for the generator arrives by boat every second Tuesday.\n",
+    {"source": "logbook"},
+)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tmp_path_factory):
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("llama")
+    command = server_command(workdir, port, threads=2)
+    log = (workdir / "server.log").open("wb")
+    # llama.cpp logs a lot: to a file, so a full pipe never blocks it.
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if process.poll() is not None:
+                raise RuntimeError(f"llama.cpp server exited: {(workdir / 'server.log').read_text()[-2000:]}")
+            if time.monotonic() > deadline:
+                raise RuntimeError("llama.cpp server did not start within 120 s")
+            time.sleep(0.5)
+        yield f"http://127.0.0.1:{port}/v1"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+async def test_gemma_answers_from_the_document_and_the_citation_points_to_it(suite, llama_server):
+    settings = GeneratorSettings(api_base=llama_server, max_tokens=64, temperature=0.0)
+    async with running(create_server(settings)) as generator:
+        async with gateway(suite.gateway_settings(generator_target=generator)) as api:
+            added = await _upload(api, ACME, "keeper.md", KEEPER)
+            document_id = added.json()["document_id"]
+            reply = await api.post("/v1/query", headers=ACME, json={"question": "At what time is the Skerry Point lamp lit?"})
+            body = reply.json()
+            assert reply.status_code == 200 and body["degraded"] is False and body["no_context"] is False
+            assert body["model"] == "text-completion-openai/gemma-3-270m"
+            assert "19:40" in body["answer"]
+            cited = [c for c in body["citations"] if c["cited"]]
+            assert cited and cited[0]["document_id"] == document_id and "19:40" in cited[0]["text"]
+            assert cited[0]["support"] >= 0.5
+            # The same question streamed: tokens arrive before the citations.
+            async with api.stream("POST", "/v1/query", headers=ACME,
+                                  json={"question": "Who lights the Skerry Point lamp?", "stream": True}) as streamed:
+                kinds = [line.split(":", 1)[1].strip() async for line in streamed.aiter_lines() if line.startswith("event:")]
+            assert kinds[0] == "token" and kinds[-2:] == ["citations", "done"]
+            await api.delete(f"/v1/documents/{document_id}", headers=ACME)
+    await asyncio.sleep(0)
