@@ -1,0 +1,151 @@
+"""The `ragmesh` command: `up` runs the suite; `ingest` and `ask` talk to its public API."""
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from ragmesh.suite import DEV_KEY, SuitePlan, up as run_suite
+
+app = typer.Typer(help="ragmesh: answers over your own documents, with citations.", no_args_is_help=True)
+console = Console()
+
+_TYPES = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain", ".text": "text/plain",
+          ".html": "text/html", ".htm": "text/html", ".pdf": "application/pdf"}
+UrlOption = Annotated[str, typer.Option(envvar="RAGMESH_URL", help="The gateway's base URL.")]
+KeyOption = Annotated[str, typer.Option(envvar="RAGMESH_API_KEY", help="Your API key.")]
+
+
+@app.command()
+def up(
+    data_dir: Annotated[Path, typer.Option(help="Where indexes, catalogue, model and logs live.")] = Path(".ragmesh"),
+    port: Annotated[int, typer.Option(help="The gateway's port.")] = 8080,
+    llm_threads: Annotated[int, typer.Option(help="CPU threads for the local LLM.")] = 1,
+) -> None:
+    """Start Redis, the local LLM and the five services; wait until healthy; Ctrl-C stops everything."""
+    raise typer.Exit(run_suite(SuitePlan(data_dir=data_dir, gateway_port=port, llm_threads=llm_threads), console))
+
+
+def _files(paths: list[Path]) -> list[Path]:
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in _TYPES))
+        elif path.is_file():
+            found.append(path)
+        else:
+            raise typer.BadParameter(f"{path} does not exist")
+    return found
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (Markdown, text, HTML, PDF).")],
+    source: Annotated[str, typer.Option(help="Source label stored with each document.")] = "",
+    tags: Annotated[str, typer.Option(help="Comma-separated tags.")] = "",
+    licence: Annotated[str, typer.Option(help="Licence of the documents.")] = "",
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+) -> None:
+    """Add documents, with a progress bar; a failed file is reported and the rest go on."""
+    files = _files(paths)
+    if not files:
+        console.print("no supported files found")
+        raise typer.Exit(1)
+    counts: dict[str, int] = {}
+    failures: list[str] = []
+    chunks = 0
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=600) as client, Progress(*columns, console=console) as bar:
+        task = bar.add_task("ingesting", total=len(files))
+        for path in files:
+            bar.update(task, description=f"ingesting {path.name[:40]}")
+            content_type = _TYPES.get(path.suffix.lower(), "application/octet-stream")
+            try:
+                reply = client.post(
+                    "/v1/documents",
+                    files={"file": (path.name, path.read_bytes(), content_type)},
+                    data={"source": source or str(path.parent), "tags": tags, "licence": licence},
+                )
+            except httpx.HTTPError as exc:
+                console.print(f"[red]cannot reach {url}: {exc}[/red] (is `ragmesh up` running?)")
+                raise typer.Exit(1) from exc
+            if reply.status_code in (200, 201):
+                body = reply.json()
+                counts[body["status"]] = counts.get(body["status"], 0) + 1
+                chunks += body["chunk_count"]
+            else:
+                failures.append(f"{path}: {reply.status_code} {reply.json().get('detail', reply.text)}")
+            bar.advance(task)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing stored"
+    console.print(f"{len(files)} files: {summary}; {chunks} chunks")
+    for failure in failures:
+        console.print(f"[red]✗[/red] {failure}")
+    raise typer.Exit(1 if failures else 0)
+
+
+@app.command()
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question.")],
+    top_k: Annotated[int, typer.Option(help="Passages to retrieve.")] = 5,
+    stream: Annotated[bool, typer.Option(help="Print the answer as it is written.")] = True,
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+) -> None:
+    """Ask a question; prints the answer, then its citations."""
+    body = {"question": question, "top_k": top_k, "stream": stream}
+    headers = {"X-API-Key": api_key}
+    try:
+        with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
+            if not stream:
+                reply = client.post("/v1/query", json=body)
+                _fail_on_error(reply)
+                result = reply.json()
+                console.print(result["answer"])
+            else:
+                result = {}
+                with client.stream("POST", "/v1/query", json=body) as reply:
+                    if reply.status_code != 200:
+                        reply.read()
+                        _fail_on_error(reply)
+                    event = ""
+                    for line in reply.iter_lines():
+                        if line.startswith("event:"):
+                            event = line.split(":", 1)[1].strip()
+                        elif line.startswith("data:") and event == "token":
+                            console.print(json.loads(line[5:])["text"], end="", soft_wrap=True, highlight=False)
+                        elif line.startswith("data:") and event == "done":
+                            result = json.loads(line[5:])
+                console.print()
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {url}: {exc}[/red] (is `ragmesh up` running?)")
+        raise typer.Exit(1) from exc
+    flags = [f"confidence {result.get('confidence', 0):.2f}"]
+    flags += [name for name in ("no_context", "degraded", "cached") if result.get(name)]
+    console.print(f"[dim]({', '.join(flags)})[/dim]")
+    for citation in result.get("citations", []):
+        mark = "*" if citation["cited"] else " "
+        headings = [h for h in citation["heading_path"] if h != citation["title"]]
+        where = " > ".join([citation["title"], *headings])
+        console.print(f" {mark}[{citation['index']}] {where} [dim]({citation['document_id']}, score {citation['score']:.2f})[/dim]")
+        console.print(f"      “{citation['quote']}”", highlight=False)
+
+
+def _fail_on_error(reply: httpx.Response) -> None:
+    if reply.status_code >= 400:
+        try:
+            detail = reply.json().get("detail")
+        except ValueError:
+            detail = reply.text
+        console.print(f"[red]{reply.status_code}: {detail}[/red]")
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    app()

@@ -1,0 +1,225 @@
+"""`ragmesh up`: the whole suite as local processes on the embedded defaults.
+
+Redis (started here unless one already answers), the llama.cpp server with the packaged Gemma model, the
+four gRPC services and the gateway; each waited on until healthy, all stopped together on Ctrl-C.
+"""
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from rich.console import Console
+
+DEV_KEY = "ragmesh-dev-key"
+DEV_TENANT = "default"
+
+
+@dataclass
+class SuitePlan:
+    """Where everything runs. Ports are fixed so the CLI and a browser find the suite."""
+
+    data_dir: Path = Path(".ragmesh")
+    gateway_port: int = 8080
+    embedder_port: int = 50051
+    retriever_port: int = 50052
+    generator_port: int = 50053
+    ingest_port: int = 50054
+    llm_port: int = 8090
+    redis_port: int = 6379
+    llm_threads: int = 1
+    api_keys: str = field(default_factory=lambda: os.environ.get("RAGMESH_GATEWAY_API_KEYS", f'{{"{DEV_KEY}": "{DEV_TENANT}"}}'))
+
+    @property
+    def redis_url(self) -> str:
+        return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def env(self) -> dict[str, str]:
+        target = "127.0.0.1:{}".format
+        values = {
+            "RAGMESH_EMBEDDER_PORT": self.embedder_port,
+            "RAGMESH_RETRIEVER_PORT": self.retriever_port,
+            "RAGMESH_RETRIEVER_DATA_DIR": self.data_dir / "retriever",
+            "RAGMESH_GENERATOR_PORT": self.generator_port,
+            "RAGMESH_GENERATOR_API_BASE": f"http://127.0.0.1:{self.llm_port}/v1",
+            "RAGMESH_INGEST_PORT": self.ingest_port,
+            "RAGMESH_INGEST_DATA_DIR": self.data_dir / "ingest",
+            "RAGMESH_INGEST_EMBEDDER_TARGET": target(self.embedder_port),
+            "RAGMESH_INGEST_RETRIEVER_TARGET": target(self.retriever_port),
+            "RAGMESH_GATEWAY_PORT": self.gateway_port,
+            "RAGMESH_GATEWAY_EMBEDDER_TARGET": target(self.embedder_port),
+            "RAGMESH_GATEWAY_RETRIEVER_TARGET": target(self.retriever_port),
+            "RAGMESH_GATEWAY_GENERATOR_TARGET": target(self.generator_port),
+            "RAGMESH_GATEWAY_INGEST_TARGET": target(self.ingest_port),
+            "RAGMESH_GATEWAY_REDIS_URL": self.redis_url,
+            "RAGMESH_GATEWAY_API_KEYS": self.api_keys,
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "HF_HUB_OFFLINE": "1",
+            "TOKENIZERS_PARALLELISM": "false",
+        }
+        return {**os.environ, **{k: str(v) for k, v in values.items()}}
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+
+class Supervisor:
+    """Starts children in dependency order, watches them, and stops them in reverse order."""
+
+    def __init__(self, plan: SuitePlan, console: Console) -> None:
+        self.plan = plan
+        self.console = console
+        self.children: list[Child] = []
+        self.logs = plan.data_dir / "logs"
+
+    def spawn(self, name: str, command: list[str]) -> Child:
+        self.logs.mkdir(parents=True, exist_ok=True)
+        log = self.logs / f"{name}.log"
+        handle = log.open("ab")
+        # A new session: Ctrl-C reaches only the supervisor, which then stops children in order.
+        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=self.plan.env(), start_new_session=True)
+        child = Child(name, process, log)
+        self.children.append(child)
+        return child
+
+    def check_alive(self) -> None:
+        for child in self.children:
+            if child.process.poll() is not None:
+                tail = child.log.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; the end of {child.log}:\n{tail}")
+
+    def wait_until(self, what: str, ready, timeout: float) -> None:  # noqa: ANN001 - a callable returning bool
+        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        with self.console.status(f"waiting for {what}…") as status:
+            while not ready():
+                self.check_alive()
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{what} was not ready within {timeout:.0f} s (logs in {self.logs})")
+                status.update(f"waiting for {what}… {time.monotonic() - started:.0f} s")
+                time.sleep(0.25)
+        self.console.print(f"[green]✓[/green] {what} ready in {time.monotonic() - started:.1f} s")
+
+    def stop(self) -> None:
+        for child in reversed(self.children):
+            if child.process.poll() is None:
+                child.process.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+        self.children.clear()
+
+
+def _port_open(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.3):
+        return True
+    return False
+
+
+def _redis_ready(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
+        sock.sendall(b"PING\r\n")
+        return sock.recv(16).startswith(b"+PONG")
+    return False
+
+
+def _grpc_serving(port: int) -> bool:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
+        except grpc.RpcError:
+            return False
+        return reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def up(plan: SuitePlan, console: Console | None = None) -> int:
+    """Run the suite in the foreground until Ctrl-C or SIGTERM. Returns the exit code."""
+    console = console or Console()
+    supervisor = Supervisor(plan, console)
+    begun = time.monotonic()
+
+    def on_term(signum, frame):  # noqa: ANN001, ARG001
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_term)
+    busy = [p for p in (plan.gateway_port, plan.embedder_port, plan.retriever_port, plan.generator_port,
+                        plan.ingest_port, plan.llm_port) if _port_open(p)]
+    if busy:
+        console.print(f"[red]ports already in use: {busy}[/red] (is another suite running?)")
+        return 1
+    try:
+        if _redis_ready(plan.redis_port):
+            console.print(f"[green]✓[/green] using the Redis already on port {plan.redis_port}")
+        else:
+            binary = shutil.which("redis-server")
+            if binary is None:
+                console.print("[red]redis-server is not installed[/red]: run 'make run' (it installs it) or apt-get install redis-server")
+                return 1
+            redis_dir = plan.data_dir / "redis"
+            redis_dir.mkdir(parents=True, exist_ok=True)
+            supervisor.spawn("redis", [binary, "--port", str(plan.redis_port), "--bind", "127.0.0.1",
+                                       "--dir", str(redis_dir.resolve()), "--appendonly", "yes"])
+            supervisor.wait_until("redis", lambda: _redis_ready(plan.redis_port), 30)
+
+        from services.generator.local_llm import server_command
+
+        with console.status("assembling the Gemma 3 270M model from its package (first run only)…"):
+            command = server_command(plan.data_dir / "models", plan.llm_port, threads=plan.llm_threads)
+        supervisor.spawn("llm", command)
+        for name, module in (("embedder", "services.embedder"), ("retriever", "services.retriever"),
+                             ("generator", "services.generator")):
+            supervisor.spawn(name, [sys.executable, "-m", module])
+        supervisor.wait_until("local LLM (llama.cpp + Gemma 3 270M)",
+                              lambda: _http_ok(f"http://127.0.0.1:{plan.llm_port}/v1/models"), 180)
+        supervisor.wait_until("embedder (all-MiniLM-L6-v2)", lambda: _grpc_serving(plan.embedder_port), 180)
+        supervisor.wait_until("retriever (qdrant-edge)", lambda: _grpc_serving(plan.retriever_port), 60)
+        supervisor.wait_until("generator (LiteLLM)", lambda: _grpc_serving(plan.generator_port), 60)
+        supervisor.spawn("ingest", [sys.executable, "-m", "services.ingest"])
+        supervisor.wait_until("ingest", lambda: _grpc_serving(plan.ingest_port), 60)
+        supervisor.spawn("gateway", [sys.executable, "-m", "services.gateway"])
+        base = f"http://127.0.0.1:{plan.gateway_port}"
+        supervisor.wait_until("gateway", lambda: _http_ok(f"{base}/readyz"), 60)
+        console.rule(f"[bold green]ragmesh is up in {time.monotonic() - begun:.1f} s")
+        console.print(f"  API           {base}")
+        console.print(f"  OpenAPI docs  {base}/docs")
+        console.print(f"  readiness     {base}/readyz    metrics {base}/metrics")
+        if plan.api_keys == f'{{"{DEV_KEY}": "{DEV_TENANT}"}}':
+            console.print(f"  API key       {DEV_KEY}  (tenant '{DEV_TENANT}'; set RAGMESH_GATEWAY_API_KEYS for your own)")
+        console.print(f"  logs          {supervisor.logs}/")
+        console.print("  try           ragmesh ingest README.md && ragmesh ask \"What does make run do?\"")
+        console.print("  Ctrl-C stops everything.")
+        while True:
+            supervisor.check_alive()
+            time.sleep(1)
+    except KeyboardInterrupt:
+        console.print("\nstopping…")
+        return 0
+    except RuntimeError as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 1
+    finally:
+        supervisor.stop()
+        console.print("stopped.")

@@ -1,0 +1,79 @@
+"""The `ragmesh` command line against a real gateway, and `ragmesh up` bringing the whole suite up and down."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import httpx
+from typer.testing import CliRunner
+
+from ragmesh.cli import app
+from tests.conftest import MOCK_ANSWER
+from tests.servers import free_port, gateway
+
+
+async def test_ingest_walks_folders_and_ask_prints_answer_and_citations(suite, tmp_path):
+    (tmp_path / "docs" / "deep").mkdir(parents=True)
+    (tmp_path / "docs" / "ferry.md").write_text("# Ferry timetable\n\nThe Harl ferry leaves the north pier at 06:15 daily.\n")
+    (tmp_path / "docs" / "deep" / "owls.txt").write_text("Snowy owls nest on the Harl moor in late spring.")
+    (tmp_path / "docs" / "deep" / "skip.bin").write_bytes(b"\x00\x01")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
+    runner = CliRunner()
+    async with gateway(suite.gateway_settings(api_keys={"cli-key": "cli-tenant"})) as api:
+        common = ["--url", str(api.base_url), "--api-key", "cli-key"]
+        result = await asyncio.to_thread(runner.invoke, app, ["ingest", str(tmp_path / "docs"), "--tags", "harl", *common])
+        assert result.exit_code == 0, result.output
+        assert "2 files: 2 created; 2 chunks" in result.output
+        # A bad file is reported with its reason and the exit code says so.
+        result = await asyncio.to_thread(runner.invoke, app, ["ingest", str(tmp_path / "broken.pdf"), *common])
+        assert result.exit_code == 1 and "422" in result.output and "could not be read" in result.output
+        result = await asyncio.to_thread(runner.invoke, app, ["ask", "When does the Harl ferry leave?", *common])
+        assert result.exit_code == 0, result.output
+        assert MOCK_ANSWER in result.output and "Ferry timetable" in result.output and "06:15" in result.output
+        result = await asyncio.to_thread(runner.invoke, app, ["ask", "hi", "--top-k", "0", "--no-stream", *common])
+        assert result.exit_code == 1 and "422" in result.output
+        result = await asyncio.to_thread(runner.invoke, app, ["ask", "hi", "--url", str(api.base_url), "--api-key", "wrong"])
+        assert result.exit_code == 1 and "401" in result.output
+
+
+def test_up_starts_every_part_until_ready_and_stops_them_all_on_sigint(tmp_path, redis_url):
+    ports = {name: free_port() for name in ("gateway", "embedder", "retriever", "generator", "ingest", "llm")}
+    redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    script = (
+        "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "
+        f"raise SystemExit(up(SuitePlan(data_dir=Path({str(tmp_path)!r}), redis_port={redis_port}, "
+        + ", ".join(f"{name}_port={port}" for name, port in ports.items())
+        + ")))"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, "COLUMNS": "200"})
+    try:
+        deadline = time.monotonic() + 240
+        while True:
+            try:
+                ready = httpx.get(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert process.poll() is None, process.stdout.read().decode()
+            assert time.monotonic() < deadline, "the suite did not become ready"
+            time.sleep(0.5)
+        assert set(ready.json()["dependencies"].values()) == {"serving"}
+        process.send_signal(signal.SIGINT)
+        output = process.communicate(timeout=60)[0].decode()
+        assert process.returncode == 0, output
+        assert "ragmesh is up" in output and "stopped." in output
+        # Every child is gone: nothing listens on the suite's ports any more.
+        for port in ports.values():
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+                raise AssertionError(f"port {port} still answers")
+            except httpx.ConnectError:
+                pass
+    finally:
+        if process.poll() is None:
+            process.kill()
