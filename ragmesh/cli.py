@@ -10,13 +10,21 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ragmesh.suite import DEV_KEY, SuitePlan, up as run_suite
+from ragmesh.suite import DEV_KEY, SuitePlan
+from ragmesh.suite import up as run_suite
 
 app = typer.Typer(help="ragmesh: answers over your own documents, with citations.", no_args_is_help=True)
 console = Console()
 
-_TYPES = {".md": "text/markdown", ".markdown": "text/markdown", ".txt": "text/plain", ".text": "text/plain",
-          ".html": "text/html", ".htm": "text/html", ".pdf": "application/pdf"}
+_TYPES = {
+    ".md": "text/markdown",
+    ".markdown": "text/markdown",
+    ".txt": "text/plain",
+    ".text": "text/plain",
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".pdf": "application/pdf",
+}
 UrlOption = Annotated[str, typer.Option(envvar="RAGMESH_URL", help="The gateway's base URL.")]
 KeyOption = Annotated[str, typer.Option(envvar="RAGMESH_API_KEY", help="Your API key.")]
 
@@ -61,7 +69,10 @@ def ingest(
     failures: list[str] = []
     chunks = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=600) as client, Progress(*columns, console=console) as bar:
+    with (
+        httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=600) as client,
+        Progress(*columns, console=console) as bar,
+    ):
         task = bar.add_task("ingesting", total=len(files))
         for path in files:
             bar.update(task, description=f"ingesting {path.name[:40]}")
@@ -132,7 +143,8 @@ def ask(
         mark = "*" if citation["cited"] else " "
         headings = [h for h in citation["heading_path"] if h != citation["title"]]
         where = " > ".join([citation["title"], *headings])
-        console.print(f" {mark}[{citation['index']}] {where} [dim]({citation['document_id']}, score {citation['score']:.2f})[/dim]")
+        detail = f"{citation['document_id']}, score {citation['score']:.2f}"
+        console.print(f" {mark}[{citation['index']}] {where} [dim]({detail})[/dim]")
         console.print(f"      “{citation['quote']}”", highlight=False)
 
 

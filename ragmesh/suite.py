@@ -37,7 +37,9 @@ class SuitePlan:
     llm_port: int = 8090
     redis_port: int = 6379
     llm_threads: int = 1
-    api_keys: str = field(default_factory=lambda: os.environ.get("RAGMESH_GATEWAY_API_KEYS", f'{{"{DEV_KEY}": "{DEV_TENANT}"}}'))
+    api_keys: str = field(
+        default_factory=lambda: os.environ.get("RAGMESH_GATEWAY_API_KEYS", f'{{"{DEV_KEY}": "{DEV_TENANT}"}}')
+    )
 
     @property
     def redis_url(self) -> str:
@@ -90,7 +92,9 @@ class Supervisor:
         log = self.logs / f"{name}.log"
         handle = log.open("ab")
         # A new session: Ctrl-C reaches only the supervisor, which then stops children in order.
-        process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=self.plan.env(), start_new_session=True)
+        process = subprocess.Popen(
+            command, stdout=handle, stderr=subprocess.STDOUT, env=self.plan.env(), start_new_session=True
+        )
         child = Child(name, process, log)
         self.children.append(child)
         return child
@@ -99,9 +103,11 @@ class Supervisor:
         for child in self.children:
             if child.process.poll() is not None:
                 tail = child.log.read_text(errors="replace")[-3000:]
-                raise RuntimeError(f"{child.name} exited with code {child.process.returncode}; the end of {child.log}:\n{tail}")
+                raise RuntimeError(
+                    f"{child.name} exited with code {child.process.returncode}; the end of {child.log}:\n{tail}"
+                )
 
-    def wait_until(self, what: str, ready, timeout: float) -> None:  # noqa: ANN001 - a callable returning bool
+    def wait_until(self, what: str, ready, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         started = time.monotonic()
         with self.console.status(f"waiting for {what}…") as status:
@@ -161,12 +167,22 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
     supervisor = Supervisor(plan, console)
     begun = time.monotonic()
 
-    def on_term(signum, frame):  # noqa: ANN001, ARG001
+    def on_term(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_term)
-    busy = [p for p in (plan.gateway_port, plan.embedder_port, plan.retriever_port, plan.generator_port,
-                        plan.ingest_port, plan.llm_port) if _port_open(p)]
+    busy = [
+        p
+        for p in (
+            plan.gateway_port,
+            plan.embedder_port,
+            plan.retriever_port,
+            plan.generator_port,
+            plan.ingest_port,
+            plan.llm_port,
+        )
+        if _port_open(p)
+    ]
     if busy:
         console.print(f"[red]ports already in use: {busy}[/red] (is another suite running?)")
         return 1
@@ -176,12 +192,27 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
         else:
             binary = shutil.which("redis-server")
             if binary is None:
-                console.print("[red]redis-server is not installed[/red]: run 'make run' (it installs it) or apt-get install redis-server")
+                console.print(
+                    "[red]redis-server is not installed[/red]: "
+                    "run 'make run' (it installs it) or apt-get install redis-server"
+                )
                 return 1
             redis_dir = plan.data_dir / "redis"
             redis_dir.mkdir(parents=True, exist_ok=True)
-            supervisor.spawn("redis", [binary, "--port", str(plan.redis_port), "--bind", "127.0.0.1",
-                                       "--dir", str(redis_dir.resolve()), "--appendonly", "yes"])
+            supervisor.spawn(
+                "redis",
+                [
+                    binary,
+                    "--port",
+                    str(plan.redis_port),
+                    "--bind",
+                    "127.0.0.1",
+                    "--dir",
+                    str(redis_dir.resolve()),
+                    "--appendonly",
+                    "yes",
+                ],
+            )
             supervisor.wait_until("redis", lambda: _redis_ready(plan.redis_port), 30)
 
         from services.generator.local_llm import server_command
@@ -189,11 +220,15 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
         with console.status("assembling the Gemma 3 270M model from its package (first run only)…"):
             command = server_command(plan.data_dir / "models", plan.llm_port, threads=plan.llm_threads)
         supervisor.spawn("llm", command)
-        for name, module in (("embedder", "services.embedder"), ("retriever", "services.retriever"),
-                             ("generator", "services.generator")):
+        for name, module in (
+            ("embedder", "services.embedder"),
+            ("retriever", "services.retriever"),
+            ("generator", "services.generator"),
+        ):
             supervisor.spawn(name, [sys.executable, "-m", module])
-        supervisor.wait_until("local LLM (llama.cpp + Gemma 3 270M)",
-                              lambda: _http_ok(f"http://127.0.0.1:{plan.llm_port}/v1/models"), 180)
+        supervisor.wait_until(
+            "local LLM (llama.cpp + Gemma 3 270M)", lambda: _http_ok(f"http://127.0.0.1:{plan.llm_port}/v1/models"), 180
+        )
         supervisor.wait_until("embedder (all-MiniLM-L6-v2)", lambda: _grpc_serving(plan.embedder_port), 180)
         supervisor.wait_until("retriever (qdrant-edge)", lambda: _grpc_serving(plan.retriever_port), 60)
         supervisor.wait_until("generator (LiteLLM)", lambda: _grpc_serving(plan.generator_port), 60)
@@ -207,9 +242,11 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
         console.print(f"  OpenAPI docs  {base}/docs")
         console.print(f"  readiness     {base}/readyz    metrics {base}/metrics")
         if plan.api_keys == f'{{"{DEV_KEY}": "{DEV_TENANT}"}}':
-            console.print(f"  API key       {DEV_KEY}  (tenant '{DEV_TENANT}'; set RAGMESH_GATEWAY_API_KEYS for your own)")
+            console.print(
+                f"  API key       {DEV_KEY}  (tenant '{DEV_TENANT}'; set RAGMESH_GATEWAY_API_KEYS for your own)"
+            )
         console.print(f"  logs          {supervisor.logs}/")
-        console.print("  try           ragmesh ingest README.md && ragmesh ask \"What does make run do?\"")
+        console.print('  try           ragmesh ingest README.md && ragmesh ask "What does make run do?"')
         console.print("  Ctrl-C stops everything.")
         while True:
             supervisor.check_alive()

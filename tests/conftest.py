@@ -7,19 +7,19 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import httpx  # noqa: E402
-import pytest  # noqa: E402
+import httpx
+import pytest
 
-from services.embedder.config import EmbedderSettings  # noqa: E402
-from services.embedder.server import create_server as create_embedder  # noqa: E402
-from services.gateway.config import GatewaySettings  # noqa: E402
-from services.generator.config import GeneratorSettings  # noqa: E402
-from services.generator.server import create_server as create_generator  # noqa: E402
-from services.ingest.config import IngestSettings  # noqa: E402
-from services.ingest.server import create_server as create_ingest  # noqa: E402
-from services.retriever.config import RetrieverSettings  # noqa: E402
-from services.retriever.server import create_server as create_retriever  # noqa: E402
-from tests.servers import gateway, redis_server, running  # noqa: E402
+from services.embedder.config import EmbedderSettings
+from services.embedder.server import create_server as create_embedder
+from services.gateway.config import GatewaySettings
+from services.generator.config import GeneratorSettings
+from services.generator.server import create_server as create_generator
+from services.ingest.config import IngestSettings
+from services.ingest.server import create_server as create_ingest
+from services.retriever.config import RetrieverSettings
+from services.retriever.server import create_server as create_retriever
+from tests.servers import gateway, redis_server, running
 
 # The answer LiteLLM's mock gives for every question: it cites passage 1.
 MOCK_ANSWER = "The passages answer this directly [1]."

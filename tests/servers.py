@@ -65,7 +65,9 @@ async def running(host: ServiceHost) -> AsyncIterator[str]:
 async def gateway(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]:
     """The gateway served by uvicorn on a free loopback port, and an HTTP client for it."""
     settings = settings.model_copy(update={"port": free_port(), "host": "127.0.0.1"})
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

@@ -5,6 +5,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import httpx
@@ -17,14 +18,18 @@ from tests.servers import free_port, gateway
 
 async def test_ingest_walks_folders_and_ask_prints_answer_and_citations(suite, tmp_path):
     (tmp_path / "docs" / "deep").mkdir(parents=True)
-    (tmp_path / "docs" / "ferry.md").write_text("# Ferry timetable\n\nThe Harl ferry leaves the north pier at 06:15 daily.\n")
+    (tmp_path / "docs" / "ferry.md").write_text(
+        "# Ferry timetable\n\nThe Harl ferry leaves the north pier at 06:15 daily.\n"
+    )
     (tmp_path / "docs" / "deep" / "owls.txt").write_text("Snowy owls nest on the Harl moor in late spring.")
     (tmp_path / "docs" / "deep" / "skip.bin").write_bytes(b"\x00\x01")
     (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4 nonsense")
     runner = CliRunner()
     async with gateway(suite.gateway_settings(api_keys={"cli-key": "cli-tenant"})) as api:
         common = ["--url", str(api.base_url), "--api-key", "cli-key"]
-        result = await asyncio.to_thread(runner.invoke, app, ["ingest", str(tmp_path / "docs"), "--tags", "harl", *common])
+        result = await asyncio.to_thread(
+            runner.invoke, app, ["ingest", str(tmp_path / "docs"), "--tags", "harl", *common]
+        )
         assert result.exit_code == 0, result.output
         assert "2 files: 2 created; 2 chunks" in result.output
         # A bad file is reported with its reason and the exit code says so.
@@ -35,7 +40,9 @@ async def test_ingest_walks_folders_and_ask_prints_answer_and_citations(suite, t
         assert MOCK_ANSWER in result.output and "Ferry timetable" in result.output and "06:15" in result.output
         result = await asyncio.to_thread(runner.invoke, app, ["ask", "hi", "--top-k", "0", "--no-stream", *common])
         assert result.exit_code == 1 and "422" in result.output
-        result = await asyncio.to_thread(runner.invoke, app, ["ask", "hi", "--url", str(api.base_url), "--api-key", "wrong"])
+        result = await asyncio.to_thread(
+            runner.invoke, app, ["ask", "hi", "--url", str(api.base_url), "--api-key", "wrong"]
+        )
         assert result.exit_code == 1 and "401" in result.output
 
 
@@ -48,23 +55,28 @@ def test_up_starts_every_part_until_ready_and_stops_them_all_on_sigint(tmp_path,
         + ", ".join(f"{name}_port={port}" for name, port in ports.items())
         + ")))"
     )
-    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               env={**os.environ, "COLUMNS": "200"})
+    process = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(line.decode() for line in process.stdout), daemon=True)
+    reader.start()
     try:
         deadline = time.monotonic() + 240
-        while True:
-            try:
-                ready = httpx.get(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=2)
-                if ready.status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert process.poll() is None, process.stdout.read().decode()
-            assert time.monotonic() < deadline, "the suite did not become ready"
+        while not any("ragmesh is up" in line for line in lines):
+            assert process.poll() is None, "".join(lines)
+            assert time.monotonic() < deadline, "the suite did not come up: " + "".join(lines)
             time.sleep(0.5)
+        ready = httpx.get(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=5)
+        assert ready.status_code == 200
         assert set(ready.json()["dependencies"].values()) == {"serving"}
         process.send_signal(signal.SIGINT)
-        output = process.communicate(timeout=60)[0].decode()
+        process.wait(timeout=60)
+        reader.join(timeout=10)
+        output = "".join(lines)
         assert process.returncode == 0, output
         assert "ragmesh is up" in output and "stopped." in output
         # Every child is gone: nothing listens on the suite's ports any more.

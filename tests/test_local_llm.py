@@ -58,7 +58,9 @@ async def test_gemma_answers_from_the_document_and_the_citation_points_to_it(sui
         async with gateway(suite.gateway_settings(generator_target=generator)) as api:
             added = await _upload(api, ACME, "keeper.md", KEEPER)
             document_id = added.json()["document_id"]
-            reply = await api.post("/v1/query", headers=ACME, json={"question": "At what time is the Skerry Point lamp lit?"})
+            reply = await api.post(
+                "/v1/query", headers=ACME, json={"question": "At what time is the Skerry Point lamp lit?"}
+            )
             body = reply.json()
             assert reply.status_code == 200 and body["degraded"] is False and body["no_context"] is False
             assert body["model"] == "text-completion-openai/gemma-3-270m"
@@ -67,9 +69,15 @@ async def test_gemma_answers_from_the_document_and_the_citation_points_to_it(sui
             assert cited and cited[0]["document_id"] == document_id and "19:40" in cited[0]["text"]
             assert cited[0]["support"] >= 0.5
             # The same question streamed: tokens arrive before the citations.
-            async with api.stream("POST", "/v1/query", headers=ACME,
-                                  json={"question": "Who lights the Skerry Point lamp?", "stream": True}) as streamed:
-                kinds = [line.split(":", 1)[1].strip() async for line in streamed.aiter_lines() if line.startswith("event:")]
+            async with api.stream(
+                "POST",
+                "/v1/query",
+                headers=ACME,
+                json={"question": "Who lights the Skerry Point lamp?", "stream": True},
+            ) as streamed:
+                kinds = [
+                    line.split(":", 1)[1].strip() async for line in streamed.aiter_lines() if line.startswith("event:")
+                ]
             assert kinds[0] == "token" and kinds[-2:] == ["citations", "done"]
             await api.delete(f"/v1/documents/{document_id}", headers=ACME)
     await asyncio.sleep(0)

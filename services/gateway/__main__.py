@@ -9,4 +9,6 @@ from services.gateway.config import GatewaySettings
 
 settings = GatewaySettings()
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=30)
+uvicorn.run(
+    create_app(settings), host=settings.host, port=settings.port, log_level="info", timeout_graceful_shutdown=30
+)

@@ -39,8 +39,11 @@ def authenticate(
     """The tenant the presented key belongs to; 401 without a valid key."""
     presented = api_key or (bearer.credentials if bearer else None)
     if not presented:
-        raise HTTPException(401, "missing API key: send it as 'X-API-Key' or 'Authorization: Bearer'",
-                            headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(
+            401,
+            "missing API key: send it as 'X-API-Key' or 'Authorization: Bearer'",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     tenant = None
     # Compare against every key in constant time, so timing does not reveal a near miss.
     for key, owner in settings.api_keys.items():

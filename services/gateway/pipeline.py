@@ -34,8 +34,10 @@ _MARKER = re.compile(r"\[(\d{1,2})\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"\w+")
 _STOPWORDS = frozenset(
-    "the and for are was were that this with from have has had not but its their they them into than then "
-    "what when where which who why how does did can could would should will about also been being".split()
+    (
+        "the and for are was were that this with from have has had not but its their they them into "
+        "than then what when where which who why how does did can could would should will about also been being"
+    ).split()
 )
 # Share of the answer's content words a passage must hold to count as supporting it.
 SUPPORT_THRESHOLD = 0.5
@@ -151,7 +153,13 @@ class QueryPipeline:
 
     def _cache_key(self, tenant: str, version: str, question: str, request: QueryRequest) -> str:
         identity = json.dumps(
-            [tenant, version, " ".join(question.lower().split()), request.model_dump(mode="json", exclude={"stream"}), PROMPT_VERSION],
+            [
+                tenant,
+                version,
+                " ".join(question.lower().split()),
+                request.model_dump(mode="json", exclude={"stream"}),
+                PROMPT_VERSION,
+            ],
             sort_keys=True,
         )
         return "ragmesh:answer:" + hashlib.sha256(identity.encode()).hexdigest()
@@ -250,7 +258,9 @@ class QueryPipeline:
             )
         if key:
             try:
-                await self._downstream.redis.set(key, response.model_dump_json(), ex=self._settings.answer_cache_seconds)
+                await self._downstream.redis.set(
+                    key, response.model_dump_json(), ex=self._settings.answer_cache_seconds
+                )
             except redis.RedisError:
                 log.warning("answer cache unavailable; not stored")
         return response

@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
@@ -24,7 +25,7 @@ class GeneratorSettings(ServiceSettings):
     # llama.cpp's server takes any key; hosted providers read theirs from the environment instead.
     api_key: str = "local"
     # Models to try, in order, when the primary fails.
-    fallbacks: list[str] = []
+    fallbacks: list[str] = Field(default_factory=list)
     # "completion": a few-shot completion prompt for base models; "chat": system + user messages.
     # "auto" picks completion for text-completion-* models and chat for the rest.
     prompt_style: Literal["auto", "completion", "chat"] = "auto"

@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 # Never fetch the price map at import: the packaged copy is enough and the network may be closed.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import litellm  # noqa: E402
+import litellm
 
-from services.generator.config import GeneratorSettings  # noqa: E402
-from services.generator.prompts import COMPLETION_STOP, Passage, chat_messages, completion_prompt  # noqa: E402
-from services.runtime.errors import Unavailable  # noqa: E402
+from services.generator.config import GeneratorSettings
+from services.generator.prompts import COMPLETION_STOP, Passage, chat_messages, completion_prompt
+from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
 litellm.suppress_debug_info = True
@@ -39,7 +39,7 @@ class Delta:
 def _cost(response: object) -> float:
     try:
         return float(litellm.completion_cost(completion_response=response) or 0.0)
-    except Exception:  # noqa: BLE001 - local and unknown models have no price: cost 0
+    except Exception:
         return 0.0
 
 
@@ -53,7 +53,9 @@ class AnswerWriter:
         style = self._settings.prompt_style
         return style == "completion" or (style == "auto" and model.startswith("text-completion"))
 
-    def _call_args(self, model: str, question: str, passages: list[Passage], max_tokens: int, temperature: float | None) -> dict:
+    def _call_args(
+        self, model: str, question: str, passages: list[Passage], max_tokens: int, temperature: float | None
+    ) -> dict:
         s = self._settings
         args: dict = {
             "model": model,
@@ -99,7 +101,7 @@ class AnswerWriter:
                 else:
                     response = await litellm.acompletion(**args)
                     text = response.choices[0].message.content or ""
-            except Exception as exc:  # noqa: BLE001 - any provider failure moves on to the next model
+            except Exception as exc:
                 log.warning("model %s failed: %s", model, exc)
                 errors.append(f"{model}: {type(exc).__name__}")
                 continue
@@ -149,7 +151,7 @@ class AnswerWriter:
                         if delta:
                             pieces.append(delta)
                             yield Delta(text=delta)
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 if pieces:
                     # Tokens already reached the caller: a fallback would contradict them.
                     raise Unavailable(f"model {model} failed mid-stream: {type(exc).__name__}") from exc

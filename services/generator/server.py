@@ -6,7 +6,8 @@ from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from services.generator.config import GeneratorSettings
 from services.generator.llm import AnswerWriter
 from services.generator.servicer import GeneratorServicer
-from services.runtime.host import ServiceHost, build_host, serve as serve_host
+from services.runtime.host import ServiceHost, build_host
+from services.runtime.host import serve as serve_host
 
 SERVICE_NAME = generator_pb2.DESCRIPTOR.services_by_name["GeneratorService"].full_name
 

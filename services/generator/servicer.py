@@ -42,14 +42,14 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     def __init__(self, writer: AnswerWriter) -> None:
         self._writer = writer
 
-    async def Generate(  # noqa: N802 - gRPC method name
+    async def Generate(
         self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> generator_pb2.GenerateResponse:
         passages = _validate(request)
         temperature = request.temperature if request.HasField("temperature") else None
         return _response(await self._writer.answer(request.question, passages, request.max_tokens, temperature))
 
-    async def GenerateStream(  # noqa: N802
+    async def GenerateStream(
         self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[generator_pb2.GenerateStreamResponse]:
         passages = _validate(request)

@@ -68,7 +68,8 @@ class DocumentRecord:
     updated_at: str = ""
 
 
-_COLUMNS = [name for name in DocumentRecord.__dataclass_fields__]
+_COLUMNS = list(DocumentRecord.__dataclass_fields__)
+_UPSERT_DOCUMENT = f"INSERT OR REPLACE INTO documents ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
 
 
 def _row(row: sqlite3.Row) -> DocumentRecord:
@@ -112,7 +113,7 @@ class Catalog:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
-                    f"INSERT OR REPLACE INTO documents ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                    _UPSERT_DOCUMENT,
                     [values[name] for name in _COLUMNS],
                 )
                 self._audit(record.tenant, record.document_id, action, detail)
@@ -135,7 +136,8 @@ class Catalog:
     def quarantine(self, tenant: str, filename: str, content_type: str, size_bytes: int, reason: str) -> None:
         with self._lock:
             self._db.execute(
-                "INSERT INTO quarantine (at, tenant, filename, content_type, size_bytes, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO quarantine (at, tenant, filename, content_type, size_bytes, reason)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
                 (now(), tenant, filename, content_type, size_bytes, reason),
             )
 

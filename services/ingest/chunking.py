@@ -79,7 +79,7 @@ def chunk_document(document: Extracted, max_chars: int = 800, min_chars: int = 2
     return drafts
 
 
-def _draft(index: int, section, section_id: str, span: tuple[int, int]) -> ChunkDraft:  # noqa: ANN001
+def _draft(index: int, section, section_id: str, span: tuple[int, int]) -> ChunkDraft:
     start, end = span
     return ChunkDraft(
         index=index,

@@ -178,7 +178,7 @@ def _pdf(content: bytes, title: str) -> Extracted:
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except Unreadable:
         raise
-    except Exception as exc:  # noqa: BLE001 - pypdf raises many types on broken files; all mean "unreadable"
+    except Exception as exc:
         raise Unreadable(f"the PDF could not be read: {exc}") from exc
     sections = [Section([f"Page {n}"], _clean(text)) for n, text in enumerate(pages, start=1) if _clean(text)]
     return Extracted(title=title or meta_title, sections=sections)

@@ -127,8 +127,18 @@ class Ingestor:
         async with self._locks[(item.tenant, document_id)]:
             existing = self.catalog.get(item.tenant, document_id)
             metadata = (title, item.source, tags, item.licence, item.filename, content_type)
-            if existing and existing.content_hash == content_hash and metadata == (
-                existing.title, existing.source, existing.tags, existing.licence, existing.filename, existing.content_type
+            if (
+                existing
+                and existing.content_hash == content_hash
+                and metadata
+                == (
+                    existing.title,
+                    existing.source,
+                    existing.tags,
+                    existing.licence,
+                    existing.filename,
+                    existing.content_type,
+                )
             ):
                 return IngestResult(document_id, existing.chunk_count, "unchanged")
             drafts = chunk_document(document, self._settings.chunk_max_chars)
@@ -170,7 +180,9 @@ class Ingestor:
             # The new revision is complete: drop the chunks of the previous one.
             await self._call(
                 self._retriever.DeleteDocument,
-                retriever_pb2.DeleteDocumentRequest(tenant=item.tenant, document_id=document_id, keep_revision=revision),
+                retriever_pb2.DeleteDocumentRequest(
+                    tenant=item.tenant, document_id=document_id, keep_revision=revision
+                ),
             )
             raw_path = self._raw_path(item.tenant, document_id)
             await asyncio.to_thread(_write_atomically, raw_path, item.content)
@@ -215,7 +227,7 @@ class Ingestor:
             vectors.extend(list(vector.values) for vector in response.vectors)
         return vectors
 
-    async def _call(self, method, request):  # noqa: ANN001, ANN202 - any unary stub method
+    async def _call(self, method, request):
         try:
             return await method(request, timeout=self._settings.call_timeout_seconds)
         except grpc.aio.AioRpcError as exc:
@@ -229,7 +241,8 @@ class Ingestor:
             if existing is None:
                 raise NotFound(f"document {document_id!r} not found")
             await self._call(
-                self._retriever.DeleteDocument, retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id)
+                self._retriever.DeleteDocument,
+                retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id),
             )
             self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
             self._raw_path(tenant, document_id).unlink(missing_ok=True)

@@ -6,7 +6,8 @@ from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.config import IngestSettings
 from services.ingest.pipeline import Ingestor
 from services.ingest.servicer import IngestServicer
-from services.runtime.host import ServiceHost, build_host, serve as serve_host
+from services.runtime.host import ServiceHost, build_host
+from services.runtime.host import serve as serve_host
 
 SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
 

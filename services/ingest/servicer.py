@@ -44,7 +44,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self, ingestor: Ingestor) -> None:
         self._ingestor = ingestor
 
-    async def IngestDocument(  # noqa: N802 - gRPC method name
+    async def IngestDocument(
         self, request: ingest_pb2.IngestDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.IngestDocumentResponse:
         result = await self._ingestor.ingest(
@@ -64,13 +64,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             document_id=result.document_id, chunk_count=result.chunk_count, status=_STATUS[result.status]
         )
 
-    async def GetDocument(  # noqa: N802
+    async def GetDocument(
         self, request: ingest_pb2.GetDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.Document:
         _scope(request.tenant, request.document_id)
         return _document(self._ingestor.get(request.tenant, request.document_id))
 
-    async def ListDocuments(  # noqa: N802
+    async def ListDocuments(
         self, request: ingest_pb2.ListDocumentsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.ListDocumentsResponse:
         _scope(request.tenant)
@@ -80,7 +80,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         records, total = self._ingestor.catalog.page(request.tenant, limit, request.offset)
         return ingest_pb2.ListDocumentsResponse(documents=[_document(r) for r in records], total=total)
 
-    async def DeleteDocument(  # noqa: N802
+    async def DeleteDocument(
         self, request: ingest_pb2.DeleteDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.DeleteDocumentResponse:
         _scope(request.tenant, request.document_id)

@@ -116,7 +116,9 @@ class EdgeIndex:
         if query.mode is Mode.DENSE:
             request = QueryRequest(limit=query.top_k, query=dense, filter=scope, with_payload=True, with_vector=[DENSE])
         elif query.mode is Mode.SPARSE:
-            request = QueryRequest(limit=query.top_k, query=sparse, filter=scope, with_payload=True, with_vector=[DENSE])
+            request = QueryRequest(
+                limit=query.top_k, query=sparse, filter=scope, with_payload=True, with_vector=[DENSE]
+            )
         else:
             candidates = query.top_k * self._settings.prefetch_factor
             request = QueryRequest(

@@ -97,7 +97,9 @@ def to_scored_chunk(query: SearchQuery, point: object) -> ScoredChunk:
     stored = vectors.get(DENSE)
     # Vectors from the embedder are L2-normalised, so the dot product is the cosine.
     similarity = float(sum(x * y for x, y in zip(query.dense, stored, strict=True))) if query.dense and stored else 0.0
-    return ScoredChunk(id=str(point.id), score=float(point.score), dense_similarity=similarity, payload=dict(point.payload or {}))
+    return ScoredChunk(
+        id=str(point.id), score=float(point.score), dense_similarity=similarity, payload=dict(point.payload or {})
+    )
 
 
 class ChunkIndex(Protocol):

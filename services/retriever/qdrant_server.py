@@ -65,7 +65,9 @@ class QdrantServerIndex:
             return
         await self._client.create_collection(
             self._collection,
-            vectors_config={DENSE: models.VectorParams(size=self._settings.dense_dimension, distance=models.Distance.COSINE)},
+            vectors_config={
+                DENSE: models.VectorParams(size=self._settings.dense_dimension, distance=models.Distance.COSINE)
+            },
             sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
         )
         with warnings.catch_warnings():
@@ -139,7 +141,9 @@ class QdrantServerIndex:
         )
 
     async def count(self, tenant: str) -> int:
-        result = await self._client.count(self._collection, count_filter=_filter(tenant) if tenant else None, exact=True)
+        result = await self._client.count(
+            self._collection, count_filter=_filter(tenant) if tenant else None, exact=True
+        )
         return result.count
 
     async def close(self) -> None:

@@ -6,7 +6,8 @@ from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.retriever.config import RetrieverSettings
 from services.retriever.index import ChunkIndex
 from services.retriever.servicer import RetrieverServicer
-from services.runtime.host import ServiceHost, build_host, serve as serve_host
+from services.runtime.host import ServiceHost, build_host
+from services.runtime.host import serve as serve_host
 
 SERVICE_NAME = retriever_pb2.DESCRIPTOR.services_by_name["RetrieverService"].full_name
 

@@ -24,7 +24,9 @@ def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
     if not chunk.id or not chunk.document_id:
         raise InvalidArgument("every chunk needs an id and a document_id")
     if len(chunk.dense) != dimension:
-        raise InvalidArgument(f"chunk {chunk.id}: dense vector has {len(chunk.dense)} values, the index takes {dimension}")
+        raise InvalidArgument(
+            f"chunk {chunk.id}: dense vector has {len(chunk.dense)} values, the index takes {dimension}"
+        )
     payload: dict[str, object] = {name: getattr(chunk, name) for name in _STRING_FIELDS}
     payload.update(
         chunk_index=chunk.chunk_index,
@@ -57,7 +59,7 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
         self._dimension = dimension
         self._max_top_k = max_top_k
 
-    async def Upsert(  # noqa: N802 - gRPC method name
+    async def Upsert(
         self, request: retriever_pb2.UpsertRequest, context: grpc.aio.ServicerContext
     ) -> retriever_pb2.UpsertResponse:
         _require_tenant(request.tenant)
@@ -66,7 +68,7 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
             return retriever_pb2.UpsertResponse(upserted=0)
         return retriever_pb2.UpsertResponse(upserted=await self._index.upsert(request.tenant, records))
 
-    async def Search(  # noqa: N802
+    async def Search(
         self, request: retriever_pb2.SearchRequest, context: grpc.aio.ServicerContext
     ) -> retriever_pb2.SearchResponse:
         _require_tenant(request.tenant)
@@ -96,7 +98,7 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
             hits=[retriever_pb2.Hit(chunk=_chunk(h), score=h.score, dense_similarity=h.dense_similarity) for h in hits]
         )
 
-    async def DeleteDocument(  # noqa: N802
+    async def DeleteDocument(
         self, request: retriever_pb2.DeleteDocumentRequest, context: grpc.aio.ServicerContext
     ) -> retriever_pb2.DeleteDocumentResponse:
         _require_tenant(request.tenant)
@@ -107,7 +109,9 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
         )
         return retriever_pb2.DeleteDocumentResponse()
 
-    async def GetStats(  # noqa: N802
+    async def GetStats(
         self, request: retriever_pb2.GetStatsRequest, context: grpc.aio.ServicerContext
     ) -> retriever_pb2.GetStatsResponse:
-        return retriever_pb2.GetStatsResponse(chunks=await self._index.count(request.tenant), backend=self._index.backend)
+        return retriever_pb2.GetStatsResponse(
+            chunks=await self._index.count(request.tenant), backend=self._index.backend
+        )

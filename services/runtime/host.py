@@ -84,9 +84,7 @@ def build_host(
 
 def serve(create: Callable[[], ServiceHost], settings: ServiceSettings) -> None:
     """Run one service until SIGTERM or SIGINT, then drain and stop."""
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)
 

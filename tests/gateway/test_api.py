@@ -31,7 +31,9 @@ async def test_health_and_readiness(api, corpus):
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     ready = await api.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["dependencies"] == dict.fromkeys(["embedder", "retriever", "generator", "ingest", "redis"], "serving")
+    assert ready.json()["dependencies"] == dict.fromkeys(
+        ["embedder", "retriever", "generator", "ingest", "redis"], "serving"
+    )
 
 
 async def test_every_format_ingests_into_chunks(api, corpus):
@@ -40,7 +42,10 @@ async def test_every_format_ingests_into_chunks(api, corpus):
     assert listed["total"] == 4 and set(by_name) == set(ACME_DOCS)
     assert by_name["kestrel.md"]["chunk_count"] == 2  # one chunk per section
     assert by_name["kestrel.md"]["metadata"] == {
-        "title": "Kestrel security handbook", "source": "handbook", "tags": ["policy", "security"], "licence": "internal",
+        "title": "Kestrel security handbook",
+        "source": "handbook",
+        "tags": ["policy", "security"],
+        "licence": "internal",
     }
     assert by_name["orvane.html"]["metadata"]["title"] == "Mount Orvane"
     assert by_name["tides.pdf"]["content_type"] == "application/pdf" and by_name["tides.pdf"]["chunk_count"] == 1
@@ -71,25 +76,37 @@ async def test_answers_cite_the_document_that_holds_the_answer(api, corpus, ques
 
 async def test_tenants_never_see_each_others_documents(api, corpus):
     globex_ids = {corpus["nightjar.md"]}
-    body = (await api.post("/v1/query", headers=ACME, json={"question": "What is the Nightjar launch passphrase?", "top_k": 50})).json()
+    body = (
+        await api.post(
+            "/v1/query", headers=ACME, json={"question": "What is the Nightjar launch passphrase?", "top_k": 50}
+        )
+    ).json()
     assert not {c["document_id"] for c in body["citations"]} & globex_ids
     assert "saffron" not in json.dumps(body)
     # Even a question that matches both tenants' words only ever returns the asker's documents.
-    body = (await api.post("/v1/query", headers=GLOBEX, json={"question": "How often are API keys rotated?", "top_k": 50})).json()
+    body = (
+        await api.post("/v1/query", headers=GLOBEX, json={"question": "How often are API keys rotated?", "top_k": 50})
+    ).json()
     assert {c["document_id"] for c in body["citations"]} == globex_ids
     assert (await api.get(f"/v1/documents/{corpus['kestrel.md']}", headers=GLOBEX)).status_code == 404
     assert (await api.get("/v1/documents", headers=GLOBEX)).json()["total"] == 1
 
 
 async def test_filters_restrict_the_evidence(api, corpus):
-    body = (await api.post(
-        "/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?", "filters": {"tags": ["ocean"]}}
-    )).json()
+    body = (
+        await api.post(
+            "/v1/query",
+            headers=ACME,
+            json={"question": "When did Mount Orvane last erupt?", "filters": {"tags": ["ocean"]}},
+        )
+    ).json()
     assert {c["document_id"] for c in body["citations"]} <= {corpus["tides.pdf"]}
 
 
 async def test_a_question_the_corpus_cannot_answer_gets_no_context_and_no_llm_call(api, corpus):
-    body = (await api.post("/v1/query", headers=ACME, json={"question": "Who won the 1954 football world cup final?"})).json()
+    body = (
+        await api.post("/v1/query", headers=ACME, json={"question": "Who won the 1954 football world cup final?"})
+    ).json()
     assert body["no_context"] is True and body["citations"] == []
     assert body["model"] == "" and body["usage"]["completion_tokens"] == 0 and "generate" not in body["timings_ms"]
     assert body["confidence"] == 0
@@ -97,7 +114,9 @@ async def test_a_question_the_corpus_cannot_answer_gets_no_context_and_no_llm_ca
 
 async def test_streamed_answer_sends_tokens_then_citations_then_done(api, corpus):
     events: list[tuple[str, str]] = []
-    async with api.stream("POST", "/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?", "stream": True}) as reply:
+    async with api.stream(
+        "POST", "/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?", "stream": True}
+    ) as reply:
         assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/event-stream")
         event = None
         async for line in reply.aiter_lines():
@@ -129,12 +148,16 @@ async def test_answers_are_cached_until_the_corpus_changes(api, corpus):
 async def test_reingesting_the_same_file_changes_nothing(api, corpus):
     reply = await _upload(api, ACME, "bread.txt", ACME_DOCS["bread.txt"])
     assert reply.status_code == 200 and reply.json() == {
-        "document_id": corpus["bread.txt"], "chunk_count": 1, "status": "unchanged",
+        "document_id": corpus["bread.txt"],
+        "chunk_count": 1,
+        "status": "unchanged",
     }
 
 
 async def test_delete_removes_the_document_and_its_chunks_from_answers(api, corpus):
-    added = await _upload(api, ACME, "comet.md", ("text/markdown", b"# Comet Ilsa\n\nComet Ilsa returns every 212 years.\n", {}))
+    added = await _upload(
+        api, ACME, "comet.md", ("text/markdown", b"# Comet Ilsa\n\nComet Ilsa returns every 212 years.\n", {})
+    )
     document_id = added.json()["document_id"]
     question = {"question": "How often does Comet Ilsa return?"}
     before = (await api.post("/v1/query", headers=ACME, json=question)).json()
@@ -149,7 +172,11 @@ async def test_delete_removes_the_document_and_its_chunks_from_answers(api, corp
 
 @pytest.mark.parametrize(
     ("headers", "status", "detail"),
-    [({}, 401, "missing API key"), ({"X-API-Key": "nope"}, 401, "invalid API key"), ({"Authorization": "Bearer nope"}, 401, "invalid API key")],
+    [
+        ({}, 401, "missing API key"),
+        ({"X-API-Key": "nope"}, 401, "invalid API key"),
+        ({"Authorization": "Bearer nope"}, 401, "invalid API key"),
+    ],
 )
 async def test_requests_without_a_valid_key_are_401(api, headers, status, detail):
     for reply in (
@@ -194,7 +221,9 @@ async def test_bad_questions_are_422_with_the_reason(api, corpus, body, detail):
         ("latin1.txt", "café crème".encode("latin-1"), "text/plain", 422, "not valid"),
     ],
 )
-async def test_bad_files_get_a_clear_4xx_and_nothing_is_stored(api, corpus, name, content, content_type, status, detail):
+async def test_bad_files_get_a_clear_4xx_and_nothing_is_stored(
+    api, corpus, name, content, content_type, status, detail
+):
     before = (await api.get("/v1/documents", headers=ACME)).json()["total"]
     reply = await api.post("/v1/documents", headers=ACME, files={"file": (name, content, content_type)})
     assert reply.status_code == status and detail in reply.json()["detail"]
@@ -203,23 +232,34 @@ async def test_bad_files_get_a_clear_4xx_and_nothing_is_stored(api, corpus, name
 
 async def test_an_upload_over_the_size_limit_is_413(suite, corpus):
     async with gateway(suite.gateway_settings(max_upload_bytes=1024)) as small:
-        reply = await small.post("/v1/documents", headers=ACME, files={"file": ("big.txt", b"word " * 1000, "text/plain")})
+        reply = await small.post(
+            "/v1/documents", headers=ACME, files={"file": ("big.txt", b"word " * 1000, "text/plain")}
+        )
         assert reply.status_code == 413 and "limit" in reply.json()["detail"]
 
 
 async def test_an_unknown_document_is_404(api, corpus):
-    for reply in (await api.get("/v1/documents/doc_missing", headers=ACME), await api.delete("/v1/documents/doc_missing", headers=ACME)):
+    for reply in (
+        await api.get("/v1/documents/doc_missing", headers=ACME),
+        await api.delete("/v1/documents/doc_missing", headers=ACME),
+    ):
         assert reply.status_code == 404 and "not found" in reply.json()["detail"]
 
 
 async def test_without_a_generator_the_answer_degrades_to_cited_passages(suite, corpus):
-    async with gateway(suite.gateway_settings(generator_target=f"127.0.0.1:{free_port()}", generation_timeout_seconds=3)) as api:
+    async with gateway(
+        suite.gateway_settings(generator_target=f"127.0.0.1:{free_port()}", generation_timeout_seconds=3)
+    ) as api:
         ready = await api.get("/readyz")
         assert ready.status_code == 503 and ready.json()["dependencies"]["generator"].startswith("unreachable")
-        body = (await api.post("/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?"})).json()
+        body = (
+            await api.post("/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?"})
+        ).json()
         assert body["degraded"] is True and body["no_context"] is False
         assert body["citations"][0]["document_id"] == corpus["orvane.html"]
-        streamed = await api.post("/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?", "stream": True})
+        streamed = await api.post(
+            "/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?", "stream": True}
+        )
         assert streamed.status_code == 200 and '"degraded":true' in streamed.text
 
 

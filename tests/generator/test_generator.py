@@ -27,7 +27,10 @@ async def test_generate_returns_text_usage_and_model(generator):
 
 
 async def test_stream_sends_deltas_then_one_final_message(generator):
-    events = [e async for e in generator.GenerateStream(generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES))]
+    events = [
+        e
+        async for e in generator.GenerateStream(generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES))
+    ]
     deltas = [e.delta for e in events if e.HasField("delta")]
     finals = [e.final for e in events if e.HasField("final")]
     assert len(deltas) > 1 and len(finals) == 1 and events[-1].HasField("final")
@@ -63,7 +66,9 @@ async def test_an_unreachable_model_is_unavailable_not_internal():
 
 async def test_a_fallback_model_answers_when_the_primary_fails():
     settings = GeneratorSettings(
-        api_base=f"http://127.0.0.1:{free_port()}/v1", num_retries=0, timeout_seconds=5,
+        api_base=f"http://127.0.0.1:{free_port()}/v1",
+        num_retries=0,
+        timeout_seconds=5,
         fallbacks=["openai/gpt-4o-mini"],
     )
     from services.generator.llm import AnswerWriter
@@ -85,7 +90,9 @@ async def test_a_fallback_model_answers_when_the_primary_fails():
 
 
 def test_the_completion_prompt_ends_where_the_answer_starts():
-    prompt = completion_prompt("When was it built?", [Passage(1, "Tower", "Built in 1889."), Passage(2, "Bell", "Cast in 1858.")])
+    prompt = completion_prompt(
+        "When was it built?", [Passage(1, "Tower", "Built in 1889."), Passage(2, "Bell", "Cast in 1858.")]
+    )
     assert prompt.endswith("Question: When was it built?\nAnswer:")
     assert "[1] Tower\nBuilt in 1889.\n[2] Bell\nCast in 1858." in prompt
     assert "\n\n" in COMPLETION_STOP

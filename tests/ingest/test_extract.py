@@ -3,7 +3,7 @@
 import pytest
 
 from services.ingest.chunking import chunk_document
-from services.ingest.extract import UnsupportedType, Unreadable, extract, resolve_type
+from services.ingest.extract import Unreadable, UnsupportedType, extract, resolve_type
 
 
 def minimal_pdf(text: str) -> bytes:
@@ -31,13 +31,18 @@ def test_markdown_headings_become_section_paths():
     doc = extract(b"Intro.\n\n# Guide\n\nRead me.\n\n## Install\n\nRun it.\n\n# FAQ\n\nWhy?\n", "text/markdown")
     assert doc.title == "Guide"
     assert [(s.heading_path, s.text) for s in doc.sections] == [
-        ([], "Intro."), (["Guide"], "Read me."), (["Guide", "Install"], "Run it."), (["FAQ"], "Why?"),
+        ([], "Intro."),
+        (["Guide"], "Read me."),
+        (["Guide", "Install"], "Run it."),
+        (["FAQ"], "Why?"),
     ]
 
 
 def test_html_drops_scripts_and_navigation_and_keeps_headings():
-    html = b"<html><head><title>Page</title><script>var x;</script></head><body><nav>Home</nav>" \
-           b"<h1>A</h1><p>one</p><ul><li><p>two</p></li></ul><h2>B</h2><p>three</p></body></html>"
+    html = (
+        b"<html><head><title>Page</title><script>var x;</script></head><body><nav>Home</nav>"
+        b"<h1>A</h1><p>one</p><ul><li><p>two</p></li></ul><h2>B</h2><p>three</p></body></html>"
+    )
     doc = extract(html, "text/html")
     assert doc.title == "Page"
     assert [(s.heading_path, s.text) for s in doc.sections] == [(["A"], "one\n\ntwo"), (["A", "B"], "three")]

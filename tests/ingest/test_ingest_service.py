@@ -14,7 +14,10 @@ GUIDE = b"# Deploy guide\n\n## Canary\n\nShip to five percent of pods first.\n\n
 
 @pytest.fixture
 async def stubs(suite):
-    async with grpc.aio.insecure_channel(suite.ingest) as ingest, grpc.aio.insecure_channel(suite.retriever) as retriever:
+    async with (
+        grpc.aio.insecure_channel(suite.ingest) as ingest,
+        grpc.aio.insecure_channel(suite.retriever) as retriever,
+    ):
         yield ingest_pb2_grpc.IngestServiceStub(ingest), retriever_pb2_grpc.RetrieverServiceStub(retriever)
 
 
@@ -36,10 +39,14 @@ async def test_ingest_is_idempotent_and_an_update_replaces_the_chunks(stubs):
     updated = await ingest.IngestDocument(_request("t-idem", longer, document_id="guide"))
     assert updated.status == ingest_pb2.INGEST_STATUS_UPDATED and updated.chunk_count == 4
     assert await _chunks(retriever, "t-idem") == 4
-    shorter = await ingest.IngestDocument(_request("t-idem", b"# Deploy guide\n\nOnly one line now.\n", document_id="guide"))
+    shorter = await ingest.IngestDocument(
+        _request("t-idem", b"# Deploy guide\n\nOnly one line now.\n", document_id="guide")
+    )
     assert shorter.chunk_count == 1 and await _chunks(retriever, "t-idem") == 1
     record = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-idem", document_id="guide"))
-    assert record.chunk_count == 1 and record.created_at <= record.updated_at and record.metadata.title == "Deploy guide"
+    assert (
+        record.chunk_count == 1 and record.created_at <= record.updated_at and record.metadata.title == "Deploy guide"
+    )
 
 
 async def test_content_without_an_id_gets_a_stable_derived_one(stubs):
@@ -52,13 +59,18 @@ async def test_content_without_an_id_gets_a_stable_derived_one(stubs):
 
 async def test_metadata_is_stored_and_listed(stubs):
     ingest, _ = stubs
-    meta = ingest_pb2.DocumentMetadata(title="Runbook", source="wiki", tags=["ops", "deploy", "ops"], licence="CC-BY-4.0")
+    meta = ingest_pb2.DocumentMetadata(
+        title="Runbook", source="wiki", tags=["ops", "deploy", "ops"], licence="CC-BY-4.0"
+    )
     await ingest.IngestDocument(_request("t-meta", metadata=meta, document_id="runbook"))
     listed = await ingest.ListDocuments(ingest_pb2.ListDocumentsRequest(tenant="t-meta"))
     assert listed.total == 1
     doc = listed.documents[0]
     assert (doc.metadata.title, doc.metadata.source, list(doc.metadata.tags), doc.metadata.licence) == (
-        "Runbook", "wiki", ["deploy", "ops"], "CC-BY-4.0",
+        "Runbook",
+        "wiki",
+        ["deploy", "ops"],
+        "CC-BY-4.0",
     )
     assert doc.size_bytes == len(GUIDE) and doc.content_type == "text/markdown" and len(doc.content_hash) == 64
 
@@ -78,7 +90,10 @@ async def test_delete_removes_the_record_and_every_chunk(stubs):
     [
         ({"tenant": "", "filename": "a.md", "content": b"x"}, "tenant is required"),
         ({"tenant": "t", "filename": "a.md", "content": b""}, "the document is empty"),
-        ({"tenant": "t", "filename": "a.exe", "content": b"MZ\x90", "content_type": "application/x-msdownload"}, "is not supported"),
+        (
+            {"tenant": "t", "filename": "a.exe", "content": b"MZ\x90", "content_type": "application/x-msdownload"},
+            "is not supported",
+        ),
         ({"tenant": "t", "filename": "a.md", "content": b"x", "document_id": "has spaces"}, "document_id must be"),
     ],
 )

@@ -13,7 +13,12 @@ from services.retriever.server import create_server
 from tests.servers import running
 
 DOCS = {
-    "rotation": ("Key rotation", "API keys must be rotated every 45 days by the security team.", "handbook", ["security"]),
+    "rotation": (
+        "Key rotation",
+        "API keys must be rotated every 45 days by the security team.",
+        "handbook",
+        ["security"],
+    ),
     "volcano": ("Mount Orvane", "Mount Orvane is a dormant volcano that last erupted in 1872.", "atlas", ["geology"]),
     "bread": ("Sourdough", "Feed the sourdough starter with flour and water twice a day.", "kitchen", ["food"]),
 }
@@ -59,11 +64,15 @@ async def _index(stub, embed, tenant: str, revision: str = "r1", names=tuple(DOC
 
 async def _search(stub, embed, tenant, text, **kwargs):
     (vector,) = await embed(text)
-    request = retriever_pb2.SearchRequest(tenant=tenant, text=text, dense=vector, top_k=kwargs.pop("top_k", 3), **kwargs)
+    request = retriever_pb2.SearchRequest(
+        tenant=tenant, text=text, dense=vector, top_k=kwargs.pop("top_k", 3), **kwargs
+    )
     return (await stub.Search(request)).hits
 
 
-@pytest.mark.parametrize("mode", [retriever_pb2.SEARCH_MODE_HYBRID, retriever_pb2.SEARCH_MODE_DENSE, retriever_pb2.SEARCH_MODE_SPARSE])
+@pytest.mark.parametrize(
+    "mode", [retriever_pb2.SEARCH_MODE_HYBRID, retriever_pb2.SEARCH_MODE_DENSE, retriever_pb2.SEARCH_MODE_SPARSE]
+)
 async def test_every_mode_ranks_the_matching_chunk_first(backend, embed, mode):
     stub, _ = backend
     await _index(stub, embed, "t-modes")
@@ -98,7 +107,10 @@ async def test_filters_narrow_by_any_of_and_none_of(backend, embed):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"filter": retriever_pb2.Filter(must=[retriever_pb2.Condition(field="colour", any_of=["red"])])}, "unknown filter field 'colour'"),
+        (
+            {"filter": retriever_pb2.Filter(must=[retriever_pb2.Condition(field="colour", any_of=["red"])])},
+            "unknown filter field 'colour'",
+        ),
         ({"top_k": 0}, "top_k must be between 1 and 100"),
         ({"top_k": 101}, "top_k must be between 1 and 100"),
         ({"dense": [0.1] * 3}, "must have 384 values"),
@@ -138,7 +150,9 @@ async def test_revisions_swap_and_documents_delete(backend, embed):
     await _index(stub, embed, "t-rev", revision="old")
     await _index(stub, embed, "t-rev", revision="new", names=("rotation",))
     # Drop what is not the new revision of "rotation": its old chunk goes, other documents stay.
-    await stub.DeleteDocument(retriever_pb2.DeleteDocumentRequest(tenant="t-rev", document_id="rotation", keep_revision="new"))
+    await stub.DeleteDocument(
+        retriever_pb2.DeleteDocumentRequest(tenant="t-rev", document_id="rotation", keep_revision="new")
+    )
     assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-rev"))).chunks == 3
     hits = await _search(stub, embed, "t-rev", "API keys rotated", top_k=5)
     assert [h.chunk.revision for h in hits if h.chunk.document_id == "rotation"] == ["new"]

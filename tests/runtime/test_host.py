@@ -18,7 +18,7 @@ SERVICE = "ragmesh.embedder.v1.EmbedderService"
 class Faulty(embedder_pb2_grpc.EmbedderServiceServicer):
     """Fails in the two ways the interceptor must tell apart."""
 
-    async def Embed(self, request, context):  # noqa: N802
+    async def Embed(self, request, context):
         if request.texts and request.texts[0] == "bad":
             raise InvalidArgument("texts[0] is bad", reason="demo")
         raise ZeroDivisionError("a bug")

@@ -7,7 +7,14 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Respon
 
 from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.deps import ClientsDep, SettingsDep, TenantDep
-from services.gateway.models import DeleteResponse, Document, DocumentList, DocumentMetadata, IngestResponse, Problem
+from services.gateway.models import (
+    DeleteResponse,
+    Document,
+    DocumentList,
+    DocumentMetadata,
+    IngestResponse,
+    Problem,
+)
 from services.gateway.pipeline import corpus_key
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
@@ -24,7 +31,10 @@ def _document(doc: ingest_pb2.Document) -> Document:
         filename=doc.filename,
         content_type=doc.content_type,
         metadata=DocumentMetadata(
-            title=doc.metadata.title, source=doc.metadata.source, tags=list(doc.metadata.tags), licence=doc.metadata.licence
+            title=doc.metadata.title,
+            source=doc.metadata.source,
+            tags=list(doc.metadata.tags),
+            licence=doc.metadata.licence,
         ),
         chunk_count=doc.chunk_count,
         size_bytes=doc.size_bytes,
@@ -118,7 +128,9 @@ async def get_document(document_id: str, tenant: TenantDep, clients: ClientsDep)
     return _document(reply)
 
 
-@router.delete("/{document_id}", response_model=DeleteResponse, responses={401: {"model": Problem}, 404: {"model": Problem}})
+@router.delete(
+    "/{document_id}", response_model=DeleteResponse, responses={401: {"model": Problem}, 404: {"model": Problem}}
+)
 async def delete_document(document_id: str, tenant: TenantDep, clients: ClientsDep) -> DeleteResponse:
     """Delete a document and every chunk of it."""
     reply = await clients.ingest.DeleteDocument(

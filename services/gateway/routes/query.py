@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1", tags=["query"])
         503: {"model": Problem},
     },
 )
-async def query(body: QueryRequest, tenant: TenantDep, pipeline: PipelineDep):  # noqa: ANN201 - JSON or SSE
+async def query(body: QueryRequest, tenant: TenantDep, pipeline: PipelineDep):
     """Answer a question from the tenant's documents, citing the passages used."""
     if body.stream:
         # Validate and retrieve before the stream opens, so bad input still gets a plain 4xx.
