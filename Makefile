@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 	@echo "==> installing ragmesh and its dependencies"
 	$(BIN)/pip install --progress-bar on -e ".[dev]"
 	@echo "==> installing the local LLM runtime (llama-cpp-python compiles once, about ten minutes; pip reuses the wheel after)"
-	$(BIN)/pip install --progress-bar on -e ".[local-llm]" --verbose 2>&1 | grep --line-buffered -E "^(  Building|  Running|Successfully|Installing|Collecting llama|-- Build|\[ *[0-9]+%\])" || test $${PIPESTATUS[0]} -eq 0
+	$(BIN)/pip install --progress-bar on -e ".[dev,local-llm]"
 	touch $@
 
 .PHONY: install
@@ -47,22 +47,23 @@ proto: $(STAMP) ## Regenerate the gRPC code in ragmesh/<service>/v1 from proto/.
 
 .PHONY: proto-check
 proto-check: proto ## Fail when the committed generated code is stale.
-	@git diff --exit-code --stat -- ragmesh/ || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
+	@git diff --exit-code --stat -- 'ragmesh/*/v1/*' || { echo "generated code is stale: run 'make proto' and commit"; exit 1; }
 
 .PHONY: run
 run: install redis-server ## Start the whole suite on the embedded defaults (Ctrl-C stops it).
 	$(BIN)/ragmesh up
 
 .PHONY: lint
-lint: $(STAMP) ## Ruff.
+lint: $(STAMP) ## Ruff: lint and formatting.
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 .PHONY: test
-test: install redis-server ## Run the test suite (real Redis, real gRPC, real models).
+test: install redis-server proto-check lint ## Run the test suite (real Redis, real gRPC, real models).
 	$(BIN)/python -m pytest
 
 .PHONY: bench
-bench: install redis-server ## Latency and ingest throughput benchmarks against a running-in-process suite.
+bench: install redis-server ## Query latency (p50/p95) and ingest throughput, against the real suite on loopback.
 	$(BIN)/python -m bench.run
 
 .PHONY: clean
