@@ -25,6 +25,7 @@ class QueryRequest(BaseModel):
     )
     mode: Literal["hybrid", "dense", "sparse"] = Field(default="hybrid", description="Retrieval signals to use.")
     stream: bool = Field(default=False, description="Answer as server-sent events: tokens, then citations.")
+    generate: bool = Field(default=True, description="False: retrieval only, the citations without an LLM answer.")
     max_tokens: int | None = Field(default=None, ge=1, le=2048, description="Upper bound on the answer's length.")
 
 

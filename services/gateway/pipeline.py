@@ -236,6 +236,8 @@ class QueryPipeline:
         evidence = await self.gather(tenant, request)
         if evidence.no_context:
             response = self._response(evidence, NO_CONTEXT_ANSWER)
+        elif not request.generate:
+            response = self._response(evidence, "")
         else:
             started = time.perf_counter()
             try:
@@ -270,6 +272,8 @@ class QueryPipeline:
         if evidence.no_context:
             response = self._response(evidence, NO_CONTEXT_ANSWER)
             yield {"event": "token", "data": json.dumps({"text": NO_CONTEXT_ANSWER})}
+        elif not request.generate:
+            response = self._response(evidence, "")
         else:
             pieces: list[str] = []
             final: generator_pb2.GenerateResponse | None = None

@@ -112,6 +112,16 @@ async def test_a_question_the_corpus_cannot_answer_gets_no_context_and_no_llm_ca
     assert body["confidence"] == 0
 
 
+async def test_retrieval_only_returns_citations_without_calling_the_llm(api, corpus):
+    body = (
+        await api.post(
+            "/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?", "generate": False}
+        )
+    ).json()
+    assert body["answer"] == "" and body["model"] == "" and "generate" not in body["timings_ms"]
+    assert body["citations"][0]["document_id"] == corpus["orvane.html"] and body["no_context"] is False
+
+
 async def test_streamed_answer_sends_tokens_then_citations_then_done(api, corpus):
     events: list[tuple[str, str]] = []
     async with api.stream(
