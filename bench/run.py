@@ -14,7 +14,6 @@ import json
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
+from ragmesh.suite import free_port
 
 KEY = "bench-key"
 console = Console()
@@ -69,12 +69,6 @@ def _document(i: int, rng: random.Random) -> tuple[str, str]:
     return f"doc-{i:04d}.md", body
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -93,7 +87,7 @@ class RunningSuite:
 
     def __init__(self, data_dir: Path) -> None:
         self.ports = {
-            n: _free_port() for n in ("gateway", "embedder", "retriever", "generator", "ingest", "llm", "redis")
+            n: free_port() for n in ("gateway", "embedder", "retriever", "generator", "ingest", "llm", "redis")
         }
         plan = ", ".join(f"{name}_port={port}" for name, port in self.ports.items())
         script = (

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -132,20 +133,41 @@ class Supervisor:
         self.children.clear()
 
 
+def free_port() -> int:
+    """A port nothing listens on now (for tests and benchmarks that start their own servers)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(
+    ready: Callable[[], bool], process: subprocess.Popen, what: str, timeout: float, log: Path | None = None
+) -> None:
+    """Poll `ready` until true; fail early, with the log's tail, when the process exits first."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            tail = log.read_text(errors="replace")[-2000:] if log and log.exists() else ""
+            raise RuntimeError(f"{what} exited with code {process.returncode} before it was ready\n{tail}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{what} was not ready within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
 def _port_open(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.3):
         return True
     return False
 
 
-def _redis_ready(port: int) -> bool:
+def redis_ready(port: int) -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
         sock.sendall(b"PING\r\n")
         return sock.recv(16).startswith(b"+PONG")
     return False
 
 
-def _grpc_serving(port: int) -> bool:
+def grpc_serving(port: int) -> bool:
     with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
         try:
             reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=1)
@@ -154,7 +176,7 @@ def _grpc_serving(port: int) -> bool:
         return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def _http_ok(url: str) -> bool:
+def http_ok(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
     except httpx.HTTPError:
@@ -187,7 +209,7 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
         console.print(f"[red]ports already in use: {busy}[/red] (is another suite running?)")
         return 1
     try:
-        if _redis_ready(plan.redis_port):
+        if redis_ready(plan.redis_port):
             console.print(f"[green]✓[/green] using the Redis already on port {plan.redis_port}")
         else:
             binary = shutil.which("redis-server")
@@ -213,7 +235,7 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
                     "yes",
                 ],
             )
-            supervisor.wait_until("redis", lambda: _redis_ready(plan.redis_port), 30)
+            supervisor.wait_until("redis", lambda: redis_ready(plan.redis_port), 30)
 
         from services.generator.local_llm import server_command
 
@@ -227,16 +249,16 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
         ):
             supervisor.spawn(name, [sys.executable, "-m", module])
         supervisor.wait_until(
-            "local LLM (llama.cpp + Gemma 3 270M)", lambda: _http_ok(f"http://127.0.0.1:{plan.llm_port}/v1/models"), 180
+            "local LLM (llama.cpp + Gemma 3 270M)", lambda: http_ok(f"http://127.0.0.1:{plan.llm_port}/v1/models"), 180
         )
-        supervisor.wait_until("embedder (all-MiniLM-L6-v2)", lambda: _grpc_serving(plan.embedder_port), 180)
-        supervisor.wait_until("retriever (qdrant-edge)", lambda: _grpc_serving(plan.retriever_port), 60)
-        supervisor.wait_until("generator (LiteLLM)", lambda: _grpc_serving(plan.generator_port), 60)
+        supervisor.wait_until("embedder (all-MiniLM-L6-v2)", lambda: grpc_serving(plan.embedder_port), 180)
+        supervisor.wait_until("retriever (qdrant-edge)", lambda: grpc_serving(plan.retriever_port), 60)
+        supervisor.wait_until("generator (LiteLLM)", lambda: grpc_serving(plan.generator_port), 60)
         supervisor.spawn("ingest", [sys.executable, "-m", "services.ingest"])
-        supervisor.wait_until("ingest", lambda: _grpc_serving(plan.ingest_port), 60)
+        supervisor.wait_until("ingest", lambda: grpc_serving(plan.ingest_port), 60)
         supervisor.spawn("gateway", [sys.executable, "-m", "services.gateway"])
         base = f"http://127.0.0.1:{plan.gateway_port}"
-        supervisor.wait_until("gateway", lambda: _http_ok(f"{base}/readyz"), 60)
+        supervisor.wait_until("gateway", lambda: http_ok(f"{base}/readyz"), 60)
         console.rule(f"[bold green]ragmesh is up in {time.monotonic() - begun:.1f} s")
         console.print(f"  API           {base}")
         console.print(f"  OpenAPI docs  {base}/docs")

@@ -3,24 +3,17 @@
 import asyncio
 import contextlib
 import shutil
-import socket
 import subprocess
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
 import uvicorn
 
+from ragmesh.suite import free_port, redis_ready, wait_for
 from services.gateway.app import create_app
 from services.gateway.config import GatewaySettings
 from services.runtime.host import ServiceHost
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
@@ -36,15 +29,7 @@ def redis_server(workdir: Path):
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2) as sock:
-                sock.sendall(b"PING\r\n")
-                if sock.recv(16).startswith(b"+PONG"):
-                    break
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("redis-server did not start")
-            time.sleep(0.05)
+        wait_for(lambda: redis_ready(port), process, "redis-server", timeout=10)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()

@@ -12,8 +12,9 @@ import httpx
 from typer.testing import CliRunner
 
 from ragmesh.cli import app
+from ragmesh.suite import free_port
 from tests.conftest import MOCK_ANSWER
-from tests.servers import free_port, gateway
+from tests.servers import gateway
 
 
 async def test_ingest_walks_folders_and_ask_prints_answer_and_citations(suite, tmp_path):

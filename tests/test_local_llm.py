@@ -2,17 +2,16 @@
 
 import asyncio
 import subprocess
-import time
 
-import httpx
 import pytest
 
+from ragmesh.suite import free_port, http_ok, wait_for
 from services.generator.config import GeneratorSettings
 from services.generator.local_llm import server_command
 from services.generator.server import create_server
 from tests.conftest import ACME
 from tests.gateway.test_api import _upload
-from tests.servers import free_port, gateway, running
+from tests.servers import gateway, running
 
 pytestmark = pytest.mark.llm
 
@@ -33,19 +32,9 @@ def llama_server(tmp_path_factory):
     # llama.cpp logs a lot: to a file, so a full pipe never blocks it.
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if process.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited: {(workdir / 'server.log').read_text()[-2000:]}")
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama.cpp server did not start within 120 s")
-            time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/v1"
+        url = f"http://127.0.0.1:{port}/v1"
+        wait_for(lambda: http_ok(f"{url}/models"), process, "llama.cpp server", 120, workdir / "server.log")
+        yield url
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -5,9 +5,10 @@ import json
 import httpx
 import pytest
 
+from ragmesh.suite import free_port
 from tests.conftest import ACME, GLOBEX, MOCK_ANSWER
 from tests.gateway.documents import ACME_DOCS, GLOBEX_DOCS
-from tests.servers import free_port, gateway
+from tests.servers import gateway
 
 
 async def _upload(api: httpx.AsyncClient, headers, name: str, spec) -> httpx.Response:

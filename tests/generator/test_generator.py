@@ -4,11 +4,12 @@ import grpc
 import pytest
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
+from ragmesh.suite import free_port
 from services.generator.config import GeneratorSettings
 from services.generator.prompts import COMPLETION_STOP, Passage, completion_prompt
 from services.generator.server import create_server
 from tests.conftest import MOCK_ANSWER
-from tests.servers import free_port, running
+from tests.servers import running
 
 PASSAGES = [generator_pb2.Passage(index=1, title="Key rotation", text="API keys are rotated every 45 days.")]
 

@@ -5,9 +5,10 @@ import pytest
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
+from ragmesh.suite import free_port
 from services.ingest.config import IngestSettings
 from services.ingest.server import create_server
-from tests.servers import free_port, running
+from tests.servers import running
 
 GUIDE = b"# Deploy guide\n\n## Canary\n\nShip to five percent of pods first.\n\n## Rollback\n\nUse helm rollback.\n"
 
