@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -47,26 +48,34 @@ _THINGS = [
     "mill",
     "bridge",
 ]
-_FACTS = ["opens at {h}:{m:02d}", "was built in {y}", "employs {n} people", "is {n} metres long", "closes in {mo}"]
 _MONTHS = ["January", "March", "May", "July", "September", "November"]
 
 
-def _document(i: int, rng: random.Random) -> tuple[str, str]:
-    """A short Markdown document with a few checkable facts."""
-    place, thing = _PLACES[i % 10], _THINGS[(i // 10) % 10]
+@dataclass
+class Probe:
+    """A document with one fact in it, the question that asks for the fact, and the answer's key value."""
+
+    filename: str
+    body: str
+    question: str
+    value: str
+    document_id: str = ""
+
+
+def _probe(i: int, rng: random.Random) -> Probe:
+    name = f"the {_PLACES[i % 10]} {_THINGS[(i // 10) % 10]} number {i}"
+    year, staff, length = rng.randint(1800, 2020), rng.randint(3, 900), rng.randint(10, 990)
+    hour, minute, month = rng.randint(5, 11), rng.randint(0, 59), rng.choice(_MONTHS)
     facts = [
-        f.format(
-            h=rng.randint(5, 11),
-            m=rng.randint(0, 59),
-            y=rng.randint(1800, 2020),
-            n=rng.randint(3, 900),
-            mo=rng.choice(_MONTHS),
-        )
-        for f in rng.sample(_FACTS, 3)
+        (f"{name.capitalize()} was built in {year}.", f"When was {name} built?", str(year)),
+        (f"{name.capitalize()} employs {staff} people.", f"How many people does {name} employ?", str(staff)),
+        (f"{name.capitalize()} is {length} metres long.", f"How long is {name}?", str(length)),
+        (f"{name.capitalize()} opens at {hour}:{minute:02d}.", f"When does {name} open?", f"{hour}:{minute:02d}"),
+        (f"{name.capitalize()} closes for the winter in {month}.", f"When does {name} close for the winter?", month),
     ]
-    name = f"The {place} {thing} no. {i}"
-    body = f"# {name}\n\n{name} {facts[0]}. It {facts[1]}.\n\n## Notes\n\nLocals say it {facts[2]}.\n"
-    return f"doc-{i:04d}.md", body
+    rng.shuffle(facts)
+    body = f"# {name.capitalize()}\n\n{facts[0][0]} {facts[1][0]}\n\n## Notes\n\n{facts[2][0]}\n"
+    return Probe(f"doc-{i:04d}.md", body, facts[0][1], facts[0][2])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -126,24 +135,26 @@ def _progress() -> Progress:
     )
 
 
-async def ingest(client: httpx.AsyncClient, count: int, concurrency: int) -> dict:
-    rng = random.Random(7)
-    docs = [_document(i, rng) for i in range(count)]
+async def ingest(client: httpx.AsyncClient, probes: list[Probe], concurrency: int) -> dict:
+    count = len(probes)
     gate = asyncio.Semaphore(concurrency)
     chunks = 0
     with _progress() as bar:
         task = bar.add_task(f"ingesting {count} documents", total=count)
 
-        async def one(name: str, body: str) -> None:
+        async def one(probe: Probe) -> None:
             nonlocal chunks
             async with gate:
-                reply = await client.post("/v1/documents", files={"file": (name, body.encode(), "text/markdown")})
+                reply = await client.post(
+                    "/v1/documents", files={"file": (probe.filename, probe.body.encode(), "text/markdown")}
+                )
                 reply.raise_for_status()
+                probe.document_id = reply.json()["document_id"]
                 chunks += reply.json()["chunk_count"]
                 bar.advance(task)
 
         started = time.perf_counter()
-        await asyncio.gather(*(one(name, body) for name, body in docs))
+        await asyncio.gather(*(one(probe) for probe in probes))
         elapsed = time.perf_counter() - started
     return {
         "documents": count,
@@ -151,7 +162,6 @@ async def ingest(client: httpx.AsyncClient, count: int, concurrency: int) -> dic
         "seconds": round(elapsed, 2),
         "chunks_per_s": round(chunks / elapsed, 1),
         "documents_per_s": round(count / elapsed, 1),
-        "texts": [body for _, body in docs],
     }
 
 
@@ -166,8 +176,9 @@ async def embed_ceiling(target: str, texts: list[str]) -> dict:
     return {"texts": len(texts), "seconds": round(elapsed, 2), "texts_per_s": round(len(texts) / elapsed, 1)}
 
 
-async def timed(client: httpx.AsyncClient, method: str, path: str, count: int, label: str, body=None) -> list[float]:
-    samples = []
+async def timed(client: httpx.AsyncClient, method: str, path: str, count: int, label: str, body=None):
+    """Sequential calls; the latencies in ms and the response bodies."""
+    samples, bodies = [], []
     with _progress() as bar:
         task = bar.add_task(label, total=count)
         for i in range(count):
@@ -176,13 +187,27 @@ async def timed(client: httpx.AsyncClient, method: str, path: str, count: int, l
             reply = await client.request(method, path, json=payload)
             samples.append((time.perf_counter() - started) * 1000)
             reply.raise_for_status()
+            bodies.append(reply.json())
             bar.advance(task)
-    return samples
+    return samples, bodies
 
 
-def _question(i: int) -> dict:
-    # Distinct questions, so the answer cache never serves them.
-    return {"question": f"When was the {_PLACES[i % 10]} {_THINGS[(i // 3) % 10]} no. {i * 7 % 1000} built?"}
+def grounding(probes: list[Probe], bodies: list[dict]) -> dict:
+    """How often the top citation is the document holding the fact, the answer states the fact, and the
+    answer's words come from a passage it cites (support >= 0.5)."""
+    right_document = states_fact = supported = 0
+    for probe, body in zip(probes, bodies, strict=True):
+        citations = body.get("citations", [])
+        right_document += bool(citations) and citations[0]["document_id"] == probe.document_id
+        states_fact += probe.value.lower() in body.get("answer", "").lower()
+        supported += any(c["cited"] and c["support"] >= 0.5 for c in citations)
+    n = len(bodies)
+    return {
+        "questions": n,
+        "top_citation_is_the_source": round(right_document / n, 3),
+        "answer_states_the_fact": round(states_fact / n, 3),
+        "answer_supported_by_a_cited_passage": round(supported / n, 3),
+    }
 
 
 async def main(args: argparse.Namespace) -> dict:
@@ -192,29 +217,40 @@ async def main(args: argparse.Namespace) -> dict:
         try:
             results["startup_s"] = round(suite.wait_up(), 2)
             async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
-                results["ingest"] = await ingest(client, args.documents, args.concurrency)
-                texts = results["ingest"].pop("texts")
+                rng = random.Random(7)
+                probes = [_probe(i, rng) for i in range(args.documents)]
+                results["ingest"] = await ingest(client, probes, args.concurrency)
+                # The same units ingest embeds: each document's two sections.
+                texts = [part for probe in probes for part in probe.body.split("\n\n## ")]
                 results["embed_ceiling"] = await embed_ceiling(f"127.0.0.1:{suite.ports['embedder']}", texts)
-                # Warm-up: the first calls load caches and JIT paths that later calls reuse.
-                for i in range(args.warmup):
-                    await client.post("/v1/query", json={**_question(10_000 + i), "generate": i % 2 == 0})
-                floor = await timed(client, "GET", "/healthz", args.queries, "HTTP floor (/healthz)")
-                retrieval = await timed(
+                asked = rng.sample(probes, args.warmup + 2 * args.queries)
+                warm, retrieval_set, generation_set = (
+                    asked[: args.warmup],
+                    asked[args.warmup : args.warmup + args.queries],
+                    asked[args.warmup + args.queries :],
+                )
+                # Warm-up: the first calls load caches and code paths that later calls reuse.
+                for i, probe in enumerate(warm):
+                    await client.post("/v1/query", json={"question": probe.question, "generate": i % 2 == 0})
+                floor, _ = await timed(client, "GET", "/healthz", args.queries, "HTTP floor (/healthz)")
+                retrieval, retrieved = await timed(
                     client,
                     "POST",
                     "/v1/query",
                     args.queries,
                     "query without generation",
-                    lambda i: {**_question(i), "generate": False},
+                    lambda i: {"question": retrieval_set[i].question, "generate": False},
                 )
-                full = await timed(
+                full, answered = await timed(
                     client,
                     "POST",
                     "/v1/query",
                     args.queries,
                     "query with generation (Gemma 3 270M)",
-                    lambda i: _question(i + 5_000),
+                    lambda i: {"question": generation_set[i].question},
                 )
+                results["retrieval_quality"] = grounding(retrieval_set, retrieved)
+                results["answer_quality"] = grounding(generation_set, answered)
             results["query"] = {
                 "http_floor": _summary(floor),
                 "without_generation": _summary(retrieval),
@@ -253,6 +289,14 @@ def report(results: dict) -> None:
     )
     table.add_row("suite start (ragmesh up, installed)", f"{results['startup_s']} s", "", "")
     console.print(table)
+    r, a = results["retrieval_quality"], results["answer_quality"]
+    console.print(
+        f"retrieval: top citation is the source document in {r['top_citation_is_the_source']:.0%} of "
+        f"{r['questions']} questions\n"
+        f"answers (Gemma 3 270M): state the fact {a['answer_states_the_fact']:.0%}, "
+        f"supported by a cited passage {a['answer_supported_by_a_cited_passage']:.0%}, "
+        f"top citation is the source {a['top_citation_is_the_source']:.0%}"
+    )
 
 
 if __name__ == "__main__":
