@@ -1,15 +1,16 @@
 """Gateway settings (env prefix RAGMESH_GATEWAY_)."""
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.runtime.settings import ServiceSettings
 
 
-class GatewaySettings(BaseSettings):
+class GatewaySettings(ServiceSettings):
     """Where the gateway listens, what it calls, and the limits it enforces."""
 
     model_config = SettingsConfigDict(env_prefix="RAGMESH_GATEWAY_", extra="ignore")
 
-    host: str = "127.0.0.1"
     port: int = 8080
     # API key -> tenant, as JSON: {"key-a": "acme", "key-b": "globex"}. Empty: every request is 401.
     api_keys: dict[str, str] = Field(default_factory=dict)

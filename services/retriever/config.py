@@ -3,6 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
@@ -19,8 +20,8 @@ class RetrieverSettings(ServiceSettings):
     backend: Literal["edge", "qdrant"] = "edge"
     data_dir: Path = Path(".ragmesh/retriever")
     qdrant_url: str = ""
-    # Name of the environment variable holding the Qdrant API key (the key itself never sits in settings files).
-    qdrant_api_key_env: str = "QDRANT_API_KEY"
+    # API key of the Qdrant server; best given as the file ragmesh_retriever_qdrant_api_key in RAGMESH_SECRETS_DIR.
+    qdrant_api_key: SecretStr | None = None
     collection: str = "ragmesh_chunks"
     # Must match the embedder's model (all-MiniLM-L6-v2: 384).
     dense_dimension: int = 384

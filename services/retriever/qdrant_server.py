@@ -3,7 +3,6 @@
 With no URL it runs qdrant-client's local mode on disk, which exercises this same code path in tests.
 """
 
-import os
 import warnings
 from pathlib import Path
 
@@ -52,9 +51,8 @@ class QdrantServerIndex:
         self._collection = settings.collection
         self._lexical = LexicalEncoder()
         if settings.qdrant_url:
-            self._client = AsyncQdrantClient(
-                url=settings.qdrant_url, api_key=os.environ.get(settings.qdrant_api_key_env) or None
-            )
+            key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
+            self._client = AsyncQdrantClient(url=settings.qdrant_url, api_key=key)
         else:
             path = Path(settings.data_dir) / "qdrant-local"
             path.mkdir(parents=True, exist_ok=True)

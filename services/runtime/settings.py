@@ -1,16 +1,23 @@
 """The settings base class every service extends with its own env prefix."""
 
+import os
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Secrets arrive as files (a mounted Kubernetes Secret) rather than environment variables: each file is
+# named like the variable it stands for, e.g. ragmesh_gateway_api_keys.
+SECRETS_DIR = os.environ.get("RAGMESH_SECRETS_DIR") or None
 
 
 class ServiceSettings(BaseSettings):
-    """Where a gRPC service listens and how it stops.
+    """Where a service listens and how it stops.
 
     Each service subclasses this with `model_config = SettingsConfigDict(env_prefix="RAGMESH_<NAME>_")`,
-    so `RAGMESH_EMBEDDER_PORT=50051` sets the embedder's port.
+    so `RAGMESH_EMBEDDER_PORT=50051` sets the embedder's port; a file of that name in RAGMESH_SECRETS_DIR
+    sets it too (environment variables win).
     """
 
-    model_config = SettingsConfigDict(extra="ignore")
+    model_config = SettingsConfigDict(extra="ignore", secrets_dir=SECRETS_DIR)
 
     host: str = "127.0.0.1"
     # 0 picks a free port (tests); the chart sets a fixed one.

@@ -9,6 +9,8 @@
   value: {{ $svc.port | quote }}
 - name: HF_HUB_OFFLINE
   value: "1"
+- name: RAGMESH_SECRETS_DIR
+  value: /var/run/secrets/ragmesh
 - name: LITELLM_LOCAL_MODEL_COST_MAP
   value: "True"
 {{- if eq $name "gateway" }}
@@ -16,20 +18,9 @@
 - name: RAGMESH_GATEWAY_{{ upper $backend }}_TARGET
   value: {{ include "ragmesh.grpcTarget" (dict "root" $root "component" $backend) | quote }}
 {{- end }}
-- name: RAGMESH_GATEWAY_API_KEYS
-  valueFrom:
-    secretKeyRef:
-      name: {{ $root.Values.auth.existingSecret }}
-      key: {{ $root.Values.auth.apiKeysKey }}
 {{- if $root.Values.redis.deploy }}
 - name: RAGMESH_GATEWAY_REDIS_URL
   value: {{ include "ragmesh.redisUrl" $root | quote }}
-{{- else }}
-- name: RAGMESH_GATEWAY_REDIS_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ $root.Values.redis.external.existingSecret }}
-      key: {{ $root.Values.redis.external.urlKey }}
 {{- end }}
 {{- else if eq $name "embedder" }}
 - name: RAGMESH_EMBEDDER_BACKEND
@@ -45,13 +36,6 @@
   value: {{ $root.Values.qdrant.collection | quote }}
 - name: RAGMESH_RETRIEVER_DENSE_DIMENSION
   value: {{ $root.Values.embedding.dimension | quote }}
-{{- if and (not $root.Values.qdrant.deploy) $root.Values.qdrant.external.existingSecret }}
-- name: QDRANT_API_KEY
-  valueFrom:
-    secretKeyRef:
-      name: {{ $root.Values.qdrant.external.existingSecret }}
-      key: {{ $root.Values.qdrant.external.apiKeyKey }}
-{{- end }}
 {{- else if eq $name "generator" }}
 - name: RAGMESH_GENERATOR_MODEL
   value: {{ $root.Values.llm.model | quote }}
@@ -74,5 +58,30 @@
 {{- range $key, $value := $svc.env }}
 - name: {{ $key }}
   value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/* Secrets each service reads as files (pydantic-settings secrets_dir): projected from existing Secrets. */}}
+{{- define "ragmesh.secretSources" -}}
+{{- $root := .root -}}
+{{- if eq .component "gateway" }}
+- secret:
+    name: {{ $root.Values.auth.existingSecret }}
+    items:
+      - key: {{ $root.Values.auth.apiKeysKey }}
+        path: ragmesh_gateway_api_keys
+{{- if not $root.Values.redis.deploy }}
+- secret:
+    name: {{ $root.Values.redis.external.existingSecret }}
+    items:
+      - key: {{ $root.Values.redis.external.urlKey }}
+        path: ragmesh_gateway_redis_url
+{{- end }}
+{{- else if and (eq .component "retriever") (not $root.Values.qdrant.deploy) $root.Values.qdrant.external.existingSecret }}
+- secret:
+    name: {{ $root.Values.qdrant.external.existingSecret }}
+    items:
+      - key: {{ $root.Values.qdrant.external.apiKeyKey }}
+        path: ragmesh_retriever_qdrant_api_key
 {{- end }}
 {{- end }}

@@ -2,6 +2,7 @@
 
 {{- define "ragmesh.deployment" -}}
 {{- $svc := .svc -}}
+{{- $secrets := include "ragmesh.secretSources" . -}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
@@ -9,6 +10,11 @@ metadata:
   namespace: {{ .root.Release.Namespace }}
   labels:
     {{- include "ragmesh.labels" . | nindent 4 }}
+  annotations:
+    {{- include "ragmesh.checkovSkips" . | nindent 4 }}
+    {{- if and (eq .component "generator") .root.Values.llm.existingSecret }}
+    checkov.io/skip3: CKV_K8S_35=LiteLLM reads provider API keys from the environment only; they come from an existing Secret by reference, never from values
+    {{- end }}
 spec:
   {{- if not $svc.autoscaling.enabled }}
   replicas: {{ $svc.replicas }}
@@ -59,7 +65,7 @@ spec:
       {{- end }}
       containers:
         - name: {{ .component }}
-          image: "{{ .root.Values.image.registry }}/{{ $svc.repository }}:{{ .root.Values.image.tag | default .root.Chart.AppVersion }}"
+          image: {{ include "ragmesh.image" . | quote }}
           imagePullPolicy: {{ .root.Values.image.pullPolicy }}
           ports:
             - name: {{ $svc.protocol }}
@@ -125,6 +131,11 @@ spec:
             - name: data
               mountPath: /data
             {{- end }}
+            {{- if $secrets }}
+            - name: secrets
+              mountPath: /var/run/secrets/ragmesh
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -133,6 +144,13 @@ spec:
         - name: data
           persistentVolumeClaim:
             claimName: {{ include "ragmesh.componentName" . }}-data
+        {{- end }}
+        {{- if $secrets }}
+        - name: secrets
+          projected:
+            defaultMode: 0440
+            sources:
+              {{- $secrets | nindent 14 }}
         {{- end }}
 {{- end }}
 
