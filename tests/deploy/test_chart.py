@@ -1,0 +1,222 @@
+"""The Helm chart, rendered by Helm's own engine and checked against the Kubernetes schemas and our rules."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from ragmesh.deploy import EXAMPLES, KUBE_VERSIONS, dump, lint, load_values, render, validate
+
+VALUE_SETS = {
+    "default": [],
+    "small": [EXAMPLES / "values-small.yaml"],
+    "production": [EXAMPLES / "values-production.yaml"],
+    "gpu": [EXAMPLES / "values-gpu.yaml"],
+}
+SERVICES = ("gateway", "embedder", "retriever", "generator", "ingest")
+
+
+@pytest.fixture(scope="module", params=sorted(VALUE_SETS))
+def rendered(request) -> tuple[str, dict, list[dict]]:
+    values = load_values(VALUE_SETS[request.param])
+    return request.param, values, render(values, release="rm", namespace="prod")
+
+
+def _of(objects: list[dict], kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+def _component(obj: dict) -> str:
+    return obj["metadata"]["labels"]["app.kubernetes.io/component"]
+
+
+def test_strict_lint_is_clean(rendered):
+    _, values, _ = rendered
+    assert lint(values) == []
+
+
+def test_every_object_is_valid_for_every_supported_kubernetes_version(rendered):
+    _, _, objects = rendered
+    assert KUBE_VERSIONS[0] == "1.29.0" and KUBE_VERSIONS[-1] == "1.33.0"
+    assert validate(objects) == []
+
+
+def test_every_workload_is_hardened_probed_bounded_and_protected(rendered):
+    _, _, objects = rendered
+    workloads = {**_of(objects, "Deployment"), **_of(objects, "StatefulSet")}
+    pdbs = {_component(p) for p in _of(objects, "PodDisruptionBudget").values()}
+    accounts = _of(objects, "ServiceAccount")
+    for name, workload in workloads.items():
+        pod = workload["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False, name
+        assert accounts[pod["serviceAccountName"]]["automountServiceAccountToken"] is False, name
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        for container in pod["containers"]:
+            security = container["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True and security["allowPrivilegeEscalation"] is False, name
+            assert security["capabilities"]["drop"] == ["ALL"], name
+            assert container["resources"]["requests"] and container["resources"]["limits"], name
+            assert "readinessProbe" in container and "livenessProbe" in container, name
+        if workload["kind"] == "Deployment":
+            assert _component(workload) in pdbs, f"{name} has no PodDisruptionBudget"
+            assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+
+
+def test_grpc_services_use_builtin_grpc_probes_and_the_gateway_http(rendered):
+    _, _, objects = rendered
+    for name, deployment in _of(objects, "Deployment").items():
+        component = _component(deployment)
+        if component not in SERVICES:
+            continue
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        if component == "gateway":
+            assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+            assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        else:
+            for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+                assert container[probe]["grpc"]["port"] == container["ports"][0]["containerPort"], (name, probe)
+
+
+def test_generation_can_drain_before_the_pod_is_killed(rendered):
+    _, _, objects = rendered
+    for component in ("gateway", "generator"):
+        pod = _of(objects, "Deployment")[f"rm-ragmesh-{component}"]["spec"]["template"]["spec"]
+        pause = int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][1])
+        # The pause plus the generator's 120 s deadline must fit in the grace period.
+        assert pod["terminationGracePeriodSeconds"] >= pause + 120
+
+
+def test_every_hpa_owns_an_existing_deployment_that_sets_no_replicas(rendered):
+    _, _, objects = rendered
+    deployments = _of(objects, "Deployment")
+    hpas = _of(objects, "HorizontalPodAutoscaler")
+    assert hpas
+    for name, hpa in hpas.items():
+        assert hpa["apiVersion"] == "autoscaling/v2"
+        target = hpa["spec"]["scaleTargetRef"]
+        assert target["kind"] == "Deployment" and target["name"] in deployments, name
+        assert "replicas" not in deployments[target["name"]]["spec"], f"{target['name']} fights its HPA"
+        assert {m["resource"]["name"] for m in hpa["spec"]["metrics"]} >= {"cpu"}
+        assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
+        assert hpa["spec"]["behavior"]["scaleDown"]["stabilizationWindowSeconds"] > 0
+
+
+def test_grpc_backends_have_headless_services_and_callers_use_dns_round_robin(rendered):
+    _, _, objects = rendered
+    services = _of(objects, "Service")
+    for component in ("embedder", "retriever", "generator", "ingest"):
+        assert services[f"rm-ragmesh-{component}-headless"]["spec"]["clusterIP"] == "None"
+    env = {
+        e["name"]: e.get("value")
+        for e in _of(objects, "Deployment")["rm-ragmesh-gateway"]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["RAGMESH_GATEWAY_EMBEDDER_TARGET"] == "dns:///rm-ragmesh-embedder-headless.prod.svc.cluster.local:50051"
+
+
+def test_only_the_gateway_has_an_ingress_and_it_is_tls(rendered):
+    _, _, objects = rendered
+    ingresses = list(_of(objects, "Ingress").values())
+    assert len(ingresses) == 1 and ingresses[0]["spec"]["tls"]
+    backends = {p["backend"]["service"]["name"] for r in ingresses[0]["spec"]["rules"] for p in r["http"]["paths"]}
+    assert backends == {"rm-ragmesh-gateway"}
+
+
+def test_no_secret_value_is_inline(rendered):
+    _, _, objects = rendered
+    assert not _of(objects, "Secret"), "the chart must reference existing Secrets, never create them from values"
+    text = dump(objects)
+    assert "api-keys" in text  # referenced by name only
+    for deployment in _of(objects, "Deployment").values():
+        for container in deployment["spec"]["template"]["spec"]["containers"]:
+            for env in container.get("env", []):
+                assert "KEY" not in env["name"] or "valueFrom" in env or env["name"].endswith("_TARGET"), env
+
+
+def _allowed_paths(objects: list[dict]) -> set[tuple[str, str]]:
+    """(caller, callee) component pairs that the ingress rules of the NetworkPolicies allow."""
+    pods = {_component(w) for w in [*_of(objects, "Deployment").values(), *_of(objects, "StatefulSet").values()]}
+    paths = set()
+    for policy in _of(objects, "NetworkPolicy").values():
+        selected = policy["spec"]["podSelector"].get("matchLabels", {}).get("app.kubernetes.io/component")
+        if selected is None:
+            continue
+        for rule in policy["spec"].get("ingress", []):
+            for source in rule.get("from", []):
+                if "podSelector" in source:
+                    paths.add((source["podSelector"]["matchLabels"]["app.kubernetes.io/component"], selected))
+                elif "namespaceSelector" in source:
+                    paths.add(("ingress-controller", selected))
+    assert {callee for _, callee in paths} <= pods
+    return paths
+
+
+def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(rendered):
+    name, values, objects = rendered
+    policies = _of(objects, "NetworkPolicy")
+    deny = policies["rm-ragmesh-default-deny"]["spec"]
+    assert deny["policyTypes"] == ["Ingress", "Egress"] and "ingress" not in deny and "egress" not in deny
+    expected = {
+        ("ingress-controller", "gateway"),
+        ("gateway", "embedder"),
+        ("ingest", "embedder"),
+        ("gateway", "retriever"),
+        ("ingest", "retriever"),
+        ("gateway", "generator"),
+        ("gateway", "ingest"),
+    }
+    if values.get("qdrant", {}).get("deploy", True):
+        expected.add(("retriever", "qdrant"))
+    if values.get("redis", {}).get("deploy", True):
+        expected.add(("gateway", "redis"))
+    if name == "gpu":
+        expected |= {("embedder", "tei"), ("generator", "vllm")}
+    assert _allowed_paths(objects) == expected
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"servces": {}}, "additional properties 'servces' not allowed"),
+        ({"services": {"gateway": {"replicass": 2}}}, "additional properties 'replicass' not allowed"),
+        ({"defaults": {"autoscaling": {"cpu": 170}}}, "maximum"),
+        ({"qdrant": {"deploy": False}}, "/qdrant/external/url"),
+        ({"image": {"digests": {"gateway": "latest"}}}, "pattern"),
+        ({"embedding": {"backend": "tei"}}, "anyOf"),
+    ],
+)
+def test_the_schema_rejects_a_misspelt_or_impossible_value(overrides, message):
+    import helm_python as helm
+
+    with pytest.raises(helm.HelmValuesError) as error:
+        render(load_values([], overrides))
+    assert message in str(error.value)
+
+
+def test_digests_pin_images_when_given():
+    digest = "sha256:" + "a" * 64
+    objects = render(load_values([], {"image": {"digests": {"embedder": digest}}}))
+    images = {
+        _component(d): d["spec"]["template"]["spec"]["containers"][0]["image"]
+        for d in _of(objects, "Deployment").values()
+    }
+    assert images["embedder"] == f"ghcr.io/ragmesh/ragmesh-embedder@{digest}"
+    assert images["gateway"] == "ghcr.io/ragmesh/ragmesh-gateway:0.1.0"
+
+
+CHECKOV = Path(__file__).resolve().parents[2] / ".venv-checkov" / "bin" / "checkov"
+
+
+@pytest.mark.skipif(not CHECKOV.exists() and not shutil.which("checkov"), reason="checkov runs in `make helm-lint`")
+def test_checkov_finds_no_failed_kubernetes_check(tmp_path):
+    for name, files in VALUE_SETS.items():
+        (tmp_path / f"{name}.yaml").write_text(dump(render(load_values(files))))
+    binary = str(CHECKOV) if CHECKOV.exists() else shutil.which("checkov")
+    result = subprocess.run(
+        [binary, "-d", str(tmp_path), "--framework", "kubernetes", "--quiet", "--compact"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "Failed checks: 0" in result.stdout
