@@ -27,9 +27,9 @@ $(STAMP): pyproject.toml
 	@echo "==> installing torch (CPU build)"
 	$(BIN)/pip install --progress-bar on torch==2.13.0 || $(BIN)/pip install --progress-bar on torch==2.13.0 --index-url $(PIP_TORCH_INDEX)
 	@echo "==> installing ragmesh and its dependencies"
-	$(BIN)/pip install --progress-bar on -e ".[dev]"
+	$(BIN)/pip install --progress-bar on -e ".[all,deploy,dev]"
 	@echo "==> installing the local LLM runtime (llama-cpp-python compiles once, about ten minutes; pip reuses the wheel after)"
-	$(BIN)/pip install --progress-bar on -e ".[dev,local-llm]"
+	$(BIN)/pip install --progress-bar on -e ".[all,deploy,dev,local-llm]"
 	touch $@
 
 .PHONY: install
@@ -58,9 +58,35 @@ lint: $(STAMP) ## Ruff: lint and formatting.
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+CHECKOV := .venv-checkov/bin/checkov
+$(CHECKOV):
+	@echo "==> installing checkov in its own environment (its pins would fight ours)"
+	$(PYTHON) -m venv .venv-checkov
+	.venv-checkov/bin/pip install --quiet checkov==3.3.30
+
+.PHONY: helm-lint
+helm-lint: $(STAMP) $(CHECKOV) ## Chart: strict lint, render every example, Kubernetes schemas 1.29-1.33, checkov, chart tests.
+	@for f in "" deploy/helm/examples/values-*.yaml; do \
+	  echo "==> ragmesh deploy --dry-run $${f:+-f $$f}"; $(BIN)/ragmesh deploy --dry-run $${f:+-f $$f}; done
+	$(BIN)/python -m pytest tests/deploy -q
+
 .PHONY: test
-test: install redis-server proto-check lint ## Run the test suite (real Redis, real gRPC, real models).
-	$(BIN)/python -m pytest
+test: install redis-server proto-check lint helm-lint ## Run every test (real Redis, real gRPC, real models) and the chart checks.
+	$(BIN)/python -m pytest --ignore=tests/deploy
+
+REGISTRY ?= ghcr.io/ragmesh
+TAG ?= $(shell $(BIN)/python -c "import tomllib; print(tomllib.load(open('pyproject.toml','rb'))['project']['version'])" 2>/dev/null)
+SERVICES := gateway embedder retriever generator ingest
+
+.PHONY: images
+images: ## Build one image per service (needs a Docker engine).
+	@docker info >/dev/null 2>&1 || { echo "no Docker engine here: images build where one runs (CI, a workstation)"; exit 1; }
+	for s in $(SERVICES); do docker build --target $$s -t $(REGISTRY)/ragmesh-$$s:$(TAG) .; done
+
+VALUES ?= deploy/helm/examples/values-small.yaml
+.PHONY: deploy
+deploy: $(STAMP) ## Install or upgrade the release (VALUES=..., SMOKE_URL=..., RAGMESH_API_KEY=...), smoke-test, roll back on failure.
+	$(BIN)/ragmesh deploy -f $(VALUES) --smoke-url "$(SMOKE_URL)"
 
 .PHONY: bench
 bench: install redis-server ## Query latency (p50/p95) and ingest throughput, against the real suite on loopback.
@@ -68,4 +94,4 @@ bench: install redis-server ## Query latency (p50/p95) and ingest throughput, ag
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data.
-	rm -rf $(VENV) .ragmesh
+	rm -rf $(VENV) .venv-checkov .ragmesh

@@ -148,6 +148,35 @@ def ask(
         console.print(f"      “{citation['quote']}”", highlight=False)
 
 
+@app.command()
+def deploy(
+    values: Annotated[list[Path], typer.Option("--values", "-f", help="Values files, merged in order.")] = [],  # noqa: B006
+    release: Annotated[str, typer.Option(help="Helm release name.")] = "ragmesh",
+    namespace: Annotated[str, typer.Option(help="Kubernetes namespace.")] = "ragmesh",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Lint, render and validate; no cluster needed.")] = False,
+    smoke_url: Annotated[str, typer.Option(help="The gateway's public URL, for the smoke query.")] = "",
+    api_key: KeyOption = "",
+    timeout: Annotated[int, typer.Option(help="Seconds for install, rollouts and rollback each.")] = 900,
+    kubeconfig: Annotated[
+        Path | None, typer.Option(help="Kubeconfig (default: in-cluster, then ~/.kube/config).")
+    ] = None,
+) -> None:
+    """Install or upgrade the Helm release, wait for every rollout, smoke-test, roll back on failure."""
+    from ragmesh import deploy as deployment
+
+    if dry_run:
+        report = deployment.dry_run(deployment.load_values(values), release, namespace)
+        for line in report.steps:
+            console.print(line, highlight=False)
+        raise typer.Exit(0 if report.ok else 1)
+    if not smoke_url or not api_key:
+        raise typer.BadParameter("--smoke-url and --api-key (or RAGMESH_API_KEY) are needed to verify the rollout")
+    ok = deployment.deploy(
+        values, release, namespace, smoke_url, api_key, timeout, kubeconfig, say=lambda line: console.print(line)
+    )
+    raise typer.Exit(0 if ok else 1)
+
+
 def _fail_on_error(reply: httpx.Response) -> None:
     if reply.status_code >= 400:
         try:

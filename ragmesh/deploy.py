@@ -100,7 +100,7 @@ def dry_run(values: dict, release: str, namespace: str) -> DeployReport:
     return report
 
 
-def _wait_for_rollouts(apps, namespace: str, release: str, timeout: float, say: Callable[[str], None]) -> bool:  # noqa: ANN001
+def _wait_for_rollouts(apps, namespace: str, release: str, timeout: float, say: Callable[[str], None]) -> bool:
     deadline = time.monotonic() + timeout
     pending = {"Deployment", "StatefulSet"}
     while time.monotonic() < deadline:
@@ -166,12 +166,12 @@ def deploy(
         return False
     helm = Client(kubeconfig=kubeconfig, default_timeout=f"{timeout_seconds}s")
 
-    async def install():  # noqa: ANN202
+    async def install():
         chart = await helm.get_chart(str(CHART))
         previous = None
         try:
             previous = await helm.get_current_revision(release, namespace=namespace)
-        except Exception:  # noqa: BLE001 - no release yet: a first install has nothing to roll back to
+        except Exception:
             previous = None
         revision = await helm.install_or_upgrade_release(
             release, chart, values, atomic=True, wait=True, namespace=namespace, timeout=f"{timeout_seconds}s"
@@ -188,17 +188,22 @@ def deploy(
         except k8s_config.ConfigException:
             k8s_config.load_kube_config()
     ok = _wait_for_rollouts(k8s.AppsV1Api(), namespace, release, timeout_seconds, say)
-    for hpa in k8s.AutoscalingV2Api().list_namespaced_horizontal_pod_autoscaler(
-        namespace, label_selector=f"app.kubernetes.io/instance={release}"
-    ).items:
-        say(f"hpa {hpa.metadata.name}: {hpa.status.current_replicas} current, {hpa.status.desired_replicas} desired "
-            f"({hpa.spec.min_replicas}-{hpa.spec.max_replicas})")
+    for hpa in (
+        k8s.AutoscalingV2Api()
+        .list_namespaced_horizontal_pod_autoscaler(namespace, label_selector=f"app.kubernetes.io/instance={release}")
+        .items
+    ):
+        say(
+            f"hpa {hpa.metadata.name}: {hpa.status.current_replicas} current, {hpa.status.desired_replicas} desired "
+            f"({hpa.spec.min_replicas}-{hpa.spec.max_replicas})"
+        )
     problem = _smoke(smoke_url, api_key) if ok else "rollout did not complete"
     if not problem:
         say("smoke query answered: deployed")
         return True
     say(f"smoke test failed: {problem}")
     if previous is not None:
+
         async def rollback() -> None:
             await previous.release.rollback(previous.revision, wait=True, timeout=f"{timeout_seconds}s")
 

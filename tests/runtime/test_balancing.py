@@ -22,7 +22,7 @@ class Records(BaseResolver):
     def __init__(self, addresses: list[str]) -> None:
         self.addresses = addresses
 
-    def resolve(self, request, handler):  # noqa: ANN001, ANN201 - dnslib's interface
+    def resolve(self, request, handler):
         reply = request.reply()
         if str(request.q.qname) == NAME and request.q.qtype == QTYPE.A:
             for address in self.addresses:
@@ -36,7 +36,7 @@ class Replica(generator_pb2_grpc.GeneratorServiceServicer):
     def __init__(self, address: str) -> None:
         self.address = address
 
-    async def Generate(self, request, context):  # noqa: N802
+    async def Generate(self, request, context):
         return generator_pb2.GenerateResponse(model=self.address)
 
 
