@@ -7,6 +7,7 @@ watches rollouts with the official kubernetes client.
 
 import asyncio
 import json
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -163,6 +164,11 @@ def deploy(
         say(line)
     if not checked.ok:
         say("not deploying: the chart did not validate")
+        return False
+    if shutil.which("helm") is None:
+        say(
+            "not deploying: installs need the helm binary on PATH (pyhelm3 drives it); see https://helm.sh/docs/intro/install/"
+        )
         return False
     helm = Client(kubeconfig=kubeconfig, default_timeout=f"{timeout_seconds}s")
 
