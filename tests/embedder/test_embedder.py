@@ -30,6 +30,21 @@ async def test_same_text_gives_the_same_vector_alone_or_in_a_batch(embedder):
     assert np.allclose(alone.vectors[0].values, batch.vectors[1].values, atol=1e-5)
 
 
+async def test_concurrent_callers_each_get_their_own_vectors(embedder):
+    import asyncio
+
+    texts = [f"sentence number {i} about topic {i % 7}" for i in range(40)]
+    solo = [(await embedder.Embed(embedder_pb2.EmbedRequest(texts=[t]))).vectors[0].values for t in texts[:5]]
+    replies = await asyncio.gather(*(embedder.Embed(embedder_pb2.EmbedRequest(texts=[t, t + "!"])) for t in texts))
+    for i, reply in enumerate(replies):
+        assert len(reply.vectors) == 2
+        if i < 5:
+            assert np.allclose(reply.vectors[0].values, solo[i], atol=1e-5)
+    # Different inputs, different vectors: nothing was swapped between callers.
+    firsts = np.array([r.vectors[0].values for r in replies])
+    assert np.all(np.argmax(firsts @ firsts.T, axis=1) == np.arange(len(texts)))
+
+
 async def test_model_info_reports_dimension_and_window(embedder):
     info = await embedder.GetModelInfo(embedder_pb2.GetModelInfoRequest())
     assert (info.dimension, info.max_sequence_length) == (384, 256)
