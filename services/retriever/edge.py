@@ -17,6 +17,7 @@ from qdrant_edge import (
     KeywordIndexParams,
     MatchAny,
     MatchValue,
+    Mmr,
     Modifier,
     PayloadSchemaType,
     Point,
@@ -33,6 +34,7 @@ from services.retriever.index import (
     SPARSE,
     TENANT_FIELD,
     ChunkRecord,
+    FusionMethod,
     LexicalEncoder,
     Mode,
     ScoredChunk,
@@ -40,6 +42,9 @@ from services.retriever.index import (
     to_scored_chunk,
     validate_conditions,
 )
+
+# What every search returns: the payload, and the dense vector for the query-chunk similarity.
+_RETURN = {"with_payload": True, "with_vector": [DENSE]}
 
 
 def _filter(tenant: str, query: SearchQuery | None = None) -> Filter:
@@ -113,24 +118,32 @@ class EdgeIndex:
         scope = _filter(query.tenant, query)
         dense = Query.Nearest(query.dense, using=DENSE) if query.dense else None
         sparse = Query.Nearest(self._lexical.query(query.text), using=SPARSE)
-        if query.mode is Mode.DENSE:
-            request = QueryRequest(limit=query.top_k, query=dense, filter=scope, with_payload=True, with_vector=[DENSE])
-        elif query.mode is Mode.SPARSE:
-            request = QueryRequest(
-                limit=query.top_k, query=sparse, filter=scope, with_payload=True, with_vector=[DENSE]
+        pool = max(query.candidates, query.top_k)
+        # The first stage: one list (dense or sparse), or both fused.
+        if query.mode is Mode.HYBRID:
+            fusion = (
+                Fusion.Dbsf()
+                if query.fusion is FusionMethod.DBSF
+                else Fusion.Rrf(k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight])
+            )
+            stage = Prefetch(
+                limit=pool,
+                prefetches=[
+                    Prefetch(limit=pool, query=dense, filter=scope),
+                    Prefetch(limit=pool, query=sparse, filter=scope),
+                ],
+                query=fusion,
+                filter=scope,
             )
         else:
-            candidates = query.top_k * self._settings.prefetch_factor
+            stage = Prefetch(limit=pool, query=dense if query.mode is Mode.DENSE else sparse, filter=scope)
+        if query.mmr_lambda is not None and query.dense:
+            # Maximal marginal relevance over the first stage's candidates, on the dense vectors.
+            final = Mmr(query.dense, lambda_=query.mmr_lambda, candidates_limit=pool, using=DENSE)
+            request = QueryRequest(limit=query.top_k, prefetches=[stage], query=final, filter=scope, **_RETURN)
+        else:
             request = QueryRequest(
-                limit=query.top_k,
-                prefetches=[
-                    Prefetch(limit=candidates, query=dense, filter=scope),
-                    Prefetch(limit=candidates, query=sparse, filter=scope),
-                ],
-                query=Fusion.Rrf(k=self._settings.rrf_k, weights=[query.dense_weight, query.sparse_weight]),
-                filter=scope,
-                with_payload=True,
-                with_vector=[DENSE],
+                limit=query.top_k, prefetches=stage.prefetches, query=stage.query, filter=scope, **_RETURN
             )
         points = await asyncio.to_thread(self.shard.query, request)
         return [to_scored_chunk(query, point) for point in points]

@@ -38,6 +38,11 @@ class Mode(Enum):
     SPARSE = "sparse"
 
 
+class FusionMethod(Enum):
+    RRF = "rrf"
+    DBSF = "dbsf"
+
+
 @dataclass
 class Condition:
     """field matches any of `any_of` and none of `none_of`."""
@@ -57,6 +62,12 @@ class SearchQuery:
     mode: Mode = Mode.HYBRID
     dense_weight: float = 1.0
     sparse_weight: float = 1.0
+    fusion: FusionMethod = FusionMethod.RRF
+    rrf_k: int = 60
+    # Maximal marginal relevance: None is off; 1 is pure relevance, lower is more diverse.
+    mmr_lambda: float | None = None
+    # Candidates per list before fusion and MMR.
+    candidates: int = 20
 
 
 @dataclass

@@ -15,6 +15,7 @@ from services.retriever.index import (
     SPARSE,
     TENANT_FIELD,
     ChunkRecord,
+    FusionMethod,
     LexicalEncoder,
     Mode,
     ScoredChunk,
@@ -96,25 +97,43 @@ class QdrantServerIndex:
         validate_conditions(query.conditions)
         scope = _filter(query.tenant, query)
         sparse = _sparse(self._lexical.query(query.text))
-        common = {"limit": query.top_k, "query_filter": scope, "with_payload": True, "with_vectors": [DENSE]}
-        if query.mode is Mode.DENSE:
-            response = await self._client.query_points(self._collection, query=query.dense, using=DENSE, **common)
-        elif query.mode is Mode.SPARSE:
-            response = await self._client.query_points(self._collection, query=sparse, using=SPARSE, **common)
+        pool = max(query.candidates, query.top_k)
+        # The first stage as a prefetch. The tenant filter goes into every prefetch: local mode has ignored
+        # a top-level filter on fusion queries (qdrant-client issue 1372); the tenant boundary must not
+        # depend on that.
+        if query.mode is Mode.HYBRID:
+            fusion = (
+                models.FusionQuery(fusion=models.Fusion.DBSF)
+                if query.fusion is FusionMethod.DBSF
+                else models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]))
+            )
+            stage = models.Prefetch(
+                prefetch=[
+                    models.Prefetch(query=query.dense, using=DENSE, filter=scope, limit=pool),
+                    models.Prefetch(query=sparse, using=SPARSE, filter=scope, limit=pool),
+                ],
+                query=fusion,
+                filter=scope,
+                limit=pool,
+            )
+        elif query.mode is Mode.DENSE:
+            stage = models.Prefetch(query=query.dense, using=DENSE, filter=scope, limit=pool)
         else:
-            candidates = query.top_k * self._settings.prefetch_factor
-            # The tenant filter goes into every prefetch too: local mode has ignored a top-level filter on
-            # fusion queries (qdrant-client issue 1372), and the tenant boundary must never depend on that.
+            stage = models.Prefetch(query=sparse, using=SPARSE, filter=scope, limit=pool)
+        common = {"limit": query.top_k, "query_filter": scope, "with_payload": True, "with_vectors": [DENSE]}
+        if query.mmr_lambda is not None and query.dense:
+            # Qdrant's MMR takes diversity, the complement of lambda.
+            mmr = models.Mmr(diversity=1.0 - query.mmr_lambda, candidates_limit=pool)
             response = await self._client.query_points(
                 self._collection,
-                prefetch=[
-                    models.Prefetch(query=query.dense, using=DENSE, filter=scope, limit=candidates),
-                    models.Prefetch(query=sparse, using=SPARSE, filter=scope, limit=candidates),
-                ],
-                query=models.RrfQuery(
-                    rrf=models.Rrf(k=self._settings.rrf_k, weights=[query.dense_weight, query.sparse_weight])
-                ),
+                prefetch=[stage],
+                query=models.NearestQuery(nearest=query.dense, mmr=mmr),
+                using=DENSE,
                 **common,
+            )
+        else:
+            response = await self._client.query_points(
+                self._collection, prefetch=stage.prefetch, query=stage.query, using=stage.using, **common
             )
         return [to_scored_chunk(query, point) for point in response.points]
 

@@ -28,7 +28,9 @@ def create_server(settings: RetrieverSettings) -> ServiceHost:
     index = build_index(settings)
 
     def register(server: grpc.aio.Server) -> list[str]:
-        servicer = RetrieverServicer(index, settings.dense_dimension, settings.max_top_k)
+        servicer = RetrieverServicer(
+            index, settings.dense_dimension, settings.max_top_k, settings.prefetch_factor, settings.rrf_k
+        )
         retriever_pb2_grpc.add_RetrieverServiceServicer_to_server(servicer, server)
         return [SERVICE_NAME]
 

@@ -3,7 +3,7 @@
 import grpc
 
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
-from services.retriever.index import ChunkIndex, ChunkRecord, Condition, Mode, ScoredChunk, SearchQuery
+from services.retriever.index import ChunkIndex, ChunkRecord, Condition, FusionMethod, Mode, ScoredChunk, SearchQuery
 from services.runtime.errors import InvalidArgument
 
 _MODES = {
@@ -12,6 +12,12 @@ _MODES = {
     retriever_pb2.SEARCH_MODE_DENSE: Mode.DENSE,
     retriever_pb2.SEARCH_MODE_SPARSE: Mode.SPARSE,
 }
+_FUSIONS = {
+    retriever_pb2.FUSION_UNSPECIFIED: FusionMethod.RRF,
+    retriever_pb2.FUSION_RRF: FusionMethod.RRF,
+    retriever_pb2.FUSION_DBSF: FusionMethod.DBSF,
+}
+MAX_CANDIDATES = 1000
 _STRING_FIELDS = ("document_id", "text", "title", "section_id", "source", "licence", "content_type", "revision")
 
 
@@ -54,10 +60,12 @@ def _chunk(hit: ScoredChunk) -> retriever_pb2.Chunk:
 class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
     """Validates requests and hands them to the index."""
 
-    def __init__(self, index: ChunkIndex, dimension: int, max_top_k: int) -> None:
+    def __init__(self, index: ChunkIndex, dimension: int, max_top_k: int, prefetch_factor: int, rrf_k: int) -> None:
         self._index = index
         self._dimension = dimension
         self._max_top_k = max_top_k
+        self._prefetch_factor = prefetch_factor
+        self._rrf_k = rrf_k
 
     async def Upsert(
         self, request: retriever_pb2.UpsertRequest, context: grpc.aio.ServicerContext
@@ -83,6 +91,15 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
             raise InvalidArgument("text is required for sparse and hybrid search")
         if request.dense_weight < 0 or request.sparse_weight < 0:
             raise InvalidArgument("fusion weights must not be negative")
+        fusion = _FUSIONS.get(request.fusion)
+        if fusion is None:
+            raise InvalidArgument(f"unknown fusion {request.fusion}")
+        if request.HasField("mmr_lambda") and not 0.0 <= request.mmr_lambda <= 1.0:
+            raise InvalidArgument(f"mmr_lambda must be between 0 and 1, got {request.mmr_lambda}")
+        if request.HasField("mmr_lambda") and mode is Mode.SPARSE:
+            raise InvalidArgument("mmr_lambda needs the dense vector: use hybrid or dense mode")
+        if request.candidates > MAX_CANDIDATES:
+            raise InvalidArgument(f"candidates must be at most {MAX_CANDIDATES}")
         query = SearchQuery(
             tenant=request.tenant,
             text=request.text,
@@ -92,6 +109,10 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
             mode=mode,
             dense_weight=request.dense_weight or 1.0,
             sparse_weight=request.sparse_weight or 1.0,
+            fusion=fusion,
+            rrf_k=request.rrf_k or self._rrf_k,
+            mmr_lambda=request.mmr_lambda if request.HasField("mmr_lambda") else None,
+            candidates=request.candidates or request.top_k * self._prefetch_factor,
         )
         hits = await self._index.search(query)
         return retriever_pb2.SearchResponse(

@@ -85,6 +85,46 @@ async def test_every_mode_ranks_the_matching_chunk_first(backend, embed, mode):
     assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-modes"))).chunks == 3
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"fusion": retriever_pb2.FUSION_DBSF},
+        {"rrf_k": 2, "dense_weight": 3.0, "sparse_weight": 0.5},
+        {"mmr_lambda": 0.7},
+        {"mmr_lambda": 1.0, "mode": retriever_pb2.SEARCH_MODE_DENSE},
+        {"candidates": 3},
+    ],
+)
+async def test_fusion_and_mmr_options_keep_the_best_match_first(backend, embed, options):
+    stub, _ = backend
+    await _index(stub, embed, "t-options")
+    hits = await _search(stub, embed, "t-options", "how often must API keys be rotated", **options)
+    assert hits[0].chunk.document_id == "rotation" and len(hits) == 3
+
+
+async def test_mmr_prefers_diverse_results_over_near_duplicates(backend, embed):
+    stub, _ = backend
+    twins = [
+        "API keys must be rotated every 45 days.",
+        "API keys must be rotated every forty-five days.",
+        "Mount Orvane last erupted in 1872.",
+    ]
+    vectors = await embed(*twins)
+    chunks = [
+        retriever_pb2.Chunk(id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mmr/{i}")), document_id=f"d{i}", text=t, dense=v)
+        for i, (t, v) in enumerate(zip(twins, vectors, strict=True))
+    ]
+    await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-mmr", chunks=chunks))
+    plain = await _search(
+        stub, embed, "t-mmr", "API key rotation period", top_k=2, mode=retriever_pb2.SEARCH_MODE_DENSE
+    )
+    diverse = await _search(
+        stub, embed, "t-mmr", "API key rotation period", top_k=2, mode=retriever_pb2.SEARCH_MODE_DENSE, mmr_lambda=0.2
+    )
+    assert {h.chunk.document_id for h in plain} == {"d0", "d1"}
+    assert "d2" in {h.chunk.document_id for h in diverse}
+
+
 async def test_a_tenant_never_sees_another_tenants_chunks(backend, embed):
     stub, _ = backend
     await _index(stub, embed, "t-owner")
@@ -116,6 +156,9 @@ async def test_filters_narrow_by_any_of_and_none_of(backend, embed):
         ({"dense": [0.1] * 3}, "must have 384 values"),
         ({"tenant": ""}, "tenant is required"),
         ({"text": " "}, "text is required"),
+        ({"mmr_lambda": 1.5}, "mmr_lambda must be between 0 and 1"),
+        ({"mmr_lambda": 0.5, "mode": retriever_pb2.SEARCH_MODE_SPARSE}, "mmr_lambda needs the dense vector"),
+        ({"candidates": 5000}, "candidates must be at most 1000"),
     ],
 )
 async def test_bad_searches_are_invalid_argument(backend, embed, change, message):

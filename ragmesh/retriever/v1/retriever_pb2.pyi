@@ -13,10 +13,19 @@ class SearchMode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SEARCH_MODE_HYBRID: _ClassVar[SearchMode]
     SEARCH_MODE_DENSE: _ClassVar[SearchMode]
     SEARCH_MODE_SPARSE: _ClassVar[SearchMode]
+
+class Fusion(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FUSION_UNSPECIFIED: _ClassVar[Fusion]
+    FUSION_RRF: _ClassVar[Fusion]
+    FUSION_DBSF: _ClassVar[Fusion]
 SEARCH_MODE_UNSPECIFIED: SearchMode
 SEARCH_MODE_HYBRID: SearchMode
 SEARCH_MODE_DENSE: SearchMode
 SEARCH_MODE_SPARSE: SearchMode
+FUSION_UNSPECIFIED: Fusion
+FUSION_RRF: Fusion
+FUSION_DBSF: Fusion
 
 class Chunk(_message.Message):
     __slots__ = ("id", "document_id", "chunk_index", "text", "dense", "title", "heading_path", "section_id", "source", "tags", "licence", "content_type", "revision", "char_start", "char_end")
@@ -83,7 +92,7 @@ class Filter(_message.Message):
     def __init__(self, must: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("tenant", "text", "dense", "top_k", "filter", "mode", "dense_weight", "sparse_weight")
+    __slots__ = ("tenant", "text", "dense", "top_k", "filter", "mode", "dense_weight", "sparse_weight", "fusion", "rrf_k", "mmr_lambda", "candidates")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     DENSE_FIELD_NUMBER: _ClassVar[int]
@@ -92,6 +101,10 @@ class SearchRequest(_message.Message):
     MODE_FIELD_NUMBER: _ClassVar[int]
     DENSE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
     SPARSE_WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    FUSION_FIELD_NUMBER: _ClassVar[int]
+    RRF_K_FIELD_NUMBER: _ClassVar[int]
+    MMR_LAMBDA_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     text: str
     dense: _containers.RepeatedScalarFieldContainer[float]
@@ -100,7 +113,11 @@ class SearchRequest(_message.Message):
     mode: SearchMode
     dense_weight: float
     sparse_weight: float
-    def __init__(self, tenant: _Optional[str] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., dense_weight: _Optional[float] = ..., sparse_weight: _Optional[float] = ...) -> None: ...
+    fusion: Fusion
+    rrf_k: int
+    mmr_lambda: float
+    candidates: int
+    def __init__(self, tenant: _Optional[str] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., dense_weight: _Optional[float] = ..., sparse_weight: _Optional[float] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., rrf_k: _Optional[int] = ..., mmr_lambda: _Optional[float] = ..., candidates: _Optional[int] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("chunk", "score", "dense_similarity")
