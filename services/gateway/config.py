@@ -22,6 +22,8 @@ class GatewaySettings(ServiceSettings):
     max_question_chars: int = 2_000
     default_top_k: int = 5
     max_top_k: int = 50
+    # /v1/search returns longer lists (evaluation, re-ranking by the caller).
+    max_search_top_k: int = 100
     max_upload_bytes: int = 20 * 1024 * 1024
     # Cosine similarity under which a retrieved chunk does not count as evidence; when no chunk clears it
     # the answer is no_context and no LLM is called.

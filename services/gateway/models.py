@@ -29,6 +29,39 @@ class QueryRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=2048, description="Upper bound on the answer's length.")
 
 
+class SearchRequest(BaseModel):
+    """Retrieval alone: the ranked passages for a query, without thresholds or an answer."""
+
+    query: str = Field(description="What to look for.")
+    top_k: int = Field(default=10, description="Passages to return (1 to 100).")
+    filters: dict[str, str | list[str] | FilterValues] = Field(default_factory=dict, description="As in /v1/query.")
+    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    fusion: Literal["rrf", "dbsf"] = Field(default="rrf", description="How hybrid search merges its two lists.")
+    dense_weight: float = Field(default=1.0, ge=0, le=10, description="Weight of the dense list in RRF.")
+    sparse_weight: float = Field(default=1.0, ge=0, le=10, description="Weight of the sparse list in RRF.")
+    rrf_k: int = Field(default=60, ge=1, le=1000, description="RRF constant.")
+    mmr_lambda: float | None = Field(default=None, ge=0, le=1, description="MMR: 1 relevance only, lower more diverse.")
+    candidates: int | None = Field(default=None, ge=1, le=1000, description="Candidates per list before fusion.")
+
+
+class SearchHit(BaseModel):
+    document_id: str
+    title: str
+    chunk_index: int
+    heading_path: list[str]
+    source: str
+    text: str
+    char_start: int
+    char_end: int
+    score: float = Field(description="The ranking score of the chosen mode (RRF, DBSF, cosine or BM25).")
+    similarity: float = Field(description="Cosine similarity of query and passage.")
+
+
+class SearchResponse(BaseModel):
+    hits: list[SearchHit]
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
 class Citation(BaseModel):
     """A retrieved passage, and whether the answer cites it (by its [index], or by its words when the
     model writes no markers)."""

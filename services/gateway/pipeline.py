@@ -18,7 +18,16 @@ from ragmesh.generator.v1 import generator_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
-from services.gateway.models import Citation, FilterValues, QueryRequest, QueryResponse, Usage
+from services.gateway.models import (
+    Citation,
+    FilterValues,
+    QueryRequest,
+    QueryResponse,
+    SearchHit,
+    SearchRequest,
+    SearchResponse,
+    Usage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +39,7 @@ _MODES = {
     "dense": retriever_pb2.SEARCH_MODE_DENSE,
     "sparse": retriever_pb2.SEARCH_MODE_SPARSE,
 }
+_FUSIONS = {"rrf": retriever_pb2.FUSION_RRF, "dbsf": retriever_pb2.FUSION_DBSF}
 _MARKER = re.compile(r"\[(\d{1,2})\]")
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"\w+")
@@ -164,34 +174,74 @@ class QueryPipeline:
         )
         return "ragmesh:answer:" + hashlib.sha256(identity.encode()).hexdigest()
 
+    def _top_k(self, top_k: int | None, limit: int) -> int:
+        top_k = self._settings.default_top_k if top_k is None else top_k
+        if not 1 <= top_k <= limit:
+            raise HTTPException(422, f"top_k must be between 1 and {limit}, got {top_k}")
+        return top_k
+
+    async def _retrieve(
+        self, tenant: str, text: str, search: retriever_pb2.SearchRequest, timings: dict[str, float]
+    ) -> list[retriever_pb2.Hit]:
+        """Embed the text and search the tenant's chunks with it."""
+        started = time.perf_counter()
+        embedded = await self._downstream.embedder.Embed(
+            embedder_pb2.EmbedRequest(texts=[text], kind=embedder_pb2.INPUT_KIND_QUERY),
+            timeout=self._settings.retrieval_timeout_seconds,
+        )
+        timings["embed"] = round((time.perf_counter() - started) * 1000, 2)
+        started = time.perf_counter()
+        search.tenant, search.text = tenant, text
+        search.dense.extend(embedded.vectors[0].values)
+        found = await self._downstream.retriever.Search(search, timeout=self._settings.retrieval_timeout_seconds)
+        timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
+        return list(found.hits)
+
+    async def search(self, tenant: str, request: SearchRequest) -> SearchResponse:
+        """The ranked passages, as the retriever returns them: no threshold, no passage budget."""
+        query = clean_question(request.query, self._settings.max_question_chars)
+        search = retriever_pb2.SearchRequest(
+            top_k=self._top_k(request.top_k, self._settings.max_search_top_k),
+            filter=_filter(request.filters),
+            mode=_MODES[request.mode],
+            fusion=_FUSIONS[request.fusion],
+            dense_weight=request.dense_weight,
+            sparse_weight=request.sparse_weight,
+            rrf_k=request.rrf_k,
+            candidates=request.candidates or 0,
+        )
+        if request.mmr_lambda is not None:
+            search.mmr_lambda = request.mmr_lambda
+        timings: dict[str, float] = {}
+        hits = await self._retrieve(tenant, query, search, timings)
+        return SearchResponse(
+            hits=[
+                SearchHit(
+                    document_id=hit.chunk.document_id,
+                    title=hit.chunk.title,
+                    chunk_index=hit.chunk.chunk_index,
+                    heading_path=list(hit.chunk.heading_path),
+                    source=hit.chunk.source,
+                    text=hit.chunk.text,
+                    char_start=hit.chunk.char_start,
+                    char_end=hit.chunk.char_end,
+                    score=hit.score,
+                    similarity=round(hit.dense_similarity, 4),
+                )
+                for hit in hits
+            ],
+            timings_ms=timings,
+        )
+
     async def gather(self, tenant: str, request: QueryRequest) -> Evidence:
         """Validate, embed and retrieve; keep the hits that clear the relevance threshold."""
         s = self._settings
-        question = clean_question(request.question, s.max_question_chars)
-        top_k = s.default_top_k if request.top_k is None else request.top_k
-        if not 1 <= top_k <= s.max_top_k:
-            raise HTTPException(422, f"top_k must be between 1 and {s.max_top_k}, got {top_k}")
-        evidence = Evidence(question=question)
-        started = time.perf_counter()
-        embedded = await self._downstream.embedder.Embed(
-            embedder_pb2.EmbedRequest(texts=[question], kind=embedder_pb2.INPUT_KIND_QUERY),
-            timeout=s.retrieval_timeout_seconds,
+        evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
+        search = retriever_pb2.SearchRequest(
+            top_k=self._top_k(request.top_k, s.max_top_k), filter=_filter(request.filters), mode=_MODES[request.mode]
         )
-        evidence.timings_ms["embed"] = round((time.perf_counter() - started) * 1000, 2)
-        started = time.perf_counter()
-        found = await self._downstream.retriever.Search(
-            retriever_pb2.SearchRequest(
-                tenant=tenant,
-                text=question,
-                dense=embedded.vectors[0].values,
-                top_k=top_k,
-                filter=_filter(request.filters),
-                mode=_MODES[request.mode],
-            ),
-            timeout=s.retrieval_timeout_seconds,
-        )
-        evidence.timings_ms["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
-        relevant = [hit for hit in found.hits if hit.dense_similarity >= s.relevance_threshold]
+        found = await self._retrieve(tenant, evidence.question, search, evidence.timings_ms)
+        relevant = [hit for hit in found if hit.dense_similarity >= s.relevance_threshold]
         budget, kept = s.max_context_chars, []
         for hit in relevant[: s.max_passages]:
             if kept and len(hit.chunk.text) > budget:

@@ -123,6 +123,43 @@ async def test_retrieval_only_returns_citations_without_calling_the_llm(api, cor
     assert body["citations"][0]["document_id"] == corpus["orvane.html"] and body["no_context"] is False
 
 
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"mode": "sparse"},
+        {"mode": "dense"},
+        {"fusion": "dbsf"},
+        {"mmr_lambda": 0.5},
+        {"dense_weight": 2, "rrf_k": 10},
+    ],
+)
+async def test_search_ranks_the_tenants_passages_without_thresholds(api, corpus, options):
+    reply = await api.post("/v1/search", headers=ACME, json={"query": "volcano eruption 1872", "top_k": 100, **options})
+    assert reply.status_code == 200, reply.text
+    hits = reply.json()["hits"]
+    assert hits[0]["document_id"] == corpus["orvane.html"]
+    # With the dense side, everything the tenant has comes back, weak matches included (BM25 alone returns
+    # only passages sharing a term); never anything of the other tenant.
+    assert len(hits) >= (1 if options.get("mode") == "sparse" else 6)
+    assert corpus["nightjar.md"] not in {h["document_id"] for h in hits}
+
+
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ({"query": "x", "top_k": 101}, "top_k must be between 1 and 100"),
+        ({"query": "x", "mmr_lambda": 2}, "less than or equal to 1"),
+        ({"query": "x", "fusion": "borda"}, "Input should be 'rrf' or 'dbsf'"),
+        ({"query": "x", "mode": "sparse", "mmr_lambda": 0.5}, "mmr_lambda needs the dense vector"),
+        ({"query": " "}, "question is empty"),
+    ],
+)
+async def test_bad_searches_are_422(api, corpus, body, detail):
+    reply = await api.post("/v1/search", headers=ACME, json=body)
+    assert reply.status_code == 422 and detail in json.dumps(reply.json())
+
+
 async def test_streamed_answer_sends_tokens_then_citations_then_done(api, corpus):
     events: list[tuple[str, str]] = []
     async with api.stream(
@@ -276,5 +313,7 @@ async def test_without_a_generator_the_answer_degrades_to_cited_passages(suite, 
 
 async def test_openapi_documents_every_route(api):
     paths = (await api.get("/openapi.json")).json()["paths"]
-    assert {"/v1/query", "/v1/documents", "/v1/documents/{document_id}", "/healthz", "/readyz"} <= set(paths)
+    assert {"/v1/query", "/v1/search", "/v1/documents", "/v1/documents/{document_id}", "/healthz", "/readyz"} <= set(
+        paths
+    )
     assert (await api.get("/metrics")).status_code in (200, 307)

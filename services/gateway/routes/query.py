@@ -4,7 +4,7 @@ from fastapi import APIRouter
 from sse_starlette.sse import EventSourceResponse
 
 from services.gateway.deps import PipelineDep, TenantDep
-from services.gateway.models import Problem, QueryRequest, QueryResponse
+from services.gateway.models import Problem, QueryRequest, QueryResponse, SearchRequest, SearchResponse
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -30,3 +30,13 @@ async def query(body: QueryRequest, tenant: TenantDep, pipeline: PipelineDep):
         evidence = await pipeline.gather(tenant, body)
         return EventSourceResponse(pipeline.stream(tenant, evidence, body), ping=15)
     return await pipeline.answer(tenant, body)
+
+
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    responses={401: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+)
+async def search(body: SearchRequest, tenant: TenantDep, pipeline: PipelineDep) -> SearchResponse:
+    """The tenant's passages ranked for a query: hybrid, dense or sparse; RRF or DBSF; optional MMR."""
+    return await pipeline.search(tenant, body)
