@@ -92,6 +92,11 @@ deploy: $(STAMP) ## Install or upgrade the release (VALUES=..., SMOKE_URL=..., R
 bench: install redis-server ## Query latency (p50/p95) and ingest throughput, against the real suite on loopback.
 	$(BIN)/python -m bench.run
 
+.PHONY: eval
+eval: install redis-server ## Retrieval quality on SciFact test (and train) through the real suite; reports in eval/results/.
+	$(BIN)/python -m eval.retrieval --split test
+	$(BIN)/python -m eval.retrieval --split train
+
 .PHONY: clean
 clean: ## Remove the virtual environment and local data.
 	rm -rf $(VENV) .venv-checkov .ragmesh

@@ -13,12 +13,8 @@ import asyncio
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
-import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +27,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
-from ragmesh.suite import free_port
+from ragmesh.suite import BackgroundSuite
 
 KEY = "bench-key"
 console = Console()
@@ -89,44 +85,6 @@ def _summary(values: list[float]) -> dict[str, float]:
         "p95_ms": round(_percentile(values, 0.95), 2),
         "n": len(values),
     }
-
-
-class RunningSuite:
-    """`ragmesh up` in a child process on free ports, with its own data dir and Redis."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.ports = {
-            n: free_port() for n in ("gateway", "embedder", "retriever", "generator", "ingest", "llm", "redis")
-        }
-        plan = ", ".join(f"{name}_port={port}" for name, port in self.ports.items())
-        script = (
-            "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "
-            f"raise SystemExit(up(SuitePlan(data_dir=Path({str(data_dir)!r}), {plan})))"
-        )
-        env = {**os.environ, "RAGMESH_GATEWAY_API_KEYS": json.dumps({KEY: "bench"}), "COLUMNS": "120"}
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-        )
-        self.lines: list[str] = []
-        threading.Thread(target=lambda: self.lines.extend(x.decode() for x in self.process.stdout), daemon=True).start()
-
-    def wait_up(self, timeout: float = 300) -> float:
-        started = time.monotonic()
-        with console.status("starting the suite (ragmesh up)…"):
-            while not any("ragmesh is up" in line for line in self.lines):
-                if self.process.poll() is not None or time.monotonic() - started > timeout:
-                    raise RuntimeError("the suite did not start:\n" + "".join(self.lines))
-                time.sleep(0.2)
-        return time.monotonic() - started
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.ports['gateway']}"
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=60)
 
 
 def _progress() -> Progress:
@@ -213,9 +171,9 @@ def grounding(probes: list[Probe], bodies: list[dict]) -> dict:
 async def main(args: argparse.Namespace) -> dict:
     results: dict = {"machine": {"cpus": os.cpu_count()}, "at": datetime.now(UTC).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory(prefix="ragmesh-bench-") as data_dir:
-        suite = RunningSuite(Path(data_dir))
+        suite = BackgroundSuite(Path(data_dir), {KEY: "bench"})
         try:
-            results["startup_s"] = round(suite.wait_up(), 2)
+            results["startup_s"] = round(suite.wait_up(console), 2)
             async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
                 rng = random.Random(7)
                 probes = [_probe(i, rng) for i in range(args.documents)]

@@ -282,3 +282,46 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
     finally:
         supervisor.stop()
         console.print("stopped.")
+
+
+class BackgroundSuite:
+    """`ragmesh up` in a child process on free ports, with its own data dir and Redis: for benchmarks and
+    evaluations that must measure the real multi-process suite."""
+
+    def __init__(self, data_dir: Path, api_keys: dict[str, str], env: dict[str, str] | None = None) -> None:
+        import json
+        import threading
+
+        self.ports = {
+            n: free_port() for n in ("gateway", "embedder", "retriever", "generator", "ingest", "llm", "redis")
+        }
+        plan = ", ".join(f"{name}_port={port}" for name, port in self.ports.items())
+        script = (
+            "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "
+            f"raise SystemExit(up(SuitePlan(data_dir=Path({str(data_dir)!r}), {plan})))"
+        )
+        variables = {**os.environ, **(env or {}), "RAGMESH_GATEWAY_API_KEYS": json.dumps(api_keys), "COLUMNS": "120"}
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=variables
+        )
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: self.lines.extend(x.decode() for x in self.process.stdout), daemon=True).start()
+
+    def wait_up(self, console: Console, timeout: float = 300) -> float:
+        """Seconds until the suite reported itself up."""
+        started = time.monotonic()
+        with console.status("starting the suite (ragmesh up)…"):
+            while not any("ragmesh is up" in line for line in self.lines):
+                if self.process.poll() is not None or time.monotonic() - started > timeout:
+                    raise RuntimeError("the suite did not start:\n" + "".join(self.lines))
+                time.sleep(0.2)
+        return time.monotonic() - started
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(timeout=60)

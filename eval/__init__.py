@@ -1,0 +1,1 @@
+"""Quality evaluation on public benchmarks: `make eval`. Reports go to eval/results/."""
