@@ -177,13 +177,14 @@ class Ingestor:
                 # Leave nothing of the new revision behind; the previous one, if any, stays whole.
                 await self._discard_revision(item.tenant, document_id, revision)
                 raise
-            # The new revision is complete: drop the chunks of the previous one.
-            await self._call(
-                self._retriever.DeleteDocument,
-                retriever_pb2.DeleteDocumentRequest(
-                    tenant=item.tenant, document_id=document_id, keep_revision=revision
-                ),
-            )
+            # The new revision is complete: drop the chunks of the previous one (a new document has none).
+            if existing is not None:
+                await self._call(
+                    self._retriever.DeleteDocument,
+                    retriever_pb2.DeleteDocumentRequest(
+                        tenant=item.tenant, document_id=document_id, keep_revision=revision
+                    ),
+                )
             raw_path = self._raw_path(item.tenant, document_id)
             await asyncio.to_thread(_write_atomically, raw_path, item.content)
             stamp = now()
