@@ -94,8 +94,7 @@ bench: install redis-server ## Query latency (p50/p95) and ingest throughput, ag
 
 .PHONY: eval
 eval: install redis-server ## Retrieval quality on SciFact test (and train) through the real suite; reports in eval/results/.
-	$(BIN)/python -m eval.retrieval --split test
-	$(BIN)/python -m eval.retrieval --split train
+	$(BIN)/python -m eval.retrieval --split test --split train
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data.

@@ -2,15 +2,15 @@
 (POST /v1/documents), every claim is asked through the gateway (POST /v1/search), and the document
 rankings are scored with trec_eval's nDCG@10 and Recall@100 (pytrec-eval).
 
-    python -m eval.retrieval [--split test|train] [--limit N] [--configs hybrid,dense,...]
-Writes eval/results/retrieval-<split>.json and .md.
+    python -m eval.retrieval [--split test --split train] [--limit N] [--configs hybrid,dense,...]
+Writes eval/results/retrieval-<split>.json and .md. The index persists in --data-dir, and re-ingesting
+unchanged abstracts is a no-op, so later runs start in seconds.
 """
 
 import argparse
 import asyncio
 import json
 import statistics
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -127,8 +127,9 @@ def markdown(report: dict) -> str:
     lines = [
         f"# SciFact {report['split']} — retrieval ({report['queries']} claims, {report['at']})",
         "",
-        f"Corpus: {report['ingest']['documents']} abstracts, {report['ingest']['chunks']} chunks, ingested through "
-        f"the ingest service in {report['ingest']['seconds']} s. BM25 reference (BEIR): 0.665 nDCG@10.",
+        f"Corpus: {report['ingest']['documents']} abstracts, {report['ingest']['chunks']} chunks, "
+        f"ingested through the ingest service in {report['ingest']['seconds']} s. "
+        "BM25 reference (BEIR): 0.665 nDCG@10.",
         "",
         "| configuration | nDCG@10 | Recall@100 | p50 ms | p95 ms |",
         "|---|---|---|---|---|",
@@ -143,33 +144,40 @@ def markdown(report: dict) -> str:
     )
 
 
-async def main(args: argparse.Namespace) -> dict:
+async def main(args: argparse.Namespace) -> list[dict]:
     if not scifact.available():
         raise SystemExit(f"SciFact is not at {scifact.data_dir()} (set RAGMESH_SCIFACT_DIR)")
     configs = {name: CONFIGS[name] for name in args.configs.split(",")} if args.configs else CONFIGS
-    with tempfile.TemporaryDirectory(prefix="ragmesh-eval-") as data_dir:
-        suite = BackgroundSuite(Path(data_dir), {KEY: "scifact"}, env={"RAGMESH_GATEWAY_MAX_SEARCH_TOP_K": "300"})
-        try:
-            suite.wait_up(console)
-            async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
-                ingested = await ingest(client, scifact.corpus())
-                report = await evaluate(args.split, configs, args.limit, client)
-        finally:
-            suite.stop()
-    report["ingest"] = ingested
-    report["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-    return report
+    suite = BackgroundSuite(
+        args.data_dir,
+        {KEY: "scifact"},
+        env={"RAGMESH_GATEWAY_MAX_SEARCH_TOP_K": "300", "RAGMESH_RETRIEVER_MAX_TOP_K": "300"},
+    )
+    reports = []
+    try:
+        suite.wait_up(console)
+        async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
+            ingested = await ingest(client, scifact.corpus())
+            for split in args.split or ["test"]:
+                report = await evaluate(split, configs, args.limit, client)
+                report["ingest"] = ingested
+                report["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                reports.append(report)
+    finally:
+        suite.stop()
+    return reports
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--split", choices=["test", "train"], default="test")
+    parser.add_argument("--split", choices=["test", "train"], action="append", help="Repeatable; default test.")
+    parser.add_argument("--data-dir", type=Path, default=Path(".ragmesh/eval-scifact"), help="Where the index lives.")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N claims.")
     parser.add_argument("--configs", default="", help=f"Comma-separated, from: {', '.join(CONFIGS)}.")
     arguments = parser.parse_args()
-    result = asyncio.run(main(arguments))
     RESULTS.mkdir(exist_ok=True)
-    stem = RESULTS / f"retrieval-{arguments.split}"
-    stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-    stem.with_suffix(".md").write_text(markdown(result))
-    console.print(markdown(result))
+    for result in asyncio.run(main(arguments)):
+        stem = RESULTS / f"retrieval-{result['split']}"
+        stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        stem.with_suffix(".md").write_text(markdown(result))
+        console.print(markdown(result))
