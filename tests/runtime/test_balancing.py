@@ -2,6 +2,7 @@
 Service), and our channel options (round_robin, re-resolution). A real DNS server on loopback, real gRPC."""
 
 import asyncio
+import contextlib
 import socket
 from collections import Counter
 
@@ -79,6 +80,17 @@ async def _spread(stub, calls: int) -> Counter:
     return Counter(reply.model for reply in replies)
 
 
+@contextlib.asynccontextmanager
+async def dialled(dns_port: int, port: int):
+    """A stub over our production channel options, dialling the name through the test DNS server, with
+    every subchannel connected (the first calls go out while connections are still being made)."""
+    async with open_channel(f"dns://127.0.0.1:{dns_port}/{NAME.rstrip('.')}:{port}") as channel:
+        stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+        await channel.channel_ready()
+        await _spread(stub, 30)
+        yield stub
+
+
 async def test_calls_over_one_name_spread_evenly_across_every_replica(dns):
     records, dns_port = dns
     addresses = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -86,11 +98,7 @@ async def test_calls_over_one_name_spread_evenly_across_every_replica(dns):
     port = _shared_free_port(addresses)
     servers = [await _replica(address, port, SERVER_OPTIONS) for address in addresses]
     try:
-        channel = open_channel(f"dns://127.0.0.1:{dns_port}/{NAME.rstrip('.')}:{port}")
-        async with channel:
-            stub = generator_pb2_grpc.GeneratorServiceStub(channel)
-            await channel.channel_ready()
-            await _spread(stub, 30)  # let every subchannel connect
+        async with dialled(dns_port, port) as stub:
             share = await _spread(stub, 600)
         print(f"split of 600 calls over 3 replicas: {dict(share)}")
         assert set(share) == set(addresses), share
@@ -111,11 +119,7 @@ async def test_a_new_replica_gets_traffic_once_connections_age_out_and_dns_is_re
     aging += [("grpc.max_connection_age_ms", 2000), ("grpc.max_connection_age_grace_ms", 500)]
     servers = [await _replica(address, port, aging) for address in first]
     try:
-        channel = open_channel(f"dns://127.0.0.1:{dns_port}/{NAME.rstrip('.')}:{port}")
-        async with channel:
-            stub = generator_pb2_grpc.GeneratorServiceStub(channel)
-            await channel.channel_ready()
-            await _spread(stub, 30)
+        async with dialled(dns_port, port) as stub:
             assert set(await _spread(stub, 60)) == set(first)
             servers.append(await _replica(added, port, aging))
             records.addresses = [*first, added]
