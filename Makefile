@@ -94,7 +94,7 @@ bench: install redis-server ## Query latency (p50/p95) and ingest throughput, ag
 
 .PHONY: eval
 eval: install redis-server ## Retrieval quality on SciFact test (and train) through the real suite; reports in eval/results/.
-	$(BIN)/python -m eval.retrieval --split test --split train
+	$(BIN)/python -m eval.retrieval --split test --split train --tune --no-context
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data.
