@@ -24,6 +24,8 @@ from qdrant_edge import (
     Prefetch,
     Query,
     QueryRequest,
+    RangeFloat,
+    ScrollRequest,
     UpdateOperation,
 )
 
@@ -39,6 +41,7 @@ from services.retriever.index import (
     Mode,
     ScoredChunk,
     SearchQuery,
+    group_sections,
     to_scored_chunk,
     validate_conditions,
 )
@@ -55,6 +58,8 @@ def _filter(tenant: str, query: SearchQuery | None = None) -> Filter:
             must.append(FieldCondition(condition.field, match=MatchAny(list(condition.any_of))))
         if condition.none_of:
             must_not.append(FieldCondition(condition.field, match=MatchAny(list(condition.none_of))))
+        if condition.has_range:
+            must.append(FieldCondition(condition.field, range=RangeFloat(gte=condition.gte, lte=condition.lte)))
     return Filter(must=must, must_not=must_not or None)
 
 
@@ -147,6 +152,30 @@ class EdgeIndex:
             )
         points = await asyncio.to_thread(self.shard.query, request)
         return [to_scored_chunk(query, point) for point in points]
+
+    async def sections(self, tenant: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], list[ScoredChunk]]:
+        if not refs:
+            return {}
+        wanted = Filter(
+            must=[FieldCondition(TENANT_FIELD, match=MatchValue(tenant))],
+            should=[
+                Filter(
+                    must=[
+                        FieldCondition("document_id", match=MatchValue(document_id)),
+                        FieldCondition("section_id", match=MatchValue(section_id)),
+                    ]
+                )
+                for document_id, section_id in refs
+            ],
+        )
+        records, offset = [], None
+        while True:
+            page, offset = await asyncio.to_thread(
+                self.shard.scroll, ScrollRequest(offset=offset, limit=256, filter=wanted, with_payload=True)
+            )
+            records.extend(page)
+            if offset is None:
+                return group_sections(records)
 
     async def delete_document(
         self, tenant: str, document_id: str, keep_revision: str = "", only_revision: str = ""

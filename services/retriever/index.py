@@ -1,5 +1,6 @@
 """The chunk index role, its records, and the filter vocabulary both Qdrant backends share."""
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -14,8 +15,12 @@ TENANT_FIELD = "tenant"
 # Payload fields a caller may filter on. A closed set: an unknown field is a client error, never a
 # silently empty result.
 FILTER_FIELDS = ("document_id", "source", "tags", "licence", "content_type", "title")
-# Keyword indexes beyond the tenant key; revision is internal (used when swapping document versions).
-KEYWORD_INDEXES = (*FILTER_FIELDS, "revision")
+# Declared metadata lives under one payload key; which names a tenant may use is its schema's business
+# (the gateway checks that), the retriever only insists on a safe identifier.
+ATTRIBUTES = "attributes"
+ATTRIBUTE_FIELD = re.compile(r"attributes\.[a-z][a-z0-9_]{0,62}")
+# Keyword indexes beyond the tenant key; revision and section_id are internal (revision swaps, parent sections).
+KEYWORD_INDEXES = (*FILTER_FIELDS, "revision", "section_id")
 
 
 @dataclass
@@ -45,11 +50,17 @@ class FusionMethod(Enum):
 
 @dataclass
 class Condition:
-    """field matches any of `any_of` and none of `none_of`."""
+    """field matches any of `any_of`, none of `none_of`, and lies within [gte, lte] where those are set."""
 
     field: str
     any_of: list[str] = field(default_factory=list)
     none_of: list[str] = field(default_factory=list)
+    gte: float | None = None
+    lte: float | None = None
+
+    @property
+    def has_range(self) -> bool:
+        return self.gte is not None or self.lte is not None
 
 
 @dataclass
@@ -81,12 +92,18 @@ class ScoredChunk:
 def validate_conditions(conditions: list[Condition]) -> None:
     """Reject unknown fields and empty conditions before anything reaches Qdrant."""
     for condition in conditions:
-        if condition.field not in FILTER_FIELDS:
+        attribute = ATTRIBUTE_FIELD.fullmatch(condition.field) is not None
+        if condition.field not in FILTER_FIELDS and not attribute:
             raise InvalidArgument(
-                f"unknown filter field {condition.field!r}; filterable fields are: {', '.join(FILTER_FIELDS)}"
+                f"unknown filter field {condition.field!r}; filterable fields are: {', '.join(FILTER_FIELDS)} "
+                "and attributes.<name>"
             )
-        if not condition.any_of and not condition.none_of:
+        if not condition.any_of and not condition.none_of and not condition.has_range:
             raise InvalidArgument(f"filter on {condition.field!r} has no values")
+        if condition.has_range and not attribute:
+            raise InvalidArgument(f"{condition.field!r} is not numeric: gte/lte apply to attributes only")
+        if condition.gte is not None and condition.lte is not None and condition.gte > condition.lte:
+            raise InvalidArgument(f"filter on {condition.field!r}: gte {condition.gte} is above lte {condition.lte}")
 
 
 class LexicalEncoder:
@@ -113,6 +130,20 @@ def to_scored_chunk(query: SearchQuery, point: object) -> ScoredChunk:
     )
 
 
+def group_sections(records: list[object]) -> dict[tuple[str, str], list[ScoredChunk]]:
+    """Scrolled points (either backend) grouped by (document_id, section_id), each group in chunk order."""
+    grouped: dict[tuple[str, str], list[ScoredChunk]] = {}
+    for record in records:
+        payload = dict(record.payload or {})
+        key = (str(payload.get("document_id", "")), str(payload.get("section_id", "")))
+        grouped.setdefault(key, []).append(
+            ScoredChunk(id=str(record.id), score=0.0, dense_similarity=0.0, payload=payload)
+        )
+    for chunks in grouped.values():
+        chunks.sort(key=lambda chunk: int(chunk.payload.get("chunk_index", 0)))
+    return grouped
+
+
 class ChunkIndex(Protocol):
     """Where chunks live. Every operation is scoped to one tenant."""
 
@@ -125,6 +156,10 @@ class ChunkIndex(Protocol):
         ...
 
     async def search(self, query: SearchQuery) -> list[ScoredChunk]: ...
+
+    async def sections(self, tenant: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], list[ScoredChunk]]:
+        """Every chunk of each (document_id, section_id), by chunk_index; missing sections are left out."""
+        ...
 
     async def delete_document(
         self, tenant: str, document_id: str, keep_revision: str = "", only_revision: str = ""

@@ -20,6 +20,7 @@ from services.retriever.index import (
     Mode,
     ScoredChunk,
     SearchQuery,
+    group_sections,
     to_scored_chunk,
     validate_conditions,
 )
@@ -38,6 +39,10 @@ def _filter(tenant: str, query: SearchQuery | None = None) -> models.Filter:
         if condition.none_of:
             must_not.append(
                 models.FieldCondition(key=condition.field, match=models.MatchAny(any=list(condition.none_of)))
+            )
+        if condition.has_range:
+            must.append(
+                models.FieldCondition(key=condition.field, range=models.Range(gte=condition.gte, lte=condition.lte))
             )
     return models.Filter(must=must, must_not=must_not or None)
 
@@ -60,15 +65,15 @@ class QdrantServerIndex:
             self._client = AsyncQdrantClient(path=str(path))
 
     async def warm_up(self) -> None:
-        if await self._client.collection_exists(self._collection):
-            return
-        await self._client.create_collection(
-            self._collection,
-            vectors_config={
-                DENSE: models.VectorParams(size=self._settings.dense_dimension, distance=models.Distance.COSINE)
-            },
-            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
-        )
+        if not await self._client.collection_exists(self._collection):
+            await self._client.create_collection(
+                self._collection,
+                vectors_config={
+                    DENSE: models.VectorParams(size=self._settings.dense_dimension, distance=models.Distance.COSINE)
+                },
+                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+            )
+        # Creating an index that exists is a no-op, so a collection made by an older version gains new ones.
         with warnings.catch_warnings():
             # Local mode says payload indexes do nothing there; a server uses them, so they are still created.
             warnings.filterwarnings("ignore", message="Payload indexes have no effect")
@@ -136,6 +141,30 @@ class QdrantServerIndex:
                 self._collection, prefetch=stage.prefetch, query=stage.query, using=stage.using, **common
             )
         return [to_scored_chunk(query, point) for point in response.points]
+
+    async def sections(self, tenant: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], list[ScoredChunk]]:
+        if not refs:
+            return {}
+        wanted = models.Filter(
+            must=[models.FieldCondition(key=TENANT_FIELD, match=models.MatchValue(value=tenant))],
+            should=[
+                models.Filter(
+                    must=[
+                        models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id)),
+                        models.FieldCondition(key="section_id", match=models.MatchValue(value=section_id)),
+                    ]
+                )
+                for document_id, section_id in refs
+            ],
+        )
+        records, offset = [], None
+        while True:
+            page, offset = await self._client.scroll(
+                self._collection, scroll_filter=wanted, limit=256, offset=offset, with_payload=True
+            )
+            records.extend(page)
+            if offset is None:
+                return group_sections(records)
 
     async def delete_document(
         self, tenant: str, document_id: str, keep_revision: str = "", only_revision: str = ""

@@ -1,9 +1,19 @@
 """gRPC adapter from RetrieverService messages to a ChunkIndex."""
 
 import grpc
+from google.protobuf import json_format, struct_pb2
 
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
-from services.retriever.index import ChunkIndex, ChunkRecord, Condition, FusionMethod, Mode, ScoredChunk, SearchQuery
+from services.retriever.index import (
+    ATTRIBUTES,
+    ChunkIndex,
+    ChunkRecord,
+    Condition,
+    FusionMethod,
+    Mode,
+    ScoredChunk,
+    SearchQuery,
+)
 from services.runtime.errors import InvalidArgument
 
 _MODES = {
@@ -18,6 +28,7 @@ _FUSIONS = {
     retriever_pb2.FUSION_DBSF: FusionMethod.DBSF,
 }
 MAX_CANDIDATES = 1000
+MAX_SECTIONS = 100
 _STRING_FIELDS = ("document_id", "text", "title", "section_id", "source", "licence", "content_type", "revision")
 
 
@@ -41,12 +52,18 @@ def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
         char_start=chunk.char_start,
         char_end=chunk.char_end,
     )
+    if chunk.attributes.fields:
+        payload[ATTRIBUTES] = json_format.MessageToDict(chunk.attributes)
     return ChunkRecord(id=chunk.id, dense=list(chunk.dense), payload=payload)
 
 
 def _chunk(hit: ScoredChunk) -> retriever_pb2.Chunk:
     p = hit.payload
+    attributes = struct_pb2.Struct()
+    if isinstance(p.get(ATTRIBUTES), dict):
+        attributes.update(p[ATTRIBUTES])
     return retriever_pb2.Chunk(
+        attributes=attributes,
         id=hit.id,
         chunk_index=int(p.get("chunk_index", 0)),
         heading_path=[str(h) for h in p.get("heading_path", [])],
@@ -105,7 +122,16 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
             text=request.text,
             dense=list(request.dense),
             top_k=request.top_k,
-            conditions=[Condition(c.field, list(c.any_of), list(c.none_of)) for c in request.filter.must],
+            conditions=[
+                Condition(
+                    c.field,
+                    list(c.any_of),
+                    list(c.none_of),
+                    gte=c.gte if c.HasField("gte") else None,
+                    lte=c.lte if c.HasField("lte") else None,
+                )
+                for c in request.filter.must
+            ],
             mode=mode,
             dense_weight=request.dense_weight or 1.0,
             sparse_weight=request.sparse_weight or 1.0,
@@ -117,6 +143,26 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
         hits = await self._index.search(query)
         return retriever_pb2.SearchResponse(
             hits=[retriever_pb2.Hit(chunk=_chunk(h), score=h.score, dense_similarity=h.dense_similarity) for h in hits]
+        )
+
+    async def GetSections(
+        self, request: retriever_pb2.GetSectionsRequest, context: grpc.aio.ServicerContext
+    ) -> retriever_pb2.GetSectionsResponse:
+        _require_tenant(request.tenant)
+        if len(request.sections) > MAX_SECTIONS:
+            raise InvalidArgument(f"at most {MAX_SECTIONS} sections per call, got {len(request.sections)}")
+        refs = list(dict.fromkeys((ref.document_id, ref.section_id) for ref in request.sections))
+        if any(not document_id or not section_id for document_id, section_id in refs):
+            raise InvalidArgument("every section needs a document_id and a section_id")
+        found = await self._index.sections(request.tenant, refs)
+        return retriever_pb2.GetSectionsResponse(
+            sections=[
+                retriever_pb2.Section(
+                    document_id=ref[0], section_id=ref[1], chunks=[_chunk(chunk) for chunk in found[ref]]
+                )
+                for ref in refs
+                if ref in found
+            ]
         )
 
     async def DeleteDocument(

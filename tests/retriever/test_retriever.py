@@ -144,12 +144,96 @@ async def test_filters_narrow_by_any_of_and_none_of(backend, embed):
     assert {h.chunk.document_id for h in hits} == {"volcano", "bread"}
 
 
+PAPERS = {
+    "p2015": ({"year": 2015, "authors": ["Smith", "Okafor"], "journal": "Cell"}, "Tumour growth in mice."),
+    "p2019": ({"year": 2019, "authors": ["Smith"], "journal": "Nature"}, "Tumour growth in zebrafish."),
+    "p2021": ({"year": 2021, "authors": ["Lindqvist"], "journal": "Nature"}, "Tumour growth in organoids."),
+}
+
+
+async def test_attribute_filters_match_keywords_lists_and_numeric_ranges(backend, embed):
+    stub, _ = backend
+    vectors = await embed(*(text for _, text in PAPERS.values()))
+    chunks = []
+    for (name, (attributes, text)), vector in zip(PAPERS.items(), vectors, strict=True):
+        chunk = retriever_pb2.Chunk(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, name)), document_id=name, text=text, dense=vector
+        )
+        chunk.attributes.update(attributes)
+        chunks.append(chunk)
+    await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-attributes", chunks=chunks))
+
+    async def found(*conditions: retriever_pb2.Condition) -> set[str]:
+        hits = await _search(
+            stub, embed, "t-attributes", "tumour growth", top_k=10, filter=retriever_pb2.Filter(must=conditions)
+        )
+        return {h.chunk.document_id for h in hits}
+
+    assert await found(retriever_pb2.Condition(field="attributes.year", gte=2016)) == {"p2019", "p2021"}
+    assert await found(retriever_pb2.Condition(field="attributes.year", gte=2015, lte=2019)) == {"p2015", "p2019"}
+    assert await found(retriever_pb2.Condition(field="attributes.authors", any_of=["Smith"])) == {"p2015", "p2019"}
+    assert await found(
+        retriever_pb2.Condition(field="attributes.journal", any_of=["Nature"]),
+        retriever_pb2.Condition(field="attributes.authors", none_of=["Smith"]),
+    ) == {"p2021"}
+    hits = await _search(stub, embed, "t-attributes", "zebrafish", top_k=1)
+    assert dict(hits[0].chunk.attributes) == {"year": 2019.0, "authors": ["Smith"], "journal": "Nature"}
+
+
+async def test_sections_come_back_whole_and_in_order(backend, embed):
+    stub, _ = backend
+    texts = ["Install the agent.", "Configure the agent.", "Start the agent.", "Unrelated appendix."]
+    vectors = await embed(*texts)
+    chunks = [
+        retriever_pb2.Chunk(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"sections/{i}")),
+            document_id="guide",
+            chunk_index=i,
+            section_id="s0" if i < 3 else "s1",
+            text=text,
+            dense=vector,
+        )
+        for i, (text, vector) in reversed(list(enumerate(zip(texts, vectors, strict=True))))
+    ]
+    await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-sections", chunks=chunks))
+    reply = await stub.GetSections(
+        retriever_pb2.GetSectionsRequest(
+            tenant="t-sections",
+            sections=[
+                retriever_pb2.SectionRef(document_id="guide", section_id="s1"),
+                retriever_pb2.SectionRef(document_id="guide", section_id="s0"),
+                retriever_pb2.SectionRef(document_id="guide", section_id="s9"),
+            ],
+        )
+    )
+    assert [s.section_id for s in reply.sections] == ["s1", "s0"]
+    assert [c.text for c in reply.sections[1].chunks] == texts[:3]
+    other_tenant = await stub.GetSections(
+        retriever_pb2.GetSectionsRequest(
+            tenant="t-other", sections=[retriever_pb2.SectionRef(document_id="guide", section_id="s0")]
+        )
+    )
+    assert not other_tenant.sections
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
         (
             {"filter": retriever_pb2.Filter(must=[retriever_pb2.Condition(field="colour", any_of=["red"])])},
             "unknown filter field 'colour'",
+        ),
+        (
+            {"filter": retriever_pb2.Filter(must=[retriever_pb2.Condition(field="attributes.Year;drop", gte=1)])},
+            "unknown filter field 'attributes.Year;drop'",
+        ),
+        (
+            {"filter": retriever_pb2.Filter(must=[retriever_pb2.Condition(field="source", gte=1)])},
+            "'source' is not numeric",
+        ),
+        (
+            {"filter": retriever_pb2.Filter(must=[retriever_pb2.Condition(field="attributes.year", gte=5, lte=1)])},
+            "gte 5.0 is above lte 1.0",
         ),
         ({"top_k": 0}, "top_k must be between 1 and 100"),
         ({"top_k": 101}, "top_k must be between 1 and 100"),

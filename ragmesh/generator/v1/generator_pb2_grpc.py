@@ -45,6 +45,11 @@ class GeneratorServiceStub:
                 request_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.GenerateRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.GenerateStreamResponse.FromString,
                 _registered_method=True)
+        self.CountTokens = channel.unary_unary(
+                '/ragmesh.generator.v1.GeneratorService/CountTokens',
+                request_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensResponse.FromString,
+                _registered_method=True)
 
 
 class GeneratorServiceServicer:
@@ -65,6 +70,13 @@ class GeneratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CountTokens(self, request, context):
+        """Count tokens with the configured model's own tokenizer (context budgets are spent in these).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -77,6 +89,11 @@ def add_GeneratorServiceServicer_to_server(servicer, server):
                     servicer.GenerateStream,
                     request_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.GenerateRequest.FromString,
                     response_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.GenerateStreamResponse.SerializeToString,
+            ),
+            'CountTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.CountTokens,
+                    request_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensRequest.FromString,
+                    response_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -134,6 +151,33 @@ class GeneratorService:
             '/ragmesh.generator.v1.GeneratorService/GenerateStream',
             ragmesh_dot_generator_dot_v1_dot_generator__pb2.GenerateRequest.SerializeToString,
             ragmesh_dot_generator_dot_v1_dot_generator__pb2.GenerateStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CountTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.generator.v1.GeneratorService/CountTokens',
+            ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensRequest.SerializeToString,
+            ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -7,28 +8,98 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class FieldType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    FIELD_TYPE_UNSPECIFIED: _ClassVar[FieldType]
+    FIELD_TYPE_KEYWORD: _ClassVar[FieldType]
+    FIELD_TYPE_KEYWORDS: _ClassVar[FieldType]
+    FIELD_TYPE_INTEGER: _ClassVar[FieldType]
+    FIELD_TYPE_NUMBER: _ClassVar[FieldType]
+    FIELD_TYPE_YEAR: _ClassVar[FieldType]
+
+class Operator(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    OPERATOR_UNSPECIFIED: _ClassVar[Operator]
+    OPERATOR_ANY_OF: _ClassVar[Operator]
+    OPERATOR_NONE_OF: _ClassVar[Operator]
+    OPERATOR_GTE: _ClassVar[Operator]
+    OPERATOR_LTE: _ClassVar[Operator]
+
 class IngestStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     INGEST_STATUS_UNSPECIFIED: _ClassVar[IngestStatus]
     INGEST_STATUS_CREATED: _ClassVar[IngestStatus]
     INGEST_STATUS_UPDATED: _ClassVar[IngestStatus]
     INGEST_STATUS_UNCHANGED: _ClassVar[IngestStatus]
+FIELD_TYPE_UNSPECIFIED: FieldType
+FIELD_TYPE_KEYWORD: FieldType
+FIELD_TYPE_KEYWORDS: FieldType
+FIELD_TYPE_INTEGER: FieldType
+FIELD_TYPE_NUMBER: FieldType
+FIELD_TYPE_YEAR: FieldType
+OPERATOR_UNSPECIFIED: Operator
+OPERATOR_ANY_OF: Operator
+OPERATOR_NONE_OF: Operator
+OPERATOR_GTE: Operator
+OPERATOR_LTE: Operator
 INGEST_STATUS_UNSPECIFIED: IngestStatus
 INGEST_STATUS_CREATED: IngestStatus
 INGEST_STATUS_UPDATED: IngestStatus
 INGEST_STATUS_UNCHANGED: IngestStatus
 
+class MetadataField(_message.Message):
+    __slots__ = ("name", "type", "description", "operators", "aliases", "values")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    OPERATORS_FIELD_NUMBER: _ClassVar[int]
+    ALIASES_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    type: FieldType
+    description: str
+    operators: _containers.RepeatedScalarFieldContainer[Operator]
+    aliases: _containers.RepeatedScalarFieldContainer[str]
+    values: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., type: _Optional[_Union[FieldType, str]] = ..., description: _Optional[str] = ..., operators: _Optional[_Iterable[_Union[Operator, str]]] = ..., aliases: _Optional[_Iterable[str]] = ..., values: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class MetadataSchema(_message.Message):
+    __slots__ = ("tenant", "fields", "updated_at")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    fields: _containers.RepeatedCompositeFieldContainer[MetadataField]
+    updated_at: str
+    def __init__(self, tenant: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[MetadataField, _Mapping]]] = ..., updated_at: _Optional[str] = ...) -> None: ...
+
+class PutMetadataSchemaRequest(_message.Message):
+    __slots__ = ("tenant", "fields")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    fields: _containers.RepeatedCompositeFieldContainer[MetadataField]
+    def __init__(self, tenant: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[MetadataField, _Mapping]]] = ...) -> None: ...
+
+class GetMetadataSchemaRequest(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+
 class DocumentMetadata(_message.Message):
-    __slots__ = ("title", "source", "tags", "licence")
+    __slots__ = ("title", "source", "tags", "licence", "attributes")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     LICENCE_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     title: str
     source: str
     tags: _containers.RepeatedScalarFieldContainer[str]
     licence: str
-    def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ...) -> None: ...
+    attributes: _struct_pb2.Struct
+    def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class IngestDocumentRequest(_message.Message):
     __slots__ = ("tenant", "filename", "content_type", "content", "metadata", "document_id")

@@ -55,6 +55,16 @@ class IngestServiceStub:
                 request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteDocumentRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteDocumentResponse.FromString,
                 _registered_method=True)
+        self.PutMetadataSchema = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/PutMetadataSchema',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.PutMetadataSchemaRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.FromString,
+                _registered_method=True)
+        self.GetMetadataSchema = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/GetMetadataSchema',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetMetadataSchemaRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -87,6 +97,20 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PutMetadataSchema(self, request, context):
+        """Declare the tenant's metadata schema: the attributes documents may carry and queries may filter on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetMetadataSchema(self, request, context):
+        """The declared schema, with the values documents actually carry for keyword fields.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -109,6 +133,16 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.DeleteDocument,
                     request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteDocumentRequest.FromString,
                     response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteDocumentResponse.SerializeToString,
+            ),
+            'PutMetadataSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.PutMetadataSchema,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.PutMetadataSchemaRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.SerializeToString,
+            ),
+            'GetMetadataSchema': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMetadataSchema,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetMetadataSchemaRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -220,6 +254,60 @@ class IngestService:
             '/ragmesh.ingest.v1.IngestService/DeleteDocument',
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteDocumentRequest.SerializeToString,
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PutMetadataSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/PutMetadataSchema',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.PutMetadataSchemaRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMetadataSchema(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/GetMetadataSchema',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetMetadataSchemaRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.FromString,
             options,
             channel_credentials,
             insecure,

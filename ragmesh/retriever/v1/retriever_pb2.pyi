@@ -1,3 +1,4 @@
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -28,7 +29,7 @@ FUSION_RRF: Fusion
 FUSION_DBSF: Fusion
 
 class Chunk(_message.Message):
-    __slots__ = ("id", "document_id", "chunk_index", "text", "dense", "title", "heading_path", "section_id", "source", "tags", "licence", "content_type", "revision", "char_start", "char_end")
+    __slots__ = ("id", "document_id", "chunk_index", "text", "dense", "title", "heading_path", "section_id", "source", "tags", "licence", "content_type", "revision", "char_start", "char_end", "attributes")
     ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +45,7 @@ class Chunk(_message.Message):
     REVISION_FIELD_NUMBER: _ClassVar[int]
     CHAR_START_FIELD_NUMBER: _ClassVar[int]
     CHAR_END_FIELD_NUMBER: _ClassVar[int]
+    ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     id: str
     document_id: str
     chunk_index: int
@@ -59,7 +61,8 @@ class Chunk(_message.Message):
     revision: str
     char_start: int
     char_end: int
-    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., title: _Optional[str] = ..., heading_path: _Optional[_Iterable[str]] = ..., section_id: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., content_type: _Optional[str] = ..., revision: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ...) -> None: ...
+    attributes: _struct_pb2.Struct
+    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., title: _Optional[str] = ..., heading_path: _Optional[_Iterable[str]] = ..., section_id: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., content_type: _Optional[str] = ..., revision: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
     __slots__ = ("tenant", "chunks")
@@ -76,14 +79,18 @@ class UpsertResponse(_message.Message):
     def __init__(self, upserted: _Optional[int] = ...) -> None: ...
 
 class Condition(_message.Message):
-    __slots__ = ("field", "any_of", "none_of")
+    __slots__ = ("field", "any_of", "none_of", "gte", "lte")
     FIELD_FIELD_NUMBER: _ClassVar[int]
     ANY_OF_FIELD_NUMBER: _ClassVar[int]
     NONE_OF_FIELD_NUMBER: _ClassVar[int]
+    GTE_FIELD_NUMBER: _ClassVar[int]
+    LTE_FIELD_NUMBER: _ClassVar[int]
     field: str
     any_of: _containers.RepeatedScalarFieldContainer[str]
     none_of: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, field: _Optional[str] = ..., any_of: _Optional[_Iterable[str]] = ..., none_of: _Optional[_Iterable[str]] = ...) -> None: ...
+    gte: float
+    lte: float
+    def __init__(self, field: _Optional[str] = ..., any_of: _Optional[_Iterable[str]] = ..., none_of: _Optional[_Iterable[str]] = ..., gte: _Optional[float] = ..., lte: _Optional[float] = ...) -> None: ...
 
 class Filter(_message.Message):
     __slots__ = ("must",)
@@ -134,6 +141,38 @@ class SearchResponse(_message.Message):
     HITS_FIELD_NUMBER: _ClassVar[int]
     hits: _containers.RepeatedCompositeFieldContainer[Hit]
     def __init__(self, hits: _Optional[_Iterable[_Union[Hit, _Mapping]]] = ...) -> None: ...
+
+class SectionRef(_message.Message):
+    __slots__ = ("document_id", "section_id")
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    document_id: str
+    section_id: str
+    def __init__(self, document_id: _Optional[str] = ..., section_id: _Optional[str] = ...) -> None: ...
+
+class GetSectionsRequest(_message.Message):
+    __slots__ = ("tenant", "sections")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    sections: _containers.RepeatedCompositeFieldContainer[SectionRef]
+    def __init__(self, tenant: _Optional[str] = ..., sections: _Optional[_Iterable[_Union[SectionRef, _Mapping]]] = ...) -> None: ...
+
+class Section(_message.Message):
+    __slots__ = ("document_id", "section_id", "chunks")
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SECTION_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNKS_FIELD_NUMBER: _ClassVar[int]
+    document_id: str
+    section_id: str
+    chunks: _containers.RepeatedCompositeFieldContainer[Chunk]
+    def __init__(self, document_id: _Optional[str] = ..., section_id: _Optional[str] = ..., chunks: _Optional[_Iterable[_Union[Chunk, _Mapping]]] = ...) -> None: ...
+
+class GetSectionsResponse(_message.Message):
+    __slots__ = ("sections",)
+    SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    sections: _containers.RepeatedCompositeFieldContainer[Section]
+    def __init__(self, sections: _Optional[_Iterable[_Union[Section, _Mapping]]] = ...) -> None: ...
 
 class DeleteDocumentRequest(_message.Message):
     __slots__ = ("tenant", "document_id", "keep_revision", "only_revision")

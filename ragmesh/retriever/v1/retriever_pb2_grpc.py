@@ -45,6 +45,11 @@ class RetrieverServiceStub:
                 request_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SearchRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SearchResponse.FromString,
                 _registered_method=True)
+        self.GetSections = channel.unary_unary(
+                '/ragmesh.retriever.v1.RetrieverService/GetSections',
+                request_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetSectionsRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetSectionsResponse.FromString,
+                _registered_method=True)
         self.DeleteDocument = channel.unary_unary(
                 '/ragmesh.retriever.v1.RetrieverService/DeleteDocument',
                 request_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.DeleteDocumentRequest.SerializeToString,
@@ -70,6 +75,13 @@ class RetrieverServiceServicer:
 
     def Search(self, request, context):
         """Hybrid (dense + sparse) search within one tenant, with optional payload filters.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSections(self, request, context):
+        """The whole parent sections of the given chunks' sections, their chunks in document order.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -101,6 +113,11 @@ def add_RetrieverServiceServicer_to_server(servicer, server):
                     servicer.Search,
                     request_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SearchRequest.FromString,
                     response_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SearchResponse.SerializeToString,
+            ),
+            'GetSections': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSections,
+                    request_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetSectionsRequest.FromString,
+                    response_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetSectionsResponse.SerializeToString,
             ),
             'DeleteDocument': grpc.unary_unary_rpc_method_handler(
                     servicer.DeleteDocument,
@@ -168,6 +185,33 @@ class RetrieverService:
             '/ragmesh.retriever.v1.RetrieverService/Search',
             ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SearchRequest.SerializeToString,
             ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SearchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSections(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.retriever.v1.RetrieverService/GetSections',
+            ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetSectionsRequest.SerializeToString,
+            ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetSectionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
