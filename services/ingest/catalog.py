@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.ingest.schema import FieldSpec
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
     tenant TEXT NOT NULL,
@@ -26,6 +28,11 @@ CREATE TABLE IF NOT EXISTS documents (
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
     PRIMARY KEY (tenant, document_id)
+);
+CREATE TABLE IF NOT EXISTS metadata_schemas (
+    tenant TEXT PRIMARY KEY,
+    fields TEXT NOT NULL,
+    updated_at TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -66,6 +73,8 @@ class DocumentRecord:
     content_hash: str = ""
     created_at: str = ""
     updated_at: str = ""
+    # Values of the tenant's declared metadata fields.
+    attributes: dict[str, object] = field(default_factory=dict)
 
 
 _COLUMNS = list(DocumentRecord.__dataclass_fields__)
@@ -75,6 +84,7 @@ _UPSERT_DOCUMENT = f"INSERT OR REPLACE INTO documents ({', '.join(_COLUMNS)}) VA
 def _row(row: sqlite3.Row) -> DocumentRecord:
     values = dict(row)
     values["tags"] = json.loads(values["tags"])
+    values["attributes"] = json.loads(values["attributes"])
     return DocumentRecord(**values)
 
 
@@ -88,6 +98,10 @@ class Catalog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
+        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(documents)")}
+        if "attributes" not in columns:
+            # Catalogues written before attributes existed gain the column, empty for every document.
+            self._db.execute("ALTER TABLE documents ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
         self._lock = threading.Lock()
 
     def get(self, tenant: str, document_id: str) -> DocumentRecord | None:
@@ -108,7 +122,11 @@ class Catalog:
 
     def save(self, record: DocumentRecord, action: str, detail: dict[str, object]) -> None:
         """Insert or replace the record and append the audit entry, in one transaction."""
-        values = {**record.__dict__, "tags": json.dumps(record.tags)}
+        values = {
+            **record.__dict__,
+            "tags": json.dumps(record.tags),
+            "attributes": json.dumps(record.attributes, sort_keys=True),
+        }
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -132,6 +150,56 @@ class Catalog:
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
+        """The tenant's declared fields (empty when it declared none) and when they were declared."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT fields, updated_at FROM metadata_schemas WHERE tenant = ?", (tenant,)
+            ).fetchone()
+        if row is None:
+            return [], ""
+        return [FieldSpec(**spec) for spec in json.loads(row["fields"])], row["updated_at"]
+
+    def save_schema(self, tenant: str, fields: list[FieldSpec]) -> str:
+        """Replace the schema and audit it, in one transaction; returns the time it was recorded."""
+        stamp = now()
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO metadata_schemas (tenant, fields, updated_at) VALUES (?, ?, ?)",
+                    (tenant, json.dumps([spec.__dict__ for spec in fields]), stamp),
+                )
+                self._audit(tenant, "", "schema", {"fields": [spec.name for spec in fields]})
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+        return stamp
+
+    def documents_carrying(self, tenant: str, name: str) -> int:
+        """How many of the tenant's documents carry the attribute."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT COUNT(*) FROM documents WHERE tenant = ? AND json_extract(attributes, ?) IS NOT NULL",
+                (tenant, f"$.{name}"),
+            ).fetchone()
+        return int(row[0])
+
+    def observed_values(self, tenant: str, name: str, limit: int) -> list[str]:
+        """The distinct values documents carry for a keyword (or keyword list) attribute, most common first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT value, COUNT(*) AS n FROM ("
+                "  SELECT CASE WHEN json_type(attributes, ?) = 'array' THEN each.value ELSE json_extract(attributes, ?) END"
+                "  AS value FROM documents"
+                "  LEFT JOIN json_each(documents.attributes, ?) AS each ON json_type(attributes, ?) = 'array'"
+                "  WHERE tenant = ? AND json_extract(attributes, ?) IS NOT NULL"
+                ") WHERE value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT ?",
+                (*[f"$.{name}"] * 4, tenant, f"$.{name}", limit),
+            ).fetchall()
+        return [str(row["value"]) for row in rows]
 
     def quarantine(self, tenant: str, filename: str, content_type: str, size_bytes: int, reason: str) -> None:
         with self._lock:

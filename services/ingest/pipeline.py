@@ -2,6 +2,7 @@
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 import uuid
@@ -17,6 +18,7 @@ from services.ingest.catalog import Catalog, DocumentRecord, now
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
 from services.ingest.extract import extract, resolve_type
+from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
 from services.runtime.channels import open_channel
 from services.runtime.errors import InvalidArgument, NotFound, ServiceError, Unavailable
 
@@ -39,6 +41,7 @@ class IngestInput:
     tags: list[str] = field(default_factory=list)
     licence: str = ""
     document_id: str = ""
+    attributes: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass
@@ -114,6 +117,7 @@ class Ingestor:
         content_type = resolve_type(item.content_type, item.filename)
         try:
             _validate(item, self._settings.max_document_bytes)
+            attributes = check_attributes(self.catalog.schema(item.tenant)[0], item.attributes)
             document = extract(item.content, content_type, item.title)
         except InvalidArgument as exc:
             if item.tenant:
@@ -126,7 +130,7 @@ class Ingestor:
         tags = sorted({tag.strip() for tag in item.tags})
         async with self._locks[(item.tenant, document_id)]:
             existing = self.catalog.get(item.tenant, document_id)
-            metadata = (title, item.source, tags, item.licence, item.filename, content_type)
+            metadata = (title, item.source, tags, item.licence, item.filename, content_type, attributes)
             if (
                 existing
                 and existing.content_hash == content_hash
@@ -138,11 +142,13 @@ class Ingestor:
                     existing.licence,
                     existing.filename,
                     existing.content_type,
+                    existing.attributes,
                 )
             ):
                 return IngestResult(document_id, existing.chunk_count, "unchanged")
             drafts = chunk_document(document, self._settings.chunk_max_chars)
-            revision = content_hash[:16] + hashlib.sha256(repr(metadata).encode()).hexdigest()[:8]
+            fingerprint = json.dumps(metadata, sort_keys=True, default=str)
+            revision = content_hash[:16] + hashlib.sha256(fingerprint.encode()).hexdigest()[:8]
             base = retriever_pb2.Chunk(
                 document_id=document_id,
                 title=title,
@@ -152,6 +158,7 @@ class Ingestor:
                 content_type=content_type,
                 revision=revision,
             )
+            base.attributes.update(attributes)
             try:
                 vectors = await self._embed([draft.embedding_text(title) for draft in drafts])
                 chunks = []
@@ -202,6 +209,7 @@ class Ingestor:
                 content_hash=content_hash,
                 created_at=existing.created_at if existing else stamp,
                 updated_at=stamp,
+                attributes=attributes,
             )
             status = "updated" if existing else "created"
             self.catalog.save(record, status, {"chunks": len(chunks), "revision": revision, "licence": item.licence})
@@ -248,6 +256,31 @@ class Ingestor:
             self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
             self._raw_path(tenant, document_id).unlink(missing_ok=True)
             return existing.chunk_count
+
+    def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
+        """The declared fields, each keyword field's values extended with those documents carry."""
+        fields, updated_at = self.catalog.schema(tenant)
+        for spec in fields:
+            if spec.type in KEYWORD_TYPES:
+                observed = self.catalog.observed_values(tenant, spec.name, MAX_VALUES)
+                spec.values = list(dict.fromkeys([*spec.values, *observed]))[:MAX_VALUES]
+        return fields, updated_at
+
+    async def put_schema(self, tenant: str, fields: list[FieldSpec]) -> tuple[list[FieldSpec], str]:
+        """Replace the schema. A field documents still carry may not disappear or change type: their stored
+        attributes would stop matching what queries may ask."""
+        checked = check_fields(fields)
+        new = {spec.name: spec.type for spec in checked}
+        for old in self.catalog.schema(tenant)[0]:
+            if new.get(old.name) != old.type:
+                carrying = self.catalog.documents_carrying(tenant, old.name)
+                if carrying:
+                    change = f"change type to {new[old.name]}" if old.name in new else "be removed"
+                    raise InvalidArgument(
+                        f"field {old.name!r} cannot {change}: {carrying} document(s) carry it as {old.type}"
+                    )
+        self.catalog.save_schema(tenant, checked)
+        return self.schema(tenant)
 
     def get(self, tenant: str, document_id: str) -> DocumentRecord:
         record = self.catalog.get(tenant, document_id)

@@ -1,10 +1,12 @@
 """gRPC adapter from IngestService messages to the Ingestor."""
 
 import grpc
+from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest.catalog import DocumentRecord
 from services.ingest.pipeline import IngestInput, Ingestor
+from services.ingest.schema import FieldSpec
 from services.runtime.errors import InvalidArgument
 
 _STATUS = {
@@ -13,6 +15,62 @@ _STATUS = {
     "unchanged": ingest_pb2.INGEST_STATUS_UNCHANGED,
 }
 MAX_PAGE = 500
+_TYPES = {
+    ingest_pb2.FIELD_TYPE_KEYWORD: "keyword",
+    ingest_pb2.FIELD_TYPE_KEYWORDS: "keywords",
+    ingest_pb2.FIELD_TYPE_INTEGER: "integer",
+    ingest_pb2.FIELD_TYPE_NUMBER: "number",
+    ingest_pb2.FIELD_TYPE_YEAR: "year",
+}
+_TYPE_CODES = {name: code for code, name in _TYPES.items()}
+_OPERATORS = {
+    ingest_pb2.OPERATOR_ANY_OF: "any_of",
+    ingest_pb2.OPERATOR_NONE_OF: "none_of",
+    ingest_pb2.OPERATOR_GTE: "gte",
+    ingest_pb2.OPERATOR_LTE: "lte",
+}
+_OPERATOR_CODES = {name: code for code, name in _OPERATORS.items()}
+
+
+def _spec(message: ingest_pb2.MetadataField) -> FieldSpec:
+    if message.type not in _TYPES:
+        raise InvalidArgument(f"field {message.name!r}: a type is required")
+    if any(op not in _OPERATORS for op in message.operators):
+        raise InvalidArgument(f"field {message.name!r}: unknown operator")
+    return FieldSpec(
+        name=message.name,
+        type=_TYPES[message.type],
+        description=message.description,
+        operators=[_OPERATORS[op] for op in message.operators],
+        aliases=list(message.aliases),
+        values=list(message.values),
+    )
+
+
+def _schema(tenant: str, fields: list[FieldSpec], updated_at: str) -> ingest_pb2.MetadataSchema:
+    return ingest_pb2.MetadataSchema(
+        tenant=tenant,
+        updated_at=updated_at,
+        fields=[
+            ingest_pb2.MetadataField(
+                name=spec.name,
+                type=_TYPE_CODES[spec.type],
+                description=spec.description,
+                operators=[_OPERATOR_CODES[op] for op in spec.operators],
+                aliases=spec.aliases,
+                values=spec.values,
+            )
+            for spec in fields
+        ],
+    )
+
+
+def _metadata(record: DocumentRecord) -> ingest_pb2.DocumentMetadata:
+    metadata = ingest_pb2.DocumentMetadata(
+        title=record.title, source=record.source, tags=record.tags, licence=record.licence
+    )
+    metadata.attributes.update(record.attributes)
+    return metadata
 
 
 def _document(record: DocumentRecord) -> ingest_pb2.Document:
@@ -20,9 +78,7 @@ def _document(record: DocumentRecord) -> ingest_pb2.Document:
         document_id=record.document_id,
         filename=record.filename,
         content_type=record.content_type,
-        metadata=ingest_pb2.DocumentMetadata(
-            title=record.title, source=record.source, tags=record.tags, licence=record.licence
-        ),
+        metadata=_metadata(record),
         chunk_count=record.chunk_count,
         size_bytes=record.size_bytes,
         content_hash=record.content_hash,
@@ -58,6 +114,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 tags=list(request.metadata.tags),
                 licence=request.metadata.licence,
                 document_id=request.document_id,
+                attributes=json_format.MessageToDict(request.metadata.attributes),
             )
         )
         return ingest_pb2.IngestDocumentResponse(
@@ -86,3 +143,16 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         _scope(request.tenant, request.document_id)
         deleted = await self._ingestor.delete(request.tenant, request.document_id)
         return ingest_pb2.DeleteDocumentResponse(chunks_deleted=deleted)
+
+    async def PutMetadataSchema(
+        self, request: ingest_pb2.PutMetadataSchemaRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.MetadataSchema:
+        _scope(request.tenant)
+        fields, updated_at = await self._ingestor.put_schema(request.tenant, [_spec(f) for f in request.fields])
+        return _schema(request.tenant, fields, updated_at)
+
+    async def GetMetadataSchema(
+        self, request: ingest_pb2.GetMetadataSchemaRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.MetadataSchema:
+        _scope(request.tenant)
+        return _schema(request.tenant, *self._ingestor.schema(request.tenant))

@@ -128,3 +128,75 @@ async def test_a_failed_ingest_leaves_nothing_behind_and_keeps_the_previous_revi
             assert record.chunk_count == 2
             listed = await ingest.ListDocuments(ingest_pb2.ListDocumentsRequest(tenant="t-fail"))
             assert [d.document_id for d in listed.documents] == ["doc"]
+
+
+PAPER_SCHEMA = [
+    ingest_pb2.MetadataField(name="year", type=ingest_pb2.FIELD_TYPE_YEAR, aliases=["published"]),
+    ingest_pb2.MetadataField(name="authors", type=ingest_pb2.FIELD_TYPE_KEYWORDS, aliases=["by"]),
+    ingest_pb2.MetadataField(name="journal", type=ingest_pb2.FIELD_TYPE_KEYWORD, values=["Cell", "Nature"]),
+]
+
+
+def _paper(tenant: str, document_id: str, attributes: dict) -> ingest_pb2.IngestDocumentRequest:
+    request = _request(tenant, document_id=document_id)
+    request.metadata.attributes.update(attributes)
+    return request
+
+
+async def test_attributes_follow_the_declared_schema_into_the_index(stubs):
+    ingest, retriever = stubs
+    declared = await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta", fields=PAPER_SCHEMA))
+    assert [f.name for f in declared.fields] == ["year", "authors", "journal"]
+    assert list(declared.fields[0].operators) == [ingest_pb2.OPERATOR_GTE, ingest_pb2.OPERATOR_LTE]
+    await ingest.IngestDocument(_paper("t-meta", "p1", {"year": 2019, "authors": ["Smith", "Li"], "journal": "Lancet"}))
+    stored = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-meta", document_id="p1"))
+    assert dict(stored.metadata.attributes)["year"] == 2019
+    schema = await ingest.GetMetadataSchema(ingest_pb2.GetMetadataSchemaRequest(tenant="t-meta"))
+    values = {f.name: list(f.values) for f in schema.fields}
+    assert values == {"year": [], "authors": ["Li", "Smith"], "journal": ["Cell", "Nature", "Lancet"]}
+    found = await retriever.GetSections(
+        retriever_pb2.GetSectionsRequest(
+            tenant="t-meta", sections=[retriever_pb2.SectionRef(document_id="p1", section_id="s1")]
+        )
+    )
+    assert dict(found.sections[0].chunks[0].attributes)["journal"] == "Lancet"
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ({"colour": "red"}, "attribute 'colour' is not in the metadata schema"),
+        ({"year": "recent"}, "attribute 'year' must be a number (year)"),
+        ({"year": 19}, "must be a four-digit year"),
+        ({"authors": [""]}, "attribute 'authors' must be a non-empty string"),
+    ],
+)
+async def test_attributes_outside_the_schema_are_refused_and_nothing_changes(stubs, attributes, message):
+    ingest, retriever = stubs
+    await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta-bad", fields=PAPER_SCHEMA))
+    await ingest.IngestDocument(_paper("t-meta-bad", "kept", {"year": 2020}))
+    before = await _chunks(retriever, "t-meta-bad")
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ingest.IngestDocument(_paper("t-meta-bad", "kept", attributes))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in error.value.details()
+    stored = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-meta-bad", document_id="kept"))
+    assert dict(stored.metadata.attributes) == {"year": 2020} and await _chunks(retriever, "t-meta-bad") == before
+
+
+async def test_a_schema_change_may_not_strand_stored_attributes(stubs):
+    ingest, _ = stubs
+    await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta-change", fields=PAPER_SCHEMA))
+    await ingest.IngestDocument(_paper("t-meta-change", "p", {"year": 2020}))
+    retyped = [ingest_pb2.MetadataField(name="year", type=ingest_pb2.FIELD_TYPE_KEYWORD)]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta-change", fields=retyped))
+    assert "field 'year' cannot change type to keyword: 1 document(s) carry it as year" in error.value.details()
+    unused_dropped = PAPER_SCHEMA[:1]
+    kept = await ingest.PutMetadataSchema(
+        ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta-change", fields=unused_dropped)
+    )
+    assert [f.name for f in kept.fields] == ["year"]
+    bad = [ingest_pb2.MetadataField(name="Year!", type=ingest_pb2.FIELD_TYPE_YEAR)]
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta-change", fields=bad))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "must match" in error.value.details()
