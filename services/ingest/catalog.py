@@ -192,8 +192,8 @@ class Catalog:
         with self._lock:
             rows = self._db.execute(
                 "SELECT value, COUNT(*) AS n FROM ("
-                "  SELECT CASE WHEN json_type(attributes, ?) = 'array' THEN each.value ELSE json_extract(attributes, ?) END"
-                "  AS value FROM documents"
+                "  SELECT CASE WHEN json_type(attributes, ?) = 'array' THEN each.value"
+                "  ELSE json_extract(attributes, ?) END AS value FROM documents"
                 "  LEFT JOIN json_each(documents.attributes, ?) AS each ON json_type(attributes, ?) = 'array'"
                 "  WHERE tenant = ? AND json_extract(attributes, ?) IS NOT NULL"
                 ") WHERE value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT ?",
