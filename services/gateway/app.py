@@ -11,7 +11,7 @@ from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import grpc_error_handler
 from services.gateway.pipeline import QueryPipeline
-from services.gateway.routes import documents, health, query
+from services.gateway.routes import documents, health, metadata, query
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -39,5 +39,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(query.router)
+    app.include_router(metadata.router)
     app.mount("/metrics", make_asgi_app())
     return app

@@ -10,6 +10,26 @@ class FilterValues(BaseModel):
 
     any_of: list[str] = Field(default_factory=list, description="The field equals (for tags: contains) any of these.")
     none_of: list[str] = Field(default_factory=list, description="The field equals none of these.")
+    gte: float | None = Field(default=None, description="Numeric attributes: at least this.")
+    lte: float | None = Field(default=None, description="Numeric attributes: at most this.")
+
+
+FilterSpec = dict[str, str | int | float | list[str] | FilterValues]
+_FILTERS_DOC = (
+    "Metadata filters by field: document_id, source, tags, licence, content_type, title, or an attribute the "
+    "tenant's metadata schema declares. A string or list matches any of the values; a number matches exactly; "
+    "{any_of, none_of, gte, lte} says more."
+)
+
+
+class SelfQueryResult(BaseModel):
+    """What self-querying read out of the question."""
+
+    filters: dict[str, dict[str, object]] = Field(description="The filters taken from the question, by field.")
+    query: str = Field(description="The question without the phrases that became filters: what was searched.")
+    method: Literal["parser", "parser+llm"] = Field(
+        description="Who found them: the deterministic parser, or it and the LLM."
+    )
 
 
 class QueryRequest(BaseModel):
@@ -17,11 +37,13 @@ class QueryRequest(BaseModel):
 
     question: str = Field(description="The question, in natural language.", examples=["How do I rotate an API key?"])
     top_k: int | None = Field(default=None, description="Chunks to retrieve (default 5).")
-    filters: dict[str, str | list[str] | FilterValues] = Field(
-        default_factory=dict,
-        description="Metadata filters by field: document_id, source, tags, licence, content_type or title. "
-        "A string or list matches any of the values.",
-        examples=[{"source": "handbook", "tags": ["security"]}],
+    filters: FilterSpec = Field(
+        default_factory=dict, description=_FILTERS_DOC, examples=[{"source": "handbook", "tags": ["security"]}]
+    )
+    self_query: bool = Field(
+        default=True,
+        description="Read metadata filters from the question (when the tenant declares a metadata schema). "
+        "Filters given in `filters` win over extracted ones on the same field.",
     )
     mode: Literal["hybrid", "dense", "sparse"] = Field(default="hybrid", description="Retrieval signals to use.")
     stream: bool = Field(default=False, description="Answer as server-sent events: tokens, then citations.")
@@ -34,7 +56,8 @@ class SearchRequest(BaseModel):
 
     query: str = Field(description="What to look for.")
     top_k: int = Field(default=10, description="Passages to return (1 to 100).")
-    filters: dict[str, str | list[str] | FilterValues] = Field(default_factory=dict, description="As in /v1/query.")
+    filters: FilterSpec = Field(default_factory=dict, description="As in /v1/query.")
+    self_query: bool = Field(default=True, description="As in /v1/query.")
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
     fusion: Literal["rrf", "dbsf"] = Field(default="rrf", description="How hybrid search merges its two lists.")
     dense_weight: float = Field(default=1.0, ge=0, le=10, description="Weight of the dense list in RRF.")
@@ -59,6 +82,10 @@ class SearchHit(BaseModel):
 
 class SearchResponse(BaseModel):
     hits: list[SearchHit]
+    filters_applied: dict[str, dict[str, object]] = Field(
+        default_factory=dict, description="Every filter the search ran with: given and extracted."
+    )
+    self_query: SelfQueryResult | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
@@ -97,6 +124,10 @@ class QueryResponse(BaseModel):
     model: str = ""
     prompt_version: str = ""
     usage: Usage = Field(default_factory=Usage)
+    filters_applied: dict[str, dict[str, object]] = Field(
+        default_factory=dict, description="Every filter retrieval ran with: given and extracted."
+    )
+    self_query: SelfQueryResult | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
@@ -105,6 +136,36 @@ class DocumentMetadata(BaseModel):
     source: str = ""
     tags: list[str] = Field(default_factory=list)
     licence: str = ""
+    attributes: dict[str, object] = Field(
+        default_factory=dict, description="Values of the tenant's declared metadata fields."
+    )
+
+
+class MetadataField(BaseModel):
+    """One attribute documents may carry and questions may filter on."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Identifier, lower case.")
+    type: Literal["keyword", "keywords", "integer", "number", "year"] = Field(
+        description="keyword: one string; keywords: a list of strings; integer, number; year: a calendar year."
+    )
+    description: str = Field(default="", max_length=500, description="What the field means.")
+    operators: list[Literal["any_of", "none_of", "gte", "lte"]] = Field(
+        default_factory=list, description="Allowed filter operators; empty means all the type supports."
+    )
+    aliases: list[str] = Field(
+        default_factory=list, description="Words that name the field in questions, e.g. 'by' for authors."
+    )
+    values: list[str] = Field(
+        default_factory=list,
+        description="Known values. In responses, also every value documents carry (keyword fields).",
+    )
+
+
+class MetadataSchema(BaseModel):
+    """The tenant's declared metadata: what documents may carry, what questions may filter on."""
+
+    fields: list[MetadataField] = Field(default_factory=list, max_length=32)
+    updated_at: str = ""
 
 
 class Document(BaseModel):

@@ -15,18 +15,30 @@ from fastapi import HTTPException
 
 from ragmesh.embedder.v1 import embedder_pb2
 from ragmesh.generator.v1 import generator_pb2
+from ragmesh.ingest.v1 import ingest_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.models import (
     Citation,
+    FilterSpec,
     FilterValues,
     QueryRequest,
     QueryResponse,
     SearchHit,
     SearchRequest,
     SearchResponse,
+    SelfQueryResult,
     Usage,
+)
+from services.gateway.self_query import (
+    FieldFilter,
+    FilterError,
+    SchemaField,
+    SelfQuery,
+    SelfQueryParser,
+    check_filter,
+    schema_fields,
 )
 
 log = logging.getLogger(__name__)
@@ -71,15 +83,80 @@ def clean_question(question: str, max_chars: int) -> str:
     return cleaned
 
 
-def _filter(filters: dict[str, str | list[str] | FilterValues]) -> retriever_pb2.Filter:
-    conditions = []
+# Fields every chunk carries; anything else must be an attribute the tenant's schema declares.
+BUILTIN_FILTERS = ("document_id", "source", "tags", "licence", "content_type", "title")
+
+
+def _field_filter(name: str, value: str | int | float | list[str] | FilterValues) -> FieldFilter:
+    if isinstance(value, FilterValues):
+        return FieldFilter(any_of=list(value.any_of), none_of=list(value.none_of), gte=value.gte, lte=value.lte)
+    if isinstance(value, int | float):
+        return FieldFilter(gte=float(value), lte=float(value))
+    return FieldFilter(any_of=[value] if isinstance(value, str) else list(value))
+
+
+def explicit_filters(filters: FilterSpec, fields: list[SchemaField]) -> dict[str, FieldFilter]:
+    """The caller's filters, checked: a built-in field takes values, a declared attribute what its schema
+    allows; anything else is a 422 that lists what may be filtered on."""
+    declared = {spec.name: spec for spec in fields}
+    checked: dict[str, FieldFilter] = {}
     for name, value in filters.items():
-        if isinstance(value, FilterValues):
-            any_of, none_of = value.any_of, value.none_of
+        wanted = _field_filter(name, value)
+        if name in BUILTIN_FILTERS:
+            if wanted.gte is not None or wanted.lte is not None:
+                raise HTTPException(422, f"filter on {name!r}: gte/lte apply to numeric attributes only")
+            if not wanted.any_of and not wanted.none_of:
+                raise HTTPException(422, f"filter on {name!r} has no values")
+        elif name in declared:
+            spec = declared[name]
+            if spec.numeric and (wanted.any_of or wanted.none_of):
+                raise HTTPException(422, f"{name!r} is a {spec.type}: filter it with a number, gte or lte")
+            try:
+                check_filter(spec, wanted)
+            except FilterError as exc:
+                raise HTTPException(422, str(exc)) from exc
         else:
-            any_of, none_of = ([value] if isinstance(value, str) else list(value)), []
-        conditions.append(retriever_pb2.Condition(field=name, any_of=any_of, none_of=none_of))
+            known = ", ".join([*BUILTIN_FILTERS, *declared])
+            raise HTTPException(422, f"unknown filter field {name!r}; filterable fields are: {known}")
+        checked[name] = wanted
+    return checked
+
+
+def to_retriever_filter(filters: dict[str, FieldFilter]) -> retriever_pb2.Filter:
+    conditions = []
+    for name, wanted in filters.items():
+        condition = retriever_pb2.Condition(
+            field=name if name in BUILTIN_FILTERS else f"attributes.{name}",
+            any_of=wanted.any_of,
+            none_of=wanted.none_of,
+        )
+        if wanted.gte is not None:
+            condition.gte = wanted.gte
+        if wanted.lte is not None:
+            condition.lte = wanted.lte
+        conditions.append(condition)
     return retriever_pb2.Filter(must=conditions)
+
+
+@dataclass
+class Plan:
+    """What retrieval runs with: the text searched and every filter, given or read from the question."""
+
+    text: str
+    filters: dict[str, FieldFilter]
+    self_query: SelfQuery | None = None
+
+    @property
+    def applied(self) -> dict[str, dict[str, object]]:
+        return {name: wanted.as_dict() for name, wanted in self.filters.items()}
+
+    @property
+    def self_query_result(self) -> SelfQueryResult | None:
+        if self.self_query is None or not self.self_query.filters:
+            return None
+        return SelfQueryResult(
+            filters=self.self_query.as_dict(), query=self.self_query.query, method=self.self_query.method
+        )
 
 
 def _content_words(text: str) -> set[str]:
@@ -106,6 +183,7 @@ class Evidence:
     """What retrieval found, and what the generator will be shown."""
 
     question: str
+    plan: Plan | None = None
     hits: list[retriever_pb2.Hit] = field(default_factory=list)
     confidence: float = 0.0
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -154,6 +232,44 @@ class QueryPipeline:
     def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
         self._settings = settings
         self._downstream = downstream
+        self._parser = SelfQueryParser()
+        # Each tenant's schema as of a corpus version (a schema change bumps the version too).
+        self._schemas: dict[str, tuple[str, list[SchemaField]]] = {}
+
+    async def schema(self, tenant: str) -> list[SchemaField]:
+        """The tenant's declared metadata fields with their known values; empty when it declares none."""
+        version = await self._corpus_version(tenant)
+        cached = self._schemas.get(tenant)
+        if version and cached and cached[0] == version:
+            return cached[1]
+        reply = await self._downstream.ingest.GetMetadataSchema(
+            ingest_pb2.GetMetadataSchemaRequest(tenant=tenant), timeout=self._settings.retrieval_timeout_seconds
+        )
+        fields = schema_fields(reply)
+        if version:
+            self._schemas[tenant] = (version, fields)
+        return fields
+
+    async def plan(self, tenant: str, question: str, filters: FilterSpec, self_query: bool) -> Plan:
+        """Check the caller's filters and, unless turned off, read more from the question."""
+        needs_schema = self_query or any(name not in BUILTIN_FILTERS for name in filters)
+        try:
+            fields = await self.schema(tenant) if needs_schema else []
+        except grpc.aio.AioRpcError as exc:
+            if any(name not in BUILTIN_FILTERS for name in filters):
+                raise HTTPException(
+                    503, "the metadata schema is unavailable; attribute filters cannot be checked"
+                ) from exc
+            log.warning("metadata schema unavailable (%s); answering without self-query", exc.code().name)
+            fields = []
+        given = explicit_filters(filters, fields)
+        if not self_query or not fields:
+            return Plan(text=question, filters=given)
+        extracted, _ = self._parser.parse(question, fields)
+        extracted.filters = {name: f for name, f in extracted.filters.items() if name not in given}
+        plan = Plan(text=extracted.query if extracted.filters else question, filters={**extracted.filters, **given})
+        plan.self_query = extracted
+        return plan
 
     async def _corpus_version(self, tenant: str) -> str:
         try:
@@ -200,9 +316,11 @@ class QueryPipeline:
     async def search(self, tenant: str, request: SearchRequest) -> SearchResponse:
         """The ranked passages, as the retriever returns them: no threshold, no passage budget."""
         query = clean_question(request.query, self._settings.max_question_chars)
+        top_k = self._top_k(request.top_k, self._settings.max_search_top_k)
+        plan = await self.plan(tenant, query, request.filters, request.self_query)
         search = retriever_pb2.SearchRequest(
-            top_k=self._top_k(request.top_k, self._settings.max_search_top_k),
-            filter=_filter(request.filters),
+            top_k=top_k,
+            filter=to_retriever_filter(plan.filters),
             mode=_MODES[request.mode],
             fusion=_FUSIONS[request.fusion],
             dense_weight=request.dense_weight,
@@ -213,8 +331,10 @@ class QueryPipeline:
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
         timings: dict[str, float] = {}
-        hits = await self._retrieve(tenant, query, search, timings)
+        hits = await self._retrieve(tenant, plan.text, search, timings)
         return SearchResponse(
+            filters_applied=plan.applied,
+            self_query=plan.self_query_result,
             hits=[
                 SearchHit(
                     document_id=hit.chunk.document_id,
@@ -237,10 +357,12 @@ class QueryPipeline:
         """Validate, embed and retrieve; keep the hits that clear the relevance threshold."""
         s = self._settings
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
+        top_k = self._top_k(request.top_k, s.max_top_k)
+        evidence.plan = await self.plan(tenant, evidence.question, request.filters, request.self_query)
         search = retriever_pb2.SearchRequest(
-            top_k=self._top_k(request.top_k, s.max_top_k), filter=_filter(request.filters), mode=_MODES[request.mode]
+            top_k=top_k, filter=to_retriever_filter(evidence.plan.filters), mode=_MODES[request.mode]
         )
-        found = await self._retrieve(tenant, evidence.question, search, evidence.timings_ms)
+        found = await self._retrieve(tenant, evidence.plan.text, search, evidence.timings_ms)
         relevant = [hit for hit in found if hit.dense_similarity >= s.relevance_threshold]
         budget, kept = s.max_context_chars, []
         for hit in relevant[: s.max_passages]:
@@ -268,6 +390,8 @@ class QueryPipeline:
             no_context=evidence.no_context,
             prompt_version=PROMPT_VERSION,
             timings_ms=evidence.timings_ms,
+            filters_applied=evidence.plan.applied if evidence.plan else {},
+            self_query=evidence.plan.self_query_result if evidence.plan else None,
             **extra,
         )
 

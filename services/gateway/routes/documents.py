@@ -1,8 +1,10 @@
 """/v1/documents: add, list, inspect and delete the tenant's documents."""
 
+import json
 from typing import Annotated
 
 import redis.asyncio as redis
+from google.protobuf import json_format
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 
 from ragmesh.ingest.v1 import ingest_pb2
@@ -35,6 +37,7 @@ def _document(doc: ingest_pb2.Document) -> Document:
             source=doc.metadata.source,
             tags=list(doc.metadata.tags),
             licence=doc.metadata.licence,
+            attributes=json_format.MessageToDict(doc.metadata.attributes),
         ),
         chunk_count=doc.chunk_count,
         size_bytes=doc.size_bytes,
@@ -44,7 +47,7 @@ def _document(doc: ingest_pb2.Document) -> Document:
     )
 
 
-async def _bump_corpus(clients: ClientsDep, tenant: str) -> None:
+async def bump_corpus(clients: ClientsDep, tenant: str) -> None:
     # A changed corpus invalidates every cached answer of the tenant (the version is in the cache key).
     try:
         await clients.redis.incr(corpus_key(tenant))
@@ -76,6 +79,9 @@ async def add_document(
     tags: Annotated[str, Form(description="Comma-separated.")] = "",
     licence: Annotated[str, Form()] = "",
     document_id: Annotated[str, Form(description="Your id for the document; re-sending it replaces it.")] = "",
+    attributes: Annotated[
+        str, Form(description='JSON object of declared metadata, e.g. {"year": 2019, "authors": ["Jane Smith"]}.')
+    ] = "",
 ) -> IngestResponse:
     """Add a document: it is extracted, chunked, embedded and indexed before this returns."""
     declared = int(request.headers.get("content-length") or 0)
@@ -84,22 +90,33 @@ async def add_document(
     content = await file.read(settings.max_upload_bytes + 1)
     if len(content) > settings.max_upload_bytes:
         raise HTTPException(413, f"the file is larger than the limit of {settings.max_upload_bytes} bytes")
+    try:
+        declared_attributes = json.loads(attributes) if attributes.strip() else {}
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"attributes is not valid JSON: {exc.msg} at character {exc.pos}") from exc
+    if not isinstance(declared_attributes, dict):
+        raise HTTPException(422, "attributes must be a JSON object of field name to value")
+    metadata = ingest_pb2.DocumentMetadata(
+        title=title, source=source, tags=[t.strip() for t in tags.split(",") if t.strip()], licence=licence
+    )
+    try:
+        metadata.attributes.update(declared_attributes)
+    except (ValueError, TypeError) as exc:
+        raise HTTPException(422, f"attributes holds a value that is not JSON data: {exc}") from exc
     reply = await clients.ingest.IngestDocument(
         ingest_pb2.IngestDocumentRequest(
             tenant=tenant,
             filename=file.filename or "",
             content_type=file.content_type or "",
             content=content,
-            metadata=ingest_pb2.DocumentMetadata(
-                title=title, source=source, tags=[t.strip() for t in tags.split(",") if t.strip()], licence=licence
-            ),
+            metadata=metadata,
             document_id=document_id,
         ),
         timeout=settings.ingest_timeout_seconds,
     )
     status = _STATUS[reply.status]
     if status != "unchanged":
-        await _bump_corpus(clients, tenant)
+        await bump_corpus(clients, tenant)
     if status != "created":
         response.status_code = 200
     return IngestResponse(document_id=reply.document_id, chunk_count=reply.chunk_count, status=status)
@@ -136,5 +153,5 @@ async def delete_document(document_id: str, tenant: TenantDep, clients: ClientsD
     reply = await clients.ingest.DeleteDocument(
         ingest_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id), timeout=60
     )
-    await _bump_corpus(clients, tenant)
+    await bump_corpus(clients, tenant)
     return DeleteResponse(document_id=document_id, chunks_deleted=reply.chunks_deleted)

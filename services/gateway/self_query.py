@@ -1,0 +1,408 @@
+"""Self-querying: metadata filters read out of the question ("papers from 2019 tagged oncology by Smith"),
+checked against the tenant's declared schema, and the question with those phrases taken out.
+
+A deterministic parser handles years, numbers with a comparison ("more than 100 citations") and the
+known values of keyword fields (declared, or carried by documents). An LLM is asked only when the
+question names a field the parser could not fill; what it returns is validated like anything else:
+a field or operator the schema does not declare, or a keyword value nobody carries, is dropped.
+"""
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from ragmesh.ingest.v1 import ingest_pb2
+
+_TYPES = {
+    ingest_pb2.FIELD_TYPE_KEYWORD: "keyword",
+    ingest_pb2.FIELD_TYPE_KEYWORDS: "keywords",
+    ingest_pb2.FIELD_TYPE_INTEGER: "integer",
+    ingest_pb2.FIELD_TYPE_NUMBER: "number",
+    ingest_pb2.FIELD_TYPE_YEAR: "year",
+}
+_OPERATORS = {
+    ingest_pb2.OPERATOR_ANY_OF: "any_of",
+    ingest_pb2.OPERATOR_NONE_OF: "none_of",
+    ingest_pb2.OPERATOR_GTE: "gte",
+    ingest_pb2.OPERATOR_LTE: "lte",
+}
+_YEAR = r"((?:1[5-9]|20)\d\d)"
+_NUMBER = r"(\d+(?:\.\d+)?)"
+# Words just before a value that turn it into an exclusion.
+_NEGATION = re.compile(
+    r"\b(?:not|excluding|except|without|other than|apart from|besides|but not|no)\W+(?:\w+\W+){0,2}$"
+)
+# Comparison words and what they mean for an integer N: (gte, lte) as functions of N.
+_AT_LEAST = r"at least|no fewer than|no less than|minimum of|min\.?|>=|≥"
+_MORE = r"more than|over|above|greater than|higher than|exceeding|>"
+_AT_MOST = r"at most|no more than|up to|maximum of|max\.?|<=|≤"
+_FEWER = r"fewer than|less than|under|below|lower than|<"
+_EXACTLY = r"exactly|precisely"
+_FILLER = frozenset(
+    "and or the papers paper articles article studies study work works anything everything what which "
+    "any all documents document reports report published publish written".split()
+)
+
+
+@dataclass
+class SchemaField:
+    """One declared field as the gateway sees it (from the ingest service's GetMetadataSchema)."""
+
+    name: str
+    type: str
+    operators: tuple[str, ...]
+    aliases: tuple[str, ...] = ()
+    values: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def numeric(self) -> bool:
+        return self.type in ("integer", "number", "year")
+
+    @property
+    def cues(self) -> tuple[str, ...]:
+        """Words that name the field in a question: its name (underscores as spaces) and its aliases."""
+        return tuple(dict.fromkeys([self.name.replace("_", " "), *self.aliases]))
+
+
+def schema_fields(schema: ingest_pb2.MetadataSchema) -> list[SchemaField]:
+    return [
+        SchemaField(
+            name=f.name,
+            type=_TYPES.get(f.type, "keyword"),
+            operators=tuple(_OPERATORS[op] for op in f.operators if op in _OPERATORS),
+            aliases=tuple(a.lower() for a in f.aliases),
+            values=tuple(f.values),
+            description=f.description,
+        )
+        for f in schema.fields
+    ]
+
+
+@dataclass
+class FieldFilter:
+    """What one field must match."""
+
+    any_of: list[str] = field(default_factory=list)
+    none_of: list[str] = field(default_factory=list)
+    gte: float | None = None
+    lte: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        out: dict[str, object] = {}
+        if self.any_of:
+            out["any_of"] = self.any_of
+        if self.none_of:
+            out["none_of"] = self.none_of
+        if self.gte is not None:
+            out["gte"] = int(self.gte) if float(self.gte).is_integer() else self.gte
+        if self.lte is not None:
+            out["lte"] = int(self.lte) if float(self.lte).is_integer() else self.lte
+        return out
+
+
+@dataclass
+class SelfQuery:
+    """The filters read from a question and the question without them."""
+
+    filters: dict[str, FieldFilter] = field(default_factory=dict)
+    query: str = ""
+    method: str = "parser"
+
+    def as_dict(self) -> dict[str, dict[str, object]]:
+        return {name: f.as_dict() for name, f in self.filters.items()}
+
+
+class FilterError(ValueError):
+    """A filter the schema does not allow; the message says which field and why."""
+
+
+def check_filter(spec: SchemaField, wanted: FieldFilter) -> None:
+    """Raise FilterError unless every operator used is declared for the field and every value fits its type."""
+    used = [op for op in ("any_of", "none_of", "gte", "lte") if getattr(wanted, op) not in (None, [])]
+    if not used:
+        raise FilterError(f"filter on {spec.name!r} has no values")
+    refused = [op for op in used if op not in spec.operators]
+    if refused:
+        raise FilterError(
+            f"field {spec.name!r} ({spec.type}) allows {', '.join(spec.operators)}, not {', '.join(refused)}"
+        )
+    if wanted.gte is not None and wanted.lte is not None and wanted.gte > wanted.lte:
+        raise FilterError(f"filter on {spec.name!r}: gte {wanted.gte} is above lte {wanted.lte}")
+
+
+class _Text:
+    """The question with the spans the parser has used up, so two rules never read the same words."""
+
+    def __init__(self, question: str) -> None:
+        self.original = question
+        self.lower = question.lower()
+        self.used = [False] * len(question)
+
+    def free(self, start: int, end: int) -> bool:
+        return not any(self.used[start:end])
+
+    def take(self, start: int, end: int) -> None:
+        for i in range(start, end):
+            self.used[i] = True
+
+    def finditer(self, pattern: str):
+        for match in re.finditer(pattern, self.lower):
+            if self.free(match.start(), match.end()):
+                yield match
+
+    def before(self, start: int, words: int = 3) -> str:
+        head = self.lower[:start].rstrip()
+        return " ".join(head.split()[-words:])
+
+    def remainder(self) -> str:
+        """What is left of the question for retrieval; the whole question when only filler words remain."""
+        kept = self._remainder()
+        content = [w for w in re.findall(r"[a-z]{3,}", kept.lower()) if w not in _FILLER]
+        return kept if content else self.original
+
+    def _remainder(self) -> str:
+        kept = "".join(ch if not used else " " for ch, used in zip(self.original, self.used, strict=True))
+        kept = re.sub(r"\s+([,.;:?!])", r"\1", " ".join(kept.split()))
+        # Connectives stranded at the edges by a removed phrase ("... and", "from ?").
+        kept = re.sub(r"(?:\s+\b(?:and|or|from|in|by|of|with|tagged|published|written)\b)+\s*([?.!]?)$", r"\1", kept)
+        return kept.strip(" ,;")
+
+
+def _merge(into: dict[str, FieldFilter], name: str, found: FieldFilter) -> None:
+    current = into.setdefault(name, FieldFilter())
+    current.any_of.extend(v for v in found.any_of if v not in current.any_of)
+    current.none_of.extend(v for v in found.none_of if v not in current.none_of)
+    if found.gte is not None:
+        current.gte = found.gte if current.gte is None else max(current.gte, found.gte)
+    if found.lte is not None:
+        current.lte = found.lte if current.lte is None else min(current.lte, found.lte)
+
+
+class SelfQueryParser:
+    """The deterministic half: no model, the same answer every time."""
+
+    def __init__(self, today: datetime | None = None) -> None:
+        self._year = (today or datetime.now(UTC)).year
+
+    def parse(self, question: str, fields: list[SchemaField]) -> tuple[SelfQuery, list[SchemaField]]:
+        """The filters found, and the fields the question names that the parser could not fill."""
+        text = _Text(question)
+        found: dict[str, FieldFilter] = {}
+        years = [f for f in fields if f.type == "year"]
+        if years:
+            self._years(text, self._pick(text, years), found)
+        for spec in fields:
+            if spec.type in ("integer", "number"):
+                self._numbers(text, spec, found)
+        self._keywords(text, [f for f in fields if f.type in ("keyword", "keywords")], found)
+        found = {name: f for name, f in found.items() if f.as_dict()}
+        unresolved = [f for f in fields if f.name not in found and self._named(text, f)]
+        return SelfQuery(filters=found, query=text.remainder() or question), unresolved
+
+    @staticmethod
+    def _pick(text: _Text, years: list[SchemaField]) -> SchemaField:
+        """With several year fields, the one the question names; else the first declared."""
+        for spec in years:
+            if any(re.search(rf"\b{re.escape(cue)}\b", text.lower) for cue in spec.cues):
+                return spec
+        return years[0]
+
+    @staticmethod
+    def _named(text: _Text, spec: SchemaField) -> bool:
+        return any(
+            text.free(m.start(), m.end())
+            for cue in spec.cues
+            if len(cue) > 2
+            for m in re.finditer(rf"\b{re.escape(cue)}\b", text.lower)
+        )
+
+    def _years(self, text: _Text, spec: SchemaField, found: dict[str, FieldFilter]) -> None:
+        cue = "|".join(re.escape(c) for c in spec.cues)
+        lead = rf"(?:(?:{cue})\s+)?(?:(?:published|released|written|dated|appeared|papers?|articles?|documents?)\s+)?"
+        rules: list[tuple[str, object]] = [
+            (rf"\b{lead}between\s+{_YEAR}\s+and\s+{_YEAR}\b", lambda m: (int(m[1]), int(m[2]))),
+            (
+                rf"\b{lead}(?:from\s+)?{_YEAR}\s*(?:-|–|to|through|until|till)\s*{_YEAR}\b",
+                lambda m: (int(m[1]), int(m[2])),
+            ),
+            (
+                rf"\b{lead}(?:from|in)\s+{_YEAR}\s+(?:on(?:wards?)?|and\s+(?:later|after|since))\b",
+                lambda m: (int(m[1]), None),
+            ),
+            (rf"\b{lead}{_YEAR}\s+(?:or|and)\s+(?:later|after|newer)\b", lambda m: (int(m[1]), None)),
+            (rf"\b{lead}{_YEAR}\s+(?:or|and)\s+(?:earlier|before|older)\b", lambda m: (None, int(m[1]))),
+            (rf"\b{lead}(?:since|starting(?:\s+in)?|as\s+of)\s+{_YEAR}\b", lambda m: (int(m[1]), None)),
+            (rf"\b{lead}(?:after|later\s+than)\s+{_YEAR}\b", lambda m: (int(m[1]) + 1, None)),
+            (rf"\b{lead}(?:before|prior\s+to|earlier\s+than)\s+{_YEAR}\b", lambda m: (None, int(m[1]) - 1)),
+            (rf"\b{lead}(?:until|up\s+to|through|no\s+later\s+than)\s+{_YEAR}\b", lambda m: (None, int(m[1]))),
+            (
+                r"\b(?:in|from|over|during)\s+the\s+(?:last|past)\s+(\d{1,2})\s+years?\b",
+                lambda m: (self._year - int(m[1]) + 1, None),
+            ),
+            (r"\b(?:this|the\s+current)\s+year\b", lambda m: (self._year, self._year)),
+            (r"\blast\s+year\b", lambda m: (self._year - 1, self._year - 1)),
+            (rf"\b{lead}(?:in|from|during|of)\s+{_YEAR}\b", lambda m: (int(m[1]), int(m[1]))),
+            (rf"\b(?:{cue})\s+{_YEAR}\b", lambda m: (int(m[1]), int(m[1]))),
+            (rf"\b{_YEAR}\s+(?:papers?|articles?|studies|documents?|reports?)\b", lambda m: (int(m[1]), int(m[1]))),
+        ]
+        for pattern, bounds in rules:
+            for match in text.finditer(pattern):
+                gte, lte = bounds(match)
+                text.take(match.start(), match.end())
+                _merge(found, spec.name, FieldFilter(gte=gte, lte=lte))
+
+    def _numbers(self, text: _Text, spec: SchemaField, found: dict[str, FieldFilter]) -> None:
+        whole = spec.type == "integer"
+        step = 1 if whole else 0
+        cue = "|".join(re.escape(c) for c in spec.cues)
+        meanings = [
+            (_AT_LEAST, lambda n: (n, None)),
+            (_MORE, lambda n: (n + step, None)),
+            (_AT_MOST, lambda n: (None, n)),
+            (_FEWER, lambda n: (None, n - step)),
+            (_EXACTLY, lambda n: (n, n)),
+        ]
+        for words, bounds in meanings:
+            for pattern in (
+                # "more than 100 citations", "at least 10 pages"
+                rf"\b(?:with\s+)?(?:{words})\s+{_NUMBER}\s+(?:\w+\s+)?(?:{cue})\b",
+                # "citations above 100", "impact factor of at least 5"
+                rf"\b(?:with\s+)?(?:an?\s+)?(?:{cue})\s+(?:(?:of|is|was)\s+)?(?:{words})\s+{_NUMBER}\b",
+            ):
+                for match in text.finditer(pattern):
+                    number = float(match[1])
+                    gte, lte = bounds(int(number) if whole and number.is_integer() else number)
+                    text.take(match.start(), match.end())
+                    _merge(found, spec.name, FieldFilter(gte=gte, lte=lte))
+        # "100 citations or more", "5 pages or fewer".
+        for match in text.finditer(
+            rf"\b(?:with\s+)?{_NUMBER}\s+(?:{cue})\s+or\s+(more|greater|higher|fewer|less|lower)\b"
+        ):
+            number = float(match[1])
+            above = match[2] in ("more", "greater", "higher")
+            text.take(match.start(), match.end())
+            _merge(found, spec.name, FieldFilter(gte=number if above else None, lte=None if above else number))
+        # "with 12 pages": an exact count.
+        for match in text.finditer(rf"\b(?:with\s+)?{_NUMBER}\s+(?:{cue})\b"):
+            number = float(match[1])
+            text.take(match.start(), match.end())
+            _merge(found, spec.name, FieldFilter(gte=number, lte=number))
+
+    def _keywords(self, text: _Text, fields: list[SchemaField], found: dict[str, FieldFilter]) -> None:
+        # Every (value, field) the question could mean, longest values first so "New England Journal of
+        # Medicine" wins over "Medicine".
+        candidates = sorted(
+            ((value, spec) for spec in fields for value in spec.values if len(value) >= 2),
+            key=lambda pair: -len(pair[0]),
+        )
+        by_value: dict[str, list[SchemaField]] = {}
+        for value, spec in candidates:
+            by_value.setdefault(value.lower(), []).append(spec)
+        seen: set[str] = set()
+        for value, _ in candidates:
+            key = value.lower()
+            if key in seen:
+                continue
+            seen.add(key)
+            for match in text.finditer(rf"(?<![\w-]){_plural(key)}(?:'s)?(?![\w-])"):
+                matched = text.original[match.start() : match.end()]
+                # A proper-noun value written in lower case ("the nature of") counts only after the field's cue.
+                if value[0].isupper() and matched[0].islower():
+                    before = text.before(match.start(), 4)
+                    specs = [s for s in by_value[key] if any(re.search(rf"\b{re.escape(c)}$", before) for c in s.cues)]
+                    if not specs:
+                        continue
+                else:
+                    specs = by_value[key]
+                self._claim(text, match.start(), match.end(), value, specs, found)
+        # Surnames: "by Smith", "Lindqvist's work" when "Jane Smith" is a known value, written capitalised,
+        # and no other known value shares that last word.
+        surnames: dict[str, list[tuple[str, SchemaField]]] = {}
+        for spec in fields:
+            for value in spec.values:
+                parts = value.split()
+                if len(parts) >= 2 and parts[-1][:1].isupper() and len(parts[-1]) >= 3:
+                    surnames.setdefault(parts[-1], []).append((value, spec))
+        for surname, owners in surnames.items():
+            if len(owners) != 1:
+                continue
+            value, spec = owners[0]
+            for match in re.finditer(rf"\b{re.escape(surname)}(?:'s)?\b", text.original):
+                if text.free(match.start(), match.end()):
+                    self._claim(text, match.start(), match.end(), value, [spec], found)
+
+    @staticmethod
+    def _claim(
+        text: _Text, start: int, end: int, value: str, specs: list[SchemaField], found: dict[str, FieldFilter]
+    ) -> None:
+        before = text.before(start, 4)
+        # Ambiguous value (a tag and a journal both called "Oncology"): the field named just before it wins.
+        spec = next((s for s in specs if any(re.search(rf"\b{re.escape(c)}\b", before) for c in s.cues)), specs[0])
+        negated = bool(_NEGATION.search(before + " "))
+        operator = "none_of" if negated else "any_of"
+        if operator not in spec.operators:
+            return
+        text.take(start, end)
+        # The field's cue right before the value goes too ("tagged oncology" leaves nothing behind).
+        for cue in sorted(spec.cues, key=len, reverse=True):
+            cue_match = re.search(
+                rf"\b(?:not\s+|excluding\s+|except\s+)?{re.escape(cue)}(?:\s+(?:the|a|an))?\s*$", text.lower[:start]
+            )
+            if cue_match and text.free(cue_match.start(), start):
+                text.take(cue_match.start(), start)
+                break
+        negation = _NEGATION.search(text.lower[:start] + " ")
+        if negated and negation:
+            text.take(negation.start(), start)
+        _merge(found, spec.name, FieldFilter(**{operator: [value]}))
+
+
+def _plural(value: str) -> str:
+    """A pattern for the value and its plural ("cohort study" / "cohort studies", "meta-analysis" / "-analyses")."""
+    escaped = re.escape(value)
+    if value.endswith("y") and len(value) > 3:
+        return escaped[:-1] + "(?:y|ies)"
+    if value.endswith("is"):
+        return escaped[:-2] + "(?:is|es)"
+    return escaped + "(?:s|es)?"
+
+
+def validate_extracted(raw: object, fields: list[SchemaField]) -> dict[str, FieldFilter]:
+    """An LLM's JSON answer, kept only where it fits the schema: declared fields and operators, values of the
+    right type, keyword values that documents actually carry. Everything else is dropped, never sent."""
+    if not isinstance(raw, dict):
+        return {}
+    declared = {spec.name: spec for spec in fields}
+    kept: dict[str, FieldFilter] = {}
+    for name, wanted in raw.items():
+        spec = declared.get(name)
+        if spec is None or not isinstance(wanted, dict):
+            continue
+        candidate = FieldFilter()
+        if spec.numeric:
+            for bound in ("gte", "lte"):
+                value = wanted.get(bound)
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    setattr(candidate, bound, float(value))
+            if spec.type == "year" and any(
+                v is not None and not 1000 <= v <= 9999 for v in (candidate.gte, candidate.lte)
+            ):
+                continue
+        else:
+            known = {v.lower(): v for v in spec.values}
+            for operator in ("any_of", "none_of"):
+                values = wanted.get(operator) or []
+                values = [values] if isinstance(values, str) else values
+                if isinstance(values, list):
+                    setattr(
+                        candidate,
+                        operator,
+                        [known[v.lower()] for v in values if isinstance(v, str) and v.lower() in known],
+                    )
+        try:
+            check_filter(spec, candidate)
+        except FilterError:
+            continue
+        kept[name] = candidate
+    return kept
