@@ -93,8 +93,9 @@ bench: install redis-server ## Query latency (p50/p95) and ingest throughput, ag
 	$(BIN)/python -m bench.run
 
 .PHONY: eval
-eval: install redis-server ## Retrieval quality on SciFact test (and train) through the real suite; reports in eval/results/.
+eval: install redis-server ## Retrieval and answer quality (SciFact, self-query set) through the real suite; reports in eval/results/.
 	$(BIN)/python -m eval.retrieval --split test --split train --tune --no-context
+	$(BIN)/python -m eval.self_query
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data.

@@ -210,12 +210,15 @@ class SelfQueryParser:
 
     @staticmethod
     def _named(text: _Text, spec: SchemaField) -> bool:
-        return any(
-            text.free(m.start(), m.end())
-            for cue in spec.cues
-            if len(cue) > 2
-            for m in re.finditer(rf"\b{re.escape(cue)}\b", text.lower)
-        )
+        """The question names the field: a long cue ("journal", "citations") anywhere unused, or a short one
+        ("by", "in") followed by a capitalised word the parser did not know ("by Someone")."""
+        for cue in spec.cues:
+            for m in re.finditer(rf"\b{re.escape(cue)}\b", text.lower):
+                if not text.free(m.start(), m.end()):
+                    continue
+                if len(cue) > 4 or re.match(r"\s+[A-Z]", text.original[m.end() :]):
+                    return True
+        return False
 
     def _years(self, text: _Text, spec: SchemaField, found: dict[str, FieldFilter]) -> None:
         cue = "|".join(re.escape(c) for c in spec.cues)
@@ -234,7 +237,11 @@ class SelfQueryParser:
             (rf"\b{lead}{_YEAR}\s+(?:or|and)\s+(?:earlier|before|older)\b", lambda m: (None, int(m[1]))),
             (rf"\b{lead}(?:since|starting(?:\s+in)?|as\s+of)\s+{_YEAR}\b", lambda m: (int(m[1]), None)),
             (rf"\b{lead}(?:after|later\s+than)\s+{_YEAR}\b", lambda m: (int(m[1]) + 1, None)),
-            (rf"\b{lead}(?:before|prior\s+to|earlier\s+than)\s+{_YEAR}\b", lambda m: (None, int(m[1]) - 1)),
+            (
+                rf"\b{lead}(?:before|prior\s+to|earlier\s+than|older\s+than)\s+{_YEAR}\b",
+                lambda m: (None, int(m[1]) - 1),
+            ),
+            (rf"\b{lead}(?:newer\s+than|more\s+recent\s+than)\s+{_YEAR}\b", lambda m: (int(m[1]) + 1, None)),
             (rf"\b{lead}(?:until|up\s+to|through|no\s+later\s+than)\s+{_YEAR}\b", lambda m: (None, int(m[1]))),
             (
                 r"\b(?:in|from|over|during)\s+the\s+(?:last|past)\s+(\d{1,2})\s+years?\b",
@@ -275,6 +282,15 @@ class SelfQueryParser:
                     gte, lte = bounds(int(number) if whole and number.is_integer() else number)
                     text.take(match.start(), match.end())
                     _merge(found, spec.name, FieldFilter(gte=gte, lte=lte))
+        # "between 10 and 20 pages", "pages between 10 and 20".
+        for pattern in (
+            rf"\b(?:with\s+)?between\s+{_NUMBER}\s+and\s+{_NUMBER}\s+(?:{cue})\b",
+            rf"\b(?:with\s+)?(?:{cue})\s+(?:of\s+)?between\s+{_NUMBER}\s+and\s+{_NUMBER}\b",
+        ):
+            for match in text.finditer(pattern):
+                low, high = sorted((float(match[1]), float(match[2])))
+                text.take(match.start(), match.end())
+                _merge(found, spec.name, FieldFilter(gte=low, lte=high))
         # "100 citations or more", "5 pages or fewer".
         for match in text.finditer(
             rf"\b(?:with\s+)?{_NUMBER}\s+(?:{cue})\s+or\s+(more|greater|higher|fewer|less|lower)\b"

@@ -4,8 +4,8 @@ import json
 from typing import Annotated
 
 import redis.asyncio as redis
-from google.protobuf import json_format
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
+from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.deps import ClientsDep, SettingsDep, TenantDep

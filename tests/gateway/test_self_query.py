@@ -1,0 +1,78 @@
+"""The self-query parser and the validation of LLM-extracted filters, against a declared schema."""
+
+from datetime import UTC, datetime
+
+import pytest
+
+from services.gateway.self_query import SchemaField, SelfQueryParser, validate_extracted
+
+FIELDS = [
+    SchemaField("year", "year", ("gte", "lte"), ("published",)),
+    SchemaField("authors", "keywords", ("any_of", "none_of"), ("by",), ("Jane Smith", "Wei Chen")),
+    SchemaField("journal", "keyword", ("any_of",), ("in", "journal"), ("Nature", "Cell")),
+    SchemaField("topics", "keywords", ("any_of", "none_of"), ("tagged",), ("oncology", "genetics")),
+    SchemaField("citations", "integer", ("gte", "lte"), ("citations",)),
+]
+PARSER = SelfQueryParser(today=datetime(2026, 11, 21, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("question", "filters", "query"),
+    [
+        (
+            "papers from 2019 tagged oncology by Smith about hypoxia",
+            {
+                "year": {"gte": 2019, "lte": 2019},
+                "topics": {"any_of": ["oncology"]},
+                "authors": {"any_of": ["Jane Smith"]},
+            },
+            "about hypoxia",
+        ),
+        ("hypoxia since 2018", {"year": {"gte": 2018}}, "hypoxia"),
+        ("hypoxia before 2018", {"year": {"lte": 2017}}, "hypoxia"),
+        ("hypoxia between 2010 and 2012", {"year": {"gte": 2010, "lte": 2012}}, "hypoxia"),
+        ("hypoxia in the last 2 years", {"year": {"gte": 2025}}, "hypoxia"),
+        ("hypoxia with more than 10 citations", {"citations": {"gte": 11}}, "hypoxia"),
+        ("hypoxia with 10 citations or fewer", {"citations": {"lte": 10}}, "hypoxia"),
+        (
+            "genetics not by Wei Chen",
+            {"topics": {"any_of": ["genetics"]}, "authors": {"none_of": ["Wei Chen"]}},
+            "genetics not by Wei Chen",
+        ),
+        # A proper-noun value in lower case counts only after the field's cue.
+        ("what is the nature of hypoxia?", {}, "what is the nature of hypoxia?"),
+        ("hypoxia in nature", {"journal": {"any_of": ["Nature"]}}, "hypoxia"),
+        # none_of is not declared for journal: the exclusion is not read as a filter at all.
+        ("hypoxia not in Cell", {}, "hypoxia not in Cell"),
+        ("How do tumours grow?", {}, "How do tumours grow?"),
+    ],
+)
+def test_the_parser_reads_declared_fields_only(question, filters, query):
+    found, _ = PARSER.parse(question, FIELDS)
+    assert found.as_dict() == filters
+    if filters:
+        assert found.query.lower().startswith(query.split()[0].lower())
+    else:
+        assert found.query == question
+
+
+def test_a_field_named_but_not_resolved_is_left_for_the_llm():
+    found, unresolved = PARSER.parse("hypoxia papers by Someone Famous", FIELDS)
+    assert found.as_dict() == {} and [f.name for f in unresolved] == ["authors"]
+
+
+def test_llm_output_is_kept_only_where_the_schema_allows_it():
+    raw = {
+        "authors": {"any_of": ["jane smith", "Nobody Known"]},
+        "journal": {"none_of": ["Nature"]},
+        "year": {"gte": 20190},
+        "citations": {"gte": 5, "lte": 50},
+        "colour": {"any_of": ["red"]},
+        "topics": "oncology",
+    }
+    kept = validate_extracted(raw, FIELDS)
+    assert {name: f.as_dict() for name, f in kept.items()} == {
+        "authors": {"any_of": ["Jane Smith"]},
+        "citations": {"gte": 5, "lte": 50},
+    }
+    assert validate_extracted(["not", "an", "object"], FIELDS) == {}
