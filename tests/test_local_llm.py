@@ -3,8 +3,10 @@
 import asyncio
 import subprocess
 
+import grpc
 import pytest
 
+from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from ragmesh.local_llm import server_command
 from ragmesh.suite import free_port, http_ok, wait_for
 from services.generator.config import GeneratorSettings
@@ -44,6 +46,12 @@ def llama_server(tmp_path_factory):
 async def test_gemma_answers_from_the_document_and_the_citation_points_to_it(suite, llama_server):
     settings = GeneratorSettings(api_base=llama_server, max_tokens=64, temperature=0.0)
     async with running(create_server(settings)) as generator:
+        async with grpc.aio.insecure_channel(generator) as channel:
+            counted = await generator_pb2_grpc.GeneratorServiceStub(channel).CountTokens(
+                generator_pb2.CountTokensRequest(texts=["The Skerry Point lighthouse lamp is lit at 19:40."])
+            )
+        # Gemma's own tokenizer, from the llama.cpp server that runs it.
+        assert counted.tokenizer.endswith("(model server)") and 8 < counted.counts[0] < 30
         async with gateway(suite.gateway_settings(generator_target=generator)) as api:
             added = await _upload(api, ACME, "keeper.md", KEEPER)
             document_id = added.json()["document_id"]

@@ -1,13 +1,16 @@
 """The answer writer: one LiteLLM call per answer, with fallbacks, streaming, usage and cost."""
 
+import asyncio
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 # Never fetch the price map at import: the packaged copy is enough and the network may be closed.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+import httpx
 import litellm
 
 from services.generator.config import GeneratorSettings
@@ -48,6 +51,33 @@ class AnswerWriter:
 
     def __init__(self, settings: GeneratorSettings) -> None:
         self._settings = settings
+        # When the model server has no tokenize endpoint, when to ask it again.
+        self._server_tokenizer_retry_at = 0.0
+
+    async def count_tokens(self, texts: list[str]) -> tuple[list[int], str]:
+        """Token counts with the configured model's tokenizer: the model server's own (llama.cpp's
+        /extras/tokenize/count) when there is one, else LiteLLM's tokenizer for the model."""
+        s = self._settings
+        if s.api_base and s.mock_response is None and time.monotonic() >= self._server_tokenizer_retry_at:
+            root = s.api_base.rstrip("/").removesuffix("/v1")
+            try:
+                async with httpx.AsyncClient(base_url=root, timeout=5) as client:
+                    replies = await asyncio.gather(
+                        *(client.post("/extras/tokenize/count", json={"input": text}) for text in texts)
+                    )
+                for reply in replies:
+                    reply.raise_for_status()
+                return [int(reply.json()["count"]) for reply in replies], f"{s.model} (model server)"
+            except (httpx.HTTPError, KeyError, ValueError) as exc:
+                log.info("the model server cannot count tokens (%s); using LiteLLM's tokenizer", exc)
+                self._server_tokenizer_retry_at = time.monotonic() + 60
+        counts = [litellm.token_counter(model=s.model, text=text) for text in texts]
+        # LiteLLM has a model's own tokenizer for some families and falls back to OpenAI's cl100k for the rest.
+        try:
+            kind = litellm.utils._select_tokenizer(s.model).get("type", "")
+        except Exception:
+            kind = ""
+        return counts, f"{s.model} ({'its tokenizer' if kind == 'huggingface_tokenizer' else 'approximate: cl100k'})"
 
     def _uses_completion(self, model: str) -> bool:
         style = self._settings.prompt_style

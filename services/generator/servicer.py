@@ -11,6 +11,7 @@ from services.runtime.errors import InvalidArgument
 
 MAX_QUESTION_CHARS = 4_000
 MAX_TOKENS_LIMIT = 4_096
+MAX_COUNT_TEXTS = 512
 
 
 def _validate(request: generator_pb2.GenerateRequest) -> list[Passage]:
@@ -59,3 +60,11 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
                 yield generator_pb2.GenerateStreamResponse(final=_response(delta.final))
             else:
                 yield generator_pb2.GenerateStreamResponse(delta=delta.text)
+
+    async def CountTokens(
+        self, request: generator_pb2.CountTokensRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.CountTokensResponse:
+        if len(request.texts) > MAX_COUNT_TEXTS:
+            raise InvalidArgument(f"at most {MAX_COUNT_TEXTS} texts per call, got {len(request.texts)}")
+        counts, tokenizer = await self._writer.count_tokens(list(request.texts))
+        return generator_pb2.CountTokensResponse(counts=counts, tokenizer=tokenizer)

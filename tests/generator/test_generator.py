@@ -27,6 +27,16 @@ async def test_generate_returns_text_usage_and_model(generator):
     assert reply.usage.prompt_tokens > 0 and reply.usage.completion_tokens > 0
 
 
+async def test_tokens_are_counted_per_text_and_the_tokenizer_is_named(generator):
+    reply = await generator.CountTokens(generator_pb2.CountTokensRequest(texts=["one two three", "", "a " * 50]))
+    assert len(reply.counts) == 3 and reply.counts[1] == 0 and 0 < reply.counts[0] < reply.counts[2]
+    # No model server in the mocked setup: LiteLLM's tokenizer, marked as an approximation for Gemma.
+    assert reply.tokenizer == "text-completion-openai/gemma-3-270m (approximate: cl100k)"
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await generator.CountTokens(generator_pb2.CountTokensRequest(texts=["x"] * 513))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 async def test_stream_sends_deltas_then_one_final_message(generator):
     events = [
         e
