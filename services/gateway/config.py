@@ -30,9 +30,19 @@ class GatewaySettings(ServiceSettings):
     relevance_threshold: float = 0.30
     # Similarity at which confidence reaches 1.
     confident_similarity: float = 0.70
-    # Context handed to the generator, in characters (the local model has a 2,048-token window).
-    max_context_chars: int = 3_000
+    # is_confused: the two best documents are within this similarity of each other and under confident_similarity.
+    confused_margin: float = 0.02
+    # Context handed to the generator, in the generator's tokens (the local model has a 2,048-token window).
+    context_token_budget: int = 1_000
     max_passages: int = 5
+    # Parent-document retrieval: a hit grows to its whole section when the section is at most this long.
+    max_section_chars: int = 4_000
+    # Contextual compression: sentences under this cosine similarity to the question are left out (each
+    # passage keeps its best sentence). Tuned on SciFact train claims (eval/compression.py).
+    compress_min_similarity: float = 0.35
+    # Text Embeddings Inference server with a cross-encoder (/rerank); empty: the stage is skipped.
+    reranker_url: str = ""
+    reranker_timeout_seconds: float = 5.0
     # Deadlines for the stages, in seconds.
     retrieval_timeout_seconds: float = 10.0
     generation_timeout_seconds: float = 120.0

@@ -49,6 +49,18 @@ class QueryRequest(BaseModel):
     stream: bool = Field(default=False, description="Answer as server-sent events: tokens, then citations.")
     generate: bool = Field(default=True, description="False: retrieval only, the citations without an LLM answer.")
     max_tokens: int | None = Field(default=None, ge=1, le=2048, description="Upper bound on the answer's length.")
+    expand: Literal["section", "chunk"] = Field(
+        default="section", description="section: each hit grows to its parent section; chunk: the hit alone."
+    )
+    compress: bool = Field(
+        default=True, description="Keep only the sentences of each passage that bear on the question."
+    )
+    compress_min_similarity: float | None = Field(
+        default=None, ge=-1, le=1, description="Compression threshold (cosine); default from the gateway's settings."
+    )
+    context_tokens: int | None = Field(
+        default=None, ge=50, le=32_000, description="Context budget in the generator's tokens (default 1,000)."
+    )
 
 
 class SearchRequest(BaseModel):
@@ -89,6 +101,26 @@ class SearchResponse(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+class Quote(BaseModel):
+    """A sentence shown to the generator, where it sits in the source document."""
+
+    text: str
+    char_start: int = Field(description="Offset in the document's extracted text.")
+    char_end: int
+    similarity: float | None = Field(default=None, description="Cosine similarity to the question.")
+
+
+class ContextStats(BaseModel):
+    """What the generator was shown, and what compression saved."""
+
+    passages: int = 0
+    tokens: int = Field(default=0, description="Context tokens sent, counted by the generator's tokenizer.")
+    tokens_before_compression: int = 0
+    tokenizer: str = ""
+    sections_expanded: int = Field(default=0, description="Passages grown from a chunk to its parent section.")
+    reranked: bool = Field(default=False, description="A cross-encoder re-ordered the hits.")
+
+
 class Citation(BaseModel):
     """A retrieved passage, and whether the answer cites it (by its [index], or by its words when the
     model writes no markers)."""
@@ -101,7 +133,8 @@ class Citation(BaseModel):
     heading_path: list[str]
     source: str
     quote: str = Field(description="The sentence of the passage that bears most on the question.")
-    text: str = Field(description="The whole passage.")
+    quotes: list[Quote] = Field(default_factory=list, description="Every sentence of the passage shown, with offsets.")
+    text: str = Field(description="The passage as shown to the generator (compressed when compression is on).")
     char_start: int = Field(description="Offset of the passage in the document's extracted text.")
     char_end: int
     score: float = Field(description="Cosine similarity of question and passage.")
@@ -119,6 +152,10 @@ class QueryResponse(BaseModel):
     citations: list[Citation]
     confidence: float = Field(ge=0.0, le=1.0, description="How strongly the retrieved evidence matches the question.")
     no_context: bool = Field(description="Nothing relevant was found; no LLM was called.")
+    is_confused: bool = Field(
+        default=False,
+        description="Retrieval is ambiguous: passages from different documents match about equally and weakly.",
+    )
     degraded: bool = Field(default=False, description="Generation was unavailable; the answer is retrieval-only.")
     cached: bool = Field(default=False, description="Served from the answer cache.")
     model: str = ""
@@ -128,6 +165,7 @@ class QueryResponse(BaseModel):
         default_factory=dict, description="Every filter retrieval ran with: given and extracted."
     )
     self_query: SelfQueryResult | None = None
+    context: ContextStats = Field(default_factory=ContextStats)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import grpc
+import httpx
 import redis.asyncio as redis
 from fastapi import HTTPException
 
@@ -19,18 +20,22 @@ from ragmesh.ingest.v1 import ingest_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.context import Passage, expand_to_sections, fit_budget, keep_relevant
 from services.gateway.models import (
     Citation,
+    ContextStats,
     FilterSpec,
     FilterValues,
     QueryRequest,
     QueryResponse,
+    Quote,
     SearchHit,
     SearchRequest,
     SearchResponse,
     SelfQueryResult,
     Usage,
 )
+from services.gateway.rerank import Reranker
 from services.gateway.self_query import (
     FieldFilter,
     FilterError,
@@ -46,6 +51,10 @@ log = logging.getLogger(__name__)
 PROMPT_VERSION = "grounded-v1"
 NO_CONTEXT_ANSWER = "I could not find anything about this in your documents."
 DEGRADED_ANSWER = "The answer could not be generated right now; these are the most relevant passages."
+CONFUSED_NOTE = (
+    "Note: several documents match this question about equally well, and none closely; they may not agree. "
+    "Check the cited passages."
+)
 _MODES = {
     "hybrid": retriever_pb2.SEARCH_MODE_HYBRID,
     "dense": retriever_pb2.SEARCH_MODE_DENSE,
@@ -53,7 +62,6 @@ _MODES = {
 }
 _FUSIONS = {"rrf": retriever_pb2.FUSION_RRF, "dbsf": retriever_pb2.FUSION_DBSF}
 _MARKER = re.compile(r"\[(\d{1,2})\]")
-_SENTENCE = re.compile(r"(?<=[.!?])\s+")
 _WORD = re.compile(r"\w+")
 _STOPWORDS = frozenset(
     (
@@ -61,6 +69,8 @@ _STOPWORDS = frozenset(
         "than then what when where which who why how does did can could would should will about also been being"
     ).split()
 )
+_EMBED_BATCH = 256
+_COUNT_BATCH = 512
 # Share of the answer's content words a passage must hold to count as supporting it.
 SUPPORT_THRESHOLD = 0.5
 _CONTROL = {"Cc", "Cf"}
@@ -169,13 +179,25 @@ def support(answer: str, passage: str) -> float:
     return round(len(said & _content_words(passage)) / len(said), 4) if said else 0.0
 
 
-def _quote(text: str, question: str) -> str:
-    """The passage's sentence sharing the most words with the question."""
+def _quote(passage: Passage, question: str) -> str:
+    """The passage's sentence most similar to the question (by embedding when compression scored them, else by
+    shared words)."""
+    if not passage.sentences:
+        return ""
+    if all(sentence.similarity is not None for sentence in passage.sentences):
+        return max(passage.sentences, key=lambda s: s.similarity).text[:500]
     asked = {w.lower() for w in _WORD.findall(question) if len(w) > 2}
-    sentences = [s.strip() for s in _SENTENCE.split(text) if s.strip()]
-    if not sentences:
-        return text[:300]
-    return max(sentences, key=lambda s: len(asked & {w.lower() for w in _WORD.findall(s)}))[:500]
+    return max(passage.sentences, key=lambda s: len(asked & {w.lower() for w in _WORD.findall(s.text)})).text[:500]
+
+
+def _ambiguous(hits: list[retriever_pb2.Hit], confident: float, margin: float) -> bool:
+    """Retrieval is ambiguous when the two best documents match about equally (within `margin`) and neither
+    matches confidently: the question may be about either, and they may not agree."""
+    best: dict[str, float] = {}
+    for hit in hits:
+        best[hit.chunk.document_id] = max(best.get(hit.chunk.document_id, -1.0), hit.dense_similarity)
+    top = sorted(best.values(), reverse=True)[:2]
+    return len(top) == 2 and top[0] - top[1] <= margin and top[0] < confident
 
 
 @dataclass
@@ -184,43 +206,54 @@ class Evidence:
 
     question: str
     plan: Plan | None = None
-    hits: list[retriever_pb2.Hit] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
     confidence: float = 0.0
+    is_confused: bool = False
+    context: ContextStats = field(default_factory=ContextStats)
     timings_ms: dict[str, float] = field(default_factory=dict)
 
     @property
     def no_context(self) -> bool:
-        return not self.hits
+        return not self.passages
 
-    def passages(self) -> list[generator_pb2.Passage]:
+    def generator_passages(self) -> list[generator_pb2.Passage]:
         return [
-            generator_pb2.Passage(index=i, title=hit.chunk.title, text=hit.chunk.text)
-            for i, hit in enumerate(self.hits, start=1)
+            generator_pb2.Passage(index=i, title=passage.title, text=passage.text)
+            for i, passage in enumerate(self.passages, start=1)
         ]
 
     def citations(self, answer: str) -> list[Citation]:
         """Passages the answer cites by [n]; for a model that writes no markers, the passages that support it."""
-        supports = [support(answer, hit.chunk.text) for hit in self.hits]
-        cited = {int(n) for n in _MARKER.findall(answer)} & set(range(1, len(self.hits) + 1))
+        supports = [support(answer, passage.text) for passage in self.passages]
+        cited = {int(n) for n in _MARKER.findall(answer)} & set(range(1, len(self.passages) + 1))
         if not cited and supports:
             cited = {i for i, share in enumerate(supports, start=1) if share >= SUPPORT_THRESHOLD}
         return [
             Citation(
                 index=i,
                 cited=i in cited,
-                document_id=hit.chunk.document_id,
-                title=hit.chunk.title,
-                chunk_index=hit.chunk.chunk_index,
-                heading_path=list(hit.chunk.heading_path),
-                source=hit.chunk.source,
-                quote=_quote(hit.chunk.text, self.question),
-                text=hit.chunk.text,
-                char_start=hit.chunk.char_start,
-                char_end=hit.chunk.char_end,
-                score=round(hit.dense_similarity, 4),
+                document_id=passage.document_id,
+                title=passage.title,
+                chunk_index=passage.chunk_index,
+                heading_path=passage.heading_path,
+                source=passage.source,
+                quote=_quote(passage, self.question),
+                quotes=[
+                    Quote(
+                        text=sentence.text,
+                        char_start=sentence.char_start,
+                        char_end=sentence.char_end,
+                        similarity=None if sentence.similarity is None else round(sentence.similarity, 4),
+                    )
+                    for sentence in passage.sentences
+                ],
+                text=passage.text,
+                char_start=passage.char_start,
+                char_end=passage.char_end,
+                score=round(passage.similarity, 4),
                 support=supports[i - 1],
             )
-            for i, hit in enumerate(self.hits, start=1)
+            for i, passage in enumerate(self.passages, start=1)
             # Cited passages always; uncited ones too when the answer cites nothing, so sources are never lost.
             if i in cited or not cited
         ]
@@ -233,6 +266,7 @@ class QueryPipeline:
         self._settings = settings
         self._downstream = downstream
         self._parser = SelfQueryParser()
+        self._reranker = Reranker(settings.reranker_url, settings.reranker_timeout_seconds)
         # Each tenant's schema as of a corpus version (a schema change bumps the version too).
         self._schemas: dict[str, tuple[str, list[SchemaField]]] = {}
 
@@ -298,7 +332,7 @@ class QueryPipeline:
 
     async def _retrieve(
         self, tenant: str, text: str, search: retriever_pb2.SearchRequest, timings: dict[str, float]
-    ) -> list[retriever_pb2.Hit]:
+    ) -> tuple[list[retriever_pb2.Hit], list[float]]:
         """Embed the text and search the tenant's chunks with it."""
         started = time.perf_counter()
         embedded = await self._downstream.embedder.Embed(
@@ -311,7 +345,7 @@ class QueryPipeline:
         search.dense.extend(embedded.vectors[0].values)
         found = await self._downstream.retriever.Search(search, timeout=self._settings.retrieval_timeout_seconds)
         timings["retrieve"] = round((time.perf_counter() - started) * 1000, 2)
-        return list(found.hits)
+        return list(found.hits), list(embedded.vectors[0].values)
 
     async def search(self, tenant: str, request: SearchRequest) -> SearchResponse:
         """The ranked passages, as the retriever returns them: no threshold, no passage budget."""
@@ -331,7 +365,7 @@ class QueryPipeline:
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
         timings: dict[str, float] = {}
-        hits = await self._retrieve(tenant, plan.text, search, timings)
+        hits, _ = await self._retrieve(tenant, plan.text, search, timings)
         return SearchResponse(
             filters_applied=plan.applied,
             self_query=plan.self_query_result,
@@ -354,7 +388,8 @@ class QueryPipeline:
         )
 
     async def gather(self, tenant: str, request: QueryRequest) -> Evidence:
-        """Validate, embed and retrieve; keep the hits that clear the relevance threshold."""
+        """Validate, plan, embed and retrieve; re-rank; keep the hits that clear the relevance threshold; grow
+        them to their sections; compress to the sentences that bear on the question, within the token budget."""
         s = self._settings
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
         top_k = self._top_k(request.top_k, s.max_top_k)
@@ -362,32 +397,126 @@ class QueryPipeline:
         search = retriever_pb2.SearchRequest(
             top_k=top_k, filter=to_retriever_filter(evidence.plan.filters), mode=_MODES[request.mode]
         )
-        found = await self._retrieve(tenant, evidence.plan.text, search, evidence.timings_ms)
-        relevant = [hit for hit in found if hit.dense_similarity >= s.relevance_threshold]
-        budget, kept = s.max_context_chars, []
-        for hit in relevant[: s.max_passages]:
-            if kept and len(hit.chunk.text) > budget:
-                break
-            kept.append(hit)
-            budget -= len(hit.chunk.text)
-        evidence.hits = kept
-        if kept:
-            best = max(hit.dense_similarity for hit in kept)
-            span = max(s.confident_similarity - s.relevance_threshold, 1e-6)
-            evidence.confidence = round(min(1.0, max(0.0, (best - s.relevance_threshold) / span)), 4)
+        found, vector = await self._retrieve(tenant, evidence.plan.text, search, evidence.timings_ms)
+        found = await self._rerank(evidence, found)
+        relevant = [hit for hit in found if hit.dense_similarity >= s.relevance_threshold][: s.max_passages]
+        if not relevant:
+            return evidence
+        best = max(hit.dense_similarity for hit in relevant)
+        span = max(s.confident_similarity - s.relevance_threshold, 1e-6)
+        evidence.confidence = round(min(1.0, max(0.0, (best - s.relevance_threshold) / span)), 4)
+        evidence.is_confused = _ambiguous(relevant, s.confident_similarity, s.confused_margin)
+        if request.expand == "section":
+            passages = await self._expand(tenant, relevant, evidence.timings_ms)
+        else:
+            passages = [Passage.from_chunks([hit.chunk], hit.dense_similarity, expanded=False) for hit in relevant]
+        if request.compress:
+            await self._score_sentences(vector, passages, evidence.timings_ms)
+        tokens, tokenizer = await self._count_tokens([x for p in passages for x in p.sentences])
+        evidence.context.tokens_before_compression = sum(tokens.values())
+        if request.compress:
+            threshold = (
+                s.compress_min_similarity
+                if request.compress_min_similarity is None
+                else request.compress_min_similarity
+            )
+            keep_relevant(passages, threshold)
+        budget = request.context_tokens or s.context_token_budget
+        if request.compress:
+            passages = fit_budget(passages, tokens, budget)
+        else:
+            # Without sentence scores, whole passages go from the end (the first always stays).
+            while len(passages) > 1 and sum(tokens[id(x)] for p in passages for x in p.sentences) > budget:
+                passages.pop()
+        evidence.passages = passages
+        evidence.context.passages = len(passages)
+        evidence.context.tokens = sum(tokens[id(x)] for p in passages for x in p.sentences)
+        evidence.context.tokenizer = tokenizer
+        evidence.context.sections_expanded = sum(1 for p in passages if p.expanded)
         return evidence
+
+    async def _rerank(self, evidence: Evidence, hits: list[retriever_pb2.Hit]) -> list[retriever_pb2.Hit]:
+        """Cross-encoder order when a reranker is configured; the retriever's order otherwise, or if it fails."""
+        if not self._reranker.configured or len(hits) < 2:
+            return hits
+        started = time.perf_counter()
+        try:
+            order = await self._reranker.order(evidence.question, [hit.chunk.text for hit in hits])
+        except httpx.HTTPError as exc:
+            log.warning("reranker failed (%s); keeping the retriever's order", exc)
+            return hits
+        evidence.timings_ms["rerank"] = round((time.perf_counter() - started) * 1000, 2)
+        evidence.context.reranked = True
+        return [hits[index] for index, _ in order]
+
+    async def _expand(self, tenant: str, hits: list[retriever_pb2.Hit], timings: dict[str, float]) -> list[Passage]:
+        """Parent-document retrieval: each hit's whole section (once), when it fits."""
+        started = time.perf_counter()
+        refs = list(dict.fromkeys((h.chunk.document_id, h.chunk.section_id) for h in hits if h.chunk.section_id))
+        sections: dict[tuple[str, str], list[retriever_pb2.Chunk]] = {}
+        if refs:
+            try:
+                reply = await self._downstream.retriever.GetSections(
+                    retriever_pb2.GetSectionsRequest(
+                        tenant=tenant,
+                        sections=[retriever_pb2.SectionRef(document_id=d, section_id=x) for d, x in refs],
+                    ),
+                    timeout=self._settings.retrieval_timeout_seconds,
+                )
+                sections = {(x.document_id, x.section_id): list(x.chunks) for x in reply.sections}
+            except grpc.aio.AioRpcError as exc:
+                log.warning("parent sections unavailable (%s); using the chunks alone", exc.code().name)
+        timings["expand"] = round((time.perf_counter() - started) * 1000, 2)
+        return expand_to_sections(hits, sections, self._settings.max_section_chars)
+
+    async def _score_sentences(self, vector: list[float], passages: list[Passage], timings: dict[str, float]) -> None:
+        """Each sentence's cosine similarity to the question (vectors are L2-normalised by the embedder)."""
+        started = time.perf_counter()
+        sentences = [x for p in passages for x in p.sentences]
+        for begin in range(0, len(sentences), _EMBED_BATCH):
+            batch = sentences[begin : begin + _EMBED_BATCH]
+            embedded = await self._downstream.embedder.Embed(
+                embedder_pb2.EmbedRequest(texts=[x.text for x in batch], kind=embedder_pb2.INPUT_KIND_DOCUMENT),
+                timeout=self._settings.retrieval_timeout_seconds,
+            )
+            for sentence, values in zip(batch, embedded.vectors, strict=True):
+                sentence.similarity = float(sum(a * b for a, b in zip(vector, values.values, strict=True)))
+        timings["compress"] = round((time.perf_counter() - started) * 1000, 2)
+
+    async def _count_tokens(self, sentences: list) -> tuple[dict[int, int], str]:
+        """Token counts by id(sentence), from the generator's tokenizer; a 4-characters-a-token estimate when
+        the generator is unreachable (the answer will degrade anyway)."""
+        texts = [x.text for x in sentences]
+        counts: list[int] = []
+        try:
+            for begin in range(0, len(texts), _COUNT_BATCH):
+                reply = await self._downstream.generator.CountTokens(
+                    generator_pb2.CountTokensRequest(texts=texts[begin : begin + _COUNT_BATCH]),
+                    timeout=self._settings.retrieval_timeout_seconds,
+                )
+                counts.extend(reply.counts)
+            tokenizer = reply.tokenizer if texts else ""
+        except grpc.aio.AioRpcError as exc:
+            log.warning("token counting unavailable (%s); estimating", exc.code().name)
+            counts, tokenizer = [max(1, len(t) // 4) for t in texts], "estimate: 4 characters a token"
+        return {id(x): n for x, n in zip(sentences, counts, strict=True)}, tokenizer
 
     def _request(self, evidence: Evidence, request: QueryRequest) -> generator_pb2.GenerateRequest:
         return generator_pb2.GenerateRequest(
-            question=evidence.question, passages=evidence.passages(), max_tokens=request.max_tokens or 0
+            question=evidence.question, passages=evidence.generator_passages(), max_tokens=request.max_tokens or 0
         )
 
     def _response(self, evidence: Evidence, answer: str, **extra: object) -> QueryResponse:
+        citations = evidence.citations(answer)
+        if evidence.is_confused and answer:
+            answer = f"{answer}\n\n{CONFUSED_NOTE}"
         return QueryResponse(
             answer=answer,
-            citations=evidence.citations(answer),
+            citations=citations,
             confidence=evidence.confidence,
             no_context=evidence.no_context,
+            is_confused=evidence.is_confused,
+            context=evidence.context,
             prompt_version=PROMPT_VERSION,
             timings_ms=evidence.timings_ms,
             filters_applied=evidence.plan.applied if evidence.plan else {},
@@ -476,5 +605,7 @@ class QueryPipeline:
                     cost_usd=final.usage.cost_usd,
                 )
                 response = self._response(evidence, final.text, model=final.model, usage=usage)
+        if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
+            yield {"event": "token", "data": json.dumps({"text": f"\n\n{CONFUSED_NOTE}"})}
         yield {"event": "citations", "data": json.dumps([c.model_dump() for c in response.citations])}
         yield {"event": "done", "data": response.model_dump_json()}

@@ -1,0 +1,137 @@
+"""What the generator is shown: retrieved chunks, grown to their parent sections, cut to the sentences that
+bear on the question, within a token budget counted by the generator's own tokenizer.
+
+Every passage is a list of sentences that keep their offsets in the source document, so a citation can
+quote exactly what was shown and say where it sits.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from ragmesh.retriever.v1 import retriever_pb2
+
+# Sentence ends: ., ! or ? then whitespace, or a paragraph break.
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n")
+
+
+@dataclass
+class Sentence:
+    """A sentence of the source document, with its offsets in the document's extracted text."""
+
+    text: str
+    char_start: int
+    char_end: int
+    # Cosine similarity to the question; None until compression scores it.
+    similarity: float | None = None
+
+
+def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
+    """The text's sentences, each with its position shifted by `offset` (where the text starts in its document)."""
+    sentences, start = [], 0
+    for boundary in [*_SENTENCE_END.finditer(text), None]:
+        end = boundary.start() if boundary else len(text)
+        piece = text[start:end]
+        stripped = piece.strip()
+        if stripped:
+            lead = len(piece) - len(piece.lstrip())
+            sentences.append(Sentence(stripped, offset + start + lead, offset + start + lead + len(stripped)))
+        start = boundary.end() if boundary else len(text)
+    return sentences
+
+
+@dataclass
+class Passage:
+    """One numbered passage of the context: a chunk, or the parent section it belongs to."""
+
+    document_id: str
+    title: str
+    source: str
+    heading_path: list[str]
+    section_id: str
+    chunk_index: int
+    # The best query-chunk cosine similarity among the hits this passage stands for.
+    similarity: float
+    sentences: list[Sentence] = field(default_factory=list)
+    expanded: bool = False
+
+    @property
+    def text(self) -> str:
+        return " ".join(sentence.text for sentence in self.sentences)
+
+    @property
+    def char_start(self) -> int:
+        return min((s.char_start for s in self.sentences), default=0)
+
+    @property
+    def char_end(self) -> int:
+        return max((s.char_end for s in self.sentences), default=0)
+
+    @classmethod
+    def from_chunks(cls, chunks: list[retriever_pb2.Chunk], similarity: float, expanded: bool) -> "Passage":
+        first = chunks[0]
+        sentences = [s for chunk in chunks for s in split_sentences(chunk.text, chunk.char_start)]
+        return cls(
+            document_id=first.document_id,
+            title=first.title,
+            source=first.source,
+            heading_path=list(first.heading_path),
+            section_id=first.section_id,
+            chunk_index=first.chunk_index,
+            similarity=similarity,
+            sentences=sentences,
+            expanded=expanded,
+        )
+
+
+def expand_to_sections(
+    hits: list[retriever_pb2.Hit], sections: dict[tuple[str, str], list[retriever_pb2.Chunk]], max_chars: int
+) -> list[Passage]:
+    """Each hit's parent section, once per section, in the order of the best hit (chunks inside a section in
+    document order). A section longer than `max_chars`, or one no longer indexed, stays the chunk that was hit."""
+    passages: list[Passage] = []
+    placed: dict[tuple[str, str], Passage] = {}
+    for hit in hits:
+        key = (hit.chunk.document_id, hit.chunk.section_id)
+        if key in placed:
+            continue
+        chunks = sections.get(key, [])
+        whole = bool(chunks) and sum(len(c.text) for c in chunks) <= max_chars
+        passage = Passage.from_chunks(
+            chunks if whole else [hit.chunk], hit.dense_similarity, expanded=len(chunks) > 1 and whole
+        )
+        if whole:
+            placed[key] = passage
+        passages.append(passage)
+    return passages
+
+
+def keep_relevant(passages: list[Passage], min_similarity: float) -> None:
+    """Drop the sentences under `min_similarity` to the question; each passage keeps at least its best one."""
+    for passage in passages:
+        if not passage.sentences:
+            continue
+        best = max(passage.sentences, key=lambda s: s.similarity or 0.0)
+        passage.sentences = [s for s in passage.sentences if s is best or (s.similarity or 0.0) >= min_similarity]
+
+
+def fit_budget(passages: list[Passage], tokens: dict[int, int], budget: int) -> list[Passage]:
+    """Drop the least similar sentences (and passages left empty) until the context fits `budget` tokens.
+    `tokens` maps id(sentence) to its count. The best sentence of the first passage always stays."""
+
+    def total() -> int:
+        return sum(tokens[id(s)] for p in passages for s in p.sentences)
+
+    protected = (
+        max(passages[0].sentences, key=lambda s: s.similarity or 0.0) if passages and passages[0].sentences else None
+    )
+    candidates = sorted(
+        ((s.similarity or 0.0, i, s) for i, p in enumerate(passages) for s in p.sentences if s is not protected),
+        key=lambda item: (item[0], -item[1]),
+    )
+    spent = total()
+    for _, index, sentence in candidates:
+        if spent <= budget:
+            break
+        passages[index].sentences = [s for s in passages[index].sentences if s is not sentence]
+        spent -= tokens[id(sentence)]
+    return [p for p in passages if p.sentences]

@@ -1,0 +1,34 @@
+"""The re-ranking stage: a cross-encoder behind Text Embeddings Inference's /rerank endpoint.
+
+No cross-encoder ships inside a package we can install offline, so there is no local one: with no
+`reranker_url` configured the stage is skipped (and says so in the response's timings), never faked.
+Diversity re-ranking (MMR) needs no model and lives in the retriever.
+"""
+
+import logging
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+
+class Reranker:
+    """Scores (query, passage) pairs with a TEI reranker and returns the passages' new order."""
+
+    def __init__(self, url: str, timeout_seconds: float) -> None:
+        self._url = url.rstrip("/")
+        self._timeout = timeout_seconds
+
+    @property
+    def configured(self) -> bool:
+        return bool(self._url)
+
+    async def order(self, query: str, texts: list[str]) -> list[tuple[int, float]]:
+        """(index into texts, score), best first. Raises httpx.HTTPError when the server fails."""
+        async with httpx.AsyncClient(timeout=self._timeout) as client:
+            reply = await client.post(f"{self._url}/rerank", json={"query": query, "texts": texts, "truncate": True})
+            reply.raise_for_status()
+        ranked = [(int(item["index"]), float(item["score"])) for item in reply.json()]
+        if sorted(index for index, _ in ranked) != list(range(len(texts))):
+            raise httpx.DecodingError("the reranker did not score every passage exactly once")
+        return sorted(ranked, key=lambda pair: -pair[1])

@@ -1,0 +1,114 @@
+"""What the generator is shown: parent sections, compression to the sentences that matter within a token
+budget, precise quotes with offsets into the source, ambiguity, and a reranker that is skipped unless set."""
+
+import httpx
+import pytest
+
+from ragmesh.suite import free_port
+from services.ingest.extract import extract
+from tests.conftest import CONTEXT
+from tests.servers import gateway
+
+# One section long enough to be cut into several chunks (800 characters each at most).
+FERRY = (
+    "# Ferry operations\n\n## Winter timetable\n\n"
+    + " ".join(
+        [
+            "The Hallo ferry leaves Skarvik harbour at 07:15 on weekdays during the winter timetable.",
+            "Crossings take forty minutes in calm weather.",
+            "Tickets are sold on board and at the kiosk beside the pier.",
+            "Bicycles travel free of charge on every crossing.",
+            "The kiosk opens thirty minutes before the first departure.",
+            "Dogs must be kept on a lead on the car deck.",
+            "In storms the harbour master may cancel crossings at short notice.",
+            "Cancellations are announced on the harbour noticeboard and by text message.",
+            "Refunds for cancelled crossings are paid within five working days.",
+            "The last crossing back to Skarvik leaves the island at 18:30.",
+            "Season passes are sold for three, six and twelve months.",
+            "Children under five travel free with a paying adult.",
+        ]
+        * 2
+    )
+    + "\n\n## Summer timetable\n\nIn summer the first ferry leaves at 06:00.\n"
+)
+TWIN = "The committee met on a Tuesday and discussed the budget for the coming season."
+
+
+@pytest.fixture(scope="module")
+async def ferry(api: httpx.AsyncClient):
+    reply = await api.post(
+        "/v1/documents",
+        headers=CONTEXT,
+        files={"file": ("ferry.md", FERRY.encode(), "text/markdown")},
+        data={"document_id": "ferry"},
+    )
+    assert reply.status_code in (200, 201) and reply.json()["chunk_count"] >= 3, reply.text
+    for name in ("minutes-a", "minutes-b"):
+        reply = await api.post(
+            "/v1/documents",
+            headers=CONTEXT,
+            files={"file": (f"{name}.txt", TWIN.encode(), "text/plain")},
+            data={"document_id": name},
+        )
+        assert reply.status_code in (200, 201), reply.text
+    return FERRY
+
+
+async def _ask(api: httpx.AsyncClient, question: str, **options) -> dict:
+    reply = await api.post("/v1/query", headers=CONTEXT, json={"question": question, "generate": False, **options})
+    assert reply.status_code == 200, reply.text
+    return reply.json()
+
+
+async def test_a_hit_grows_to_its_whole_parent_section_once(api, ferry):
+    body = await _ask(api, "When does the Hallo ferry leave Skarvik in winter?", compress=False, context_tokens=5000)
+    first = body["citations"][0]
+    assert first["document_id"] == "ferry" and first["heading_path"] == ["Ferry operations", "Winter timetable"]
+    assert body["context"]["sections_expanded"] >= 1
+    # The whole section, not one chunk of it, and each section once however many of its chunks were hit.
+    assert "07:15" in first["text"] and first["text"].count("Season passes") == 2
+    sections = [(c["document_id"], tuple(c["heading_path"])) for c in body["citations"]]
+    assert len(sections) == len(set(sections))
+    chunk_only = await _ask(api, "When does the Hallo ferry leave Skarvik in winter?", compress=False, expand="chunk")
+    assert len(chunk_only["citations"][0]["text"]) < len(first["text"])
+    assert chunk_only["context"]["sections_expanded"] == 0
+
+
+async def test_compression_keeps_the_sentences_that_matter_within_the_budget(api, ferry):
+    question = "When does the Hallo ferry leave Skarvik harbour in winter?"
+    full = await _ask(api, question, compress=False, context_tokens=5000)
+    compressed = await _ask(api, question, context_tokens=5000)
+    stats = compressed["context"]
+    assert stats["tokens"] < full["context"]["tokens"] and stats["tokens"] <= stats["tokens_before_compression"]
+    assert stats["tokenizer"].startswith("text-completion-openai/gemma-3-270m")
+    first = compressed["citations"][0]
+    assert "07:15" in first["quote"] and "Dogs must be kept" not in first["text"]
+    # Every quote is the document's extracted text at the offsets it gives.
+    extracted = extract(FERRY.encode(), "text/markdown", "").text
+    for quote in first["quotes"]:
+        assert extracted[quote["char_start"] : quote["char_end"]] == quote["text"]
+        assert quote["similarity"] is not None
+    tight = await _ask(api, question, context_tokens=50)
+    assert tight["context"]["tokens"] <= 50 and "07:15" in tight["citations"][0]["text"]
+
+
+async def test_documents_matching_equally_and_weakly_are_flagged_as_confusing(api, ferry):
+    body = await _ask(api, "What happened at the meeting?", compress=False)
+    assert {c["document_id"] for c in body["citations"][:2]} == {"minutes-a", "minutes-b"}
+    assert body["is_confused"] is True
+    clear = await _ask(api, "When does the Hallo ferry leave Skarvik harbour in winter?")
+    assert clear["is_confused"] is False
+
+
+async def test_without_a_reranker_the_stage_is_skipped(api, ferry):
+    body = await _ask(api, "When does the Hallo ferry leave Skarvik in winter?")
+    assert body["context"]["reranked"] is False and "rerank" not in body["timings_ms"]
+
+
+async def test_an_unreachable_reranker_keeps_the_retrievers_order(suite, ferry, api):
+    expected = await _ask(api, "When does the Hallo ferry leave Skarvik in winter?")
+    settings = suite.gateway_settings(reranker_url=f"http://127.0.0.1:{free_port()}", reranker_timeout_seconds=1)
+    async with gateway(settings) as other:
+        body = await _ask(other, "When does the Hallo ferry leave Skarvik in winter?")
+    assert body["context"]["reranked"] is False
+    assert [c["document_id"] for c in body["citations"]] == [c["document_id"] for c in expected["citations"]]
