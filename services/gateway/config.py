@@ -39,7 +39,9 @@ class GatewaySettings(ServiceSettings):
     max_section_chars: int = 4_000
     # Contextual compression: sentences under this cosine similarity to the question are left out (each
     # passage keeps its best sentence). Tuned on SciFact train claims (eval/compression.py).
-    compress_min_similarity: float = 0.35
+    compress_min_similarity: float = 0.30
+    # ... and passages whose best sentence is this far under the context's best sentence go whole.
+    compress_passage_margin: float = 0.05
     # Text Embeddings Inference server with a cross-encoder (/rerank); empty: the stage is skipped.
     reranker_url: str = ""
     reranker_timeout_seconds: float = 5.0

@@ -105,13 +105,21 @@ def expand_to_sections(
     return passages
 
 
-def keep_relevant(passages: list[Passage], min_similarity: float) -> None:
-    """Drop the sentences under `min_similarity` to the question; each passage keeps at least its best one."""
-    for passage in passages:
-        if not passage.sentences:
-            continue
+def keep_relevant(passages: list[Passage], min_similarity: float, passage_margin: float | None) -> list[Passage]:
+    """Drop whole passages whose best sentence is more than `passage_margin` under the context's best sentence
+    (never the first passage), then the sentences under `min_similarity`; a kept passage keeps its best one."""
+    scored = [p for p in passages if p.sentences]
+    if not scored:
+        return passages
+    top = max((s.similarity or 0.0) for p in scored for s in p.sentences)
+    kept = []
+    for position, passage in enumerate(scored):
         best = max(passage.sentences, key=lambda s: s.similarity or 0.0)
+        if position and passage_margin is not None and (best.similarity or 0.0) < top - passage_margin:
+            continue
         passage.sentences = [s for s in passage.sentences if s is best or (s.similarity or 0.0) >= min_similarity]
+        kept.append(passage)
+    return kept
 
 
 def fit_budget(passages: list[Passage], tokens: dict[int, int], budget: int) -> list[Passage]:

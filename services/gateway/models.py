@@ -58,6 +58,13 @@ class QueryRequest(BaseModel):
     compress_min_similarity: float | None = Field(
         default=None, ge=-1, le=1, description="Compression threshold (cosine); default from the gateway's settings."
     )
+    compress_passage_margin: float | None = Field(
+        default=None,
+        ge=-1,
+        le=2,
+        description="Compression drops whole passages whose best sentence is this far under the best one "
+        "(negative: never); default from the gateway's settings.",
+    )
     context_tokens: int | None = Field(
         default=None, ge=50, le=32_000, description="Context budget in the generator's tokens (default 1,000)."
     )

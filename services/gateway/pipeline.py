@@ -420,7 +420,12 @@ class QueryPipeline:
                 if request.compress_min_similarity is None
                 else request.compress_min_similarity
             )
-            keep_relevant(passages, threshold)
+            margin = (
+                s.compress_passage_margin
+                if request.compress_passage_margin is None
+                else request.compress_passage_margin
+            )
+            passages = keep_relevant(passages, threshold, None if margin < 0 else margin)
         budget = request.context_tokens or s.context_token_budget
         if request.compress:
             passages = fit_budget(passages, tokens, budget)
