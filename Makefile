@@ -96,6 +96,7 @@ bench: install redis-server ## Query latency (p50/p95) and ingest throughput, ag
 eval: install redis-server ## Retrieval and answer quality (SciFact, self-query set) through the real suite; reports in eval/results/.
 	$(BIN)/python -m eval.retrieval --split test --split train --tune --no-context
 	$(BIN)/python -m eval.self_query
+	$(BIN)/python -m eval.compression
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data.
