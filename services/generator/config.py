@@ -30,6 +30,11 @@ class GeneratorSettings(ServiceSettings):
     # "auto" picks completion for text-completion-* models and chat for the rest.
     prompt_style: Literal["auto", "completion", "chat"] = "auto"
     max_tokens: int = 160
+    # Extract on the completion route to api_base: send llama.cpp's `grammar` field (GBNF made from the JSON
+    # Schema) so the model can only write valid JSON. Turn off for completion servers without that field.
+    json_grammar: bool = True
+    # Upper bound on tokens of an Extract answer when the request sets none.
+    extract_max_tokens: int = 200
     temperature: float = 0.1
     timeout_seconds: float = 60.0
     num_retries: int = 1

@@ -1,6 +1,8 @@
 """The answer writer: one LiteLLM call per answer, with fallbacks, streaming, usage and cost."""
 
 import asyncio
+import functools
+import json
 import logging
 import os
 import time
@@ -11,11 +13,20 @@ from dataclasses import dataclass, field
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import httpx
+import jsonschema
 import litellm
 
 from services.generator.config import GeneratorSettings
-from services.generator.prompts import COMPLETION_STOP, Passage, chat_messages, completion_prompt
-from services.runtime.errors import Unavailable
+from services.generator.prompts import (
+    COMPLETION_STOP,
+    Example,
+    Passage,
+    chat_messages,
+    completion_prompt,
+    extraction_messages,
+    extraction_prompt,
+)
+from services.runtime.errors import InvalidArgument, Unavailable
 
 log = logging.getLogger(__name__)
 litellm.suppress_debug_info = True
@@ -37,6 +48,54 @@ class Delta:
 
     text: str = ""
     final: Answer | None = field(default=None)
+
+
+@dataclass
+class Extraction:
+    """A JSON answer that matched the requested schema."""
+
+    data: dict
+    model: str = ""
+    constrained: bool = False
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+def parse_schema(text: str) -> dict:
+    """The request's JSON Schema as a dict; InvalidArgument when it is not JSON or not a valid schema."""
+    try:
+        schema = json.loads(text)
+    except ValueError as exc:
+        raise InvalidArgument(f"json_schema is not JSON: {exc}") from exc
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        raise InvalidArgument('json_schema must describe an object ({"type": "object", ...})')
+    try:
+        jsonschema.Draft202012Validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise InvalidArgument(f"json_schema is not a valid JSON Schema: {exc.message}") from exc
+    return schema
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar(schema_text: str) -> str | None:
+    """llama.cpp's GBNF for a JSON Schema, made by llama-cpp-python's converter; None where it is not installed."""
+    try:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+    except ImportError:
+        return None
+    return json_schema_to_gbnf(schema_text)
+
+
+def _first_object(text: str) -> dict:
+    """The first JSON object in a model's output (models wrap JSON in prose or code fences)."""
+    start = text.find("{")
+    if start < 0:
+        raise ValueError("no JSON object in the output")
+    value, _ = json.JSONDecoder().raw_decode(text[start:])
+    if not isinstance(value, dict):
+        raise ValueError("the output is not a JSON object")
+    return value
 
 
 def _cost(response: object) -> float:
@@ -103,6 +162,90 @@ class AnswerWriter:
         else:
             args["messages"] = chat_messages(question, passages)
         return args
+
+    def _extract_args(
+        self,
+        model: str,
+        instruction: str,
+        text: str,
+        passages: list[Passage],
+        schema: dict,
+        examples: list[Example],
+        max_tokens: int,
+    ) -> tuple[dict, bool]:
+        """LiteLLM arguments for a JSON answer, and whether a grammar holds the model to the schema."""
+        s = self._settings
+        args: dict = {
+            "model": model,
+            "max_tokens": max_tokens or s.extract_max_tokens,
+            "temperature": 0.0,
+            "timeout": s.timeout_seconds,
+            "num_retries": s.num_retries,
+        }
+        constrained = False
+        if s.api_base and model == s.model:
+            args.update(api_base=s.api_base, api_key=s.api_key)
+        if s.mock_response is not None:
+            args["mock_response"] = s.mock_response
+        if self._uses_completion(model):
+            args.update(prompt=extraction_prompt(instruction, text, passages, examples), stop=["\n\n", "\nInput:"])
+            grammar = _grammar(json.dumps(schema, sort_keys=True)) if s.json_grammar and "api_base" in args else None
+            if grammar and s.mock_response is None:
+                args["extra_body"] = {"grammar": grammar}
+                constrained = True
+        else:
+            args["messages"] = extraction_messages(instruction, text, passages, examples)
+            # Providers with structured outputs hold the model to the schema; LiteLLM drops it where unsupported.
+            args["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": schema, "strict": False},
+            }
+            args["drop_params"] = True
+        return args, constrained
+
+    async def extract(
+        self,
+        instruction: str,
+        text: str,
+        passages: list[Passage],
+        schema: dict,
+        examples: list[Example],
+        max_tokens: int = 0,
+    ) -> Extraction:
+        """A JSON object matching `schema`, from the first model whose output parses and validates."""
+        validator = jsonschema.Draft202012Validator(schema)
+        errors: list[str] = []
+        for model in self._models:
+            args, constrained = self._extract_args(model, instruction, text, passages, schema, examples, max_tokens)
+            try:
+                if "prompt" in args:
+                    response = await litellm.atext_completion(**args)
+                    output = response.choices[0].text or ""
+                else:
+                    response = await litellm.acompletion(**args)
+                    output = response.choices[0].message.content or ""
+            except Exception as exc:
+                log.warning("model %s failed: %s", model, exc)
+                errors.append(f"{model}: {type(exc).__name__}")
+                continue
+            try:
+                data = _first_object(output)
+                validator.validate(data)
+            except (ValueError, jsonschema.ValidationError) as exc:
+                reason = exc.message if isinstance(exc, jsonschema.ValidationError) else str(exc)
+                log.warning("model %s gave no valid JSON (%s): %.200r", model, reason, output)
+                errors.append(f"{model}: output does not match the schema ({reason})")
+                continue
+            usage = getattr(response, "usage", None)
+            return Extraction(
+                data=data,
+                model=model,
+                constrained=constrained,
+                prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+                completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+                cost_usd=_cost(response),
+            )
+        raise Unavailable("no model produced a valid answer: " + "; ".join(errors))
 
     async def warm_up(self) -> None:
         # Nothing to load: the model lives behind an API. Readiness of that API is the caller's concern.

@@ -47,3 +47,33 @@ def chat_messages(question: str, passages: list[Passage]) -> list[dict[str, str]
         {"role": "system", "content": _INSTRUCTION + " Keep the answer short."},
         {"role": "user", "content": f"Passages:\n{_passages(passages)}\n\nQuestion: {question.strip()}"},
     ]
+
+
+@dataclass(frozen=True)
+class Example:
+    """A worked example for an extraction: the input and the JSON it should give."""
+
+    text: str
+    json: str
+
+
+def extraction_prompt(instruction: str, text: str, passages: list[Passage], examples: list[Example]) -> str:
+    """Completion prompt for a JSON answer: instruction, worked examples, then the input; ends where the JSON starts."""
+    shots = "".join(f"Input: {e.text.strip()}\nJSON: {e.json.strip()}\n\n" for e in examples)
+    context = f"Passages:\n{_passages(passages)}\n\n" if passages else ""
+    return f"{instruction.strip()}\n\n{shots}###\n\n{context}Input: {text.strip()}\nJSON:"
+
+
+def extraction_messages(
+    instruction: str, text: str, passages: list[Passage], examples: list[Example]
+) -> list[dict[str, str]]:
+    """System + user messages for a JSON answer from a chat model; examples become earlier turns."""
+    messages = [{"role": "system", "content": instruction.strip() + " Reply with one JSON object only."}]
+    for example in examples:
+        messages += [
+            {"role": "user", "content": f"Input: {example.text.strip()}"},
+            {"role": "assistant", "content": example.json.strip()},
+        ]
+    context = f"Passages:\n{_passages(passages)}\n\n" if passages else ""
+    messages.append({"role": "user", "content": f"{context}Input: {text.strip()}"})
+    return messages

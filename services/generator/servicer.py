@@ -1,17 +1,20 @@
 """gRPC adapter from GeneratorService messages to the AnswerWriter."""
 
+import json
 from collections.abc import AsyncIterator
 
 import grpc
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
-from services.generator.llm import Answer, AnswerWriter
-from services.generator.prompts import Passage
+from services.generator.llm import Answer, AnswerWriter, parse_schema
+from services.generator.prompts import Example, Passage
 from services.runtime.errors import InvalidArgument
 
 MAX_QUESTION_CHARS = 4_000
 MAX_TOKENS_LIMIT = 4_096
 MAX_COUNT_TEXTS = 512
+MAX_SCHEMA_CHARS = 20_000
+MAX_EXAMPLES = 8
 
 
 def _validate(request: generator_pb2.GenerateRequest) -> list[Passage]:
@@ -68,3 +71,36 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             raise InvalidArgument(f"at most {MAX_COUNT_TEXTS} texts per call, got {len(request.texts)}")
         counts, tokenizer = await self._writer.count_tokens(list(request.texts))
         return generator_pb2.CountTokensResponse(counts=counts, tokenizer=tokenizer)
+
+    async def Extract(
+        self, request: generator_pb2.ExtractRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.ExtractResponse:
+        if not request.instruction.strip() or not request.text.strip():
+            raise InvalidArgument("instruction and text are both required")
+        if len(request.text) > MAX_QUESTION_CHARS:
+            raise InvalidArgument(f"text is {len(request.text)} characters; the limit is {MAX_QUESTION_CHARS}")
+        if request.max_tokens > MAX_TOKENS_LIMIT:
+            raise InvalidArgument(f"max_tokens is {request.max_tokens}; the limit is {MAX_TOKENS_LIMIT}")
+        if len(request.json_schema) > MAX_SCHEMA_CHARS:
+            raise InvalidArgument(f"json_schema is over {MAX_SCHEMA_CHARS} characters")
+        if len(request.examples) > MAX_EXAMPLES:
+            raise InvalidArgument(f"at most {MAX_EXAMPLES} examples, got {len(request.examples)}")
+        schema = parse_schema(request.json_schema)
+        extraction = await self._writer.extract(
+            request.instruction,
+            request.text,
+            [Passage(p.index, p.title, p.text) for p in request.passages],
+            schema,
+            [Example(e.text, e.json) for e in request.examples],
+            request.max_tokens,
+        )
+        return generator_pb2.ExtractResponse(
+            json=json.dumps(extraction.data),
+            model=extraction.model,
+            constrained=extraction.constrained,
+            usage=generator_pb2.Usage(
+                prompt_tokens=extraction.prompt_tokens,
+                completion_tokens=extraction.completion_tokens,
+                cost_usd=extraction.cost_usd,
+            ),
+        )

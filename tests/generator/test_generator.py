@@ -1,12 +1,15 @@
 """The generator over real gRPC. The paid-API boundary is LiteLLM's own mock_response; a dead endpoint is real."""
 
+import contextlib
+import json
+
 import grpc
 import pytest
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from ragmesh.suite import free_port
 from services.generator.config import GeneratorSettings
-from services.generator.prompts import COMPLETION_STOP, Passage, completion_prompt
+from services.generator.prompts import COMPLETION_STOP, Example, Passage, completion_prompt, extraction_prompt
 from services.generator.server import create_server
 from tests.conftest import MOCK_ANSWER
 from tests.servers import running
@@ -107,3 +110,92 @@ def test_the_completion_prompt_ends_where_the_answer_starts():
     assert prompt.endswith("Question: When was it built?\nAnswer:")
     assert "[1] Tower\nBuilt in 1889.\n[2] Bell\nCast in 1858." in prompt
     assert "\n\n" in COMPLETION_STOP
+
+
+VERDICT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "verdict": {"enum": ["SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO"]},
+        "evidence": {"type": "array", "items": {"enum": [1, 2]}},
+    },
+    "required": ["verdict", "evidence"],
+    "additionalProperties": False,
+}
+
+
+def _extract_request(**overrides: object) -> generator_pb2.ExtractRequest:
+    fields = {
+        "instruction": "Decide whether the passages support the claim.",
+        "text": "API keys are rotated monthly.",
+        "passages": PASSAGES,
+        "json_schema": json.dumps(VERDICT_SCHEMA),
+        "examples": [generator_pb2.ExtractExample(text="The sky is green.", json='{"verdict": "CONTRADICT"}')],
+    }
+    return generator_pb2.ExtractRequest(**{**fields, **overrides})
+
+
+@contextlib.asynccontextmanager
+async def _generator_answering(text: str, **settings: object):
+    """A generator whose model (LiteLLM's mock) writes `text`."""
+    async with running(create_server(GeneratorSettings(mock_response=text, **settings))) as target:
+        async with grpc.aio.insecure_channel(target) as channel:
+            yield generator_pb2_grpc.GeneratorServiceStub(channel)
+
+
+@pytest.mark.parametrize(
+    ("output", "settings"),
+    [
+        ('{"verdict": "CONTRADICT", "evidence": [1]}', {}),
+        # Models wrap JSON in prose and code fences; the first object is read.
+        ('Here it is:\n```json\n{"verdict": "CONTRADICT", "evidence": [1]}\n```', {}),
+        # A chat model gets the schema as a structured-output response format.
+        ('{"verdict": "CONTRADICT", "evidence": [1]}', {"model": "openai/gpt-4o-mini"}),
+    ],
+)
+async def test_extract_returns_json_that_matches_the_schema(output, settings):
+    async with _generator_answering(output, **settings) as generator:
+        reply = await generator.Extract(_extract_request())
+    assert json.loads(reply.json) == {"verdict": "CONTRADICT", "evidence": [1]}
+    assert reply.model == settings.get("model", "text-completion-openai/gemma-3-270m")
+    assert reply.constrained is False  # a mocked model is not held by a grammar
+
+
+@pytest.mark.parametrize(
+    ("output", "reason"),
+    [
+        ('{"verdict": "MAYBE", "evidence": []}', "'MAYBE' is not one of"),
+        ('{"verdict": "SUPPORT", "evidence": [7]}', "7 is not one of"),
+        ("I think it is supported.", "no JSON object"),
+    ],
+)
+async def test_extract_output_off_the_schema_is_unavailable_never_passed_on(output, reason):
+    async with _generator_answering(output) as generator:
+        with pytest.raises(grpc.aio.AioRpcError) as error:
+            await generator.Extract(_extract_request())
+    assert error.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert "does not match the schema" in error.value.details() and reason in error.value.details()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"json_schema": "{not json"}, "json_schema is not JSON"),
+        ({"json_schema": '{"type": "array"}'}, "must describe an object"),
+        ({"json_schema": '{"type": "object", "properties": {"a": {"type": "colour"}}}'}, "not a valid JSON Schema"),
+        ({"text": " "}, "instruction and text are both required"),
+        ({"examples": [generator_pb2.ExtractExample(text="x", json="{}")] * 9}, "at most 8 examples"),
+    ],
+)
+async def test_bad_extract_requests_are_invalid_argument(generator, overrides, message):
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await generator.Extract(_extract_request(**overrides))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert message in error.value.details()
+
+
+def test_the_extraction_prompt_shows_examples_then_ends_where_the_json_starts():
+    prompt = extraction_prompt(
+        "Fill the filter.", "papers from 2019", [], [Example("papers by Smith", '{"authors": ["Jane Smith"]}')]
+    )
+    assert prompt.startswith('Fill the filter.\n\nInput: papers by Smith\nJSON: {"authors"')
+    assert prompt.endswith("Input: papers from 2019\nJSON:") and "Passages:" not in prompt

@@ -6,6 +6,42 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class ExtractExample(_message.Message):
+    __slots__ = ("text", "json")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    json: str
+    def __init__(self, text: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
+
+class ExtractRequest(_message.Message):
+    __slots__ = ("instruction", "text", "passages", "json_schema", "examples", "max_tokens")
+    INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PASSAGES_FIELD_NUMBER: _ClassVar[int]
+    JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    instruction: str
+    text: str
+    passages: _containers.RepeatedCompositeFieldContainer[Passage]
+    json_schema: str
+    examples: _containers.RepeatedCompositeFieldContainer[ExtractExample]
+    max_tokens: int
+    def __init__(self, instruction: _Optional[str] = ..., text: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., json_schema: _Optional[str] = ..., examples: _Optional[_Iterable[_Union[ExtractExample, _Mapping]]] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+
+class ExtractResponse(_message.Message):
+    __slots__ = ("json", "usage", "model", "constrained")
+    JSON_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    CONSTRAINED_FIELD_NUMBER: _ClassVar[int]
+    json: str
+    usage: Usage
+    model: str
+    constrained: bool
+    def __init__(self, json: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., model: _Optional[str] = ..., constrained: _Optional[bool] = ...) -> None: ...
+
 class CountTokensRequest(_message.Message):
     __slots__ = ("texts",)
     TEXTS_FIELD_NUMBER: _ClassVar[int]

@@ -50,6 +50,11 @@ class GeneratorServiceStub:
                 request_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensResponse.FromString,
                 _registered_method=True)
+        self.Extract = channel.unary_unary(
+                '/ragmesh.generator.v1.GeneratorService/Extract',
+                request_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractResponse.FromString,
+                _registered_method=True)
 
 
 class GeneratorServiceServicer:
@@ -77,6 +82,14 @@ class GeneratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Extract(self, request, context):
+        """Answer with a JSON object that matches a JSON Schema (self-query filters, claim verdicts). A local model
+        is held to the schema by a grammar; every model's output is validated against it before it is returned.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -94,6 +107,11 @@ def add_GeneratorServiceServicer_to_server(servicer, server):
                     servicer.CountTokens,
                     request_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensRequest.FromString,
                     response_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensResponse.SerializeToString,
+            ),
+            'Extract': grpc.unary_unary_rpc_method_handler(
+                    servicer.Extract,
+                    request_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractRequest.FromString,
+                    response_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -178,6 +196,33 @@ class GeneratorService:
             '/ragmesh.generator.v1.GeneratorService/CountTokens',
             ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensRequest.SerializeToString,
             ragmesh_dot_generator_dot_v1_dot_generator__pb2.CountTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Extract(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.generator.v1.GeneratorService/Extract',
+            ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractRequest.SerializeToString,
+            ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractResponse.FromString,
             options,
             channel_credentials,
             insecure,
