@@ -42,6 +42,10 @@ class GatewaySettings(ServiceSettings):
     compress_min_similarity: float = 0.30
     # ... and passages whose best sentence is this far under the context's best sentence go whole.
     compress_passage_margin: float = 0.05
+    # Self-query: ask the generator (Extract, JSON held to the schema) for fields the question names that the
+    # parser could not fill; its answer is validated against the schema like any filter.
+    self_query_llm: bool = True
+    self_query_llm_timeout_seconds: float = 15.0
     # Text Embeddings Inference server with a cross-encoder (/rerank); empty: the stage is skipped.
     reranker_url: str = ""
     reranker_timeout_seconds: float = 5.0

@@ -43,7 +43,9 @@ from services.gateway.self_query import (
     SelfQuery,
     SelfQueryParser,
     check_filter,
+    llm_task,
     schema_fields,
+    validate_extracted,
 )
 
 log = logging.getLogger(__name__)
@@ -284,8 +286,11 @@ class QueryPipeline:
             self._schemas[tenant] = (version, fields)
         return fields
 
-    async def plan(self, tenant: str, question: str, filters: FilterSpec, self_query: bool) -> Plan:
-        """Check the caller's filters and, unless turned off, read more from the question."""
+    async def plan(
+        self, tenant: str, question: str, filters: FilterSpec, self_query: bool, timings: dict[str, float] | None = None
+    ) -> Plan:
+        """Check the caller's filters and, unless turned off, read more from the question: the parser first, the
+        LLM only for fields the question names that the parser could not fill."""
         needs_schema = self_query or any(name not in BUILTIN_FILTERS for name in filters)
         try:
             fields = await self.schema(tenant) if needs_schema else []
@@ -299,11 +304,43 @@ class QueryPipeline:
         given = explicit_filters(filters, fields)
         if not self_query or not fields:
             return Plan(text=question, filters=given)
-        extracted, _ = self._parser.parse(question, fields)
+        extracted, unresolved = self._parser.parse(question, fields)
         extracted.filters = {name: f for name, f in extracted.filters.items() if name not in given}
+        unresolved = [spec for spec in unresolved if spec.name not in given]
+        if unresolved and self._settings.self_query_llm:
+            started = time.perf_counter()
+            added = await self._llm_filters(question, unresolved)
+            if timings is not None:
+                timings["self_query_llm"] = round((time.perf_counter() - started) * 1000, 2)
+            added = {name: f for name, f in added.items() if name not in extracted.filters}
+            if added:
+                extracted.filters.update(added)
+                extracted.method = "parser+llm"
         plan = Plan(text=extracted.query if extracted.filters else question, filters={**extracted.filters, **given})
         plan.self_query = extracted
         return plan
+
+    async def _llm_filters(self, question: str, fields: list[SchemaField]) -> dict[str, FieldFilter]:
+        """Filters on `fields` from the generator's Extract (JSON held to a schema built from the tenant's), then
+        validated again here; nothing when the generator fails: the parser's filters stand alone."""
+        task = llm_task(fields)
+        if not task.schema["properties"]:
+            return {}
+        try:
+            reply = await self._downstream.generator.Extract(
+                generator_pb2.ExtractRequest(
+                    instruction=task.instruction,
+                    text=question,
+                    json_schema=json.dumps(task.schema),
+                    examples=[generator_pb2.ExtractExample(text=t, json=j) for t, j in task.examples],
+                    max_tokens=120,
+                ),
+                timeout=self._settings.self_query_llm_timeout_seconds,
+            )
+            return validate_extracted(json.loads(reply.json), fields)
+        except (grpc.aio.AioRpcError, ValueError) as exc:
+            log.warning("self-query LLM unavailable (%s); using the parser's filters", exc)
+            return {}
 
     async def _corpus_version(self, tenant: str) -> str:
         try:
@@ -351,7 +388,8 @@ class QueryPipeline:
         """The ranked passages, as the retriever returns them: no threshold, no passage budget."""
         query = clean_question(request.query, self._settings.max_question_chars)
         top_k = self._top_k(request.top_k, self._settings.max_search_top_k)
-        plan = await self.plan(tenant, query, request.filters, request.self_query)
+        timings: dict[str, float] = {}
+        plan = await self.plan(tenant, query, request.filters, request.self_query, timings)
         search = retriever_pb2.SearchRequest(
             top_k=top_k,
             filter=to_retriever_filter(plan.filters),
@@ -364,7 +402,6 @@ class QueryPipeline:
         )
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
-        timings: dict[str, float] = {}
         hits, _ = await self._retrieve(tenant, plan.text, search, timings)
         return SearchResponse(
             filters_applied=plan.applied,
@@ -393,7 +430,9 @@ class QueryPipeline:
         s = self._settings
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
         top_k = self._top_k(request.top_k, s.max_top_k)
-        evidence.plan = await self.plan(tenant, evidence.question, request.filters, request.self_query)
+        evidence.plan = await self.plan(
+            tenant, evidence.question, request.filters, request.self_query, evidence.timings_ms
+        )
         search = retriever_pb2.SearchRequest(
             top_k=top_k, filter=to_retriever_filter(evidence.plan.filters), mode=_MODES[request.mode]
         )

@@ -7,6 +7,7 @@ question names a field the parser could not fill; what it returns is validated l
 a field or operator the schema does not declare, or a keyword value nobody carries, is dropped.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,6 +39,12 @@ _MORE = r"more than|over|above|greater than|higher than|exceeding|>"
 _AT_MOST = r"at most|no more than|up to|maximum of|max\.?|<=|≤"
 _FEWER = r"fewer than|less than|under|below|lower than|<"
 _EXACTLY = r"exactly|precisely"
+# Left over after parsing, these say the question holds a constraint the parser could not place.
+_LEFTOVER_COMPARISON = re.compile(rf"\b(?:{_AT_LEAST}|{_MORE}|{_AT_MOST}|{_FEWER}|{_EXACTLY})\s+\d")
+_ACRONYM = re.compile(r"\b[A-Z][A-Z&]{1,6}\b")
+# Keyword values the LLM may choose from (grammar and prompt); beyond this, values are only checked afterwards.
+MAX_LLM_VALUES = 100
+MAX_PROMPT_VALUES = 30
 _FILLER = frozenset(
     "and or the papers paper articles article studies study work works anything everything what which "
     "any all documents document reports report published publish written".split()
@@ -155,6 +162,10 @@ class _Text:
         head = self.lower[:start].rstrip()
         return " ".join(head.split()[-words:])
 
+    def unused(self) -> str:
+        """The words no rule has read, in their original case."""
+        return self._remainder()
+
     def remainder(self) -> str:
         """What is left of the question for retrieval; the whole question when only filler words remain."""
         kept = self._remainder()
@@ -198,6 +209,14 @@ class SelfQueryParser:
         self._keywords(text, [f for f in fields if f.type in ("keyword", "keywords")], found)
         found = {name: f for name, f in found.items() if f.as_dict()}
         unresolved = [f for f in fields if f.name not in found and self._named(text, f)]
+        left = text.unused()
+        if _LEFTOVER_COMPARISON.search(left.lower()):
+            # "cited at least 25 times": a bound on a numeric field nobody named.
+            unresolved += [f for f in fields if f.type in ("integer", "number") and f.name not in found]
+        if _ACRONYM.search(left):
+            # "NEJM": perhaps an abbreviation of a known value.
+            unresolved += [f for f in fields if f.values and not f.numeric and f.name not in found]
+        unresolved = list({f.name: f for f in unresolved}.values())
         return SelfQuery(filters=found, query=text.remainder() or question), unresolved
 
     @staticmethod
@@ -422,3 +441,59 @@ def validate_extracted(raw: object, fields: list[SchemaField]) -> dict[str, Fiel
             continue
         kept[name] = candidate
     return kept
+
+
+@dataclass(frozen=True)
+class LLMTask:
+    """What the generator's Extract is asked for the fields the parser could not fill."""
+
+    instruction: str
+    schema: dict
+    examples: list[tuple[str, str]]
+
+
+def llm_task(fields: list[SchemaField]) -> LLMTask:
+    """Instruction, JSON Schema and worked examples for an LLM that fills only `fields`. Keyword values are an
+    enum (a grammar-held local model cannot write anything else); an empty object means "no filter"."""
+    properties: dict[str, dict] = {}
+    lines = []
+    for spec in fields:
+        ops = list(spec.operators)
+        if spec.numeric:
+            bounds = {
+                op: {"type": "integer" if spec.type != "number" else "number"} for op in ("gte", "lte") if op in ops
+            }
+            if not bounds:
+                continue
+            properties[spec.name] = {"type": "object", "properties": bounds, "additionalProperties": False}
+            values = ""
+        else:
+            if not spec.values:
+                continue
+            items: dict = {"enum": list(spec.values)} if len(spec.values) <= MAX_LLM_VALUES else {"type": "string"}
+            lists = {op: {"type": "array", "items": items, "maxItems": 5} for op in ("any_of", "none_of") if op in ops}
+            if not lists:
+                continue
+            properties[spec.name] = {"type": "object", "properties": lists, "additionalProperties": False}
+            values = "; values: " + ", ".join(spec.values[:MAX_PROMPT_VALUES])
+        cues = ", ".join(spec.cues)
+        lines.append(
+            f"- {spec.name} ({spec.type}, {'/'.join(ops)}): {spec.description or spec.name}; named by: {cues}{values}"
+        )
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    instruction = (
+        "Read the question and write the metadata filters it asks for, as JSON, on these fields only:\n"
+        + "\n".join(lines)
+        + '\nUse gte/lte for bounds ("at least 10" is gte 10, "more than 10" is gte 11), any_of for values '
+        "wanted and none_of for values excluded. Write {} when the question asks for no filter on these fields."
+    )
+    examples = [("How do the methods compare?", "{}")]
+    for name, prop in properties.items():
+        spec = next(f for f in fields if f.name == name)
+        if "gte" in prop["properties"]:
+            examples.append((f"work with at least 3 {spec.cues[0]}", json.dumps({name: {"gte": 3}})))
+        elif "any_of" in prop["properties"]:
+            examples.append((f"{spec.cues[0]} {spec.values[0]}", json.dumps({name: {"any_of": [spec.values[0]]}})))
+        if len(examples) >= 3:
+            break
+    return LLMTask(instruction=instruction, schema=schema, examples=examples)

@@ -6,7 +6,10 @@ import json
 import httpx
 import pytest
 
+from services.generator.config import GeneratorSettings
+from services.generator.server import create_server as create_generator
 from tests.conftest import PAPERS
+from tests.servers import gateway, running
 
 SCHEMA = {
     "fields": [
@@ -166,3 +169,27 @@ async def test_a_schema_change_that_strands_attributes_is_422(api, papers):
         "/v1/metadata-schema", headers=PAPERS, json={"fields": [{"name": "Bad Name", "type": "year"}]}
     )
     assert reply.status_code == 422
+
+
+async def test_the_llm_fills_only_what_the_parser_could_not_and_only_within_the_schema(api, suite, papers):
+    question = "tumour growth cited at least 50 times"
+    # The suite's generator writes prose, not JSON: the LLM path fails and the parser's (empty) result stands.
+    found, result = await _found(api, {"query": question})
+    assert found == set(PAPERS_DOCS) and result["filters_applied"] == {} and result["self_query"] is None
+    # A model that answers with JSON (LiteLLM's mock for the paid-API boundary).
+    llm = GeneratorSettings(mock_response='{"citations": {"gte": 50}}')
+    async with running(create_generator(llm)) as target, gateway(suite.gateway_settings(generator_target=target)) as g:
+        found, result = await _found(g, {"query": question})
+        assert found == {"zebrafish"} and result["filters_applied"] == {"citations": {"gte": 50}}
+        assert result["self_query"]["method"] == "parser+llm" and "self_query_llm" in result["timings_ms"]
+        # The parser already read every field this question names: no LLM call, the parser's filter stands.
+        found, result = await _found(g, {"query": "tumour growth with more than 100 citations"})
+        assert result["self_query"]["method"] == "parser" and "self_query_llm" not in result["timings_ms"]
+        # Turned off by the caller: neither parser nor LLM.
+        found, result = await _found(g, {"query": question, "self_query": False})
+        assert found == set(PAPERS_DOCS) and result["filters_applied"] == {}
+    # An answer off the schema (a journal nobody carries) never reaches Qdrant: the generator refuses it.
+    llm = GeneratorSettings(mock_response='{"citations": {"gte": 50}, "journal": {"any_of": ["Lancet"]}}')
+    async with running(create_generator(llm)) as target, gateway(suite.gateway_settings(generator_target=target)) as g:
+        found, result = await _found(g, {"query": question})
+        assert found == set(PAPERS_DOCS) and result["filters_applied"] == {}

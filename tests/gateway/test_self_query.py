@@ -1,10 +1,12 @@
 """The self-query parser and the validation of LLM-extracted filters, against a declared schema."""
 
+import json
 from datetime import UTC, datetime
 
+import jsonschema
 import pytest
 
-from services.gateway.self_query import SchemaField, SelfQueryParser, validate_extracted
+from services.gateway.self_query import SchemaField, SelfQueryParser, llm_task, validate_extracted
 
 FIELDS = [
     SchemaField("year", "year", ("gte", "lte"), ("published",)),
@@ -76,3 +78,33 @@ def test_llm_output_is_kept_only_where_the_schema_allows_it():
         "citations": {"gte": 5, "lte": 50},
     }
     assert validate_extracted(["not", "an", "object"], FIELDS) == {}
+
+
+@pytest.mark.parametrize(
+    ("question", "unresolved"),
+    [
+        # A bound with no field the parser knows: every numeric field is a candidate.
+        ("hypoxia cited at least 25 times", ["citations"]),
+        # An abbreviation: keyword fields with known values are candidates.
+        ("hypoxia papers in NEJM", ["journal", "authors", "topics"]),
+        ("hypoxia papers from 2019 in Nature", []),
+        ("How do tumours grow?", []),
+    ],
+)
+def test_what_the_parser_leaves_to_the_llm(question, unresolved):
+    _, left = PARSER.parse(question, FIELDS)
+    assert [f.name for f in left] == unresolved
+
+
+def test_the_llm_task_offers_only_the_fields_asked_and_its_examples_fit_its_schema():
+    fields = [f for f in FIELDS if f.name in ("journal", "citations")]
+    task = llm_task(fields)
+    jsonschema.Draft202012Validator.check_schema(task.schema)
+    assert set(task.schema["properties"]) == {"journal", "citations"}
+    assert task.schema["properties"]["journal"]["properties"]["any_of"]["items"] == {"enum": ["Nature", "Cell"]}
+    # journal declares no none_of: the model cannot even write one.
+    assert "none_of" not in task.schema["properties"]["journal"]["properties"]
+    assert "Nature, Cell" in task.instruction and "year" not in task.instruction
+    for _, answer in task.examples:
+        jsonschema.validate(json.loads(answer), task.schema)
+    assert json.loads(task.examples[0][1]) == {}
