@@ -2,7 +2,9 @@
 papers with year, authors, journal, topics, study type, citations and pages), through the real services:
 the schema goes in with PUT /v1/metadata-schema, the corpus through POST /v1/documents, every question
 through POST /v1/search, and the filter the gateway reports applying is compared with the label, field by
-field (exact match: same fields, same operators, same values).
+field (exact match: same fields, same operators, same values). Each set runs twice: the parser alone
+(`self_query_llm: false`) and the parser with the LLM for what it leaves (the suite's generator: the local
+Gemma 3 270M unless RAGMESH_GENERATOR_MODEL names another LiteLLM model).
 
     python -m eval.self_query [--data-dir DIR]
 Writes eval/results/self-query.json and .md. "Invalid filters reaching Qdrant" counts searches the
@@ -13,7 +15,9 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import random
+import statistics
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -135,15 +139,18 @@ async def load(client: httpx.AsyncClient) -> dict:
     return (await client.get("/v1/metadata-schema")).json()
 
 
-async def evaluate(client: httpx.AsyncClient, declared: dict, name: str) -> dict:
+async def evaluate(client: httpx.AsyncClient, declared: dict, name: str, llm: bool) -> dict:
     rows, fields_right, fields_total, refused, invalid = [], 0, 0, 0, 0
+    llm_ms: list[float] = []
     for item in questions(name):
-        reply = await client.post("/v1/search", json={"query": item["question"], "top_k": 5})
+        reply = await client.post("/v1/search", json={"query": item["question"], "top_k": 5, "self_query_llm": llm})
         if reply.status_code != 200:
             refused += 1
             rows.append({**item, "got": None, "right": False, "status": reply.status_code})
             continue
         body = reply.json()
+        if "self_query_llm" in body["timings_ms"]:
+            llm_ms.append(body["timings_ms"]["self_query_llm"])
         got = (body["self_query"] or {}).get("filters", {})
         invalid += _breaks_schema(body["filters_applied"], declared)
         expected, found = _normalise(item["filters"]), _normalise(got)
@@ -156,6 +163,7 @@ async def evaluate(client: httpx.AsyncClient, declared: dict, name: str) -> dict
                 "got": got,
                 "query": (body["self_query"] or {}).get("query", item["question"]),
                 "right": expected == found,
+                "method": (body["self_query"] or {}).get("method", "parser"),
             }
         )
     right = sum(1 for row in rows if row["right"])
@@ -167,7 +175,10 @@ async def evaluate(client: httpx.AsyncClient, declared: dict, name: str) -> dict
         "field_accuracy": round(fields_right / fields_total, 4) if fields_total else 1.0,
         "refused_searches": refused,
         "applied_filters_breaking_schema": invalid,
-        "method": "parser",
+        "method": "parser+llm" if llm else "parser",
+        "llm_calls": len(llm_ms),
+        "llm_filled": sum(1 for row in rows if row.get("method") == "parser+llm"),
+        "llm_p50_ms": round(statistics.median(llm_ms), 1) if llm_ms else None,
         "wrong": [row for row in rows if not row["right"]],
     }
 
@@ -176,17 +187,22 @@ def markdown(reports: dict) -> str:
     lines = [
         f"# Self-query — labelled questions ({reports['at']})",
         "",
-        "| set | method | fully right | accuracy | field accuracy | invalid filters reaching Qdrant |",
-        "|---|---|---|---|---|---|",
+        f"LLM: {reports.get('model', '?')}.",
+        "",
+        "| set | method | fully right | accuracy | field accuracy | invalid filters reaching Qdrant | "
+        "LLM calls (p50 ms) | questions the LLM added to |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for report in reports["sets"]:
+        calls = f"{report['llm_calls']} ({report['llm_p50_ms']})" if report["llm_calls"] else "0"
         lines.append(
             f"| {report['set']} | {report['method']} | {report['fully_right']}/{report['questions']} | "
             f"{report['accuracy']:.1%} | {report['field_accuracy']:.1%} | "
-            f"{report['refused_searches'] + report['applied_filters_breaking_schema']} |"
+            f"{report['refused_searches'] + report['applied_filters_breaking_schema']} | {calls} | "
+            f"{report['llm_filled']} |"
         )
     for report in reports["sets"]:
-        lines += ["", f"Wrong ({report['set']}):", ""]
+        lines += ["", f"Wrong ({report['set']}, {report['method']}):", ""]
         lines += [f"- {row['question']!r}: expected {row['filters']}, got {row['got']}" for row in report["wrong"]]
     return "\n".join(lines) + "\n\nReproduce: `python -m eval.self_query` (part of `make eval`).\n"
 
@@ -198,7 +214,10 @@ async def main(data_dir: Path | None) -> dict:
             suite.wait_up(console)
             async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=120) as client:
                 declared = await load(client)
-                report = {"sets": [await evaluate(client, declared, name) for name in SETS]}
+                report = {
+                    "sets": [await evaluate(client, declared, name, llm) for name in SETS for llm in (False, True)],
+                    "model": os.environ.get("RAGMESH_GENERATOR_MODEL", "local Gemma 3 270M (Q4_K_M) via llama.cpp"),
+                }
         finally:
             suite.stop()
     report["at"] = datetime.now(UTC).isoformat(timespec="seconds")

@@ -45,6 +45,11 @@ class QueryRequest(BaseModel):
         description="Read metadata filters from the question (when the tenant declares a metadata schema). "
         "Filters given in `filters` win over extracted ones on the same field.",
     )
+    self_query_llm: bool | None = Field(
+        default=None,
+        description="Let the LLM fill fields the question names that the parser could not (one model call, "
+        "only then). Default: the gateway's setting.",
+    )
     mode: Literal["hybrid", "dense", "sparse"] = Field(default="hybrid", description="Retrieval signals to use.")
     stream: bool = Field(default=False, description="Answer as server-sent events: tokens, then citations.")
     generate: bool = Field(default=True, description="False: retrieval only, the citations without an LLM answer.")
@@ -77,6 +82,7 @@ class SearchRequest(BaseModel):
     top_k: int = Field(default=10, description="Passages to return (1 to 100).")
     filters: FilterSpec = Field(default_factory=dict, description="As in /v1/query.")
     self_query: bool = Field(default=True, description="As in /v1/query.")
+    self_query_llm: bool | None = Field(default=None, description="As in /v1/query.")
     mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
     fusion: Literal["rrf", "dbsf"] = Field(default="rrf", description="How hybrid search merges its two lists.")
     dense_weight: float = Field(default=1.0, ge=0, le=10, description="Weight of the dense list in RRF.")

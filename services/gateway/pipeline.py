@@ -287,7 +287,13 @@ class QueryPipeline:
         return fields
 
     async def plan(
-        self, tenant: str, question: str, filters: FilterSpec, self_query: bool, timings: dict[str, float] | None = None
+        self,
+        tenant: str,
+        question: str,
+        filters: FilterSpec,
+        self_query: bool,
+        timings: dict[str, float] | None = None,
+        llm: bool | None = None,
     ) -> Plan:
         """Check the caller's filters and, unless turned off, read more from the question: the parser first, the
         LLM only for fields the question names that the parser could not fill."""
@@ -307,7 +313,7 @@ class QueryPipeline:
         extracted, unresolved = self._parser.parse(question, fields)
         extracted.filters = {name: f for name, f in extracted.filters.items() if name not in given}
         unresolved = [spec for spec in unresolved if spec.name not in given]
-        if unresolved and self._settings.self_query_llm:
+        if unresolved and (self._settings.self_query_llm if llm is None else llm):
             started = time.perf_counter()
             added = await self._llm_filters(question, unresolved)
             if timings is not None:
@@ -389,7 +395,7 @@ class QueryPipeline:
         query = clean_question(request.query, self._settings.max_question_chars)
         top_k = self._top_k(request.top_k, self._settings.max_search_top_k)
         timings: dict[str, float] = {}
-        plan = await self.plan(tenant, query, request.filters, request.self_query, timings)
+        plan = await self.plan(tenant, query, request.filters, request.self_query, timings, request.self_query_llm)
         search = retriever_pb2.SearchRequest(
             top_k=top_k,
             filter=to_retriever_filter(plan.filters),
@@ -431,7 +437,7 @@ class QueryPipeline:
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
         top_k = self._top_k(request.top_k, s.max_top_k)
         evidence.plan = await self.plan(
-            tenant, evidence.question, request.filters, request.self_query, evidence.timings_ms
+            tenant, evidence.question, request.filters, request.self_query, evidence.timings_ms, request.self_query_llm
         )
         search = retriever_pb2.SearchRequest(
             top_k=top_k, filter=to_retriever_filter(evidence.plan.filters), mode=_MODES[request.mode]

@@ -185,6 +185,9 @@ async def test_the_llm_fills_only_what_the_parser_could_not_and_only_within_the_
         # The parser already read every field this question names: no LLM call, the parser's filter stands.
         found, result = await _found(g, {"query": "tumour growth with more than 100 citations"})
         assert result["self_query"]["method"] == "parser" and "self_query_llm" not in result["timings_ms"]
+        # The caller can keep the LLM out of it (latency): the parser alone.
+        found, result = await _found(g, {"query": question, "self_query_llm": False})
+        assert result["filters_applied"] == {} and "self_query_llm" not in result["timings_ms"]
         # Turned off by the caller: neither parser nor LLM.
         found, result = await _found(g, {"query": question, "self_query": False})
         assert found == set(PAPERS_DOCS) and result["filters_applied"] == {}
