@@ -69,6 +69,9 @@ class SuitePlan:
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
         }
+        if os.environ.get("RAGMESH_GENERATOR_MODEL"):
+            # A model the user chose (hosted, or on their own server): the base URL is theirs too, not ours.
+            values["RAGMESH_GENERATOR_API_BASE"] = os.environ.get("RAGMESH_GENERATOR_API_BASE", "")
         return {**os.environ, **{k: str(v) for k, v in values.items()}}
 
 
@@ -324,4 +327,9 @@ class BackgroundSuite:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
-            self.process.wait(timeout=60)
+            try:
+                self.process.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                # Never leave a half-stopped suite behind (nor hide the error that led here).
+                self.process.kill()
+                self.process.wait(timeout=10)

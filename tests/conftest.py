@@ -23,13 +23,21 @@ from tests.servers import gateway, redis_server, running
 
 # The answer LiteLLM's mock gives for every question: it cites passage 1.
 MOCK_ANSWER = "The passages answer this directly [1]."
-KEYS = {"key-acme": "acme", "key-globex": "globex", "key-papers": "papers", "key-context": "context"}
+KEYS = {
+    "key-acme": "acme",
+    "key-globex": "globex",
+    "key-papers": "papers",
+    "key-context": "context",
+    "key-claims": "claims",
+}
 ACME = {"X-API-Key": "key-acme"}
 GLOBEX = {"X-API-Key": "key-globex"}
 # A tenant with a declared metadata schema (self-query).
 PAPERS = {"X-API-Key": "key-papers"}
 # A tenant for context building: sections, compression, ambiguity.
 CONTEXT = {"X-API-Key": "key-context"}
+# A tenant for claim verification.
+CLAIMS = {"X-API-Key": "key-claims"}
 
 
 @dataclass

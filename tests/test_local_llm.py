@@ -1,14 +1,17 @@
 """End to end with the real local LLM: Gemma 3 270M from its package, served by llama.cpp, through LiteLLM."""
 
 import asyncio
+import json
 import subprocess
 
 import grpc
+import jsonschema
 import pytest
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from ragmesh.local_llm import server_command
 from ragmesh.suite import free_port, http_ok, wait_for
+from services.gateway.verify import EXAMPLES, INSTRUCTION, VERDICTS, verdict_schema
 from services.generator.config import GeneratorSettings
 from services.generator.server import create_server
 from tests.conftest import ACME
@@ -78,3 +81,31 @@ async def test_gemma_answers_from_the_document_and_the_citation_points_to_it(sui
             assert kinds[0] == "token" and kinds[-2:] == ["citations", "done"]
             await api.delete(f"/v1/documents/{document_id}", headers=ACME)
     await asyncio.sleep(0)
+
+
+async def test_gemma_held_to_a_json_schema_gives_a_verdict_and_filters_that_fit(suite, llama_server):
+    settings = GeneratorSettings(api_base=llama_server, temperature=0.0)
+    async with running(create_server(settings)) as generator:
+        async with grpc.aio.insecure_channel(generator) as channel:
+            reply = await generator_pb2_grpc.GeneratorServiceStub(channel).Extract(
+                generator_pb2.ExtractRequest(
+                    instruction=INSTRUCTION,
+                    text="Claim: The Skerry Point lamp is lit at 19:40.",
+                    passages=[generator_pb2.Passage(index=1, title="Log", text="The lamp is lit at 19:40.")],
+                    json_schema=json.dumps(verdict_schema(1)),
+                    examples=[generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXAMPLES],
+                )
+            )
+        # llama.cpp's grammar held the model to the schema: whatever it decided, it is a valid answer.
+        assert reply.constrained is True and reply.model == "text-completion-openai/gemma-3-270m"
+        jsonschema.validate(json.loads(reply.json), verdict_schema(1))
+        async with gateway(suite.gateway_settings(generator_target=generator)) as api:
+            added = await _upload(api, ACME, "keeper.md", KEEPER)
+            checked = await api.post(
+                "/v1/verify", headers=ACME, json={"claim": "The Skerry Point lighthouse lamp is lit every evening."}
+            )
+            body = checked.json()
+            assert checked.status_code == 200 and body["degraded"] is False and body["no_context"] is False
+            assert body["verdict"] in VERDICTS and body["usage"]["prompt_tokens"] > 0
+            assert all(c["document_id"] == added.json()["document_id"] for c in body["citations"] if c["cited"])
+            await api.delete(f"/v1/documents/{added.json()['document_id']}", headers=ACME)

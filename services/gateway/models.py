@@ -182,6 +182,52 @@ class QueryResponse(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
+class VerifyRequest(BaseModel):
+    """A claim to check against the tenant's documents."""
+
+    claim: str = Field(
+        description="A statement to check.", examples=["Aspirin lowers the risk of a first heart attack."]
+    )
+    top_k: int | None = Field(default=None, description="Chunks to retrieve (default 5).")
+    filters: FilterSpec = Field(default_factory=dict, description="As in /v1/query.")
+    self_query: bool = Field(default=True, description="As in /v1/query.")
+    self_query_llm: bool | None = Field(default=None, description="As in /v1/query.")
+    mode: Literal["hybrid", "dense", "sparse"] = "hybrid"
+    expand: Literal["section", "chunk"] = "section"
+    compress: bool = True
+    context_tokens: int | None = Field(default=None, ge=50, le=32_000, description="As in /v1/query.")
+
+    def as_query(self) -> QueryRequest:
+        """The retrieval half of the check, as a question."""
+        return QueryRequest(
+            question=self.claim,
+            generate=False,
+            **self.model_dump(exclude={"claim"}),
+        )
+
+
+class VerifyResponse(BaseModel):
+    """Whether the documents support or contradict the claim, and which passages decide it."""
+
+    verdict: Literal["SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO"] | None = Field(
+        description="SUPPORT or CONTRADICT when a passage settles the claim; NOT_ENOUGH_INFO when none does (and "
+        "always with no_context); null when the model was unavailable (degraded)."
+    )
+    citations: list[Citation] = Field(
+        description="The passages shown to the model; `cited` marks those it named as deciding the verdict."
+    )
+    confidence: float = Field(ge=0.0, le=1.0, description="How strongly the retrieved evidence matches the claim.")
+    no_context: bool = Field(description="Nothing relevant was found; no LLM was called.")
+    is_confused: bool = False
+    degraded: bool = Field(default=False, description="The model was unavailable; no verdict.")
+    model: str = ""
+    usage: Usage = Field(default_factory=Usage)
+    filters_applied: dict[str, dict[str, object]] = Field(default_factory=dict)
+    self_query: SelfQueryResult | None = None
+    context: ContextStats = Field(default_factory=ContextStats)
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+
 class DocumentMetadata(BaseModel):
     title: str = ""
     source: str = ""

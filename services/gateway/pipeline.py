@@ -43,6 +43,7 @@ from services.gateway.self_query import (
     SelfQuery,
     SelfQueryParser,
     check_filter,
+    grounded,
     llm_task,
     schema_fields,
     validate_extracted,
@@ -272,6 +273,14 @@ class QueryPipeline:
         # Each tenant's schema as of a corpus version (a schema change bumps the version too).
         self._schemas: dict[str, tuple[str, list[SchemaField]]] = {}
 
+    @property
+    def settings(self) -> GatewaySettings:
+        return self._settings
+
+    @property
+    def downstream(self) -> Downstream:
+        return self._downstream
+
     async def schema(self, tenant: str) -> list[SchemaField]:
         """The tenant's declared metadata fields with their known values; empty when it declares none."""
         version = await self._corpus_version(tenant)
@@ -343,7 +352,7 @@ class QueryPipeline:
                 ),
                 timeout=self._settings.self_query_llm_timeout_seconds,
             )
-            return validate_extracted(json.loads(reply.json), fields)
+            return grounded(validate_extracted(json.loads(reply.json), fields), question)
         except (grpc.aio.AioRpcError, ValueError) as exc:
             log.warning("self-query LLM unavailable (%s); using the parser's filters", exc)
             return {}

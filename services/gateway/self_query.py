@@ -443,6 +443,40 @@ def validate_extracted(raw: object, fields: list[SchemaField]) -> dict[str, Fiel
     return kept
 
 
+def grounded(found: dict[str, FieldFilter], question: str) -> dict[str, FieldFilter]:
+    """What an LLM extracted, kept only where the question shows it: a number it wrote, a value whose word
+    (4+ letters) or initials ("NEJM") it contains. A small model fills fields nobody asked for; this drops them."""
+    lower = question.lower()
+    words = set(re.findall(r"[a-z0-9]+", lower))
+    numbers = {float(n) for n in re.findall(r"\d+(?:\.\d+)?", question)}
+    acronyms = set(re.findall(r"\b[A-Z][A-Z&]{1,6}\b", question))
+
+    def shown(value: str) -> bool:
+        parts = re.findall(r"[A-Za-z0-9]+", value)
+        initials = {"".join(p[0] for p in parts).upper(), "".join(p[0] for p in parts if p[0].isupper())}
+        return (
+            value.lower() in lower
+            or any(len(p) >= 4 and p.lower() in words for p in parts)
+            or bool(acronyms & initials)
+        )
+
+    kept: dict[str, FieldFilter] = {}
+    for name, wanted in found.items():
+        # An integer bound may be one off the number written ("more than 10" is gte 11).
+        bounds = [b for b in (wanted.gte, wanted.lte) if b is not None]
+        if bounds and not all(any(abs(b - n) <= 1 for n in numbers) for b in bounds):
+            continue
+        candidate = FieldFilter(
+            any_of=[v for v in wanted.any_of if shown(v)],
+            none_of=[v for v in wanted.none_of if shown(v)],
+            gte=wanted.gte,
+            lte=wanted.lte,
+        )
+        if candidate.as_dict():
+            kept[name] = candidate
+    return kept
+
+
 @dataclass(frozen=True)
 class LLMTask:
     """What the generator's Extract is asked for the fields the parser could not fill."""

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
-from services.gateway.self_query import SchemaField, SelfQueryParser, llm_task, validate_extracted
+from services.gateway.self_query import SchemaField, SelfQueryParser, grounded, llm_task, validate_extracted
 
 FIELDS = [
     SchemaField("year", "year", ("gte", "lte"), ("published",)),
@@ -108,3 +108,26 @@ def test_the_llm_task_offers_only_the_fields_asked_and_its_examples_fit_its_sche
     for _, answer in task.examples:
         jsonschema.validate(json.loads(answer), task.schema)
     assert json.loads(task.examples[0][1]) == {}
+
+
+def test_llm_values_the_question_does_not_show_are_dropped():
+    extracted = validate_extracted(
+        {
+            "journal": {"any_of": ["Nature"]},
+            "authors": {"any_of": ["Wei Chen", "Jane Smith"]},
+            "citations": {"gte": 26},
+            "topics": {"none_of": ["genetics"]},
+        },
+        FIELDS,
+    )
+    kept = grounded(extracted, "CRISPR papers by Smith cited at least 25 times, no genetics")
+    # Smith is shown (a word of the value), genetics too, 26 is one off 25; Nature and Wei Chen are not.
+    assert {name: f.as_dict() for name, f in kept.items()} == {
+        "authors": {"any_of": ["Jane Smith"]},
+        "citations": {"gte": 26},
+        "topics": {"none_of": ["genetics"]},
+    }
+    journals = [*FIELDS, SchemaField("venue", "keyword", ("any_of",), (), ("New England Journal of Medicine",))]
+    abbreviated = validate_extracted({"venue": {"any_of": ["New England Journal of Medicine"]}}, journals)
+    assert grounded(abbreviated, "NEJM studies on cardiology")["venue"].any_of == ["New England Journal of Medicine"]
+    assert grounded(validate_extracted({"citations": {"gte": 50}}, FIELDS), "How do tumours grow?") == {}

@@ -4,7 +4,16 @@ from fastapi import APIRouter
 from sse_starlette.sse import EventSourceResponse
 
 from services.gateway.deps import PipelineDep, TenantDep
-from services.gateway.models import Problem, QueryRequest, QueryResponse, SearchRequest, SearchResponse
+from services.gateway.models import (
+    Problem,
+    QueryRequest,
+    QueryResponse,
+    SearchRequest,
+    SearchResponse,
+    VerifyRequest,
+    VerifyResponse,
+)
+from services.gateway.verify import ClaimChecker
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -40,3 +49,14 @@ async def query(body: QueryRequest, tenant: TenantDep, pipeline: PipelineDep):
 async def search(body: SearchRequest, tenant: TenantDep, pipeline: PipelineDep) -> SearchResponse:
     """The tenant's passages ranked for a query: hybrid, dense or sparse; RRF or DBSF; optional MMR."""
     return await pipeline.search(tenant, body)
+
+
+@router.post(
+    "/verify",
+    response_model=VerifyResponse,
+    responses={401: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+)
+async def verify(body: VerifyRequest, tenant: TenantDep, pipeline: PipelineDep) -> VerifyResponse:
+    """Check a claim against the tenant's documents: SUPPORT, CONTRADICT or NOT_ENOUGH_INFO, with the passages
+    that decide it. Nothing relevant found: NOT_ENOUGH_INFO without a model call."""
+    return await ClaimChecker(pipeline).verify(tenant, body)

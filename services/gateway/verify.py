@@ -1,0 +1,113 @@
+"""Claim verification: retrieve evidence for a claim, then ask the generator's Extract for a verdict held to a
+schema (SUPPORT / CONTRADICT / NOT_ENOUGH_INFO and the passages that decide it)."""
+
+import json
+import logging
+import time
+
+import grpc
+
+from ragmesh.generator.v1 import generator_pb2
+from services.gateway.models import Usage, VerifyRequest, VerifyResponse
+from services.gateway.pipeline import Evidence, QueryPipeline
+
+log = logging.getLogger(__name__)
+
+VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
+INSTRUCTION = (
+    "Decide whether the numbered passages support or contradict the claim. SUPPORT: a passage shows the claim "
+    "is true. CONTRADICT: a passage shows the claim is false. NOT_ENOUGH_INFO: no passage settles it. List the "
+    "numbers of the passages that decide it."
+)
+# Worked examples carry their own passages: they teach a small base model the shape, not the facts.
+EXAMPLES = [
+    (
+        "[1] Aspirin trial. Daily aspirin cut first heart attacks by 44% in 22,071 physicians. "
+        "Claim: Aspirin raises the risk of a first heart attack.",
+        {"verdict": "CONTRADICT", "evidence": [1]},
+    ),
+    (
+        "[1] Sleep study. Weekly exercise had no effect on sleep. [2] Vitamin D. Supplements raised bone density "
+        "in older women. Claim: Vitamin D supplements increase bone density in older women.",
+        {"verdict": "SUPPORT", "evidence": [2]},
+    ),
+    (
+        "[1] Coffee and the liver. Coffee drinkers had fewer liver enzymes out of range. "
+        "Claim: Green tea prevents migraines.",
+        {"verdict": "NOT_ENOUGH_INFO", "evidence": []},
+    ),
+]
+
+
+def verdict_schema(passages: int) -> dict:
+    """The answer's JSON Schema: a verdict, and passage numbers that exist."""
+    numbers = list(range(1, passages + 1))
+    return {
+        "type": "object",
+        "properties": {
+            "verdict": {"enum": list(VERDICTS)},
+            "evidence": {"type": "array", "items": {"enum": numbers}, "maxItems": len(numbers)},
+        },
+        "required": ["verdict", "evidence"],
+        "additionalProperties": False,
+    }
+
+
+class ClaimChecker:
+    """Checks claims against one tenant's documents at a time, with the query pipeline's retrieval."""
+
+    def __init__(self, pipeline: QueryPipeline) -> None:
+        self._pipeline = pipeline
+
+    async def verify(self, tenant: str, request: VerifyRequest) -> VerifyResponse:
+        evidence = await self._pipeline.gather(tenant, request.as_query())
+        if evidence.no_context:
+            return self._response(evidence, "NOT_ENOUGH_INFO", set())
+        started = time.perf_counter()
+        try:
+            reply = await self._pipeline.downstream.generator.Extract(
+                generator_pb2.ExtractRequest(
+                    instruction=INSTRUCTION,
+                    text=f"Claim: {evidence.question}",
+                    passages=evidence.generator_passages(),
+                    json_schema=json.dumps(verdict_schema(len(evidence.passages))),
+                    examples=[generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXAMPLES],
+                    max_tokens=60,
+                ),
+                timeout=self._pipeline.settings.generation_timeout_seconds,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("verdict unavailable (%s); answering with retrieval only", exc.code().name)
+            return self._response(evidence, None, set(), degraded=True)
+        evidence.timings_ms["generate"] = round((time.perf_counter() - started) * 1000, 2)
+        answer = json.loads(reply.json)
+        verdict = answer["verdict"]
+        cited = set(answer["evidence"])
+        if verdict != "NOT_ENOUGH_INFO" and not cited:
+            # A verdict with no passage named: the passage that matches the claim best carries it.
+            cited = {1}
+        usage = Usage(
+            prompt_tokens=reply.usage.prompt_tokens,
+            completion_tokens=reply.usage.completion_tokens,
+            cost_usd=reply.usage.cost_usd,
+        )
+        return self._response(evidence, verdict, cited, model=reply.model, usage=usage)
+
+    @staticmethod
+    def _response(evidence: Evidence, verdict: str | None, cited: set[int], **extra: object) -> VerifyResponse:
+        citations = evidence.citations("")
+        for citation in citations:
+            citation.cited = citation.index in cited
+        plan = evidence.plan
+        return VerifyResponse(
+            verdict=verdict,
+            citations=citations,
+            confidence=evidence.confidence,
+            no_context=evidence.no_context,
+            is_confused=evidence.is_confused,
+            context=evidence.context,
+            timings_ms=evidence.timings_ms,
+            filters_applied=plan.applied if plan else {},
+            self_query=plan.self_query_result if plan else None,
+            **extra,
+        )
