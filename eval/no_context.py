@@ -1,49 +1,154 @@
-"""No-context detection on SciFact: each claim asked with its evidence abstracts in the index and with them
-excluded (a none_of filter on document_id: the retriever sees the index without them). The best passage's
-cosine similarity decides; the threshold is calibrated on train claims and reported on test claims."""
+"""No-context detection on SciFact: each claim asked through POST /v1/query (retrieval only) twice, with its
+evidence abstracts in the index and with them excluded (a none_of filter on document_id: the retriever sees
+the index without them). The question is whether `no_context` fires when, and only when, the evidence is gone.
+
+Two signals, each a threshold calibrated on train claims and reported on test claims: the best passage's
+cosine similarity (what the gateway's `relevance_threshold` uses) and the best single sentence's similarity
+(what compression scores). Also reported: the gateway's own `no_context` flag at its current settings.
+
+    python -m eval.no_context [--limit N]      # needs the SciFact index of `make eval` (eval/retrieval.py)
+"""
+
+import argparse
+import asyncio
+import json
+from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eval import scifact
+from eval.retrieval import KEY
+from ragmesh.suite import BackgroundSuite
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SIGNALS = ("best_passage", "best_sentence")
+console = Console()
 
 
-async def top_similarities(client: httpx.AsyncClient, split: str, limit: int | None) -> list[tuple[float, bool]]:
-    """(best similarity, evidence present) for each claim, twice: evidence in, evidence excluded."""
+async def observe(client: httpx.AsyncClient, split: str, limit: int | None) -> list[dict]:
+    """For each claim, twice (evidence present, evidence excluded): both signals and the gateway's flag."""
     qrels = scifact.qrels(split)
     claims = scifact.queries()
-    pairs = []
-    for query_id in sorted(qrels, key=int)[:limit]:
-        evidence = sorted(qrels[query_id])
-        for present in (True, False):
-            body = {"query": claims[query_id], "top_k": 5, "mode": "hybrid"}
-            if not present:
-                body["filters"] = {"document_id": {"none_of": evidence}}
-            reply = await client.post("/v1/search", json=body)
-            reply.raise_for_status()
-            hits = reply.json()["hits"]
-            pairs.append((max((h["similarity"] for h in hits), default=0.0), present))
-    return pairs
+    rows = []
+    chosen = sorted(qrels, key=int)[:limit]
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
+    ) as bar:
+        task = bar.add_task(f"no-context on {split}", total=len(chosen))
+        for query_id in chosen:
+            evidence = sorted(qrels[query_id])
+            for present in (True, False):
+                body = {"question": claims[query_id], "generate": False, "top_k": 5, "self_query": False}
+                if not present:
+                    body["filters"] = {"document_id": {"none_of": evidence}}
+                reply = await client.post("/v1/query", json=body)
+                reply.raise_for_status()
+                answer = reply.json()
+                quotes = [
+                    q["similarity"] for c in answer["citations"] for q in c["quotes"] if q["similarity"] is not None
+                ]
+                rows.append(
+                    {
+                        "present": present,
+                        "best_passage": max((c["score"] for c in answer["citations"]), default=0.0),
+                        "best_sentence": max(quotes, default=0.0),
+                        "no_context": answer["no_context"],
+                    }
+                )
+            bar.advance(task)
+    return rows
 
 
-def detection(pairs: list[tuple[float, bool]], threshold: float) -> dict[str, float]:
-    """Precision and recall of no_context (similarity under the threshold) against 'evidence absent'."""
-    flagged = [(similarity < threshold, present) for similarity, present in pairs]
-    true_positive = sum(1 for flag, present in flagged if flag and not present)
-    predicted = sum(1 for flag, _ in flagged if flag)
-    actual = sum(1 for _, present in flagged if not present)
+def detection(flags: list[tuple[bool, bool]]) -> dict[str, float]:
+    """Precision and recall of no_context against 'evidence absent', from (flagged, evidence present) pairs."""
+    true_positive = sum(1 for flag, present in flags if flag and not present)
+    predicted = sum(1 for flag, _ in flags if flag)
+    actual = sum(1 for _, present in flags if not present)
     precision = true_positive / predicted if predicted else 1.0
     recall = true_positive / actual if actual else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {
-        "threshold": round(threshold, 3),
-        "precision": round(precision, 4),
-        "recall": round(recall, 4),
-        "f1": round(f1, 4),
-    }
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4), "flagged": predicted}
 
 
-def calibrate(pairs: list[tuple[float, bool]], min_precision: float = 0.8) -> dict[str, float]:
+def at(rows: list[dict], signal: str, threshold: float) -> dict[str, float]:
+    return {"threshold": threshold, **detection([(row[signal] < threshold, row["present"]) for row in rows])}
+
+
+def auc(rows: list[dict], signal: str) -> float:
+    """Chance that a claim with its evidence scores higher than one without: 0.5 is no signal at all."""
+    present = [row[signal] for row in rows if row["present"]]
+    absent = [row[signal] for row in rows if not row["present"]]
+    wins = sum((a > b) + 0.5 * (a == b) for a in present for b in absent)
+    return round(wins / (len(present) * len(absent)), 4) if present and absent else 0.5
+
+
+def calibrate(rows: list[dict], signal: str, min_precision: float = 0.8) -> dict[str, float]:
     """The threshold with the best recall at the required precision (else the best F1)."""
-    candidates = [detection(pairs, t / 100) for t in range(10, 91)]
+    candidates = [at(rows, signal, t / 100) for t in range(5, 96)]
     precise = [c for c in candidates if c["precision"] >= min_precision and c["recall"] > 0]
     return max(precise, key=lambda c: c["recall"]) if precise else max(candidates, key=lambda c: c["f1"])
+
+
+def summarise(train: list[dict], test: list[dict]) -> dict:
+    result: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "train": len(train), "test": len(test)}
+    result["gateway_flag_on_test"] = detection([(row["no_context"], row["present"]) for row in test])
+    for signal in SIGNALS:
+        chosen = calibrate(train, signal)
+        result[signal] = {
+            "auc_train": auc(train, signal),
+            "auc_test": auc(test, signal),
+            "calibrated_on_train": chosen,
+            "test": at(test, signal, chosen["threshold"]),
+        }
+    return result
+
+
+def markdown(result: dict) -> str:
+    flag = result["gateway_flag_on_test"]
+    lines = [
+        f"# No-context detection — SciFact ({result['at']})",
+        "",
+        f"{result['test']} asks on test ({result['test'] // 2} claims, each with its evidence and without it); "
+        f"thresholds calibrated on {result['train']} train asks (best recall at precision >= 0.8).",
+        "",
+        "| signal | AUC train | AUC test | threshold (from train) | test precision | test recall | flagged |",
+        "|---|---|---|---|---|---|---|",
+        f"| gateway's no_context as configured | | | | {flag['precision']:.1%} | {flag['recall']:.1%} | "
+        f"{flag['flagged']} |",
+    ]
+    for signal in SIGNALS:
+        row = result[signal]
+        test = row["test"]
+        lines.append(
+            f"| {signal.replace('_', ' ')} similarity | {row['auc_train']:.3f} | {row['auc_test']:.3f} | "
+            f"{test['threshold']:.2f} | {test['precision']:.1%} | {test['recall']:.1%} | {test['flagged']} |"
+        )
+    return "\n".join(lines) + "\n\nReproduce: `python -m eval.no_context` (part of `make eval`).\n"
+
+
+async def main(args: argparse.Namespace) -> dict:
+    suite = BackgroundSuite(args.data_dir, {KEY: "scifact"})
+    try:
+        suite.wait_up(console)
+        async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
+            train = await observe(client, "train", args.limit)
+            test = await observe(client, "test", args.limit)
+    finally:
+        suite.stop()
+    return summarise(train, test)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument(
+        "--data-dir", type=Path, default=Path(".ragmesh/eval-scifact"), help="The SciFact suite's data."
+    )
+    parser.add_argument("--limit", type=int, default=300, help="Claims per split (default 300).")
+    result = asyncio.run(main(parser.parse_args()))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "no-context.json").write_text(json.dumps(result, indent=2) + "\n")
+    (RESULTS / "no-context.md").write_text(markdown(result))
+    console.print(markdown(result))

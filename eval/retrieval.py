@@ -20,7 +20,7 @@ import pytrec_eval
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from eval import no_context, scifact
+from eval import scifact
 from ragmesh.suite import BackgroundSuite
 
 KEY = "eval-key"
@@ -180,17 +180,6 @@ async def main(args: argparse.Namespace) -> list[dict]:
                 tuning = await tune(client, args.tune_limit)
                 configs = {**configs, "hybrid-tuned": tuning["best"]}
                 (RESULTS / "tuning-train.json").write_text(json.dumps(tuning, indent=2) + "\n")
-            calibration = None
-            if args.no_context:
-                train_pairs = await no_context.top_similarities(client, "train", args.tune_limit)
-                chosen = no_context.calibrate(train_pairs)
-                test_pairs = await no_context.top_similarities(client, "test", args.limit)
-                calibration = {
-                    "calibrated_on_train": chosen,
-                    "test_at_that_threshold": no_context.detection(test_pairs, chosen["threshold"]),
-                    "test_at_the_current_default": no_context.detection(test_pairs, 0.30),
-                }
-                (RESULTS / "no-context.json").write_text(json.dumps(calibration, indent=2) + "\n")
             for split in args.split or ["test"]:
                 report = await evaluate(split, configs, args.limit, client)
                 report["ingest"] = ingested
@@ -209,7 +198,6 @@ if __name__ == "__main__":
     parser.add_argument("--configs", default="", help=f"Comma-separated, from: {', '.join(CONFIGS)}.")
     parser.add_argument("--tune", action="store_true", help="Tune fusion on train first; adds hybrid-tuned.")
     parser.add_argument("--tune-limit", type=int, default=300, help="Train claims used for tuning.")
-    parser.add_argument("--no-context", action="store_true", help="Calibrate and score no-context detection.")
     arguments = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     for result in asyncio.run(main(arguments)):
