@@ -74,10 +74,25 @@ def test_hadolint_finds_nothing():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def _optional(tree: ast.AST) -> set[int]:
+    """ids of import nodes inside `try: ... except ImportError:`: optional, with a fallback in the code."""
+    guarded: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Try) and any(
+            isinstance(h.type, ast.Name) and h.type.id in ("ImportError", "ModuleNotFoundError") for h in node.handlers
+        ):
+            guarded.update(id(inner) for statement in node.body for inner in ast.walk(statement))
+    return guarded
+
+
 def _imports(paths: list[Path]) -> set[str]:
     names: set[str] = set()
     for path in paths:
-        for node in ast.walk(ast.parse(path.read_text())):
+        tree = ast.parse(path.read_text())
+        optional = _optional(tree)
+        for node in ast.walk(tree):
+            if id(node) in optional:
+                continue
             if isinstance(node, ast.Import):
                 names.update(alias.name.split(".")[0] for alias in node.names)
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
