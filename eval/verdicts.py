@@ -186,6 +186,7 @@ def markdown(result: dict) -> str:
     ]
     lines += [f"| {g} | " + " | ".join(str(v["confusion"][g][p]) for p in LABELS) + " |" for g in LABELS]
     command = "python -m eval.verdicts" + ("" if result["model"] == LOCAL else f" --model {result['model']}")
+    command += f" --limit {result['claims']}" if result["claims"] < 300 else ""
     return "\n".join(lines) + f"\n\nReproduce: `{command}`.\n"
 
 
