@@ -304,8 +304,13 @@ class BackgroundSuite:
             f"raise SystemExit(up(SuitePlan(data_dir=Path({str(data_dir)!r}), {plan})))"
         )
         variables = {**os.environ, **(env or {}), "RAGMESH_GATEWAY_API_KEYS": json.dumps(api_keys), "COLUMNS": "120"}
+        # Its own process group, so a suite that will not stop can be killed whole, children included.
         self.process = subprocess.Popen(
-            [sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=variables
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=variables,
+            start_new_session=True,
         )
         self.lines: list[str] = []
         threading.Thread(target=lambda: self.lines.extend(x.decode() for x in self.process.stdout), daemon=True).start()
@@ -331,5 +336,5 @@ class BackgroundSuite:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
                 # Never leave a half-stopped suite behind (nor hide the error that led here).
-                self.process.kill()
+                os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
