@@ -277,6 +277,24 @@ class Document(BaseModel):
     updated_at: str
 
 
+class TextSection(BaseModel):
+    heading_path: list[str]
+    char_start: int
+    char_end: int
+
+
+class DocumentText(BaseModel):
+    """A document's extracted text: what citation and quote offsets (`char_start`, `char_end`) point into."""
+
+    document_id: str
+    text: str = Field(description="The requested slice of the extracted text (all of it by default).")
+    char_start: int
+    char_end: int
+    total_chars: int = Field(description="Length of the whole extracted text, in Unicode code points.")
+    content_hash: str = Field(description="sha256 of the whole extracted text, as on the document's record.")
+    sections: list[TextSection] = Field(description="The document's sections, with offsets in the whole text.")
+
+
 class DocumentList(BaseModel):
     documents: list[Document]
     total: int

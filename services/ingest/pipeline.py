@@ -17,10 +17,10 @@ from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.ingest.catalog import Catalog, DocumentRecord, now
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
-from services.ingest.extract import extract, resolve_type
+from services.ingest.extract import Extracted, extract, resolve_type
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
 from services.runtime.channels import open_channel
-from services.runtime.errors import InvalidArgument, NotFound, ServiceError, Unavailable
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -287,6 +287,25 @@ class Ingestor:
         if record is None:
             raise NotFound(f"document {document_id!r} not found")
         return record
+
+    async def extracted(self, tenant: str, document_id: str) -> tuple[DocumentRecord, Extracted]:
+        """The document's extracted text, rebuilt from its raw artifact, exactly as it was when chunked: its
+        sha256 must equal the recorded content hash, so every stored offset still points at the same words."""
+        record = self.get(tenant, document_id)
+        path = self._raw_path(tenant, document_id)
+        try:
+            content = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:
+            raise FailedPrecondition(
+                f"the raw artifact of document {document_id!r} is missing; ingest the document again"
+            ) from None
+        document = extract(content, record.content_type, record.title)
+        if hashlib.sha256(document.text.encode()).hexdigest() != record.content_hash:
+            raise FailedPrecondition(
+                f"document {document_id!r} no longer extracts to the text it was indexed from (the extractor "
+                "changed since it was ingested); ingest it again to refresh its chunks and offsets"
+            )
+        return record, document
 
 
 def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> str:

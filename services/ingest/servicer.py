@@ -127,6 +127,35 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         _scope(request.tenant, request.document_id)
         return _document(self._ingestor.get(request.tenant, request.document_id))
 
+    async def GetDocumentText(
+        self, request: ingest_pb2.GetDocumentTextRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.DocumentText:
+        _scope(request.tenant, request.document_id)
+        record, document = await self._ingestor.extracted(request.tenant, request.document_id)
+        text = document.text
+        end = request.char_end or len(text)
+        if request.char_start > len(text) or end > len(text) or request.char_start > end:
+            raise InvalidArgument(
+                f"char_start {request.char_start} / char_end {request.char_end} fall outside the text "
+                f"(0 <= char_start <= char_end <= {len(text)})"
+            )
+        return ingest_pb2.DocumentText(
+            document_id=record.document_id,
+            text=text[request.char_start : end],
+            char_start=request.char_start,
+            char_end=end,
+            total_chars=len(text),
+            content_hash=record.content_hash,
+            sections=[
+                ingest_pb2.TextSection(
+                    heading_path=section.heading_path,
+                    char_start=section.start,
+                    char_end=section.start + len(section.text),
+                )
+                for section in document.sections
+            ],
+        )
+
     async def ListDocuments(
         self, request: ingest_pb2.ListDocumentsRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.ListDocumentsResponse:

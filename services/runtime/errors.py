@@ -36,6 +36,12 @@ class NotFound(ServiceError):
     code = grpc.StatusCode.NOT_FOUND
 
 
+class FailedPrecondition(ServiceError):
+    """The request is sound but the stored state cannot serve it; the message says what to do."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
 class Unavailable(ServiceError):
     """A dependency is down; the caller may retry or degrade."""
 

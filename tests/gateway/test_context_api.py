@@ -88,8 +88,37 @@ async def test_compression_keeps_the_sentences_that_matter_within_the_budget(api
     for quote in first["quotes"]:
         assert extracted[quote["char_start"] : quote["char_end"]] == quote["text"]
         assert quote["similarity"] is not None
+        # ... and the API serves that text: a caller can check every quote and read around it.
+        served = await api.get(
+            "/v1/documents/ferry/text",
+            headers=CONTEXT,
+            params={"char_start": quote["char_start"], "char_end": quote["char_end"]},
+        )
+        assert served.status_code == 200 and served.json()["text"] == quote["text"], served.text
     tight = await _ask(api, question, context_tokens=50)
     assert tight["context"]["tokens"] <= 50 and "07:15" in tight["citations"][0]["text"]
+
+
+async def test_the_document_text_endpoint_serves_the_text_offsets_point_into(api, ferry):
+    whole = await api.get("/v1/documents/ferry/text", headers=CONTEXT)
+    assert whole.status_code == 200, whole.text
+    body = whole.json()
+    extracted = extract(FERRY.encode(), "text/markdown", "").text
+    assert body["text"] == extracted and body["total_chars"] == len(extracted)
+    headings = [tuple(s["heading_path"]) for s in body["sections"]]
+    assert headings == [("Ferry operations", "Winter timetable"), ("Ferry operations", "Summer timetable")]
+    summer = body["sections"][1]
+    assert extracted[summer["char_start"] : summer["char_end"]] == "In summer the first ferry leaves at 06:00."
+    for params, status, message in [
+        ({"char_start": 10, "char_end": 5}, 422, "must not be before"),
+        ({"char_end": len(extracted) + 1}, 422, "fall outside the text"),
+        ({"char_start": -1}, 422, "greater than or equal to 0"),
+    ]:
+        reply = await api.get("/v1/documents/ferry/text", headers=CONTEXT, params=params)
+        assert reply.status_code == status and message in reply.text, reply.text
+    missing = await api.get("/v1/documents/no-such-doc/text", headers=CONTEXT)
+    assert missing.status_code == 404 and "not found" in missing.text
+    assert (await api.get("/v1/documents/ferry/text")).status_code == 401
 
 
 async def test_documents_matching_equally_and_weakly_are_flagged_as_confusing(api, ferry):

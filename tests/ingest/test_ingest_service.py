@@ -7,6 +7,7 @@ from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from ragmesh.suite import free_port
 from services.ingest.config import IngestSettings
+from services.ingest.extract import extract
 from services.ingest.server import create_server
 from tests.servers import running
 
@@ -200,3 +201,45 @@ async def test_a_schema_change_may_not_strand_stored_attributes(stubs):
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta-change", fields=bad))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and "must match" in error.value.details()
+
+
+async def test_the_extracted_text_is_served_exactly_as_it_was_indexed(suite, tmp_path):
+    settings = IngestSettings(data_dir=tmp_path, embedder_target=suite.embedder, retriever_target=suite.retriever)
+    async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        ingest = ingest_pb2_grpc.IngestServiceStub(channel)
+        await ingest.IngestDocument(_request("t-text", document_id="guide"))
+        whole = await ingest.GetDocumentText(ingest_pb2.GetDocumentTextRequest(tenant="t-text", document_id="guide"))
+        expected = extract(GUIDE, "text/markdown").text
+        assert whole.text == expected and whole.total_chars == len(expected) and whole.char_end == len(expected)
+        record = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-text", document_id="guide"))
+        assert whole.content_hash == record.content_hash
+        sections = {tuple(s.heading_path): expected[s.char_start : s.char_end] for s in whole.sections}
+        assert sections[("Deploy guide", "Rollback")] == "Use helm rollback."
+        start = expected.index("helm")
+        piece = await ingest.GetDocumentText(
+            ingest_pb2.GetDocumentTextRequest(
+                tenant="t-text", document_id="guide", char_start=start, char_end=start + 4
+            )
+        )
+        assert piece.text == "helm" and piece.total_chars == len(expected)
+
+        async def refused(code: grpc.StatusCode, message: str, **fields) -> None:
+            with pytest.raises(grpc.aio.AioRpcError) as error:
+                await ingest.GetDocumentText(ingest_pb2.GetDocumentTextRequest(**fields))
+            assert error.value.code() == code and message in error.value.details()
+
+        await refused(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            "fall outside the text",
+            tenant="t-text",
+            document_id="guide",
+            char_end=999,
+        )
+        # Another tenant cannot read it.
+        await refused(grpc.StatusCode.NOT_FOUND, "not found", tenant="t-other", document_id="guide")
+        # A raw artifact that no longer yields the indexed text is refused, never served with wrong offsets.
+        (raw,) = tmp_path.glob("raw/*/guide")
+        raw.write_bytes(b"# Deploy guide\n\nSomething else entirely.\n")
+        await refused(grpc.StatusCode.FAILED_PRECONDITION, "ingest it again", tenant="t-text", document_id="guide")
+        raw.unlink()
+        await refused(grpc.StatusCode.FAILED_PRECONDITION, "is missing", tenant="t-text", document_id="guide")

@@ -157,6 +157,46 @@ class GetDocumentRequest(_message.Message):
     document_id: str
     def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ...) -> None: ...
 
+class GetDocumentTextRequest(_message.Message):
+    __slots__ = ("tenant", "document_id", "char_start", "char_end")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHAR_START_FIELD_NUMBER: _ClassVar[int]
+    CHAR_END_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    document_id: str
+    char_start: int
+    char_end: int
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ...) -> None: ...
+
+class TextSection(_message.Message):
+    __slots__ = ("heading_path", "char_start", "char_end")
+    HEADING_PATH_FIELD_NUMBER: _ClassVar[int]
+    CHAR_START_FIELD_NUMBER: _ClassVar[int]
+    CHAR_END_FIELD_NUMBER: _ClassVar[int]
+    heading_path: _containers.RepeatedScalarFieldContainer[str]
+    char_start: int
+    char_end: int
+    def __init__(self, heading_path: _Optional[_Iterable[str]] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ...) -> None: ...
+
+class DocumentText(_message.Message):
+    __slots__ = ("document_id", "text", "char_start", "char_end", "total_chars", "content_hash", "sections")
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    CHAR_START_FIELD_NUMBER: _ClassVar[int]
+    CHAR_END_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_CHARS_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_HASH_FIELD_NUMBER: _ClassVar[int]
+    SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    document_id: str
+    text: str
+    char_start: int
+    char_end: int
+    total_chars: int
+    content_hash: str
+    sections: _containers.RepeatedCompositeFieldContainer[TextSection]
+    def __init__(self, document_id: _Optional[str] = ..., text: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., total_chars: _Optional[int] = ..., content_hash: _Optional[str] = ..., sections: _Optional[_Iterable[_Union[TextSection, _Mapping]]] = ...) -> None: ...
+
 class ListDocumentsRequest(_message.Message):
     __slots__ = ("tenant", "limit", "offset")
     TENANT_FIELD_NUMBER: _ClassVar[int]

@@ -45,6 +45,11 @@ class IngestServiceStub:
                 request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetDocumentRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.FromString,
                 _registered_method=True)
+        self.GetDocumentText = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/GetDocumentText',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetDocumentTextRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DocumentText.FromString,
+                _registered_method=True)
         self.ListDocuments = channel.unary_unary(
                 '/ragmesh.ingest.v1.IngestService/ListDocuments',
                 request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListDocumentsRequest.SerializeToString,
@@ -80,6 +85,13 @@ class IngestServiceServicer:
 
     def GetDocument(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDocumentText(self, request, context):
+        """The document's extracted text: the text every chunk, citation and quote offset points into.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -123,6 +135,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.GetDocument,
                     request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetDocumentRequest.FromString,
                     response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.SerializeToString,
+            ),
+            'GetDocumentText': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDocumentText,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetDocumentTextRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DocumentText.SerializeToString,
             ),
             'ListDocuments': grpc.unary_unary_rpc_method_handler(
                     servicer.ListDocuments,
@@ -200,6 +217,33 @@ class IngestService:
             '/ragmesh.ingest.v1.IngestService/GetDocument',
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetDocumentRequest.SerializeToString,
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDocumentText(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/GetDocumentText',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetDocumentTextRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DocumentText.FromString,
             options,
             channel_credentials,
             insecure,

@@ -14,8 +14,10 @@ from services.gateway.models import (
     Document,
     DocumentList,
     DocumentMetadata,
+    DocumentText,
     IngestResponse,
     Problem,
+    TextSection,
 )
 from services.gateway.pipeline import corpus_key
 
@@ -143,6 +145,42 @@ async def get_document(document_id: str, tenant: TenantDep, clients: ClientsDep)
         ingest_pb2.GetDocumentRequest(tenant=tenant, document_id=document_id), timeout=10
     )
     return _document(reply)
+
+
+@router.get(
+    "/{document_id}/text",
+    response_model=DocumentText,
+    responses={401: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+)
+async def get_document_text(
+    document_id: str,
+    tenant: TenantDep,
+    clients: ClientsDep,
+    char_start: Annotated[int, Query(ge=0, description="Start of the slice (a quote's char_start).")] = 0,
+    char_end: Annotated[int | None, Query(ge=1, description="End of the slice, exclusive; the end by default.")] = None,
+) -> DocumentText:
+    """The document's extracted text, or a slice of it: `text[char_start:char_end]` of the whole text is exactly
+    what a citation or quote with those offsets showed."""
+    if char_end is not None and char_end < char_start:
+        raise HTTPException(422, f"char_end ({char_end}) must not be before char_start ({char_start})")
+    reply = await clients.ingest.GetDocumentText(
+        ingest_pb2.GetDocumentTextRequest(
+            tenant=tenant, document_id=document_id, char_start=char_start, char_end=char_end or 0
+        ),
+        timeout=30,
+    )
+    return DocumentText(
+        document_id=reply.document_id,
+        text=reply.text,
+        char_start=reply.char_start,
+        char_end=reply.char_end,
+        total_chars=reply.total_chars,
+        content_hash=reply.content_hash,
+        sections=[
+            TextSection(heading_path=list(x.heading_path), char_start=x.char_start, char_end=x.char_end)
+            for x in reply.sections
+        ],
+    )
 
 
 @router.delete(
