@@ -172,50 +172,47 @@ async def main(args: argparse.Namespace) -> dict:
     results: dict = {"machine": {"cpus": os.cpu_count()}, "at": datetime.now(UTC).isoformat(timespec="seconds")}
     with tempfile.TemporaryDirectory(prefix="ragmesh-bench-") as data_dir:
         suite = BackgroundSuite(Path(data_dir), {KEY: "bench"})
-        try:
-            results["startup_s"] = round(suite.wait_up(console), 2)
-            async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
-                rng = random.Random(7)
-                probes = [_probe(i, rng) for i in range(args.documents)]
-                results["ingest"] = await ingest(client, probes, args.concurrency)
-                # The same units ingest embeds: each document's two sections.
-                texts = [part for probe in probes for part in probe.body.split("\n\n## ")]
-                results["embed_ceiling"] = await embed_ceiling(f"127.0.0.1:{suite.ports['embedder']}", texts)
-                asked = rng.sample(probes, args.warmup + 2 * args.queries)
-                warm, retrieval_set, generation_set = (
-                    asked[: args.warmup],
-                    asked[args.warmup : args.warmup + args.queries],
-                    asked[args.warmup + args.queries :],
-                )
-                # Warm-up: the first calls load caches and code paths that later calls reuse.
-                for i, probe in enumerate(warm):
-                    await client.post("/v1/query", json={"question": probe.question, "generate": i % 2 == 0})
-                floor, _ = await timed(client, "GET", "/healthz", args.queries, "HTTP floor (/healthz)")
-                retrieval, retrieved = await timed(
-                    client,
-                    "POST",
-                    "/v1/query",
-                    args.queries,
-                    "query without generation",
-                    lambda i: {"question": retrieval_set[i].question, "generate": False},
-                )
-                full, answered = await timed(
-                    client,
-                    "POST",
-                    "/v1/query",
-                    args.queries,
-                    "query with generation (Gemma 3 270M)",
-                    lambda i: {"question": generation_set[i].question},
-                )
-                results["retrieval_quality"] = grounding(retrieval_set, retrieved)
-                results["answer_quality"] = grounding(generation_set, answered)
+        async with suite.serving(console, KEY) as client:
+            results["startup_s"] = round(suite.startup_s, 2)
+            rng = random.Random(7)
+            probes = [_probe(i, rng) for i in range(args.documents)]
+            results["ingest"] = await ingest(client, probes, args.concurrency)
+            # The same units ingest embeds: each document's two sections.
+            texts = [part for probe in probes for part in probe.body.split("\n\n## ")]
+            results["embed_ceiling"] = await embed_ceiling(f"127.0.0.1:{suite.ports['embedder']}", texts)
+            asked = rng.sample(probes, args.warmup + 2 * args.queries)
+            warm, retrieval_set, generation_set = (
+                asked[: args.warmup],
+                asked[args.warmup : args.warmup + args.queries],
+                asked[args.warmup + args.queries :],
+            )
+            # Warm-up: the first calls load caches and code paths that later calls reuse.
+            for i, probe in enumerate(warm):
+                await client.post("/v1/query", json={"question": probe.question, "generate": i % 2 == 0})
+            floor, _ = await timed(client, "GET", "/healthz", args.queries, "HTTP floor (/healthz)")
+            retrieval, retrieved = await timed(
+                client,
+                "POST",
+                "/v1/query",
+                args.queries,
+                "query without generation",
+                lambda i: {"question": retrieval_set[i].question, "generate": False},
+            )
+            full, answered = await timed(
+                client,
+                "POST",
+                "/v1/query",
+                args.queries,
+                "query with generation (Gemma 3 270M)",
+                lambda i: {"question": generation_set[i].question},
+            )
+            results["retrieval_quality"] = grounding(retrieval_set, retrieved)
+            results["answer_quality"] = grounding(generation_set, answered)
             results["query"] = {
                 "http_floor": _summary(floor),
                 "without_generation": _summary(retrieval),
                 "with_generation": _summary(full),
             }
-        finally:
-            suite.stop()
     base = results["query"]["http_floor"]["p50_ms"]
     for name in ("without_generation", "with_generation"):
         results["query"][name]["p50_x_floor"] = round(results["query"][name]["p50_ms"] / base, 1)

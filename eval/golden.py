@@ -69,17 +69,11 @@ async def _record() -> None:
     from ragmesh.suite import BackgroundSuite
 
     with tempfile.TemporaryDirectory(prefix="ragmesh-golden-") as data_dir:
-        suite = BackgroundSuite(Path(data_dir), {"golden-key": "golden"})
-        try:
-            from rich.console import Console
+        from rich.console import Console
 
-            suite.wait_up(Console())
-            async with httpx.AsyncClient(
-                base_url=suite.url, headers={"X-API-Key": "golden-key"}, timeout=300
-            ) as client:
-                scores = await measure(client)
-        finally:
-            suite.stop()
+        suite = BackgroundSuite(Path(data_dir), {"golden-key": "golden"})
+        async with suite.serving(Console(), "golden-key") as client:
+            scores = await measure(client)
     queries, documents = selection()
     GOLDEN.write_text(
         json.dumps({"queries": len(queries), "documents": len(documents), "tolerance": TOLERANCE, **scores}, indent=2)

@@ -171,22 +171,18 @@ async def main(args: argparse.Namespace) -> list[dict]:
         env={"RAGMESH_GATEWAY_MAX_SEARCH_TOP_K": "300", "RAGMESH_RETRIEVER_MAX_TOP_K": "300"},
     )
     reports = []
-    try:
-        suite.wait_up(console)
-        async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
-            ingested = await ingest(client, scifact.corpus())
-            tuning = None
-            if args.tune:
-                tuning = await tune(client, args.tune_limit)
-                configs = {**configs, "hybrid-tuned": tuning["best"]}
-                (RESULTS / "tuning-train.json").write_text(json.dumps(tuning, indent=2) + "\n")
-            for split in args.split or ["test"]:
-                report = await evaluate(split, configs, args.limit, client)
-                report["ingest"] = ingested
-                report["at"] = datetime.now(UTC).isoformat(timespec="seconds")
-                reports.append(report)
-    finally:
-        suite.stop()
+    async with suite.serving(console, KEY) as client:
+        ingested = await ingest(client, scifact.corpus())
+        tuning = None
+        if args.tune:
+            tuning = await tune(client, args.tune_limit)
+            configs = {**configs, "hybrid-tuned": tuning["best"]}
+            (RESULTS / "tuning-train.json").write_text(json.dumps(tuning, indent=2) + "\n")
+        for split in args.split or ["test"]:
+            report = await evaluate(split, configs, args.limit, client)
+            report["ingest"] = ingested
+            report["at"] = datetime.now(UTC).isoformat(timespec="seconds")
+            reports.append(report)
     return reports
 
 

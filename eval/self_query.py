@@ -210,16 +210,12 @@ def markdown(reports: dict) -> str:
 async def main(data_dir: Path | None) -> dict:
     with tempfile.TemporaryDirectory(prefix="ragmesh-self-query-") as scratch:
         suite = BackgroundSuite(data_dir or Path(scratch), {KEY: "papers"})
-        try:
-            suite.wait_up(console)
-            async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=120) as client:
-                declared = await load(client)
-                report = {
-                    "sets": [await evaluate(client, declared, name, llm) for name in SETS for llm in (False, True)],
-                    "model": os.environ.get("RAGMESH_GENERATOR_MODEL", "local Gemma 3 270M (Q4_K_M) via llama.cpp"),
-                }
-        finally:
-            suite.stop()
+        async with suite.serving(console, KEY, timeout=120) as client:
+            declared = await load(client)
+            report = {
+                "sets": [await evaluate(client, declared, name, llm) for name in SETS for llm in (False, True)],
+                "model": os.environ.get("RAGMESH_GENERATOR_MODEL", "local Gemma 3 270M (Q4_K_M) via llama.cpp"),
+            }
     report["at"] = datetime.now(UTC).isoformat(timespec="seconds")
     return report
 

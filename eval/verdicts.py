@@ -192,13 +192,8 @@ def markdown(result: dict) -> str:
 
 async def main(args: argparse.Namespace) -> dict:
     env = {"RAGMESH_GENERATOR_MODEL": args.model} if args.model else {}
-    suite = BackgroundSuite(args.data_dir, {KEY: "scifact"}, env=env)
-    try:
-        suite.wait_up(console)
-        async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
-            rows = await run(client, claims(args.limit))
-    finally:
-        suite.stop()
+    async with BackgroundSuite(args.data_dir, {KEY: "scifact"}, env=env).serving(console, KEY) as client:
+        rows = await run(client, claims(args.limit))
     return report(rows, args.model or LOCAL)
 
 

@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -328,6 +328,17 @@ class BackgroundSuite:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.ports['gateway']}"
+
+    @contextlib.asynccontextmanager
+    async def serving(self, console: Console, api_key: str, timeout: float = 300) -> AsyncIterator[httpx.AsyncClient]:
+        """Wait until the suite is up, then a client of its gateway that sends `api_key`; the suite stops
+        however the block ends. `startup_s` holds how long it took to come up."""
+        try:
+            self.startup_s = self.wait_up(console)
+            async with httpx.AsyncClient(base_url=self.url, headers={"X-API-Key": api_key}, timeout=timeout) as client:
+                yield client
+        finally:
+            self.stop()
 
     def stop(self) -> None:
         if self.process.poll() is None:
