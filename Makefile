@@ -93,12 +93,14 @@ bench: install redis-server ## Query latency (p50/p95) and ingest throughput, ag
 	$(BIN)/python -m bench.run
 
 .PHONY: eval
-eval: install redis-server ## Retrieval, no-context, self-query, compression and claim verdicts through the real suite; reports in eval/results/.
+eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.
 	$(BIN)/python -m eval.retrieval --split test --split train --tune
+	$(BIN)/python -m eval.parents
 	$(BIN)/python -m eval.no_context
 	$(BIN)/python -m eval.self_query
 	$(BIN)/python -m eval.compression
 	$(BIN)/python -m eval.verdicts
+	$(BIN)/python -m eval.summary
 
 .PHONY: clean
 clean: ## Remove the virtual environment and local data.

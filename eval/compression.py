@@ -19,12 +19,10 @@ gateway's own), and the replay of the same setting on test is reported beside th
 import argparse
 import asyncio
 import csv
-import json
 import statistics
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import grpc
 import httpx
@@ -32,12 +30,12 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eval import scifact
+from eval.reports import command_line, publish
 from eval.retrieval import KEY
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from ragmesh.suite import BackgroundSuite
 from services.gateway.context import Passage, Sentence, keep_relevant, split_sentences
 
-RESULTS = Path(__file__).resolve().parent / "results"
 # (sentence threshold, passage margin; -1 means no passage is dropped whole)
 GRID = [(t, m) for m in (-1.0, 0.05, 0.075, 0.1, 0.125, 0.15) for t in (0.25, 0.3, 0.35)]
 FLOOR = 0.9  # gold sentences to keep on train
@@ -241,13 +239,5 @@ async def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(".ragmesh/eval-scifact"), help="The SciFact suite's data."
-    )
-    parser.add_argument("--limit", type=int, default=300, help="Claims per split (default 300: all of test).")
-    result = asyncio.run(main(parser.parse_args()))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "compression.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "compression.md").write_text(markdown(result))
-    console.print(markdown(result))
+    arguments = command_line(__doc__, "Claims per split (default 300: all of test).").parse_args()
+    publish("compression", asyncio.run(main(arguments)), markdown, console)

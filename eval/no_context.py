@@ -2,29 +2,35 @@
 evidence abstracts in the index and with them excluded (a none_of filter on document_id: the retriever sees
 the index without them). The question is whether `no_context` fires when, and only when, the evidence is gone.
 
-Two signals, each a threshold calibrated on train claims and reported on test claims: the best passage's
-cosine similarity (what the gateway's `relevance_threshold` uses) and the best single sentence's similarity
-(what compression scores). Also reported: the gateway's own `no_context` flag at its current settings.
+Three signals, each a threshold calibrated on train claims and reported on test claims: the best passage's
+cosine similarity (what the gateway's `relevance_threshold` uses), the best single sentence's similarity
+(what compression scores), and term coverage: the largest share of the claim's content words that one passage
+holds (the gateway's own `support` measure, with the claim in the answer's place). Also reported: the
+gateway's own `no_context` flag at its current settings.
 
     python -m eval.no_context [--limit N]      # needs the SciFact index of `make eval` (eval/retrieval.py)
 """
 
 import argparse
 import asyncio
-import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eval import scifact
+from eval.reports import command_line, publish
 from eval.retrieval import KEY
 from ragmesh.suite import BackgroundSuite
+from services.gateway.pipeline import support
 
-RESULTS = Path(__file__).resolve().parent / "results"
-SIGNALS = ("best_passage", "best_sentence")
+SIGNALS = ("best_passage", "best_sentence", "term_coverage")
+NAMES = {
+    "best_passage": "best passage similarity",
+    "best_sentence": "best sentence similarity",
+    "term_coverage": "term coverage of the best passage",
+}
 console = Console()
 
 
@@ -41,7 +47,16 @@ async def observe(client: httpx.AsyncClient, split: str, limit: int | None) -> l
         for query_id in chosen:
             evidence = sorted(qrels[query_id])
             for present in (True, False):
-                body = {"question": claims[query_id], "generate": False, "top_k": 5, "self_query": False}
+                # Every sentence scored, none dropped: the signals see the whole passages.
+                body = {
+                    "question": claims[query_id],
+                    "generate": False,
+                    "top_k": 5,
+                    "self_query": False,
+                    "compress_min_similarity": -1,
+                    "compress_passage_margin": -1,
+                    "context_tokens": 4000,
+                }
                 if not present:
                     body["filters"] = {"document_id": {"none_of": evidence}}
                 reply = await client.post("/v1/query", json=body)
@@ -55,6 +70,9 @@ async def observe(client: httpx.AsyncClient, split: str, limit: int | None) -> l
                         "present": present,
                         "best_passage": max((c["score"] for c in answer["citations"]), default=0.0),
                         "best_sentence": max(quotes, default=0.0),
+                        "term_coverage": max(
+                            (support(claims[query_id], c["text"]) for c in answer["citations"]), default=0.0
+                        ),
                         "no_context": answer["no_context"],
                     }
                 )
@@ -123,32 +141,19 @@ def markdown(result: dict) -> str:
         row = result[signal]
         test = row["test"]
         lines.append(
-            f"| {signal.replace('_', ' ')} similarity | {row['auc_train']:.3f} | {row['auc_test']:.3f} | "
+            f"| {NAMES[signal]} | {row['auc_train']:.3f} | {row['auc_test']:.3f} | "
             f"{test['threshold']:.2f} | {test['precision']:.1%} | {test['recall']:.1%} | {test['flagged']} |"
         )
     return "\n".join(lines) + "\n\nReproduce: `python -m eval.no_context` (part of `make eval`).\n"
 
 
 async def main(args: argparse.Namespace) -> dict:
-    suite = BackgroundSuite(args.data_dir, {KEY: "scifact"})
-    try:
-        suite.wait_up(console)
-        async with httpx.AsyncClient(base_url=suite.url, headers={"X-API-Key": KEY}, timeout=300) as client:
-            train = await observe(client, "train", args.limit)
-            test = await observe(client, "test", args.limit)
-    finally:
-        suite.stop()
+    async with BackgroundSuite(args.data_dir, {KEY: "scifact"}).serving(console, KEY) as client:
+        train = await observe(client, "train", args.limit)
+        test = await observe(client, "test", args.limit)
     return summarise(train, test)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(".ragmesh/eval-scifact"), help="The SciFact suite's data."
-    )
-    parser.add_argument("--limit", type=int, default=300, help="Claims per split (default 300).")
-    result = asyncio.run(main(parser.parse_args()))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "no-context.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "no-context.md").write_text(markdown(result))
-    console.print(markdown(result))
+    arguments = command_line(__doc__, "Claims per split (default 300).").parse_args()
+    publish("no-context", asyncio.run(main(arguments)), markdown, console)

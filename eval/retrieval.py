@@ -21,10 +21,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eval import scifact
+from eval.reports import RESULTS, SCIFACT_DATA, publish
 from ragmesh.suite import BackgroundSuite
 
 KEY = "eval-key"
-RESULTS = Path(__file__).resolve().parent / "results"
 console = Console()
 
 # Search settings under test, by name: the body sent to /v1/search besides the query.
@@ -189,15 +189,11 @@ async def main(args: argparse.Namespace) -> list[dict]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--split", choices=["test", "train"], action="append", help="Repeatable; default test.")
-    parser.add_argument("--data-dir", type=Path, default=Path(".ragmesh/eval-scifact"), help="Where the index lives.")
+    parser.add_argument("--data-dir", type=Path, default=SCIFACT_DATA, help="Where the index lives.")
     parser.add_argument("--limit", type=int, default=None, help="Only the first N claims.")
     parser.add_argument("--configs", default="", help=f"Comma-separated, from: {', '.join(CONFIGS)}.")
     parser.add_argument("--tune", action="store_true", help="Tune fusion on train first; adds hybrid-tuned.")
     parser.add_argument("--tune-limit", type=int, default=300, help="Train claims used for tuning.")
     arguments = parser.parse_args()
-    RESULTS.mkdir(exist_ok=True)
     for result in asyncio.run(main(arguments)):
-        stem = RESULTS / f"retrieval-{result['split']}"
-        stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
-        stem.with_suffix(".md").write_text(markdown(result))
-        console.print(markdown(result))
+        publish(f"retrieval-{result['split']}", result, markdown, console)

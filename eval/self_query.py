@@ -25,10 +25,10 @@ from pathlib import Path
 import httpx
 from rich.console import Console
 
+from eval.reports import publish
 from ragmesh.suite import BackgroundSuite
 
 HERE = Path(__file__).resolve().parent / "self_query"
-RESULTS = Path(__file__).resolve().parent / "results"
 KEY = "self-query-key"
 console = Console()
 
@@ -223,8 +223,4 @@ async def main(data_dir: Path | None) -> dict:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data-dir", type=Path, default=None, help="Where the suite keeps its data (default: temp).")
-    result = asyncio.run(main(parser.parse_args().data_dir))
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "self-query.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / "self-query.md").write_text(markdown(result))
-    console.print(markdown(result))
+    publish("self-query", asyncio.run(main(parser.parse_args().data_dir)), markdown, console)

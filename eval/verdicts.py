@@ -16,22 +16,20 @@ Needs the SciFact index of `make eval` (eval/retrieval.py). Reports: eval/result
 import argparse
 import asyncio
 import csv
-import json
 import re
 import statistics
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from eval import scifact
+from eval.reports import command_line, publish
 from eval.retrieval import KEY
 from ragmesh.suite import BackgroundSuite
 
-RESULTS = Path(__file__).resolve().parent / "results"
 LABELS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
 LOCAL = "local Gemma 3 270M (Q4_K_M, llama.cpp)"
 console = Console()
@@ -198,16 +196,8 @@ async def main(args: argparse.Namespace) -> dict:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument(
-        "--data-dir", type=Path, default=Path(".ragmesh/eval-scifact"), help="The SciFact suite's data."
-    )
-    parser.add_argument("--limit", type=int, default=None, help="Claims to ask (default: all 300).")
+    parser = command_line(__doc__, "Claims to ask (default: all 300).", limit=None)
     parser.add_argument("--model", default="", help="A LiteLLM model string (its key in the environment).")
     arguments = parser.parse_args()
-    result = asyncio.run(main(arguments))
     slug = re.sub(r"[^a-z0-9]+", "-", (arguments.model or "local-gemma").lower()).strip("-")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"verdicts-{slug}.json").write_text(json.dumps(result, indent=2) + "\n")
-    (RESULTS / f"verdicts-{slug}.md").write_text(markdown(result))
-    console.print(markdown(result))
+    publish(f"verdicts-{slug}", asyncio.run(main(arguments)), markdown, console)
