@@ -6,7 +6,8 @@ Three signals, each a threshold calibrated on train claims and reported on test 
 cosine similarity (what the gateway's `relevance_threshold` uses), the best single sentence's similarity
 (what compression scores), and term coverage: the largest share of the claim's content words that one passage
 holds (the gateway's own `support` measure, with the claim in the answer's place). Also reported: the
-gateway's own `no_context` flag at its current settings.
+gateway's own `no_context` flag at its current settings. Last, the same thresholds on questions from outside
+the corpus's domain (eval/no_context/off_topic.txt): the unanswerable questions users ask most.
 
     python -m eval.no_context [--limit N]      # needs the SciFact index of `make eval` (eval/retrieval.py)
 """
@@ -14,6 +15,7 @@ gateway's own `no_context` flag at its current settings.
 import argparse
 import asyncio
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 from rich.console import Console
@@ -26,12 +28,38 @@ from ragmesh.suite import BackgroundSuite
 from services.gateway.pipeline import support
 
 SIGNALS = ("best_passage", "best_sentence", "term_coverage")
+OFF_TOPIC = Path(__file__).resolve().parent / "no_context" / "off_topic.txt"
 NAMES = {
     "best_passage": "best passage similarity",
     "best_sentence": "best sentence similarity",
     "term_coverage": "term coverage of the best passage",
 }
 console = Console()
+
+
+async def _signals(client: httpx.AsyncClient, question: str, filters: dict | None = None) -> dict:
+    """One ask: the three signals and the gateway's own flag."""
+    # Every sentence scored, none dropped: the signals see the whole passages.
+    body = {
+        "question": question,
+        "generate": False,
+        "top_k": 5,
+        "self_query": False,
+        "compress_min_similarity": -1,
+        "compress_passage_margin": -1,
+        "context_tokens": 4000,
+        "filters": filters or {},
+    }
+    reply = await client.post("/v1/query", json=body)
+    reply.raise_for_status()
+    answer = reply.json()
+    quotes = [q["similarity"] for c in answer["citations"] for q in c["quotes"] if q["similarity"] is not None]
+    return {
+        "best_passage": max((c["score"] for c in answer["citations"]), default=0.0),
+        "best_sentence": max(quotes, default=0.0),
+        "term_coverage": max((support(question, c["text"]) for c in answer["citations"]), default=0.0),
+        "no_context": answer["no_context"],
+    }
 
 
 async def observe(client: httpx.AsyncClient, split: str, limit: int | None) -> list[dict]:
@@ -46,38 +74,21 @@ async def observe(client: httpx.AsyncClient, split: str, limit: int | None) -> l
         task = bar.add_task(f"no-context on {split}", total=len(chosen))
         for query_id in chosen:
             evidence = sorted(qrels[query_id])
-            for present in (True, False):
-                # Every sentence scored, none dropped: the signals see the whole passages.
-                body = {
-                    "question": claims[query_id],
-                    "generate": False,
-                    "top_k": 5,
-                    "self_query": False,
-                    "compress_min_similarity": -1,
-                    "compress_passage_margin": -1,
-                    "context_tokens": 4000,
-                }
-                if not present:
-                    body["filters"] = {"document_id": {"none_of": evidence}}
-                reply = await client.post("/v1/query", json=body)
-                reply.raise_for_status()
-                answer = reply.json()
-                quotes = [
-                    q["similarity"] for c in answer["citations"] for q in c["quotes"] if q["similarity"] is not None
-                ]
-                rows.append(
-                    {
-                        "present": present,
-                        "best_passage": max((c["score"] for c in answer["citations"]), default=0.0),
-                        "best_sentence": max(quotes, default=0.0),
-                        "term_coverage": max(
-                            (support(claims[query_id], c["text"]) for c in answer["citations"]), default=0.0
-                        ),
-                        "no_context": answer["no_context"],
-                    }
-                )
+            rows.append({"present": True, **await _signals(client, claims[query_id])})
+            excluded = {"document_id": {"none_of": evidence}}
+            rows.append({"present": False, **await _signals(client, claims[query_id], excluded)})
             bar.advance(task)
     return rows
+
+
+def off_topic_questions() -> list[str]:
+    lines = OFF_TOPIC.read_text().splitlines()
+    return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+
+
+async def observe_off_topic(client: httpx.AsyncClient) -> list[dict]:
+    """Questions from outside the corpus's domain: what a user most often asks that the corpus cannot answer."""
+    return [{"present": False, **await _signals(client, question)} for question in off_topic_questions()]
 
 
 def detection(flags: list[tuple[bool, bool]]) -> dict[str, float]:
@@ -110,16 +121,33 @@ def calibrate(rows: list[dict], signal: str, min_precision: float = 0.8) -> dict
     return max(precise, key=lambda c: c["recall"]) if precise else max(candidates, key=lambda c: c["f1"])
 
 
-def summarise(train: list[dict], test: list[dict]) -> dict:
-    result: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "train": len(train), "test": len(test)}
+def _share(flags: list[bool]) -> float:
+    return round(sum(flags) / len(flags), 4) if flags else 0.0
+
+
+def summarise(train: list[dict], test: list[dict], off_topic: list[dict]) -> dict:
+    result: dict = {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "train": len(train),
+        "test": len(test),
+        "off_topic": len(off_topic),
+    }
+    with_evidence = [row for row in test if row["present"]]
     result["gateway_flag_on_test"] = detection([(row["no_context"], row["present"]) for row in test])
+    result["gateway_flag_off_topic"] = {
+        "off_topic_flagged": _share([row["no_context"] for row in off_topic]),
+        "test_with_evidence_flagged": _share([row["no_context"] for row in with_evidence]),
+    }
     for signal in SIGNALS:
         chosen = calibrate(train, signal)
+        threshold = chosen["threshold"]
         result[signal] = {
             "auc_train": auc(train, signal),
             "auc_test": auc(test, signal),
             "calibrated_on_train": chosen,
-            "test": at(test, signal, chosen["threshold"]),
+            "test": at(test, signal, threshold),
+            "off_topic_flagged": _share([row[signal] < threshold for row in off_topic]),
+            "test_with_evidence_flagged": _share([row[signal] < threshold for row in with_evidence]),
         }
     return result
 
@@ -144,6 +172,23 @@ def markdown(result: dict) -> str:
             f"| {NAMES[signal]} | {row['auc_train']:.3f} | {row['auc_test']:.3f} | "
             f"{test['threshold']:.2f} | {test['precision']:.1%} | {test['recall']:.1%} | {test['flagged']} |"
         )
+    gateway = result["gateway_flag_off_topic"]
+    lines += [
+        "",
+        f"The same thresholds on {result['off_topic']} questions from outside the corpus's domain "
+        "(`eval/no_context/off_topic.txt`), against the test claims asked with their evidence:",
+        "",
+        "| signal | threshold | off-topic questions flagged | test claims with evidence flagged |",
+        "|---|---|---|---|",
+        f"| gateway's no_context as configured | | {gateway['off_topic_flagged']:.1%} | "
+        f"{gateway['test_with_evidence_flagged']:.1%} |",
+    ]
+    for signal in SIGNALS:
+        row = result[signal]
+        lines.append(
+            f"| {NAMES[signal]} | {row['test']['threshold']:.2f} | {row['off_topic_flagged']:.1%} | "
+            f"{row['test_with_evidence_flagged']:.1%} |"
+        )
     return "\n".join(lines) + "\n\nReproduce: `python -m eval.no_context` (part of `make eval`).\n"
 
 
@@ -151,7 +196,8 @@ async def main(args: argparse.Namespace) -> dict:
     async with BackgroundSuite(args.data_dir, {KEY: "scifact"}).serving(console, KEY) as client:
         train = await observe(client, "train", args.limit)
         test = await observe(client, "test", args.limit)
-    return summarise(train, test)
+        off_topic = await observe_off_topic(client)
+    return summarise(train, test, off_topic)
 
 
 if __name__ == "__main__":

@@ -174,27 +174,41 @@ def self_query_rows(report: dict) -> list[Row]:
 
 def no_context_rows(report: dict) -> list[Row]:
     flag = report["gateway_flag_on_test"]
-    rows = [
+    command = "python -m eval.no_context"
+    rows = []
+    if "gateway_flag_off_topic" in report:
+        off = report["gateway_flag_off_topic"]
+        rows.append(
+            Row(
+                "no-context detection (gateway default)",
+                f"off-topic questions flagged ({report['off_topic']}) / test claims with evidence wrongly flagged",
+                "",
+                f"{_pct(off['off_topic_flagged'])} / {_pct(off['test_with_evidence_flagged'])}",
+                "",
+                command,
+            )
+        )
+    rows.append(
         Row(
             "no-context detection (gateway default)",
-            f"recall / precision of no_context (test, {report['test']} asks)",
+            f"recall / precision with the claim's evidence removed (test, {report['test']} asks)",
             "",
             f"{_pct(flag['recall'])} / {_pct(flag['precision'])}",
             "",
-            "python -m eval.no_context",
+            command,
         )
-    ]
-    for signal in ("best_passage", "best_sentence"):
+    )
+    for signal in ("best_passage", "best_sentence", "term_coverage"):
         if signal in report:
             test = report[signal]["test"]
             rows.append(
                 Row(
                     f"no-context: {signal.replace('_', ' ')} threshold from train",
-                    "recall / precision (test)",
+                    "recall / precision with the evidence removed (test)",
                     f"{_pct(flag['recall'])} / {_pct(flag['precision'])} (gateway default)",
                     f"{_pct(test['recall'])} / {_pct(test['precision'])} (threshold {test['threshold']})",
                     f"AUC {report[signal]['auc_test']:.3f}",
-                    "python -m eval.no_context",
+                    command,
                 )
             )
     return rows
