@@ -314,7 +314,15 @@ async def test_without_a_generator_the_answer_degrades_to_cited_passages(suite, 
 
 async def test_openapi_documents_every_route(api):
     paths = (await api.get("/openapi.json")).json()["paths"]
-    assert {"/v1/query", "/v1/search", "/v1/documents", "/v1/documents/{document_id}", "/healthz", "/readyz"} <= set(
-        paths
-    )
+    assert {
+        "/v1/query",
+        "/v1/search",
+        "/v1/verify",
+        "/v1/documents",
+        "/v1/documents/{document_id}",
+        "/v1/documents/{document_id}/text",
+        "/v1/metadata-schema",
+        "/healthz",
+        "/readyz",
+    } <= set(paths)
     assert (await api.get("/metrics")).status_code in (200, 307)
