@@ -108,4 +108,13 @@ async def test_gemma_held_to_a_json_schema_gives_a_verdict_and_filters_that_fit(
             assert checked.status_code == 200 and body["degraded"] is False and body["no_context"] is False
             assert body["verdict"] in VERDICTS and body["usage"]["prompt_tokens"] > 0
             assert all(c["document_id"] == added.json()["document_id"] for c in body["citations"] if c["cited"])
+            # The LLM extractor: the grammar holds Gemma to sentence numbers that exist, so it never falls back.
+            asked = await api.post(
+                "/v1/query",
+                headers=ACME,
+                json={"question": "When is the Skerry Point lamp lit?", "generate": False, "compress_method": "llm"},
+            )
+            picked = asked.json()
+            assert asked.status_code == 200 and picked["context"]["compression"] == "llm", asked.text
+            assert 0 < picked["context"]["tokens"] <= picked["context"]["tokens_before_compression"]
             await api.delete(f"/v1/documents/{added.json()['document_id']}", headers=ACME)

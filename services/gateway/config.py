@@ -1,5 +1,7 @@
 """Gateway settings (env prefix RAGMESH_GATEWAY_)."""
 
+from typing import Literal
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -43,6 +45,9 @@ class GatewaySettings(ServiceSettings):
     compress_min_similarity: float = 0.25
     # ... and passages whose best sentence is this far under the context's best sentence go whole.
     compress_passage_margin: float = 0.075
+    # "llm": the generator picks the sentences (one Extract call per question; similarity when it fails).
+    compress_method: Literal["similarity", "llm"] = "similarity"
+    compress_llm_timeout_seconds: float = 30.0
     # Self-query: ask the generator (Extract, JSON held to the schema) for fields the question names that the
     # parser could not fill; its answer is validated against the schema like any filter.
     self_query_llm: bool = True

@@ -143,3 +143,61 @@ def fit_budget(passages: list[Passage], tokens: dict[int, int], budget: int) -> 
         passages[index].sentences = [s for s in passages[index].sentences if s is not sentence]
         spent -= tokens[id(sentence)]
     return [p for p in passages if p.sentences]
+
+
+# The optional LLM extractor: the generator reads every sentence, numbered, and names those to keep.
+EXTRACT_INSTRUCTION = (
+    "Every sentence of the passages carries a number in parentheses. List the numbers of the sentences that help "
+    "answer the question: facts, figures and findings about what it asks. Leave out the rest."
+)
+EXTRACT_EXAMPLES = [
+    (
+        "[1] Ferry timetable\n(1) The ferry leaves at 07:15 on weekdays. (2) Dogs must be kept on a lead. "
+        "(3) On Sundays the first crossing is at 09:00.\nQuestion: When does the first ferry leave on Sunday?",
+        {"sentences": [3]},
+    ),
+]
+
+
+def numbered(passages: list[Passage]) -> tuple[list[str], list[Sentence]]:
+    """Each passage's text with its sentences numbered across the whole context, and the sentences in that order."""
+    texts, order = [], []
+    for passage in passages:
+        parts = []
+        for sentence in passage.sentences:
+            order.append(sentence)
+            parts.append(f"({len(order)}) {sentence.text}")
+        texts.append(" ".join(parts))
+    return texts, order
+
+
+def sentence_schema(count: int) -> dict:
+    """The extractor's answer: sentence numbers that exist."""
+    return {
+        "type": "object",
+        "properties": {
+            "sentences": {
+                "type": "array",
+                "items": {"enum": list(range(1, count + 1))},
+                "maxItems": count,
+            }
+        },
+        "required": ["sentences"],
+        "additionalProperties": False,
+    }
+
+
+def keep_chosen(passages: list[Passage], chosen: set[int]) -> list[Passage]:
+    """Keep the sentences whose number (as `numbered` gave them) was chosen; a passage left empty goes, except the
+    first, which keeps its best sentence so the context is never empty."""
+    _, order = numbered(passages)
+    keep = {id(sentence) for number, sentence in enumerate(order, start=1) if number in chosen}
+    kept = []
+    for position, passage in enumerate(passages):
+        sentences = [s for s in passage.sentences if id(s) in keep]
+        if not sentences and position == 0 and passage.sentences:
+            sentences = [max(passage.sentences, key=lambda s: s.similarity or 0.0)]
+        if sentences:
+            passage.sentences = sentences
+            kept.append(passage)
+    return kept

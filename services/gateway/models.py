@@ -70,6 +70,12 @@ class QueryRequest(BaseModel):
         description="Compression drops whole passages whose best sentence is this far under the best one "
         "(negative: never); default from the gateway's settings.",
     )
+    compress_method: Literal["similarity", "llm"] | None = Field(
+        default=None,
+        description="similarity: keep the sentences closest to the question (embeddings; no LLM call). llm: the "
+        "generator picks the sentences that bear on the question (JSON held to a schema), similarity when it "
+        "fails. Default from the gateway's settings.",
+    )
     context_tokens: int | None = Field(
         default=None, ge=50, le=32_000, description="Context budget in the generator's tokens (default 1,000)."
     )
@@ -132,6 +138,9 @@ class ContextStats(BaseModel):
     tokenizer: str = ""
     sections_expanded: int = Field(default=0, description="Passages grown from a chunk to its parent section.")
     reranked: bool = Field(default=False, description="A cross-encoder re-ordered the hits.")
+    compression: Literal["", "similarity", "llm"] = Field(
+        default="", description="How the context was compressed (empty: it was not)."
+    )
 
 
 class Citation(BaseModel):

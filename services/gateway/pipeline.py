@@ -20,7 +20,17 @@ from ragmesh.ingest.v1 import ingest_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
-from services.gateway.context import Passage, expand_to_sections, fit_budget, keep_relevant
+from services.gateway.context import (
+    EXTRACT_EXAMPLES,
+    EXTRACT_INSTRUCTION,
+    Passage,
+    expand_to_sections,
+    fit_budget,
+    keep_chosen,
+    keep_relevant,
+    numbered,
+    sentence_schema,
+)
 from services.gateway.models import (
     Citation,
     ContextStats,
@@ -214,6 +224,9 @@ class Evidence:
     is_confused: bool = False
     context: ContextStats = field(default_factory=ContextStats)
     timings_ms: dict[str, float] = field(default_factory=dict)
+    # Stages that failed and fell back (reranker, parent sections, LLM compression): such an answer is served
+    # but not cached, so the next ask gets the whole pipeline once it is back.
+    fallbacks: list[str] = field(default_factory=list)
 
     @property
     def no_context(self) -> bool:
@@ -461,7 +474,7 @@ class QueryPipeline:
         evidence.confidence = round(min(1.0, max(0.0, (best - s.relevance_threshold) / span)), 4)
         evidence.is_confused = _ambiguous(relevant, s.confident_similarity, s.confused_margin)
         if request.expand == "section":
-            passages = await self._expand(tenant, relevant, evidence.timings_ms)
+            passages = await self._expand(tenant, relevant, evidence)
         else:
             passages = [Passage.from_chunks([hit.chunk], hit.dense_similarity, expanded=False) for hit in relevant]
         if request.compress:
@@ -479,7 +492,14 @@ class QueryPipeline:
                 if request.compress_passage_margin is None
                 else request.compress_passage_margin
             )
-            passages = keep_relevant(passages, threshold, None if margin < 0 else margin)
+            method = request.compress_method or s.compress_method
+            chosen = await self._llm_sentences(evidence, passages) if method == "llm" else None
+            if chosen is None:
+                passages = keep_relevant(passages, threshold, None if margin < 0 else margin)
+                evidence.context.compression = "similarity"
+            else:
+                passages = keep_chosen(passages, chosen)
+                evidence.context.compression = "llm"
         budget = request.context_tokens or s.context_token_budget
         if request.compress:
             passages = fit_budget(passages, tokens, budget)
@@ -494,6 +514,36 @@ class QueryPipeline:
         evidence.context.sections_expanded = sum(1 for p in passages if p.expanded)
         return evidence
 
+    async def _llm_sentences(self, evidence: Evidence, passages: list[Passage]) -> set[int] | None:
+        """The optional LLM extractor: the numbers of the sentences the generator says bear on the question, or
+        None when it cannot answer (down, too slow, off the schema), and similarity decides instead."""
+        texts, order = numbered(passages)
+        if not order:
+            return None
+        started = time.perf_counter()
+        try:
+            reply = await self._downstream.generator.Extract(
+                generator_pb2.ExtractRequest(
+                    instruction=EXTRACT_INSTRUCTION,
+                    text=f"Question: {evidence.question}",
+                    passages=[
+                        generator_pb2.Passage(index=i, title=p.title, text=text)
+                        for i, (p, text) in enumerate(zip(passages, texts, strict=True), start=1)
+                    ],
+                    json_schema=json.dumps(sentence_schema(len(order))),
+                    examples=[generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXTRACT_EXAMPLES],
+                    max_tokens=min(400, 16 + 4 * len(order)),
+                ),
+                timeout=self._settings.compress_llm_timeout_seconds,
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("LLM compression unavailable (%s); compressing by similarity", exc.code().name)
+            evidence.fallbacks.append("compress_llm")
+            return None
+        finally:
+            evidence.timings_ms["compress_llm"] = round((time.perf_counter() - started) * 1000, 2)
+        return set(json.loads(reply.json)["sentences"])
+
     async def _rerank(self, evidence: Evidence, hits: list[retriever_pb2.Hit]) -> list[retriever_pb2.Hit]:
         """Cross-encoder order when a reranker is configured; the retriever's order otherwise, or if it fails."""
         if not self._reranker.configured or len(hits) < 2:
@@ -503,12 +553,13 @@ class QueryPipeline:
             order = await self._reranker.order(evidence.question, [hit.chunk.text for hit in hits])
         except httpx.HTTPError as exc:
             log.warning("reranker failed (%s); keeping the retriever's order", exc)
+            evidence.fallbacks.append("rerank")
             return hits
         evidence.timings_ms["rerank"] = round((time.perf_counter() - started) * 1000, 2)
         evidence.context.reranked = True
         return [hits[index] for index, _ in order]
 
-    async def _expand(self, tenant: str, hits: list[retriever_pb2.Hit], timings: dict[str, float]) -> list[Passage]:
+    async def _expand(self, tenant: str, hits: list[retriever_pb2.Hit], evidence: Evidence) -> list[Passage]:
         """Parent-document retrieval: each hit's whole section (once), when it fits."""
         started = time.perf_counter()
         refs = list(dict.fromkeys((h.chunk.document_id, h.chunk.section_id) for h in hits if h.chunk.section_id))
@@ -525,7 +576,8 @@ class QueryPipeline:
                 sections = {(x.document_id, x.section_id): list(x.chunks) for x in reply.sections}
             except grpc.aio.AioRpcError as exc:
                 log.warning("parent sections unavailable (%s); using the chunks alone", exc.code().name)
-        timings["expand"] = round((time.perf_counter() - started) * 1000, 2)
+                evidence.fallbacks.append("expand")
+        evidence.timings_ms["expand"] = round((time.perf_counter() - started) * 1000, 2)
         return expand_to_sections(hits, sections, self._settings.max_section_chars)
 
     async def _score_sentences(self, vector: list[float], passages: list[Passage], timings: dict[str, float]) -> None:
@@ -620,7 +672,7 @@ class QueryPipeline:
                     cost_usd=generated.usage.cost_usd,
                 ),
             )
-        if key:
+        if key and not evidence.fallbacks:
             try:
                 await self._downstream.redis.set(
                     key, response.model_dump_json(), ex=self._settings.answer_cache_seconds

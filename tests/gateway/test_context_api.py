@@ -5,9 +5,11 @@ import httpx
 import pytest
 
 from ragmesh.suite import free_port
+from services.generator.config import GeneratorSettings
+from services.generator.server import create_server as create_generator
 from services.ingest.extract import extract
 from tests.conftest import CONTEXT
-from tests.servers import gateway
+from tests.servers import gateway, running
 
 # One section long enough to be cut into several chunks (800 characters each at most).
 FERRY = (
@@ -121,6 +123,44 @@ async def test_the_document_text_endpoint_serves_the_text_offsets_point_into(api
     assert (await api.get("/v1/documents/ferry/text")).status_code == 401
 
 
+async def test_the_llm_extractor_keeps_the_sentences_the_model_names(suite, api, ferry):
+    question = "When does the Hallo ferry leave Skarvik harbour in winter?"
+    # The suite's generator writes prose, not the JSON asked for: similarity compresses instead.
+    fallback = await _ask(api, question, compress_method="llm", context_tokens=5000)
+    assert fallback["context"]["compression"] == "similarity" and "compress_llm" in fallback["timings_ms"]
+    # An answer with a stage that fell back is not cached: the next ask tries the whole pipeline again.
+    again = await _ask(api, question, compress_method="llm", context_tokens=5000)
+    assert again["cached"] is False and "compress_llm" in again["timings_ms"]
+    assert (await _ask(api, question, context_tokens=5000))["context"]["compression"] == "similarity"
+    assert (await _ask(api, question, compress=False))["context"]["compression"] == ""
+    # A model that names sentence 1 (LiteLLM's mock for the paid-API boundary): that sentence alone is kept.
+    llm = GeneratorSettings(mock_response='{"sentences": [1]}')
+    async with running(create_generator(llm)) as target, gateway(suite.gateway_settings(generator_target=target)) as g:
+        reply = await g.post(
+            "/v1/query",
+            headers=CONTEXT,
+            json={"question": question, "generate": False, "compress_method": "llm", "context_tokens": 5000},
+        )
+        body = reply.json()
+        assert reply.status_code == 200 and body["context"]["compression"] == "llm", reply.text
+        assert [c["document_id"] for c in body["citations"]] == ["ferry"]
+        (quote,) = body["citations"][0]["quotes"]
+        assert quote["text"].startswith("The Hallo ferry leaves Skarvik harbour at 07:15")
+        assert body["context"]["tokens"] < fallback["context"]["tokens"]
+    # A number that is not in the context is off the schema: refused by the generator, similarity instead.
+    llm = GeneratorSettings(mock_response='{"sentences": [999]}')
+    async with running(create_generator(llm)) as target, gateway(suite.gateway_settings(generator_target=target)) as g:
+        reply = await g.post(
+            "/v1/query",
+            headers=CONTEXT,
+            json={"question": question, "generate": False, "compress_method": "llm", "context_tokens": 4999},
+        )
+        assert reply.json()["context"]["compression"] == "similarity"
+        assert reply.json()["citations"][0]["quotes"] == fallback["citations"][0]["quotes"]
+    bad = await api.post("/v1/query", headers=CONTEXT, json={"question": question, "compress_method": "magic"})
+    assert bad.status_code == 422 and "compress_method" in bad.text
+
+
 async def test_documents_matching_equally_and_weakly_are_flagged_as_confusing(api, ferry):
     body = await _ask(api, "What happened at the meeting?", compress=False)
     assert {c["document_id"] for c in body["citations"][:2]} == {"minutes-a", "minutes-b"}
@@ -138,6 +178,11 @@ async def test_an_unreachable_reranker_keeps_the_retrievers_order(suite, ferry, 
     expected = await _ask(api, "When does the Hallo ferry leave Skarvik in winter?")
     settings = suite.gateway_settings(reranker_url=f"http://127.0.0.1:{free_port()}", reranker_timeout_seconds=1)
     async with gateway(settings) as other:
-        body = await _ask(other, "When does the Hallo ferry leave Skarvik in winter?")
+        # A budget no earlier ask used, so the answer cache cannot hide the reranker's failure.
+        body = await _ask(other, "When does the Hallo ferry leave Skarvik in winter?", context_tokens=777)
+        assert body["cached"] is False and "rerank" not in body["timings_ms"]
+        # Served, but not cached: once the reranker is back, the next ask uses it.
+        again = await _ask(other, "When does the Hallo ferry leave Skarvik in winter?", context_tokens=777)
+        assert again["cached"] is False
     assert body["context"]["reranked"] is False
     assert [c["document_id"] for c in body["citations"]] == [c["document_id"] for c in expected["citations"]]
