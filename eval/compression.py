@@ -154,21 +154,23 @@ def _row(before: int, after: int, savings: list[float], kept: int, total: int, a
     }
 
 
-async def confirm(client: httpx.AsyncClient, claims: dict[str, dict], setting: tuple[float, float]) -> dict:
-    """The gateway compressing for real at `setting`: its own token counts, what its citations still quote."""
+async def confirm(client: httpx.AsyncClient, claims: dict[str, dict], label: str, **options) -> dict:
+    """The gateway compressing for real with `options`: its own token counts, what its citations still quote;
+    for the LLM extractor also how often it fell back to similarity and what it cost."""
     abstracts = {a.id: a.text for a in scifact.corpus()}
-    before = after = kept = total = absent = 0
-    savings = []
+    before = after = kept = total = absent = fell_back = 0
+    savings, llm_ms = [], []
     with Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=console
     ) as bar:
-        task = bar.add_task(f"compressing test claims at {setting}", total=len(claims))
+        task = bar.add_task(f"compressing test claims ({label})", total=len(claims))
         for entry in claims.values():
             full = await _ask(client, entry["claim"], compress=False)
             present, missing = _gold_shown(entry, full["citations"], abstracts)
-            reply = await _ask(
-                client, entry["claim"], compress_min_similarity=setting[0], compress_passage_margin=setting[1]
-            )
+            reply = await _ask(client, entry["claim"], **options)
+            if options.get("compress_method") == "llm":
+                fell_back += reply["context"]["compression"] != "llm"
+                llm_ms.extend([reply["timings_ms"]["compress_llm"]] if "compress_llm" in reply["timings_ms"] else [])
             stats = reply["context"]
             before, after = before + stats["tokens_before_compression"], after + stats["tokens"]
             if stats["tokens_before_compression"]:
@@ -176,7 +178,10 @@ async def confirm(client: httpx.AsyncClient, claims: dict[str, dict], setting: t
             remaining = {(c["document_id"], q["text"]) for c in reply["citations"] for q in c["quotes"]}
             total, absent, kept = total + len(present), absent + missing, kept + len(present & remaining)
             bar.advance(task)
-    return _row(before, after, savings, kept, total, absent)
+    row = _row(before, after, savings, kept, total, absent)
+    if options.get("compress_method") == "llm":
+        row |= {"fell_back": fell_back, "llm_p50_ms": statistics.median(llm_ms) if llm_ms else None}
+    return row
 
 
 def choose(train: dict, floor: float = FLOOR) -> tuple[float, float]:
@@ -209,6 +214,24 @@ def markdown(report: dict) -> str:
             f"| {split} | {key} | {how} | {row['tokens_saved']:.1%} | {row['median_tokens_saved_per_claim']:.1%} | "
             f"{row['gold_kept']:.1%} of {row['gold_sentences']} | {row['gold_absent_before_compression']} |"
         )
+    extractor = report.get("llm_extractor")
+    if extractor:
+        llm = extractor["llm"]
+        lines += [
+            "",
+            f"The optional LLM extractor (`compress_method: llm`, the suite's generator) on the first "
+            f"{extractor['claims']} test claims, against similarity at {chosen} on the same claims. It fell back to "
+            f"similarity {llm['fell_back']} times; extractor call p50 {llm['llm_p50_ms']} ms.",
+            "",
+            "| method | context tokens saved | median per claim | gold sentences kept |",
+            "|---|---|---|---|",
+        ]
+        for method in ("similarity", "llm"):
+            row = extractor[method]
+            lines.append(
+                f"| {method} | {row['tokens_saved']:.1%} | {row['median_tokens_saved_per_claim']:.1%} | "
+                f"{row['gold_kept']:.1%} of {row['gold_sentences']} |"
+            )
     return "\n".join(lines) + "\n\nReproduce: `python -m eval.compression` (part of `make eval`).\n"
 
 
@@ -224,9 +247,18 @@ async def main(args: argparse.Namespace) -> dict:
         train = {f"{t}/{m}": replay(contexts, tokens, (t, m)) for t, m in GRID}
         chosen = choose(train)
         test_claims = gold("test", args.limit)
-        test = await confirm(client, test_claims, chosen)
+        setting = {"compress_min_similarity": chosen[0], "compress_passage_margin": chosen[1]}
+        test = await confirm(client, test_claims, f"similarity {chosen}", **setting)
         contexts, tokens = await collect(client, tokenizer, test_claims, "test")
         test_replay = replay(contexts, tokens, chosen)
+        extractor = {}
+        if args.llm_limit:
+            subset = dict(list(test_claims.items())[: args.llm_limit])
+            extractor = {
+                "claims": len(subset),
+                "similarity": await confirm(client, subset, f"similarity {chosen}", **setting),
+                "llm": await confirm(client, subset, "LLM extractor", compress_method="llm", **setting),
+            }
     return {
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
         "train_claims": len(train_claims),
@@ -235,9 +267,14 @@ async def main(args: argparse.Namespace) -> dict:
         "train": train,
         "test": test,
         "test_replay": test_replay,
+        "llm_extractor": extractor,
     }
 
 
 if __name__ == "__main__":
-    arguments = command_line(__doc__, "Claims per split (default 300: all of test).").parse_args()
+    parser = command_line(__doc__, "Claims per split (default 300: all of test).")
+    parser.add_argument(
+        "--llm-limit", type=int, default=100, help="Test claims for the LLM extractor (default 100; 0: skip it)."
+    )
+    arguments = parser.parse_args()
     publish("compression", asyncio.run(main(arguments)), markdown, console)
