@@ -121,7 +121,7 @@ def compression_rows(report: dict) -> list[Row]:
     test = report["test"]
     setting = "/".join(str(x) for x in report["chosen"])
     command = "python -m eval.compression"
-    return [
+    rows = [
         Row(
             f"contextual compression ({setting}, tuned on train)",
             f"context tokens saved (test, {report['test_claims']} claims)",
@@ -139,6 +139,20 @@ def compression_rows(report: dict) -> list[Row]:
             command,
         ),
     ]
+    extractor = report.get("llm_extractor")
+    if extractor:
+        similarity, llm = extractor["similarity"], extractor["llm"]
+        rows.append(
+            Row(
+                "compression: LLM extractor (the suite's generator)",
+                f"tokens saved / gold sentences kept (first {extractor['claims']} test claims)",
+                f"{_pct(similarity['tokens_saved'])} / {_pct(similarity['gold_kept'])} (similarity)",
+                f"{_pct(llm['tokens_saved'])} / {_pct(llm['gold_kept'])}",
+                f"{llm['fell_back']} fallbacks, p50 {llm['llm_p50_ms']:.0f} ms",
+                command,
+            )
+        )
+    return rows
 
 
 def self_query_rows(report: dict) -> list[Row]:
