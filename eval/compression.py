@@ -34,7 +34,7 @@ from eval.reports import command_line, publish
 from eval.retrieval import KEY
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from ragmesh.suite import BackgroundSuite
-from services.gateway.context import Passage, Sentence, keep_relevant, split_sentences
+from services.gateway.query.context import Passage, Sentence, keep_relevant, split_sentences
 
 # (sentence threshold, passage margin; -1 means no passage is dropped whole)
 GRID = [(t, m) for m in (-1.0, 0.05, 0.075, 0.1, 0.125, 0.15) for t in (0.25, 0.3, 0.35)]

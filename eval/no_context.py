@@ -25,7 +25,7 @@ from eval import scifact
 from eval.reports import command_line, publish
 from eval.retrieval import KEY
 from ragmesh.suite import BackgroundSuite
-from services.gateway.pipeline import support
+from services.gateway.query.citations import support
 
 SIGNALS = ("best_passage", "best_sentence", "term_coverage")
 OFF_TOPIC = Path(__file__).resolve().parent / "no_context" / "off_topic.txt"

@@ -23,7 +23,7 @@ from eval.compression import gold
 from eval.reports import command_line, publish
 from eval.retrieval import KEY
 from ragmesh.suite import BackgroundSuite
-from services.gateway.context import split_sentences
+from services.gateway.query.context import split_sentences
 
 MODES = ("chunk", "section")
 console = Console()

@@ -11,7 +11,7 @@ import pytest
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from ragmesh.local_llm import server_command
 from ragmesh.suite import free_port, http_ok, wait_for
-from services.gateway.verify import EXAMPLES, INSTRUCTION, VERDICTS, verdict_schema
+from services.gateway.query.verify import EXAMPLES, INSTRUCTION, VERDICTS, verdict_schema
 from services.generator.config import GeneratorSettings
 from services.generator.server import create_server
 from tests.conftest import ACME

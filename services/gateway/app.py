@@ -9,9 +9,10 @@ from prometheus_client import make_asgi_app
 
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
-from services.gateway.errors import grpc_error_handler
-from services.gateway.pipeline import QueryPipeline
+from services.gateway.errors import grpc_error_handler, service_error_handler
+from services.gateway.query.service import QueryService
 from services.gateway.routes import documents, health, metadata, query
+from services.runtime.errors import ServiceError
 
 
 def create_app(settings: GatewaySettings | None = None) -> FastAPI:
@@ -22,7 +23,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         downstream = Downstream.open(settings)
         app.state.downstream = downstream
-        app.state.pipeline = QueryPipeline(settings, downstream)
+        app.state.service = QueryService(settings, downstream)
         try:
             yield
         finally:
@@ -36,6 +37,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
+    app.add_exception_handler(ServiceError, service_error_handler)
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(query.router)

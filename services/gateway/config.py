@@ -61,3 +61,5 @@ class GatewaySettings(ServiceSettings):
     ingest_timeout_seconds: float = 600.0
     # How long an identical question in an unchanged corpus is answered from the cache.
     answer_cache_seconds: int = 3_600
+    # How often the generator is asked for its prompt version (part of every answer-cache key).
+    generator_describe_seconds: float = 30.0

@@ -1,20 +1,41 @@
-"""gRPC statuses from downstream, turned into HTTP problems with the downstream's own message."""
+"""The one table from the project's errors to HTTP statuses: the query path and the auth code raise
+`services.runtime.errors` types, downstream services answer gRPC statuses; both become a problem body here."""
 
 import grpc
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from services.runtime.errors import REASON_KEY
+from services.runtime.errors import (
+    REASON_KEY,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+    ServiceError,
+    Unauthenticated,
+    Unavailable,
+)
 
+# Reasons a service sends beside its status, for statuses gRPC has no code for.
 _BY_REASON = {"unsupported_media_type": 415, "too_large": 413, "unprocessable": 422}
 _BY_CODE = {
     grpc.StatusCode.INVALID_ARGUMENT: 422,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
     grpc.StatusCode.NOT_FOUND: 404,
     grpc.StatusCode.ALREADY_EXISTS: 409,
     grpc.StatusCode.FAILED_PRECONDITION: 409,
     grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+}
+_BY_ERROR: dict[type[ServiceError], int] = {
+    InvalidArgument: 422,
+    Unauthenticated: 401,
+    PermissionDenied: 403,
+    NotFound: 404,
+    FailedPrecondition: 409,
+    Unavailable: 503,
 }
 
 
@@ -30,3 +51,10 @@ async def grpc_error_handler(request: Request, exc: Exception) -> JSONResponse:
     if status >= 500:
         detail = f"a backend service failed ({exc.code().name}): {detail}"
     return JSONResponse({"detail": detail}, status_code=status)
+
+
+async def service_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)
+    status = next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500)
+    headers = {"WWW-Authenticate": 'Bearer realm="ragmesh"'} if status == 401 else None
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)

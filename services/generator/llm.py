@@ -113,6 +113,11 @@ class AnswerWriter:
         # When the model server has no tokenize endpoint, when to ask it again.
         self._server_tokenizer_retry_at = 0.0
 
+    @property
+    def models(self) -> list[str]:
+        """The configured model, then its fallbacks, in the order they are tried."""
+        return [self._settings.model, *self._settings.fallbacks]
+
     async def count_tokens(self, texts: list[str]) -> tuple[list[int], str]:
         """Token counts with the configured model's tokenizer: the model server's own (llama.cpp's
         /extras/tokenize/count) when there is one, else LiteLLM's tokenizer for the model."""
@@ -215,7 +220,7 @@ class AnswerWriter:
         """A JSON object matching `schema`, from the first model whose output parses and validates."""
         validator = jsonschema.Draft202012Validator(schema)
         errors: list[str] = []
-        for model in self._models:
+        for model in self.models:
             args, constrained = self._extract_args(model, instruction, text, passages, schema, examples, max_tokens)
             try:
                 if "prompt" in args:
@@ -257,15 +262,11 @@ class AnswerWriter:
 
         await close_litellm_async_clients()
 
-    @property
-    def _models(self) -> list[str]:
-        return [self._settings.model, *self._settings.fallbacks]
-
     async def answer(
         self, question: str, passages: list[Passage], max_tokens: int = 0, temperature: float | None = None
     ) -> Answer:
         errors: list[str] = []
-        for model in self._models:
+        for model in self.models:
             args = self._call_args(model, question, passages, max_tokens, temperature)
             try:
                 if "prompt" in args:
@@ -293,7 +294,7 @@ class AnswerWriter:
         self, question: str, passages: list[Passage], max_tokens: int = 0, temperature: float | None = None
     ) -> AsyncIterator[Delta]:
         errors: list[str] = []
-        for model in self._models:
+        for model in self.models:
             args = self._call_args(model, question, passages, max_tokens, temperature)
             args["stream"] = True
             pieces: list[str] = []

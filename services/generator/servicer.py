@@ -7,7 +7,7 @@ import grpc
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from services.generator.llm import Answer, AnswerWriter, parse_schema
-from services.generator.prompts import Example, Passage
+from services.generator.prompts import PROMPT_VERSION, Example, Passage
 from services.runtime.errors import InvalidArgument
 
 MAX_QUESTION_CHARS = 4_000
@@ -34,6 +34,7 @@ def _response(answer: Answer) -> generator_pb2.GenerateResponse:
         text=answer.text,
         model=answer.model,
         finish_reason=answer.finish_reason,
+        prompt_version=PROMPT_VERSION,
         usage=generator_pb2.Usage(
             prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens, cost_usd=answer.cost_usd
         ),
@@ -104,3 +105,9 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
                 cost_usd=extraction.cost_usd,
             ),
         )
+
+    async def Describe(
+        self, request: generator_pb2.DescribeRequest, context: grpc.aio.ServicerContext
+    ) -> generator_pb2.DescribeResponse:
+        primary, *fallbacks = self._writer.models
+        return generator_pb2.DescribeResponse(model=primary, prompt_version=PROMPT_VERSION, fallbacks=fallbacks)

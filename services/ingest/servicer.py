@@ -8,6 +8,7 @@ from services.ingest.catalog import DocumentRecord
 from services.ingest.pipeline import IngestInput, Ingestor
 from services.ingest.schema import FieldSpec
 from services.runtime.errors import InvalidArgument
+from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
 
 _STATUS = {
     "created": ingest_pb2.INGEST_STATUS_CREATED,
@@ -15,33 +16,18 @@ _STATUS = {
     "unchanged": ingest_pb2.INGEST_STATUS_UNCHANGED,
 }
 MAX_PAGE = 500
-_TYPES = {
-    ingest_pb2.FIELD_TYPE_KEYWORD: "keyword",
-    ingest_pb2.FIELD_TYPE_KEYWORDS: "keywords",
-    ingest_pb2.FIELD_TYPE_INTEGER: "integer",
-    ingest_pb2.FIELD_TYPE_NUMBER: "number",
-    ingest_pb2.FIELD_TYPE_YEAR: "year",
-}
-_TYPE_CODES = {name: code for code, name in _TYPES.items()}
-_OPERATORS = {
-    ingest_pb2.OPERATOR_ANY_OF: "any_of",
-    ingest_pb2.OPERATOR_NONE_OF: "none_of",
-    ingest_pb2.OPERATOR_GTE: "gte",
-    ingest_pb2.OPERATOR_LTE: "lte",
-}
-_OPERATOR_CODES = {name: code for code, name in _OPERATORS.items()}
 
 
 def _spec(message: ingest_pb2.MetadataField) -> FieldSpec:
-    if message.type not in _TYPES:
+    if message.type not in FIELD_TYPES:
         raise InvalidArgument(f"field {message.name!r}: a type is required")
-    if any(op not in _OPERATORS for op in message.operators):
+    if any(op not in OPERATORS for op in message.operators):
         raise InvalidArgument(f"field {message.name!r}: unknown operator")
     return FieldSpec(
         name=message.name,
-        type=_TYPES[message.type],
+        type=FIELD_TYPES[message.type],
         description=message.description,
-        operators=[_OPERATORS[op] for op in message.operators],
+        operators=[OPERATORS[op] for op in message.operators],
         aliases=list(message.aliases),
         values=list(message.values),
     )
@@ -54,9 +40,9 @@ def _schema(tenant: str, fields: list[FieldSpec], updated_at: str) -> ingest_pb2
         fields=[
             ingest_pb2.MetadataField(
                 name=spec.name,
-                type=_TYPE_CODES[spec.type],
+                type=FIELD_TYPE_CODES[spec.type],
                 description=spec.description,
-                operators=[_OPERATOR_CODES[op] for op in spec.operators],
+                operators=[OPERATOR_CODES[op] for op in spec.operators],
                 aliases=spec.aliases,
                 values=spec.values,
             )

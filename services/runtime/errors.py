@@ -48,6 +48,18 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class Unauthenticated(ServiceError):
+    """No credential, or one that proves nothing (malformed, unknown, expired, revoked)."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
+
+
+class PermissionDenied(ServiceError):
+    """The caller is known but may not do this (a missing scope, another tenant)."""
+
+    code = grpc.StatusCode.PERMISSION_DENIED
+
+
 @asynccontextmanager
 async def map_errors(method: str, context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
     """ServiceError subclasses become their status; anything unexpected becomes INTERNAL."""

@@ -7,7 +7,7 @@ import httpx
 import jsonschema
 import pytest
 
-from services.gateway.verify import EXAMPLES, verdict_schema
+from services.gateway.query.verify import EXAMPLES, verdict_schema
 from services.generator.config import GeneratorSettings
 from services.generator.server import create_server as create_generator
 from tests.conftest import CLAIMS

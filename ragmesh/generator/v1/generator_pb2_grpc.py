@@ -55,6 +55,11 @@ class GeneratorServiceStub:
                 request_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractResponse.FromString,
                 _registered_method=True)
+        self.Describe = channel.unary_unary(
+                '/ragmesh.generator.v1.GeneratorService/Describe',
+                request_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.DescribeRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.DescribeResponse.FromString,
+                _registered_method=True)
 
 
 class GeneratorServiceServicer:
@@ -90,6 +95,14 @@ class GeneratorServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Describe(self, request, context):
+        """Which model answers and with which prompt version: callers key their answer caches by the version, so a
+        prompt change is never served from entries written under the old one.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GeneratorServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -112,6 +125,11 @@ def add_GeneratorServiceServicer_to_server(servicer, server):
                     servicer.Extract,
                     request_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractRequest.FromString,
                     response_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractResponse.SerializeToString,
+            ),
+            'Describe': grpc.unary_unary_rpc_method_handler(
+                    servicer.Describe,
+                    request_deserializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.DescribeRequest.FromString,
+                    response_serializer=ragmesh_dot_generator_dot_v1_dot_generator__pb2.DescribeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -223,6 +241,33 @@ class GeneratorService:
             '/ragmesh.generator.v1.GeneratorService/Extract',
             ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractRequest.SerializeToString,
             ragmesh_dot_generator_dot_v1_dot_generator__pb2.ExtractResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Describe(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.generator.v1.GeneratorService/Describe',
+            ragmesh_dot_generator_dot_v1_dot_generator__pb2.DescribeRequest.SerializeToString,
+            ragmesh_dot_generator_dot_v1_dot_generator__pb2.DescribeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -3,12 +3,11 @@
 import json
 from typing import Annotated
 
-import redis.asyncio as redis
 from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Response, UploadFile
 from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2
-from services.gateway.deps import ClientsDep, SettingsDep, TenantDep
+from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, ServiceDep, SettingsDep
 from services.gateway.models import (
     DeleteResponse,
     Document,
@@ -19,7 +18,7 @@ from services.gateway.models import (
     Problem,
     TextSection,
 )
-from services.gateway.pipeline import corpus_key
+from services.gateway.routes import problems
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
 _STATUS = {
@@ -49,14 +48,6 @@ def _document(doc: ingest_pb2.Document) -> Document:
     )
 
 
-async def bump_corpus(clients: ClientsDep, tenant: str) -> None:
-    # A changed corpus invalidates every cached answer of the tenant (the version is in the cache key).
-    try:
-        await clients.redis.incr(corpus_key(tenant))
-    except redis.RedisError as exc:
-        raise HTTPException(503, f"the change was stored but the cache could not be invalidated: {exc}") from exc
-
-
 @router.post(
     "",
     response_model=IngestResponse,
@@ -64,6 +55,7 @@ async def bump_corpus(clients: ClientsDep, tenant: str) -> None:
     responses={
         200: {"model": IngestResponse, "description": "Updated, or unchanged (the same content was already indexed)."},
         401: {"model": Problem},
+        403: {"model": Problem},
         413: {"model": Problem},
         415: {"model": Problem},
         422: {"model": Problem},
@@ -72,8 +64,9 @@ async def bump_corpus(clients: ClientsDep, tenant: str) -> None:
 async def add_document(
     request: Request,
     response: Response,
-    tenant: TenantDep,
+    caller: IngestCaller,
     clients: ClientsDep,
+    service: ServiceDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="Plain text, Markdown, HTML or PDF.")],
     title: Annotated[str, Form()] = "",
@@ -107,7 +100,7 @@ async def add_document(
         raise HTTPException(422, f"attributes holds a value that is not JSON data: {exc}") from exc
     reply = await clients.ingest.IngestDocument(
         ingest_pb2.IngestDocumentRequest(
-            tenant=tenant,
+            tenant=caller.tenant,
             filename=file.filename or "",
             content_type=file.content_type or "",
             content=content,
@@ -118,31 +111,35 @@ async def add_document(
     )
     status = _STATUS[reply.status]
     if status != "unchanged":
-        await bump_corpus(clients, tenant)
+        await service.versions.bump(caller.tenant)
     if status != "created":
         response.status_code = 200
     return IngestResponse(document_id=reply.document_id, chunk_count=reply.chunk_count, status=status)
 
 
-@router.get("", response_model=DocumentList, responses={401: {"model": Problem}})
+@router.get("", response_model=DocumentList, responses=problems(401))
 async def list_documents(
-    tenant: TenantDep,
+    caller: QueryCaller,
     clients: ClientsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> DocumentList:
     """The tenant's documents, oldest first."""
     reply = await clients.ingest.ListDocuments(
-        ingest_pb2.ListDocumentsRequest(tenant=tenant, limit=limit, offset=offset), timeout=10
+        ingest_pb2.ListDocumentsRequest(tenant=caller.tenant, limit=limit, offset=offset), timeout=10
     )
     return DocumentList(documents=[_document(d) for d in reply.documents], total=reply.total)
 
 
-@router.get("/{document_id}", response_model=Document, responses={401: {"model": Problem}, 404: {"model": Problem}})
-async def get_document(document_id: str, tenant: TenantDep, clients: ClientsDep) -> Document:
+@router.get(
+    "/{document_id}",
+    response_model=Document,
+    responses=problems(401, 403, 404),
+)
+async def get_document(document_id: str, caller: QueryCaller, clients: ClientsDep) -> Document:
     """One document's record."""
     reply = await clients.ingest.GetDocument(
-        ingest_pb2.GetDocumentRequest(tenant=tenant, document_id=document_id), timeout=10
+        ingest_pb2.GetDocumentRequest(tenant=caller.tenant, document_id=document_id), timeout=10
     )
     return _document(reply)
 
@@ -150,11 +147,17 @@ async def get_document(document_id: str, tenant: TenantDep, clients: ClientsDep)
 @router.get(
     "/{document_id}/text",
     response_model=DocumentText,
-    responses={401: {"model": Problem}, 404: {"model": Problem}, 409: {"model": Problem}, 422: {"model": Problem}},
+    responses={
+        401: {"model": Problem},
+        403: {"model": Problem},
+        404: {"model": Problem},
+        409: {"model": Problem},
+        422: {"model": Problem},
+    },
 )
 async def get_document_text(
     document_id: str,
-    tenant: TenantDep,
+    caller: QueryCaller,
     clients: ClientsDep,
     char_start: Annotated[int, Query(ge=0, description="Start of the slice (a quote's char_start).")] = 0,
     char_end: Annotated[int | None, Query(ge=1, description="End of the slice, exclusive; the end by default.")] = None,
@@ -165,7 +168,7 @@ async def get_document_text(
         raise HTTPException(422, f"char_end ({char_end}) must not be before char_start ({char_start})")
     reply = await clients.ingest.GetDocumentText(
         ingest_pb2.GetDocumentTextRequest(
-            tenant=tenant, document_id=document_id, char_start=char_start, char_end=char_end or 0
+            tenant=caller.tenant, document_id=document_id, char_start=char_start, char_end=char_end or 0
         ),
         timeout=30,
     )
@@ -184,12 +187,16 @@ async def get_document_text(
 
 
 @router.delete(
-    "/{document_id}", response_model=DeleteResponse, responses={401: {"model": Problem}, 404: {"model": Problem}}
+    "/{document_id}",
+    response_model=DeleteResponse,
+    responses=problems(401, 403, 404),
 )
-async def delete_document(document_id: str, tenant: TenantDep, clients: ClientsDep) -> DeleteResponse:
+async def delete_document(
+    document_id: str, caller: IngestCaller, clients: ClientsDep, service: ServiceDep
+) -> DeleteResponse:
     """Delete a document and every chunk of it."""
     reply = await clients.ingest.DeleteDocument(
-        ingest_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id), timeout=60
+        ingest_pb2.DeleteDocumentRequest(tenant=caller.tenant, document_id=document_id), timeout=60
     )
-    await bump_corpus(clients, tenant)
+    await service.versions.bump(caller.tenant)
     return DeleteResponse(document_id=document_id, chunks_deleted=reply.chunks_deleted)

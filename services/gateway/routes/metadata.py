@@ -3,26 +3,12 @@
 from fastapi import APIRouter
 
 from ragmesh.ingest.v1 import ingest_pb2
-from services.gateway.deps import ClientsDep, TenantDep
-from services.gateway.models import MetadataField, MetadataSchema, Problem
-from services.gateway.routes.documents import bump_corpus
+from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, ServiceDep
+from services.gateway.models import MetadataField, MetadataSchema
+from services.gateway.routes import problems
+from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
 
 router = APIRouter(prefix="/v1/metadata-schema", tags=["metadata"])
-_TYPES = {
-    "keyword": ingest_pb2.FIELD_TYPE_KEYWORD,
-    "keywords": ingest_pb2.FIELD_TYPE_KEYWORDS,
-    "integer": ingest_pb2.FIELD_TYPE_INTEGER,
-    "number": ingest_pb2.FIELD_TYPE_NUMBER,
-    "year": ingest_pb2.FIELD_TYPE_YEAR,
-}
-_OPERATORS = {
-    "any_of": ingest_pb2.OPERATOR_ANY_OF,
-    "none_of": ingest_pb2.OPERATOR_NONE_OF,
-    "gte": ingest_pb2.OPERATOR_GTE,
-    "lte": ingest_pb2.OPERATOR_LTE,
-}
-_TYPE_NAMES = {code: name for name, code in _TYPES.items()}
-_OPERATOR_NAMES = {code: name for name, code in _OPERATORS.items()}
 
 
 def _schema(reply: ingest_pb2.MetadataSchema) -> MetadataSchema:
@@ -30,9 +16,9 @@ def _schema(reply: ingest_pb2.MetadataSchema) -> MetadataSchema:
         fields=[
             MetadataField(
                 name=f.name,
-                type=_TYPE_NAMES[f.type],
+                type=FIELD_TYPES[f.type],
                 description=f.description,
-                operators=[_OPERATOR_NAMES[op] for op in f.operators],
+                operators=[OPERATORS[op] for op in f.operators],
                 aliases=list(f.aliases),
                 values=list(f.values),
             )
@@ -42,18 +28,24 @@ def _schema(reply: ingest_pb2.MetadataSchema) -> MetadataSchema:
     )
 
 
-@router.put("", response_model=MetadataSchema, responses={401: {"model": Problem}, 422: {"model": Problem}})
-async def put_schema(body: MetadataSchema, tenant: TenantDep, clients: ClientsDep) -> MetadataSchema:
+@router.put(
+    "",
+    response_model=MetadataSchema,
+    responses=problems(401, 403, 422),
+)
+async def put_schema(
+    body: MetadataSchema, caller: IngestCaller, clients: ClientsDep, service: ServiceDep
+) -> MetadataSchema:
     """Replace the schema. A field that documents still carry cannot be dropped or change type (422)."""
     reply = await clients.ingest.PutMetadataSchema(
         ingest_pb2.PutMetadataSchemaRequest(
-            tenant=tenant,
+            tenant=caller.tenant,
             fields=[
                 ingest_pb2.MetadataField(
                     name=f.name,
-                    type=_TYPES[f.type],
+                    type=FIELD_TYPE_CODES[f.type],
                     description=f.description,
-                    operators=[_OPERATORS[op] for op in f.operators],
+                    operators=[OPERATOR_CODES[op] for op in f.operators],
                     aliases=f.aliases,
                     values=f.values,
                 )
@@ -63,12 +55,14 @@ async def put_schema(body: MetadataSchema, tenant: TenantDep, clients: ClientsDe
         timeout=10,
     )
     # Self-query reads the schema: cached answers filtered under the old one must not be served.
-    await bump_corpus(clients, tenant)
+    await service.versions.bump(caller.tenant)
     return _schema(reply)
 
 
-@router.get("", response_model=MetadataSchema, responses={401: {"model": Problem}})
-async def get_schema(tenant: TenantDep, clients: ClientsDep) -> MetadataSchema:
+@router.get("", response_model=MetadataSchema, responses=problems(401))
+async def get_schema(caller: QueryCaller, clients: ClientsDep) -> MetadataSchema:
     """The declared fields; keyword fields list every value documents carry besides the declared ones."""
-    reply = await clients.ingest.GetMetadataSchema(ingest_pb2.GetMetadataSchemaRequest(tenant=tenant), timeout=10)
+    reply = await clients.ingest.GetMetadataSchema(
+        ingest_pb2.GetMetadataSchemaRequest(tenant=caller.tenant), timeout=10
+    )
     return _schema(reply)

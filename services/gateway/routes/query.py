@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from sse_starlette.sse import EventSourceResponse
 
-from services.gateway.deps import PipelineDep, TenantDep
+from services.gateway.deps import QueryCaller, ServiceDep
 from services.gateway.models import (
     Problem,
     QueryRequest,
@@ -13,7 +13,8 @@ from services.gateway.models import (
     VerifyRequest,
     VerifyResponse,
 )
-from services.gateway.verify import ClaimChecker
+from services.gateway.query.verify import ClaimChecker
+from services.gateway.routes import problems
 
 router = APIRouter(prefix="/v1", tags=["query"])
 
@@ -28,35 +29,36 @@ router = APIRouter(prefix="/v1", tags=["query"])
             "content": {"text/event-stream": {}},
         },
         401: {"model": Problem},
+        403: {"model": Problem},
         422: {"model": Problem},
         503: {"model": Problem},
     },
 )
-async def query(body: QueryRequest, tenant: TenantDep, pipeline: PipelineDep):
+async def query(body: QueryRequest, caller: QueryCaller, service: ServiceDep):
     """Answer a question from the tenant's documents, citing the passages used."""
     if body.stream:
         # Validate and retrieve before the stream opens, so bad input still gets a plain 4xx.
-        evidence = await pipeline.gather(tenant, body)
-        return EventSourceResponse(pipeline.stream(tenant, evidence, body), ping=15)
-    return await pipeline.answer(tenant, body)
+        evidence = await service.gather(caller, body)
+        return EventSourceResponse(service.stream(caller, evidence, body), ping=15)
+    return await service.answer(caller, body)
 
 
 @router.post(
     "/search",
     response_model=SearchResponse,
-    responses={401: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+    responses=problems(401, 403, 422, 503),
 )
-async def search(body: SearchRequest, tenant: TenantDep, pipeline: PipelineDep) -> SearchResponse:
+async def search(body: SearchRequest, caller: QueryCaller, service: ServiceDep) -> SearchResponse:
     """The tenant's passages ranked for a query: hybrid, dense or sparse; RRF or DBSF; optional MMR."""
-    return await pipeline.search(tenant, body)
+    return await service.search(caller, body)
 
 
 @router.post(
     "/verify",
     response_model=VerifyResponse,
-    responses={401: {"model": Problem}, 422: {"model": Problem}, 503: {"model": Problem}},
+    responses=problems(401, 403, 422, 503),
 )
-async def verify(body: VerifyRequest, tenant: TenantDep, pipeline: PipelineDep) -> VerifyResponse:
+async def verify(body: VerifyRequest, caller: QueryCaller, service: ServiceDep) -> VerifyResponse:
     """Check a claim against the tenant's documents: SUPPORT, CONTRADICT or NOT_ENOUGH_INFO, with the passages
     that decide it. Nothing relevant found: NOT_ENOUGH_INFO without a model call."""
-    return await ClaimChecker(pipeline).verify(tenant, body)
+    return await ClaimChecker(service).verify(caller, body)

@@ -1,32 +1,12 @@
-"""Self-querying: metadata filters read out of the question ("papers from 2019 tagged oncology by Smith"),
-checked against the tenant's declared schema, and the question with those phrases taken out.
+"""The deterministic half of self-query: years, numbers with a comparison ("more than 100 citations") and the
+known values of keyword fields (declared, or carried by documents), read out of the question; no model, the same
+answer every time. Fields the question names that it could not fill are handed to the LLM half (`llm.py`)."""
 
-A deterministic parser handles years, numbers with a comparison ("more than 100 citations") and the
-known values of keyword fields (declared, or carried by documents). An LLM is asked only when the
-question names a field the parser could not fill; what it returns is validated like anything else:
-a field or operator the schema does not declare, or a keyword value nobody carries, is dropped.
-"""
-
-import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ragmesh.ingest.v1 import ingest_pb2
+from services.gateway.self_query.fields import FieldFilter, SchemaField, SelfQuery
 
-_TYPES = {
-    ingest_pb2.FIELD_TYPE_KEYWORD: "keyword",
-    ingest_pb2.FIELD_TYPE_KEYWORDS: "keywords",
-    ingest_pb2.FIELD_TYPE_INTEGER: "integer",
-    ingest_pb2.FIELD_TYPE_NUMBER: "number",
-    ingest_pb2.FIELD_TYPE_YEAR: "year",
-}
-_OPERATORS = {
-    ingest_pb2.OPERATOR_ANY_OF: "any_of",
-    ingest_pb2.OPERATOR_NONE_OF: "none_of",
-    ingest_pb2.OPERATOR_GTE: "gte",
-    ingest_pb2.OPERATOR_LTE: "lte",
-}
 _YEAR = r"((?:1[5-9]|20)\d\d)"
 _NUMBER = r"(\d+(?:\.\d+)?)"
 # Words just before a value that turn it into an exclusion.
@@ -42,100 +22,11 @@ _EXACTLY = r"exactly|precisely"
 # Left over after parsing, these say the question holds a constraint the parser could not place.
 _LEFTOVER_COMPARISON = re.compile(rf"\b(?:{_AT_LEAST}|{_MORE}|{_AT_MOST}|{_FEWER}|{_EXACTLY})\s+\d")
 _ACRONYM = re.compile(r"\b[A-Z][A-Z&]{1,6}\b")
-# Keyword values the LLM may choose from (grammar and prompt); beyond this, values are only checked afterwards.
-MAX_LLM_VALUES = 100
-MAX_PROMPT_VALUES = 30
+# Words that carry no topic: a question left with only these is searched whole.
 _FILLER = frozenset(
     "and or the papers paper articles article studies study work works anything everything what which "
     "any all documents document reports report published publish written".split()
 )
-
-
-@dataclass
-class SchemaField:
-    """One declared field as the gateway sees it (from the ingest service's GetMetadataSchema)."""
-
-    name: str
-    type: str
-    operators: tuple[str, ...]
-    aliases: tuple[str, ...] = ()
-    values: tuple[str, ...] = ()
-    description: str = ""
-
-    @property
-    def numeric(self) -> bool:
-        return self.type in ("integer", "number", "year")
-
-    @property
-    def cues(self) -> tuple[str, ...]:
-        """Words that name the field in a question: its name (underscores as spaces) and its aliases."""
-        return tuple(dict.fromkeys([self.name.replace("_", " "), *self.aliases]))
-
-
-def schema_fields(schema: ingest_pb2.MetadataSchema) -> list[SchemaField]:
-    return [
-        SchemaField(
-            name=f.name,
-            type=_TYPES.get(f.type, "keyword"),
-            operators=tuple(_OPERATORS[op] for op in f.operators if op in _OPERATORS),
-            aliases=tuple(a.lower() for a in f.aliases),
-            values=tuple(f.values),
-            description=f.description,
-        )
-        for f in schema.fields
-    ]
-
-
-@dataclass
-class FieldFilter:
-    """What one field must match."""
-
-    any_of: list[str] = field(default_factory=list)
-    none_of: list[str] = field(default_factory=list)
-    gte: float | None = None
-    lte: float | None = None
-
-    def as_dict(self) -> dict[str, object]:
-        out: dict[str, object] = {}
-        if self.any_of:
-            out["any_of"] = self.any_of
-        if self.none_of:
-            out["none_of"] = self.none_of
-        if self.gte is not None:
-            out["gte"] = int(self.gte) if float(self.gte).is_integer() else self.gte
-        if self.lte is not None:
-            out["lte"] = int(self.lte) if float(self.lte).is_integer() else self.lte
-        return out
-
-
-@dataclass
-class SelfQuery:
-    """The filters read from a question and the question without them."""
-
-    filters: dict[str, FieldFilter] = field(default_factory=dict)
-    query: str = ""
-    method: str = "parser"
-
-    def as_dict(self) -> dict[str, dict[str, object]]:
-        return {name: f.as_dict() for name, f in self.filters.items()}
-
-
-class FilterError(ValueError):
-    """A filter the schema does not allow; the message says which field and why."""
-
-
-def check_filter(spec: SchemaField, wanted: FieldFilter) -> None:
-    """Raise FilterError unless every operator used is declared for the field and every value fits its type."""
-    used = [op for op in ("any_of", "none_of", "gte", "lte") if getattr(wanted, op) not in (None, [])]
-    if not used:
-        raise FilterError(f"filter on {spec.name!r} has no values")
-    refused = [op for op in used if op not in spec.operators]
-    if refused:
-        raise FilterError(
-            f"field {spec.name!r} ({spec.type}) allows {', '.join(spec.operators)}, not {', '.join(refused)}"
-        )
-    if wanted.gte is not None and wanted.lte is not None and wanted.gte > wanted.lte:
-        raise FilterError(f"filter on {spec.name!r}: gte {wanted.gte} is above lte {wanted.lte}")
 
 
 class _Text:
@@ -401,133 +292,3 @@ def _plural(value: str) -> str:
     if value.endswith("is"):
         return escaped[:-2] + "(?:is|es)"
     return escaped + "(?:s|es)?"
-
-
-def validate_extracted(raw: object, fields: list[SchemaField]) -> dict[str, FieldFilter]:
-    """An LLM's JSON answer, kept only where it fits the schema: declared fields and operators, values of the
-    right type, keyword values that documents actually carry. Everything else is dropped, never sent."""
-    if not isinstance(raw, dict):
-        return {}
-    declared = {spec.name: spec for spec in fields}
-    kept: dict[str, FieldFilter] = {}
-    for name, wanted in raw.items():
-        spec = declared.get(name)
-        if spec is None or not isinstance(wanted, dict):
-            continue
-        candidate = FieldFilter()
-        if spec.numeric:
-            for bound in ("gte", "lte"):
-                value = wanted.get(bound)
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    setattr(candidate, bound, float(value))
-            if spec.type == "year" and any(
-                v is not None and not 1000 <= v <= 9999 for v in (candidate.gte, candidate.lte)
-            ):
-                continue
-        else:
-            known = {v.lower(): v for v in spec.values}
-            for operator in ("any_of", "none_of"):
-                values = wanted.get(operator) or []
-                values = [values] if isinstance(values, str) else values
-                if isinstance(values, list):
-                    setattr(
-                        candidate,
-                        operator,
-                        [known[v.lower()] for v in values if isinstance(v, str) and v.lower() in known],
-                    )
-        try:
-            check_filter(spec, candidate)
-        except FilterError:
-            continue
-        kept[name] = candidate
-    return kept
-
-
-def grounded(found: dict[str, FieldFilter], question: str) -> dict[str, FieldFilter]:
-    """What an LLM extracted, kept only where the question shows it: a number it wrote, a value whose word
-    (4+ letters) or initials ("NEJM") it contains. A small model fills fields nobody asked for; this drops them."""
-    lower = question.lower()
-    words = set(re.findall(r"[a-z0-9]+", lower))
-    numbers = {float(n) for n in re.findall(r"\d+(?:\.\d+)?", question)}
-    acronyms = set(re.findall(r"\b[A-Z][A-Z&]{1,6}\b", question))
-
-    def shown(value: str) -> bool:
-        parts = re.findall(r"[A-Za-z0-9]+", value)
-        initials = {"".join(p[0] for p in parts).upper(), "".join(p[0] for p in parts if p[0].isupper())}
-        return (
-            value.lower() in lower
-            or any(len(p) >= 4 and p.lower() in words for p in parts)
-            or bool(acronyms & initials)
-        )
-
-    kept: dict[str, FieldFilter] = {}
-    for name, wanted in found.items():
-        # An integer bound may be one off the number written ("more than 10" is gte 11).
-        bounds = [b for b in (wanted.gte, wanted.lte) if b is not None]
-        if bounds and not all(any(abs(b - n) <= 1 for n in numbers) for b in bounds):
-            continue
-        candidate = FieldFilter(
-            any_of=[v for v in wanted.any_of if shown(v)],
-            none_of=[v for v in wanted.none_of if shown(v)],
-            gte=wanted.gte,
-            lte=wanted.lte,
-        )
-        if candidate.as_dict():
-            kept[name] = candidate
-    return kept
-
-
-@dataclass(frozen=True)
-class LLMTask:
-    """What the generator's Extract is asked for the fields the parser could not fill."""
-
-    instruction: str
-    schema: dict
-    examples: list[tuple[str, str]]
-
-
-def llm_task(fields: list[SchemaField]) -> LLMTask:
-    """Instruction, JSON Schema and worked examples for an LLM that fills only `fields`. Keyword values are an
-    enum (a grammar-held local model cannot write anything else); an empty object means "no filter"."""
-    properties: dict[str, dict] = {}
-    lines = []
-    for spec in fields:
-        ops = list(spec.operators)
-        if spec.numeric:
-            bounds = {
-                op: {"type": "integer" if spec.type != "number" else "number"} for op in ("gte", "lte") if op in ops
-            }
-            if not bounds:
-                continue
-            properties[spec.name] = {"type": "object", "properties": bounds, "additionalProperties": False}
-            values = ""
-        else:
-            if not spec.values:
-                continue
-            items: dict = {"enum": list(spec.values)} if len(spec.values) <= MAX_LLM_VALUES else {"type": "string"}
-            lists = {op: {"type": "array", "items": items, "maxItems": 5} for op in ("any_of", "none_of") if op in ops}
-            if not lists:
-                continue
-            properties[spec.name] = {"type": "object", "properties": lists, "additionalProperties": False}
-            values = "; values: " + ", ".join(spec.values[:MAX_PROMPT_VALUES])
-        cues = ", ".join(spec.cues)
-        lines.append(
-            f"- {spec.name} ({spec.type}, {'/'.join(ops)}): {spec.description or spec.name}; named by: {cues}{values}"
-        )
-    schema = {"type": "object", "properties": properties, "additionalProperties": False}
-    instruction = (
-        "Read the question and write the metadata filters it asks for, as JSON, on these fields only:\n"
-        + "\n".join(lines)
-        + '\nUse gte/lte for bounds ("at least 10" is gte 10, "more than 10" is gte 11), any_of for values '
-        "wanted and none_of for values excluded. Write {} when the question asks for no filter on these fields."
-    )
-    examples = [("How do the methods compare?", "{}")]
-    for name, prop in properties.items():
-        spec = next(f for f in fields if f.name == name)
-        if "gte" in prop["properties"]:
-            examples.append((f"work with at least 3 {spec.cues[0]}", json.dumps({name: {"gte": 3}})))
-        elif "any_of" in prop["properties"]:
-            examples.append((f"{spec.cues[0]} {spec.values[0]}", json.dumps({name: {"any_of": [spec.values[0]]}})))
-        if len(examples) >= 3:
-            break
-    return LLMTask(instruction=instruction, schema=schema, examples=examples)

@@ -3,13 +3,15 @@ schema (SUPPORT / CONTRADICT / NOT_ENOUGH_INFO and the passages that decide it).
 
 import json
 import logging
-import time
 
 import grpc
 
 from ragmesh.generator.v1 import generator_pb2
+from services.gateway.identity import Principal
 from services.gateway.models import Usage, VerifyRequest, VerifyResponse
-from services.gateway.pipeline import Evidence, QueryPipeline
+from services.gateway.query.evidence import Evidence
+from services.gateway.query.service import QueryService
+from services.gateway.query.timing import timed
 
 log = logging.getLogger(__name__)
 
@@ -56,30 +58,29 @@ def verdict_schema(passages: int) -> dict:
 class ClaimChecker:
     """Checks claims against one tenant's documents at a time, with the query pipeline's retrieval."""
 
-    def __init__(self, pipeline: QueryPipeline) -> None:
-        self._pipeline = pipeline
+    def __init__(self, service: QueryService) -> None:
+        self._service = service
 
-    async def verify(self, tenant: str, request: VerifyRequest) -> VerifyResponse:
-        evidence = await self._pipeline.gather(tenant, request.as_query())
+    async def verify(self, caller: Principal, request: VerifyRequest) -> VerifyResponse:
+        evidence = await self._service.gather(caller, request.as_query())
         if evidence.no_context:
             return self._response(evidence, "NOT_ENOUGH_INFO", set())
-        started = time.perf_counter()
         try:
-            reply = await self._pipeline.downstream.generator.Extract(
-                generator_pb2.ExtractRequest(
-                    instruction=INSTRUCTION,
-                    text=f"Claim: {evidence.question}",
-                    passages=evidence.generator_passages(),
-                    json_schema=json.dumps(verdict_schema(len(evidence.passages))),
-                    examples=[generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXAMPLES],
-                    max_tokens=60,
-                ),
-                timeout=self._pipeline.settings.generation_timeout_seconds,
-            )
+            with timed(evidence.timings_ms, "generate"):
+                reply = await self._service.downstream.generator.Extract(
+                    generator_pb2.ExtractRequest(
+                        instruction=INSTRUCTION,
+                        text=f"Claim: {evidence.question}",
+                        passages=evidence.generator_passages(),
+                        json_schema=json.dumps(verdict_schema(len(evidence.passages))),
+                        examples=[generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXAMPLES],
+                        max_tokens=60,
+                    ),
+                    timeout=self._service.settings.generation_timeout_seconds,
+                )
         except grpc.aio.AioRpcError as exc:
             log.warning("verdict unavailable (%s); answering with retrieval only", exc.code().name)
             return self._response(evidence, None, set(), degraded=True)
-        evidence.timings_ms["generate"] = round((time.perf_counter() - started) * 1000, 2)
         answer = json.loads(reply.json)
         verdict = answer["verdict"]
         cited = set(answer["evidence"])

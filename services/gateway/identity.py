@@ -1,0 +1,26 @@
+"""Who is calling: the identity a request's credential proves (an API key or a verified JWT), and nothing else.
+
+The tenant, user and groups come only from here, never from a request body; the query path and every route
+take a `Principal` and read the tenant from it.
+"""
+
+from dataclasses import dataclass, field
+
+# What a credential may do. `admin` covers the others and the admin API.
+SCOPES = ("query", "ingest", "admin")
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the tenant it acts in, the user and groups it speaks for, what it may do."""
+
+    tenant: str
+    user: str = ""
+    groups: tuple[str, ...] = ()
+    scopes: frozenset[str] = field(default_factory=lambda: frozenset(SCOPES))
+    # How it was proven: "bootstrap-key", "api-key" or "jwt"; and the key's id for stored keys (audit, usage).
+    via: str = ""
+    key_id: str = ""
+
+    def allows(self, scope: str) -> bool:
+        return scope in self.scopes or "admin" in self.scopes

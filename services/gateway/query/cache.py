@@ -1,0 +1,75 @@
+"""What the query path keeps in Redis: each tenant's corpus version (bumped on every change, part of every cache
+key) and the answer cache. The only module of the query path that talks to Redis; when Redis is down, answers
+are computed afresh, never refused."""
+
+import hashlib
+import json
+import logging
+
+import redis.asyncio as redis
+
+from services.gateway.models import QueryRequest, QueryResponse
+from services.runtime.errors import Unavailable
+
+log = logging.getLogger(__name__)
+
+
+def corpus_key(tenant: str) -> str:
+    """Redis key of the tenant's corpus version."""
+    return f"ragmesh:corpus:{tenant}"
+
+
+class CorpusVersions:
+    """Each tenant's corpus version: any ingest, delete or schema change bumps it, invalidating cached answers."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    async def current(self, tenant: str) -> str:
+        """The version, or "" when Redis is unreachable (then nothing is cached)."""
+        try:
+            return (await self._redis.get(corpus_key(tenant)) or b"0").decode()
+        except redis.RedisError:
+            return ""
+
+    async def bump(self, tenant: str) -> None:
+        try:
+            await self._redis.incr(corpus_key(tenant))
+        except redis.RedisError as exc:
+            raise Unavailable(f"the change was stored but the cache could not be invalidated: {exc}") from exc
+
+
+class AnswerCache:
+    """Whole answers by tenant, corpus version, normalized question, request options and prompt version."""
+
+    def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
+        self._redis = client
+        self._ttl = ttl_seconds
+
+    @staticmethod
+    def key(tenant: str, version: str, question: str, request: QueryRequest, prompt_version: str) -> str:
+        identity = json.dumps(
+            [
+                tenant,
+                version,
+                " ".join(question.lower().split()),
+                request.model_dump(mode="json", exclude={"stream"}),
+                prompt_version,
+            ],
+            sort_keys=True,
+        )
+        return "ragmesh:answer:" + hashlib.sha256(identity.encode()).hexdigest()
+
+    async def get(self, key: str) -> QueryResponse | None:
+        try:
+            cached = await self._redis.get(key)
+        except redis.RedisError:
+            log.warning("answer cache unavailable; answering without it")
+            return None
+        return QueryResponse.model_validate_json(cached) if cached else None
+
+    async def put(self, key: str, response: QueryResponse) -> None:
+        try:
+            await self._redis.set(key, response.model_dump_json(), ex=self._ttl)
+        except redis.RedisError:
+            log.warning("answer cache unavailable; not stored")

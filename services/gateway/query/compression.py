@@ -1,0 +1,153 @@
+"""Compression: score each sentence against the question, keep those that bear on it (by similarity, or the
+sentences an LLM names), and fit the context to the token budget counted by the generator's own tokenizer."""
+
+import json
+import logging
+from dataclasses import dataclass
+
+import grpc
+
+from ragmesh.embedder.v1 import embedder_pb2
+from ragmesh.generator.v1 import generator_pb2
+from services.gateway.clients import Downstream
+from services.gateway.config import GatewaySettings
+from services.gateway.models import QueryRequest
+from services.gateway.query.context import (
+    EXTRACT_EXAMPLES,
+    EXTRACT_INSTRUCTION,
+    Passage,
+    Sentence,
+    fit_budget,
+    keep_chosen,
+    keep_relevant,
+    numbered,
+    sentence_schema,
+)
+from services.gateway.query.timing import timed
+
+log = logging.getLogger(__name__)
+
+_EMBED_BATCH = 256
+_COUNT_BATCH = 512
+
+
+@dataclass
+class Compressed:
+    """The context after compression, and what it cost in tokens before and after."""
+
+    passages: list[Passage]
+    tokens: int
+    tokens_before: int
+    tokenizer: str
+    method: str = ""
+
+
+class Compressor:
+    """Cuts a context to what bears on the question, within its budget."""
+
+    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
+        self._settings = settings
+        self._downstream = downstream
+
+    async def compress(
+        self,
+        question: str,
+        vector: list[float],
+        passages: list[Passage],
+        request: QueryRequest,
+        timings: dict[str, float],
+        fallbacks: list[str],
+    ) -> Compressed:
+        """Score, select and budget. Without `request.compress`, whole passages go from the end until it fits."""
+        s = self._settings
+        if request.compress:
+            await self._score_sentences(vector, passages, timings)
+        tokens, tokenizer = await self._count_tokens([x for p in passages for x in p.sentences])
+        before = sum(tokens.values())
+        budget = request.context_tokens or s.context_token_budget
+        method = ""
+        if request.compress:
+            threshold = pick(request.compress_min_similarity, s.compress_min_similarity)
+            margin = pick(request.compress_passage_margin, s.compress_passage_margin)
+            chosen = None
+            if (request.compress_method or s.compress_method) == "llm":
+                chosen = await self._llm_sentences(question, passages, timings, fallbacks)
+            if chosen is None:
+                passages, method = keep_relevant(passages, threshold, None if margin < 0 else margin), "similarity"
+            else:
+                passages, method = keep_chosen(passages, chosen), "llm"
+            passages = fit_budget(passages, tokens, budget)
+        else:
+            # Without sentence scores, whole passages go from the end (the first always stays).
+            while len(passages) > 1 and sum(tokens[id(x)] for p in passages for x in p.sentences) > budget:
+                passages.pop()
+        spent = sum(tokens[id(x)] for p in passages for x in p.sentences)
+        return Compressed(passages, spent, before, tokenizer, method)
+
+    async def _score_sentences(self, vector: list[float], passages: list[Passage], timings: dict[str, float]) -> None:
+        """Each sentence's cosine similarity to the question (vectors are L2-normalised by the embedder)."""
+        sentences = [x for p in passages for x in p.sentences]
+        with timed(timings, "compress"):
+            for begin in range(0, len(sentences), _EMBED_BATCH):
+                batch = sentences[begin : begin + _EMBED_BATCH]
+                embedded = await self._downstream.embedder.Embed(
+                    embedder_pb2.EmbedRequest(texts=[x.text for x in batch], kind=embedder_pb2.INPUT_KIND_DOCUMENT),
+                    timeout=self._settings.retrieval_timeout_seconds,
+                )
+                for sentence, values in zip(batch, embedded.vectors, strict=True):
+                    sentence.similarity = float(sum(a * b for a, b in zip(vector, values.values, strict=True)))
+
+    async def _count_tokens(self, sentences: list[Sentence]) -> tuple[dict[int, int], str]:
+        """Token counts by id(sentence), from the generator's tokenizer; a 4-characters-a-token estimate when
+        the generator is unreachable (the answer will degrade anyway)."""
+        texts = [x.text for x in sentences]
+        counts: list[int] = []
+        try:
+            for begin in range(0, len(texts), _COUNT_BATCH):
+                reply = await self._downstream.generator.CountTokens(
+                    generator_pb2.CountTokensRequest(texts=texts[begin : begin + _COUNT_BATCH]),
+                    timeout=self._settings.retrieval_timeout_seconds,
+                )
+                counts.extend(reply.counts)
+            tokenizer = reply.tokenizer if texts else ""
+        except grpc.aio.AioRpcError as exc:
+            log.warning("token counting unavailable (%s); estimating", exc.code().name)
+            counts, tokenizer = [max(1, len(t) // 4) for t in texts], "estimate: 4 characters a token"
+        return {id(x): n for x, n in zip(sentences, counts, strict=True)}, tokenizer
+
+    async def _llm_sentences(
+        self, question: str, passages: list[Passage], timings: dict[str, float], fallbacks: list[str]
+    ) -> set[int] | None:
+        """The optional LLM extractor: the numbers of the sentences the generator says bear on the question, or
+        None when it cannot answer (down, too slow, off the schema), and similarity decides instead."""
+        texts, order = numbered(passages)
+        if not order:
+            return None
+        try:
+            with timed(timings, "compress_llm", failed_too=True):
+                reply = await self._downstream.generator.Extract(
+                    generator_pb2.ExtractRequest(
+                        instruction=EXTRACT_INSTRUCTION,
+                        text=f"Question: {question}",
+                        passages=[
+                            generator_pb2.Passage(index=i, title=p.title, text=text)
+                            for i, (p, text) in enumerate(zip(passages, texts, strict=True), start=1)
+                        ],
+                        json_schema=json.dumps(sentence_schema(len(order))),
+                        examples=[
+                            generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXTRACT_EXAMPLES
+                        ],
+                        max_tokens=min(400, 16 + 4 * len(order)),
+                    ),
+                    timeout=self._settings.compress_llm_timeout_seconds,
+                )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("LLM compression unavailable (%s); compressing by similarity", exc.code().name)
+            fallbacks.append("compress_llm")
+            return None
+        return set(json.loads(reply.json)["sentences"])
+
+
+def pick(asked: float | None, default: float) -> float:
+    """A per-request knob, or the gateway's setting when the request leaves it out."""
+    return default if asked is None else asked
