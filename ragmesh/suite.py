@@ -65,6 +65,7 @@ class SuitePlan:
             "RAGMESH_GATEWAY_INGEST_TARGET": target(self.ingest_port),
             "RAGMESH_GATEWAY_REDIS_URL": self.redis_url,
             "RAGMESH_GATEWAY_API_KEYS": self.api_keys,
+            "RAGMESH_GATEWAY_DATA_DIR": self.data_dir / "gateway",
             "LITELLM_LOCAL_MODEL_COST_MAP": "True",
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",

@@ -2,6 +2,7 @@
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -19,7 +20,7 @@ from services.ingest.config import IngestSettings
 from services.ingest.server import create_server as create_ingest
 from services.retriever.config import RetrieverSettings
 from services.retriever.server import create_server as create_retriever
-from tests.servers import gateway, redis_server, running
+from tests.servers import gateway, postgres_server, redis_server, running
 
 # The answer LiteLLM's mock gives for every question: it cites passage 1.
 MOCK_ANSWER = "The passages answer this directly [1]."
@@ -47,6 +48,7 @@ class Suite:
     retriever: str
     generator: str
     ingest: str
+    data_dir: Path
 
     def gateway_settings(self, **overrides: object) -> GatewaySettings:
         values = {
@@ -56,6 +58,7 @@ class Suite:
             "generator_target": self.generator,
             "ingest_target": self.ingest,
             "redis_url": self.redis_url,
+            "data_dir": self.data_dir,
         }
         return GatewaySettings(**{**values, **overrides})
 
@@ -63,6 +66,12 @@ class Suite:
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory):
     with redis_server(tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    with postgres_server() as url:
         yield url
 
 
@@ -91,7 +100,14 @@ async def suite(redis_url, embedder_target, retriever_target, generator_target, 
         data_dir=tmp_path_factory.mktemp("ingest"), embedder_target=embedder_target, retriever_target=retriever_target
     )
     async with running(create_ingest(settings)) as ingest_target:
-        yield Suite(redis_url, embedder_target, retriever_target, generator_target, ingest_target)
+        yield Suite(
+            redis_url,
+            embedder_target,
+            retriever_target,
+            generator_target,
+            ingest_target,
+            tmp_path_factory.mktemp("gateway"),
+        )
 
 
 @pytest.fixture(scope="session")

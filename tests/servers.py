@@ -2,8 +2,11 @@
 
 import asyncio
 import contextlib
+import os
+import pwd
 import shutil
 import subprocess
+import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -34,6 +37,55 @@ def redis_server(workdir: Path):
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def _postgres_bin(name: str) -> str:
+    found = shutil.which(name) or next(iter(sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"))), None)
+    if found is None:
+        raise RuntimeError("PostgreSQL is not installed: run 'make postgresql' (make test does)")
+    return str(found)
+
+
+@contextlib.contextmanager
+def postgres_server():
+    """A throwaway PostgreSQL cluster on a free loopback port; as 'nobody' when we are root (PostgreSQL refuses
+    to run as root); stopped and removed on exit. Yields its URL (database 'ragmesh', trust auth on loopback)."""
+    workdir = Path(tempfile.mkdtemp(prefix="ragmesh-pg-"))
+    user = "nobody" if os.geteuid() == 0 else None
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(workdir, entry.pw_uid, entry.pw_gid)
+    data, port = workdir / "data", free_port()
+    run_as = {"user": user} if user else {}
+    subprocess.run(
+        [_postgres_bin("initdb"), "-D", str(data), "-U", "ragmesh", "--auth=trust", "--no-sync", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+        **run_as,
+    )
+    process = subprocess.Popen(
+        [
+            _postgres_bin("postgres"),
+            "-D", str(data), "-p", str(port), "-h", "127.0.0.1", "-k", str(workdir),
+            "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        **run_as,
+    )  # fmt: skip
+    try:
+        ready = [_postgres_bin("pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "ragmesh"]
+        wait_for(lambda: subprocess.run(ready, capture_output=True).returncode == 0, process, "postgres", timeout=30)
+        subprocess.run(
+            [_postgres_bin("createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "ragmesh", "ragmesh"],
+            check=True,
+            capture_output=True,
+        )
+        yield f"postgresql://ragmesh@127.0.0.1:{port}/ragmesh"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextlib.asynccontextmanager

@@ -7,11 +7,16 @@ import grpc
 from fastapi import FastAPI
 from prometheus_client import make_asgi_app
 
+from services.gateway.audit import AuditLog
+from services.gateway.auth.authenticator import Authenticator
+from services.gateway.auth.jwt import JwtSettings, JwtVerifier
+from services.gateway.auth.keys import KeyStore
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import grpc_error_handler, service_error_handler
 from services.gateway.query.service import QueryService
-from services.gateway.routes import documents, health, metadata, query
+from services.gateway.records.database import Database
+from services.gateway.routes import admin, documents, health, metadata, query
 from services.runtime.errors import ServiceError
 
 
@@ -21,13 +26,22 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database(settings.database)
+        if settings.migrate_on_start:
+            await database.migrate()
         downstream = Downstream.open(settings)
         app.state.downstream = downstream
         app.state.service = QueryService(settings, downstream)
+        app.state.keys = KeyStore(database)
+        app.state.audit = AuditLog(database)
+        app.state.authenticator = Authenticator(
+            settings.api_keys, app.state.keys, jwt_verifier(settings), settings.key_cache_seconds
+        )
         try:
             yield
         finally:
             await downstream.close()
+            await database.close()
 
     app = FastAPI(
         title="ragmesh",
@@ -42,5 +56,29 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(query.router)
     app.include_router(metadata.router)
+    app.include_router(admin.router)
     app.mount("/metrics", make_asgi_app())
     return app
+
+
+def jwt_verifier(settings: GatewaySettings) -> JwtVerifier | None:
+    """The JWT verifier the settings describe; None when no issuer is configured (tokens are then refused)."""
+    if not settings.jwt_issuer:
+        return None
+    return JwtVerifier(
+        JwtSettings(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            algorithms=tuple(settings.jwt_algorithms),
+            public_keys=tuple(settings.jwt_public_keys),
+            hs256_secret=settings.jwt_hs256_secret,
+            jwks_url=settings.jwt_jwks_url,
+            jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
+            leeway_seconds=settings.jwt_leeway_seconds,
+            tenant_claim=settings.jwt_tenant_claim,
+            user_claim=settings.jwt_user_claim,
+            groups_claim=settings.jwt_groups_claim,
+            scopes_claim=settings.jwt_scopes_claim,
+            default_scopes=tuple(settings.jwt_default_scopes),
+        )
+    )

@@ -1,5 +1,6 @@
 """Gateway settings (env prefix RAGMESH_GATEWAY_)."""
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field
@@ -14,8 +15,35 @@ class GatewaySettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="RAGMESH_GATEWAY_", extra="ignore")
 
     port: int = 8080
-    # API key -> tenant, as JSON: {"key-a": "acme", "key-b": "globex"}. Empty: every request is 401.
+    # Bootstrap keys from configuration, key -> tenant, as JSON: {"key-a": "acme"}; every scope. Keys issued
+    # through /v1/admin/keys live hashed in the database instead, and can be scoped, expired and revoked.
     api_keys: dict[str, str] = Field(default_factory=dict)
+    # The gateway's records (API keys, audit log): a SQLAlchemy URL, postgresql://user@host/db in production;
+    # empty: a SQLite file in data_dir.
+    database_url: str = ""
+    data_dir: Path = Path(".ragmesh/gateway")
+    # Upgrade the database schema at start-up (replicas take turns through a PostgreSQL advisory lock).
+    migrate_on_start: bool = True
+    # How long a replica trusts a stored key's lookup: a revoked key is refused everywhere within this.
+    key_cache_seconds: float = 1.0
+    # Tenants whose admin credentials may act for another tenant (header X-Ragmesh-Tenant); audited.
+    operator_tenants: list[str] = Field(default_factory=list)
+    # JWT bearer tokens: accepted when an issuer is set. Keys: PEM or JWK JSON strings, and/or a JWKS URL.
+    jwt_issuer: str = ""
+    jwt_audience: str = "ragmesh"
+    jwt_algorithms: list[Literal["RS256", "ES256", "HS256"]] = Field(default_factory=lambda: ["RS256", "ES256"])
+    jwt_public_keys: list[str] = Field(default_factory=list)
+    jwt_hs256_secret: str = ""
+    jwt_jwks_url: str = ""
+    jwt_jwks_cache_seconds: int = 300
+    jwt_leeway_seconds: float = 30.0
+    # Claim names: which claim names the tenant, the user, the groups and the scopes (space-separated or a list).
+    jwt_tenant_claim: str = "tenant"
+    jwt_user_claim: str = "sub"
+    jwt_groups_claim: str = "groups"
+    jwt_scopes_claim: str = "scope"
+    # Scopes of a token that carries no scope claim.
+    jwt_default_scopes: list[str] = Field(default_factory=lambda: ["query"])
     embedder_target: str = "127.0.0.1:50051"
     retriever_target: str = "127.0.0.1:50052"
     generator_target: str = "127.0.0.1:50053"
@@ -63,3 +91,7 @@ class GatewaySettings(ServiceSettings):
     answer_cache_seconds: int = 3_600
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"

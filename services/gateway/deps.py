@@ -1,11 +1,14 @@
 """Request dependencies: the caller (and the scope a route needs), the downstream clients, the query service."""
 
-import hmac
+import dataclasses
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway.audit import AuditLog
+from services.gateway.auth.authenticator import Authenticator
+from services.gateway.auth.keys import KeyStore
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
@@ -28,28 +31,54 @@ def get_service(request: Request) -> QueryService:
     return request.app.state.service
 
 
+def get_keys(request: Request) -> KeyStore:
+    return request.app.state.keys
+
+
+def get_audit(request: Request) -> AuditLog:
+    return request.app.state.audit
+
+
+def get_authenticator(request: Request) -> Authenticator:
+    return request.app.state.authenticator
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClientsDep = Annotated[Downstream, Depends(get_downstream)]
 ServiceDep = Annotated[QueryService, Depends(get_service)]
+KeysDep = Annotated[KeyStore, Depends(get_keys)]
+AuditDep = Annotated[AuditLog, Depends(get_audit)]
+AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 
 
-def authenticate(
+async def authenticate(
+    request: Request,
     settings: SettingsDep,
+    authenticator: AuthenticatorDep,
+    audit: AuditDep,
     api_key: Annotated[str | None, Depends(_api_key_header)],
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    act_for: Annotated[
+        str | None,
+        Header(
+            alias="X-Ragmesh-Tenant",
+            description="Operators only: act for this tenant (audited).",
+            max_length=128,
+        ),
+    ] = None,
 ) -> Principal:
-    """The caller the presented credential proves; 401 without a valid one."""
+    """The caller the presented credential proves; 401 without a valid one. An operator's admin credential may
+    name another tenant to act for; that is allowed only to operator tenants and written to the audit log."""
     presented = api_key or (bearer.credentials if bearer else None)
     if not presented:
         raise Unauthenticated("missing API key: send it as 'X-API-Key', or a key or JWT as 'Authorization: Bearer'")
-    tenant = None
-    # Compare against every key in constant time, so timing does not reveal a near miss.
-    for key, owner in settings.api_keys.items():
-        if hmac.compare_digest(key.encode(), presented.encode()):
-            tenant = owner
-    if tenant is None:
-        raise Unauthenticated("invalid API key")
-    return Principal(tenant=tenant, via="bootstrap-key")
+    caller = await authenticator.authenticate(presented)
+    if act_for and act_for != caller.tenant:
+        if not (caller.allows("admin") and caller.tenant in settings.operator_tenants):
+            raise PermissionDenied("only an operator's admin credential may act for another tenant")
+        await audit.record(act_for, caller, "act-for-tenant", f"{request.method} {request.url.path}")
+        caller = dataclasses.replace(caller, tenant=act_for)
+    return caller
 
 
 def requires(scope: str):

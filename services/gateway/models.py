@@ -2,10 +2,16 @@
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
-class FilterValues(BaseModel):
+class Body(BaseModel):
+    """A request body: a field the API does not know is a 422 naming it, never silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FilterValues(Body):
     """Match a field against several values."""
 
     any_of: list[str] = Field(default_factory=list, description="The field equals (for tags: contains) any of these.")
@@ -32,7 +38,7 @@ class SelfQueryResult(BaseModel):
     )
 
 
-class QueryRequest(BaseModel):
+class QueryRequest(Body):
     """A question about the tenant's documents."""
 
     question: str = Field(description="The question, in natural language.", examples=["How do I rotate an API key?"])
@@ -81,7 +87,7 @@ class QueryRequest(BaseModel):
     )
 
 
-class SearchRequest(BaseModel):
+class SearchRequest(Body):
     """Retrieval alone: the ranked passages for a query, without thresholds or an answer."""
 
     query: str = Field(description="What to look for.")
@@ -191,7 +197,7 @@ class QueryResponse(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-class VerifyRequest(BaseModel):
+class VerifyRequest(Body):
     """A claim to check against the tenant's documents."""
 
     claim: str = Field(
@@ -247,7 +253,7 @@ class DocumentMetadata(BaseModel):
     )
 
 
-class MetadataField(BaseModel):
+class MetadataField(Body):
     """One attribute documents may carry and questions may filter on."""
 
     name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Identifier, lower case.")
@@ -267,7 +273,7 @@ class MetadataField(BaseModel):
     )
 
 
-class MetadataSchema(BaseModel):
+class MetadataSchema(Body):
     """The tenant's declared metadata: what documents may carry, what questions may filter on."""
 
     fields: list[MetadataField] = Field(default_factory=list, max_length=32)
@@ -324,3 +330,51 @@ class Problem(BaseModel):
     """Every error body: what went wrong, in words."""
 
     detail: str
+
+
+class CreateKeyRequest(Body):
+    """A new API key for the caller's tenant."""
+
+    name: str = Field(min_length=1, max_length=200, description="What the key is for.")
+    scopes: list[Literal["query", "ingest", "admin"]] = Field(
+        default_factory=lambda: ["query"], min_length=1, description="What the key may do."
+    )
+    expires_at: AwareDatetime | None = Field(default=None, description="When the key stops working.")
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="Or: days from now.")
+    user: str = Field(default="", max_length=200, description="The user the key acts as (document permissions).")
+    groups: list[str] = Field(default_factory=list, max_length=100, description="Groups the key's user is in.")
+
+
+class KeyInfo(BaseModel):
+    """An API key's record: never its secret."""
+
+    id: str
+    prefix: str = Field(description="The visible start of the key.")
+    tenant: str
+    name: str
+    scopes: list[str]
+    user: str
+    groups: list[str]
+    created_at: str
+    created_by: str
+    expires_at: str | None
+    revoked_at: str | None
+
+
+class CreatedKey(KeyInfo):
+    key: str = Field(description="The key itself: shown this once, stored only as a hash.")
+
+
+class KeyList(BaseModel):
+    keys: list[KeyInfo]
+
+
+class AuditEntry(BaseModel):
+    at: str
+    actor: str = Field(description="tenant/user (or key) of the credential that acted.")
+    action: str
+    detail: str
+
+
+class AuditList(BaseModel):
+    events: list[AuditEntry]

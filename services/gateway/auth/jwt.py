@@ -1,0 +1,116 @@
+"""JWT bearer tokens (PyJWT): RS256, ES256 and HS256, each verified only with a key of its own family, so an
+RS256 public key can never serve as an HS256 secret; issuer, audience, expiry and not-before checked with a
+small clock skew; signing keys from configuration or a JWKS URL (PyJWT's client caches and refreshes them)."""
+
+import asyncio
+from dataclasses import dataclass
+
+import jwt
+from jwt import PyJWKClient
+
+from services.gateway.identity import SCOPES, Principal
+from services.runtime.errors import Unauthenticated
+
+_ASYMMETRIC = ("RS256", "ES256")
+
+
+@dataclass(frozen=True)
+class JwtSettings:
+    issuer: str
+    audience: str
+    algorithms: tuple[str, ...]
+    public_keys: tuple[str, ...] = ()
+    hs256_secret: str = ""
+    jwks_url: str = ""
+    jwks_cache_seconds: int = 300
+    leeway_seconds: float = 30.0
+    tenant_claim: str = "tenant"
+    user_claim: str = "sub"
+    groups_claim: str = "groups"
+    scopes_claim: str = "scope"
+    default_scopes: tuple[str, ...] = ("query",)
+
+
+def looks_like_jwt(token: str) -> bool:
+    return token.count(".") == 2 and token.startswith("eyJ")
+
+
+class JwtVerifier:
+    """Verifies tokens from one issuer and maps their claims to a Principal."""
+
+    def __init__(self, settings: JwtSettings) -> None:
+        self._s = settings
+        self._jwks = (
+            PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=settings.jwks_cache_seconds, timeout=5)
+            if settings.jwks_url
+            else None
+        )
+        self._keys = [jwt.PyJWK.from_json(k) if k.lstrip().startswith("{") else k for k in settings.public_keys]
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError as exc:
+            raise Unauthenticated(f"malformed token: {exc}") from exc
+        algorithm = header.get("alg")
+        if algorithm not in self._s.algorithms:
+            raise Unauthenticated(f"token algorithm {algorithm!r} is not accepted; accepted: {self._s.algorithms}")
+        for key in await self._candidate_keys(token, algorithm):
+            try:
+                claims = jwt.decode(
+                    token,
+                    key,
+                    algorithms=[algorithm],
+                    issuer=self._s.issuer,
+                    audience=self._s.audience,
+                    leeway=self._s.leeway_seconds,
+                    options={"require": ["exp", "iss", "aud"]},
+                )
+            except (jwt.InvalidSignatureError, jwt.InvalidKeyError):
+                # Another trusted key may have signed it (rotation), or this key is of another family.
+                continue
+            except jwt.PyJWTError as exc:
+                raise Unauthenticated(f"token refused: {exc}") from exc
+            return self._principal(claims)
+        raise Unauthenticated("token signature does not verify with any trusted key")
+
+    async def _candidate_keys(self, token: str, algorithm: str) -> list:
+        if algorithm == "HS256":
+            if not self._s.hs256_secret:
+                raise Unauthenticated("HS256 tokens are not accepted: no shared secret is configured")
+            return [self._s.hs256_secret]
+        if algorithm not in _ASYMMETRIC:
+            raise Unauthenticated(f"token algorithm {algorithm!r} is not supported")
+        keys = [k for k in self._keys if isinstance(k, str) or k.algorithm_name in (algorithm, None)]
+        if self._jwks is not None:
+            try:
+                # Blocking HTTP on a cache miss (a new kid): off the event loop.
+                signing = await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)
+                keys.append(signing)
+            except jwt.PyJWKClientError as exc:
+                if not keys:
+                    raise Unauthenticated(f"no signing key for this token: {exc}") from exc
+        if not keys:
+            raise Unauthenticated("no public key is configured for asymmetric tokens")
+        return keys
+
+    def _principal(self, claims: dict) -> Principal:
+        s = self._s
+        tenant = claims.get(s.tenant_claim)
+        if not isinstance(tenant, str) or not tenant:
+            raise Unauthenticated(f"token has no {s.tenant_claim!r} claim naming a tenant")
+        groups = claims.get(s.groups_claim) or []
+        if isinstance(groups, str):
+            groups = groups.split()
+        raw_scopes = claims.get(s.scopes_claim)
+        if raw_scopes is None:
+            scopes = list(s.default_scopes)
+        else:
+            scopes = raw_scopes.split() if isinstance(raw_scopes, str) else list(raw_scopes)
+        return Principal(
+            tenant=tenant,
+            user=str(claims.get(s.user_claim) or ""),
+            groups=tuple(sorted({str(g) for g in groups})),
+            scopes=frozenset(x for x in scopes if x in SCOPES),
+            via="jwt",
+        )

@@ -1,0 +1,47 @@
+"""The gateway's tables."""
+
+from datetime import datetime
+
+from sqlalchemy import JSON, DateTime, Index, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Every gateway table; Alembic compares against this metadata."""
+
+
+class ApiKey(Base):
+    """An API key, stored only as a hash: the short prefix finds it, the hash proves it."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    # The visible start of the key ("rmk_1a2b3c4d"): shown in listings, used to find the row.
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    # sha256 of the whole key, hex. Keys are 256 random bits, so a slow password hash would add nothing.
+    key_hash: Mapped[str] = mapped_column(String(64))
+    tenant: Mapped[str] = mapped_column(String(128), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    # The user the key acts as (documents restricted to users); empty: the tenant's service identity.
+    user: Mapped[str] = mapped_column(String(200), default="")
+    groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class AuditEvent(Base):
+    """Something an administrator did, or a request made on another tenant's behalf."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_tenant_at", "tenant", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The tenant acted upon, and who acted (tenant/user/key of the credential).
+    tenant: Mapped[str] = mapped_column(String(128))
+    actor: Mapped[str] = mapped_column(String(300))
+    action: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[str] = mapped_column(Text, default="")
