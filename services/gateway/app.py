@@ -74,6 +74,7 @@ def jwt_verifier(settings: GatewaySettings) -> JwtVerifier | None:
             hs256_secret=settings.jwt_hs256_secret,
             jwks_url=settings.jwt_jwks_url,
             jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
+            jwks_refresh_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
             leeway_seconds=settings.jwt_leeway_seconds,
             tenant_claim=settings.jwt_tenant_claim,
             user_claim=settings.jwt_user_claim,

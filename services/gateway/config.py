@@ -36,6 +36,8 @@ class GatewaySettings(ServiceSettings):
     jwt_hs256_secret: str = ""
     jwt_jwks_url: str = ""
     jwt_jwks_cache_seconds: int = 300
+    # An unknown key id refetches the JWKS (key rotation), at most this often.
+    jwt_jwks_refresh_cooldown_seconds: float = 30.0
     jwt_leeway_seconds: float = 30.0
     # Claim names: which claim names the tenant, the user, the groups and the scopes (space-separated or a list).
     jwt_tenant_claim: str = "tenant"

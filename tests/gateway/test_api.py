@@ -4,8 +4,12 @@ import json
 
 import httpx
 import pytest
+import redis.asyncio as redis
 
 from ragmesh.suite import free_port
+from services.gateway.models import QueryRequest
+from services.gateway.query.cache import AnswerCache, corpus_key
+from services.generator.prompts import PROMPT_VERSION
 from tests.conftest import ACME, GLOBEX, MOCK_ANSWER
 from tests.gateway.documents import ACME_DOCS, GLOBEX_DOCS
 from tests.servers import gateway
@@ -251,6 +255,9 @@ async def test_a_bearer_token_works_like_the_key_header(api, corpus):
         ({"question": "hi", "filters": {"colour": "red"}}, "unknown filter field 'colour'"),
         ({"question": "hi", "mode": "psychic"}, "Input should be 'hybrid', 'dense' or 'sparse'"),
         ({"top_k": 3}, "Field required"),
+        # The tenant comes from the credential only: a body that names one is refused, not silently ignored.
+        ({"question": "hi", "tenant": "globex"}, "Extra inputs are not permitted"),
+        ({"question": "hi", "filters": {"tags": {"any_of": ["a"], "all_of": ["b"]}}}, "all_of"),
     ],
 )
 async def test_bad_questions_are_422_with_the_reason(api, corpus, body, detail):
@@ -312,6 +319,36 @@ async def test_without_a_generator_the_answer_degrades_to_cited_passages(suite, 
         assert streamed.status_code == 200 and '"degraded":true' in streamed.text
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/documents?offset=99999999999999",
+        "/v1/documents?offset=-1",
+        "/v1/documents?limit=0",
+        "/v1/documents?limit=501",
+        "/v1/documents/any/text?char_start=99999999999999",
+        "/v1/documents/any/text?char_start=5&char_end=2",
+    ],
+)
+async def test_out_of_range_paging_and_slices_are_422(api, corpus, path):
+    reply = await api.get(path, headers=ACME)
+    assert reply.status_code == 422, reply.text
+
+
+async def test_cached_answers_follow_the_generators_prompt_version(api, corpus, suite):
+    """The cache key holds the prompt version the generator reports, not a copy kept by the gateway."""
+    question = {"question": "How long may a Kestrel session stay idle?"}
+    first = (await api.post("/v1/query", headers=ACME, json=question)).json()
+    assert first["prompt_version"] == PROMPT_VERSION
+    client = redis.from_url(suite.redis_url)
+    version = (await client.get(corpus_key("acme"))).decode()
+    request = QueryRequest(**question)
+    current = AnswerCache.key("acme", version, question["question"], request, PROMPT_VERSION)
+    changed = AnswerCache.key("acme", version, question["question"], request, PROMPT_VERSION + "-next")
+    assert await client.exists(current) == 1 and await client.exists(changed) == 0
+    await client.aclose()
+
+
 async def test_openapi_documents_every_route(api):
     paths = (await api.get("/openapi.json")).json()["paths"]
     assert {
@@ -322,6 +359,9 @@ async def test_openapi_documents_every_route(api):
         "/v1/documents/{document_id}",
         "/v1/documents/{document_id}/text",
         "/v1/metadata-schema",
+        "/v1/admin/keys",
+        "/v1/admin/keys/{key_id}",
+        "/v1/admin/audit",
         "/healthz",
         "/readyz",
     } <= set(paths)

@@ -23,6 +23,7 @@ class JwtSettings:
     hs256_secret: str = ""
     jwks_url: str = ""
     jwks_cache_seconds: int = 300
+    jwks_refresh_cooldown_seconds: float = 30.0
     leeway_seconds: float = 30.0
     tenant_claim: str = "tenant"
     user_claim: str = "sub"
@@ -41,7 +42,15 @@ class JwtVerifier:
     def __init__(self, settings: JwtSettings) -> None:
         self._s = settings
         self._jwks = (
-            PyJWKClient(settings.jwks_url, cache_keys=True, lifespan=settings.jwks_cache_seconds, timeout=5)
+            PyJWKClient(
+                settings.jwks_url,
+                cache_keys=True,
+                lifespan=settings.jwks_cache_seconds,
+                timeout=5,
+                # An unknown key id refetches the set (rotation), but not more often than this (tokens with
+                # made-up key ids must not turn the gateway against the identity provider).
+                cooldown_duration=settings.jwks_refresh_cooldown_seconds,
+            )
             if settings.jwks_url
             else None
         )

@@ -21,6 +21,8 @@ from services.gateway.models import (
 from services.gateway.routes import problems
 
 router = APIRouter(prefix="/v1/documents", tags=["documents"])
+# Offsets travel as uint32 to the ingest service; anything larger is a 422 here, not an overflow there.
+MAX_OFFSET = 2**32 - 1
 _STATUS = {
     ingest_pb2.INGEST_STATUS_CREATED: "created",
     ingest_pb2.INGEST_STATUS_UPDATED: "updated",
@@ -122,7 +124,7 @@ async def list_documents(
     caller: QueryCaller,
     clients: ClientsDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
 ) -> DocumentList:
     """The tenant's documents, oldest first."""
     reply = await clients.ingest.ListDocuments(
@@ -159,8 +161,12 @@ async def get_document_text(
     document_id: str,
     caller: QueryCaller,
     clients: ClientsDep,
-    char_start: Annotated[int, Query(ge=0, description="Start of the slice (a quote's char_start).")] = 0,
-    char_end: Annotated[int | None, Query(ge=1, description="End of the slice, exclusive; the end by default.")] = None,
+    char_start: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Start of the slice (a quote's char_start).")
+    ] = 0,
+    char_end: Annotated[
+        int | None, Query(ge=1, le=MAX_OFFSET, description="End of the slice, exclusive; the end by default.")
+    ] = None,
 ) -> DocumentText:
     """The document's extracted text, or a slice of it: `text[char_start:char_end]` of the whole text is exactly
     what a citation or quote with those offsets showed."""
