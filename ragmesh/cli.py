@@ -14,6 +14,8 @@ from ragmesh.suite import DEV_KEY, SuitePlan
 from ragmesh.suite import up as run_suite
 
 app = typer.Typer(help="ragmesh: answers over your own documents, with citations.", no_args_is_help=True)
+keys_app = typer.Typer(help="API keys of your tenant (needs an admin key): create, list, revoke.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 console = Console()
 
 _TYPES = {
@@ -175,6 +177,69 @@ def deploy(
         values, release, namespace, smoke_url, api_key, timeout, kubeconfig, say=lambda line: console.print(line)
     )
     raise typer.Exit(0 if ok else 1)
+
+
+def _admin(url: str, api_key: str, method: str, path: str, **kwargs) -> dict:
+    """One admin API call; exits with the server's reason on an error."""
+    try:
+        with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=30) as client:
+            reply = client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {url}: {exc}[/red] (is `ragmesh up` running?)")
+        raise typer.Exit(1) from exc
+    _fail_on_error(reply)
+    return reply.json()
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="What the key is for.")],
+    scopes: Annotated[str, typer.Option(help="Comma-separated: query, ingest, admin.")] = "query",
+    expires_in_days: Annotated[int | None, typer.Option(help="Days until the key stops working.")] = None,
+    user: Annotated[str, typer.Option(help="The user the key acts as (document permissions).")] = "",
+    groups: Annotated[str, typer.Option(help="Comma-separated groups of that user.")] = "",
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+) -> None:
+    """Issue a key; it is printed once and stored only as a hash."""
+    body: dict[str, object] = {
+        "name": name,
+        "scopes": [s.strip() for s in scopes.split(",") if s.strip()],
+        "user": user,
+        "groups": [g.strip() for g in groups.split(",") if g.strip()],
+    }
+    if expires_in_days is not None:
+        body["expires_in_days"] = expires_in_days
+    created = _admin(url, api_key, "POST", "/v1/admin/keys", json=body)
+    console.print(f"key {created['id']} for tenant {created['tenant']!r} ({', '.join(created['scopes'])})")
+    console.print("store it now; it cannot be shown again:")
+    print(created["key"])
+
+
+@keys_app.command("list")
+def keys_list(
+    include_revoked: Annotated[bool, typer.Option("--all", help="Revoked keys too.")] = False,
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+) -> None:
+    """The tenant's keys (never their secrets)."""
+    listed = _admin(url, api_key, "GET", "/v1/admin/keys", params={"include_revoked": include_revoked})["keys"]
+    for key in listed:
+        state = "revoked" if key["revoked_at"] else f"expires {key['expires_at']}" if key["expires_at"] else "active"
+        console.print(f"{key['id']}  {key['prefix']}…  {key['name']}  [{', '.join(key['scopes'])}]  {state}")
+    if not listed:
+        console.print("no keys")
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id (from `ragmesh keys list`).")],
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+) -> None:
+    """Revoke a key: refused on every gateway replica within a second."""
+    revoked = _admin(url, api_key, "DELETE", f"/v1/admin/keys/{key_id}")
+    console.print(f"revoked {revoked['id']} ({revoked['prefix']}…) at {revoked['revoked_at']}")
 
 
 def _fail_on_error(reply: httpx.Response) -> None:

@@ -48,6 +48,36 @@ async def test_ingest_walks_folders_and_ask_prints_answer_and_citations(suite, t
         assert result.exit_code == 1 and "401" in result.output
 
 
+async def test_keys_create_list_and_revoke(suite):
+    runner = CliRunner()
+
+    async def run(*args: str):
+        return await asyncio.to_thread(runner.invoke, app, list(args))
+
+    async with gateway(suite.gateway_settings(api_keys={"cli-admin": "cli-keys"})) as api:
+        common = ["--url", str(api.base_url), "--api-key", "cli-admin"]
+        created = await run(
+            "keys", "create", "nightly-ingest", "--scopes", "query,ingest", "--expires-in-days", "7", *common
+        )
+        assert created.exit_code == 0, created.output
+        key = created.output.strip().splitlines()[-1]
+        assert key.startswith("rmk_") and "query, ingest" in created.output
+        assert (await api.get("/v1/documents", headers={"X-API-Key": key})).status_code == 200
+        listed = await run("keys", "list", *common)
+        key_id = created.output.split()[1]
+        assert listed.exit_code == 0 and key_id in listed.output and "nightly-ingest" in listed.output
+        assert key not in listed.output and "expires" in listed.output
+        revoked = await run("keys", "revoke", key_id, *common)
+        assert revoked.exit_code == 0 and "revoked" in revoked.output
+        assert (await api.get("/v1/documents", headers={"X-API-Key": key})).status_code == 401
+        assert key_id not in (await run("keys", "list", *common)).output
+        assert key_id in (await run("keys", "list", "--all", *common)).output
+        # A key without the admin scope cannot manage keys; the reason is printed.
+        reader = (await run("keys", "create", "reader", *common)).output.strip().splitlines()[-1]
+        refused = await run("keys", "list", "--url", str(api.base_url), "--api-key", reader)
+        assert refused.exit_code == 1 and "403" in refused.output and "admin" in refused.output
+
+
 def test_up_starts_every_part_until_ready_and_stops_them_all_on_sigint(tmp_path, redis_url):
     ports = {name: free_port() for name in ("gateway", "embedder", "retriever", "generator", "ingest", "llm")}
     redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
