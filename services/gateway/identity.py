@@ -6,6 +6,9 @@ take a `Principal` and read the tenant from it.
 
 from dataclasses import dataclass, field
 
+from ragmesh.retriever.v1 import retriever_pb2
+from services.runtime.access import Viewer
+
 # What a credential may do. `admin` covers the others and the admin API.
 SCOPES = ("query", "ingest", "admin")
 
@@ -24,3 +27,13 @@ class Principal:
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
+
+    @property
+    def viewer(self) -> Viewer:
+        """What this caller may read inside its tenant: everything with the admin scope, else what is open to the
+        tenant, to its user, or to one of its groups."""
+        return Viewer(everything="admin" in self.scopes, user=self.user, groups=self.groups)
+
+    def viewer_message(self) -> retriever_pb2.Viewer:
+        viewer = self.viewer
+        return retriever_pb2.Viewer(everything=viewer.everything, user=viewer.user, groups=list(viewer.groups))

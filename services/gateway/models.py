@@ -251,6 +251,17 @@ class DocumentMetadata(BaseModel):
     attributes: dict[str, object] = Field(
         default_factory=dict, description="Values of the tenant's declared metadata fields."
     )
+    allowed_users: list[str] = Field(default_factory=list, description="Users who may see the document.")
+    allowed_groups: list[str] = Field(
+        default_factory=list, description="Groups whose members may see it; both lists empty: the whole tenant."
+    )
+
+
+class DocumentAccess(Body):
+    """Who may see a document inside the tenant: these users and the members of these groups."""
+
+    allowed_users: list[str] = Field(default_factory=list, max_length=100)
+    allowed_groups: list[str] = Field(default_factory=list, max_length=100)
 
 
 class MetadataField(Body):

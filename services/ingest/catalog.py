@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from services.ingest.schema import FieldSpec
+from services.runtime.access import Viewer
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -75,6 +76,9 @@ class DocumentRecord:
     updated_at: str = ""
     # Values of the tenant's declared metadata fields.
     attributes: dict[str, object] = field(default_factory=dict)
+    # Who may see the document inside its tenant; both empty: the whole tenant.
+    allowed_users: list[str] = field(default_factory=list)
+    allowed_groups: list[str] = field(default_factory=list)
 
 
 _COLUMNS = list(DocumentRecord.__dataclass_fields__)
@@ -84,8 +88,23 @@ _UPSERT_DOCUMENT = f"INSERT OR REPLACE INTO documents ({', '.join(_COLUMNS)}) VA
 def _row(row: sqlite3.Row) -> DocumentRecord:
     values = dict(row)
     values["tags"] = json.loads(values["tags"])
-    values["attributes"] = json.loads(values["attributes"])
+    for name in ("attributes", "allowed_users", "allowed_groups"):
+        values[name] = json.loads(values[name])
     return DocumentRecord(**values)
+
+
+# Documents a reader may see: open to the whole tenant, or naming the reader or one of the reader's groups.
+_VISIBLE = """(
+    (allowed_users = '[]' AND allowed_groups = '[]')
+    OR EXISTS (SELECT 1 FROM json_each(documents.allowed_users) WHERE value = ?)
+    OR EXISTS (SELECT 1 FROM json_each(documents.allowed_groups) WHERE value IN (SELECT value FROM json_each(?)))
+)"""
+
+
+def _visible(viewer: Viewer) -> tuple[str, list[object]]:
+    if viewer.everything:
+        return "1", []
+    return _VISIBLE, [viewer.user or None, json.dumps(list(viewer.groups))]
 
 
 class Catalog:
@@ -99,9 +118,10 @@ class Catalog:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         columns = {row["name"] for row in self._db.execute("PRAGMA table_info(documents)")}
-        if "attributes" not in columns:
-            # Catalogues written before attributes existed gain the column, empty for every document.
-            self._db.execute("ALTER TABLE documents ADD COLUMN attributes TEXT NOT NULL DEFAULT '{}'")
+        # Catalogues written before these columns existed gain them, empty (open to the tenant) for every document.
+        for name, empty in (("attributes", "{}"), ("allowed_users", "[]"), ("allowed_groups", "[]")):
+            if name not in columns:
+                self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} TEXT NOT NULL DEFAULT '{empty}'")
         self._lock = threading.Lock()
 
     def get(self, tenant: str, document_id: str) -> DocumentRecord | None:
@@ -111,13 +131,18 @@ class Catalog:
             ).fetchone()
         return _row(row) if row else None
 
-    def page(self, tenant: str, limit: int, offset: int) -> tuple[list[DocumentRecord], int]:
+    def page(self, tenant: str, limit: int, offset: int, viewer: Viewer) -> tuple[list[DocumentRecord], int]:
+        """The documents the viewer may see, oldest first, and how many there are."""
+        visible, parameters = _visible(viewer)
         with self._lock:
             rows = self._db.execute(
-                "SELECT * FROM documents WHERE tenant = ? ORDER BY created_at, document_id LIMIT ? OFFSET ?",
-                (tenant, limit, offset),
+                f"SELECT * FROM documents WHERE tenant = ? AND {visible} "
+                "ORDER BY created_at, document_id LIMIT ? OFFSET ?",
+                (tenant, *parameters, limit, offset),
             ).fetchall()
-            total = self._db.execute("SELECT COUNT(*) FROM documents WHERE tenant = ?", (tenant,)).fetchone()[0]
+            total = self._db.execute(
+                f"SELECT COUNT(*) FROM documents WHERE tenant = ? AND {visible}", (tenant, *parameters)
+            ).fetchone()[0]
         return [_row(row) for row in rows], int(total)
 
     def save(self, record: DocumentRecord, action: str, detail: dict[str, object]) -> None:
@@ -126,6 +151,8 @@ class Catalog:
             **record.__dict__,
             "tags": json.dumps(record.tags),
             "attributes": json.dumps(record.attributes, sort_keys=True),
+            "allowed_users": json.dumps(sorted(set(record.allowed_users))),
+            "allowed_groups": json.dumps(sorted(set(record.allowed_groups))),
         }
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")

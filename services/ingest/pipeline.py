@@ -19,6 +19,7 @@ from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
 from services.ingest.extract import Extracted, extract, resolve_type
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
+from services.runtime.access import Viewer
 from services.runtime.channels import open_channel
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 
@@ -28,6 +29,8 @@ _POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
 _DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
 MAX_TAGS = 32
 MAX_FIELD_CHARS = 512
+MAX_ACCESS_NAMES = 100
+MAX_NAME_CHARS = 200
 
 
 @dataclass
@@ -42,6 +45,8 @@ class IngestInput:
     licence: str = ""
     document_id: str = ""
     attributes: dict[str, object] = field(default_factory=dict)
+    allowed_users: list[str] = field(default_factory=list)
+    allowed_groups: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -128,6 +133,7 @@ class Ingestor:
         document_id = item.document_id or derived_document_id(item.tenant, content_hash)
         title = item.title or document.title or item.filename
         tags = sorted({tag.strip() for tag in item.tags})
+        users, groups = access_names(item.allowed_users, item.allowed_groups)
         async with self._locks[(item.tenant, document_id)]:
             existing = self.catalog.get(item.tenant, document_id)
             metadata = (title, item.source, tags, item.licence, item.filename, content_type, attributes)
@@ -145,7 +151,11 @@ class Ingestor:
                     existing.attributes,
                 )
             ):
-                return IngestResult(document_id, existing.chunk_count, "unchanged")
+                if (existing.allowed_users, existing.allowed_groups) == (users, groups):
+                    return IngestResult(document_id, existing.chunk_count, "unchanged")
+                # Only who may see it changed: the chunks stay, their access lists change.
+                await self._apply_access(existing, users, groups)
+                return IngestResult(document_id, existing.chunk_count, "updated")
             drafts = chunk_document(document, self._settings.chunk_max_chars)
             fingerprint = json.dumps(metadata, sort_keys=True, default=str)
             revision = content_hash[:16] + hashlib.sha256(fingerprint.encode()).hexdigest()[:8]
@@ -157,6 +167,8 @@ class Ingestor:
                 licence=item.licence,
                 content_type=content_type,
                 revision=revision,
+                allowed_users=users,
+                allowed_groups=groups,
             )
             base.attributes.update(attributes)
             try:
@@ -210,6 +222,8 @@ class Ingestor:
                 created_at=existing.created_at if existing else stamp,
                 updated_at=stamp,
                 attributes=attributes,
+                allowed_users=users,
+                allowed_groups=groups,
             )
             status = "updated" if existing else "created"
             self.catalog.save(record, status, {"chunks": len(chunks), "revision": revision, "licence": item.licence})
@@ -244,11 +258,9 @@ class Ingestor:
                 raise InvalidArgument(exc.details() or "rejected downstream") from exc
             raise Unavailable(f"a downstream service failed: {exc.code().name}: {exc.details()}") from exc
 
-    async def delete(self, tenant: str, document_id: str) -> int:
+    async def delete(self, tenant: str, document_id: str, viewer: Viewer) -> int:
         async with self._locks[(tenant, document_id)]:
-            existing = self.catalog.get(tenant, document_id)
-            if existing is None:
-                raise NotFound(f"document {document_id!r} not found")
+            existing = self.get(tenant, document_id, viewer)
             await self._call(
                 self._retriever.DeleteDocument,
                 retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id),
@@ -282,16 +294,40 @@ class Ingestor:
         self.catalog.save_schema(tenant, checked)
         return self.schema(tenant)
 
-    def get(self, tenant: str, document_id: str) -> DocumentRecord:
+    def get(self, tenant: str, document_id: str, viewer: Viewer) -> DocumentRecord:
+        """The record, when it exists and the viewer may see it; NotFound either way (a restricted document's
+        existence is not revealed)."""
         record = self.catalog.get(tenant, document_id)
-        if record is None:
+        if record is None or not viewer.can_see(record.allowed_users, record.allowed_groups):
             raise NotFound(f"document {document_id!r} not found")
         return record
 
-    async def extracted(self, tenant: str, document_id: str) -> tuple[DocumentRecord, Extracted]:
+    async def set_access(
+        self, tenant: str, document_id: str, viewer: Viewer, allowed_users: list[str], allowed_groups: list[str]
+    ) -> DocumentRecord:
+        """Change who may see a document: every chunk's access list first, then the catalogue (a failure in
+        between is repaired by repeating the call)."""
+        users, groups = access_names(allowed_users, allowed_groups)
+        async with self._locks[(tenant, document_id)]:
+            record = self.get(tenant, document_id, viewer)
+            return await self._apply_access(record, users, groups)
+
+    async def _apply_access(self, record: DocumentRecord, users: list[str], groups: list[str]) -> DocumentRecord:
+        await self._call(
+            self._retriever.SetDocumentAccess,
+            retriever_pb2.SetDocumentAccessRequest(
+                tenant=record.tenant, document_id=record.document_id, allowed_users=users, allowed_groups=groups
+            ),
+        )
+        detail = {"allowed_users": users, "allowed_groups": groups}
+        record.allowed_users, record.allowed_groups, record.updated_at = users, groups, now()
+        self.catalog.save(record, "access-changed", detail)
+        return record
+
+    async def extracted(self, tenant: str, document_id: str, viewer: Viewer) -> tuple[DocumentRecord, Extracted]:
         """The document's extracted text, rebuilt from its raw artifact, exactly as it was when chunked: its
         sha256 must equal the recorded content hash, so every stored offset still points at the same words."""
-        record = self.get(tenant, document_id)
+        record = self.get(tenant, document_id, viewer)
         path = self._raw_path(tenant, document_id)
         try:
             content = await asyncio.to_thread(path.read_bytes)
@@ -306,6 +342,16 @@ class Ingestor:
                 "changed since it was ingested); ingest it again to refresh its chunks and offsets"
             )
         return record, document
+
+
+def access_names(users: list[str], groups: list[str]) -> tuple[list[str], list[str]]:
+    """Allowed users and groups, de-duplicated and sorted; InvalidArgument for empty, long or too many names."""
+    cleaned = sorted({u.strip() for u in users}), sorted({g.strip() for g in groups})
+    if len(cleaned[0]) > MAX_ACCESS_NAMES or len(cleaned[1]) > MAX_ACCESS_NAMES:
+        raise InvalidArgument(f"at most {MAX_ACCESS_NAMES} allowed users and {MAX_ACCESS_NAMES} allowed groups")
+    if any(not name or len(name) > MAX_NAME_CHARS for names in cleaned for name in names):
+        raise InvalidArgument(f"allowed user and group names must be 1 to {MAX_NAME_CHARS} characters")
+    return cleaned
 
 
 def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> str:

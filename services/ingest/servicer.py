@@ -4,9 +4,11 @@ import grpc
 from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
+from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest.catalog import DocumentRecord
 from services.ingest.pipeline import IngestInput, Ingestor
 from services.ingest.schema import FieldSpec
+from services.runtime.access import Viewer
 from services.runtime.errors import InvalidArgument
 from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
 
@@ -53,7 +55,12 @@ def _schema(tenant: str, fields: list[FieldSpec], updated_at: str) -> ingest_pb2
 
 def _metadata(record: DocumentRecord) -> ingest_pb2.DocumentMetadata:
     metadata = ingest_pb2.DocumentMetadata(
-        title=record.title, source=record.source, tags=record.tags, licence=record.licence
+        title=record.title,
+        source=record.source,
+        tags=record.tags,
+        licence=record.licence,
+        allowed_users=record.allowed_users,
+        allowed_groups=record.allowed_groups,
     )
     metadata.attributes.update(record.attributes)
     return metadata
@@ -71,6 +78,10 @@ def _document(record: DocumentRecord) -> ingest_pb2.Document:
         created_at=record.created_at,
         updated_at=record.updated_at,
     )
+
+
+def _viewer(viewer: retriever_pb2.Viewer) -> Viewer:
+    return Viewer(everything=viewer.everything, user=viewer.user, groups=tuple(viewer.groups))
 
 
 def _scope(tenant: str, document_id: str | None = None) -> None:
@@ -101,6 +112,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 licence=request.metadata.licence,
                 document_id=request.document_id,
                 attributes=json_format.MessageToDict(request.metadata.attributes),
+                allowed_users=list(request.metadata.allowed_users),
+                allowed_groups=list(request.metadata.allowed_groups),
             )
         )
         return ingest_pb2.IngestDocumentResponse(
@@ -111,13 +124,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.GetDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.Document:
         _scope(request.tenant, request.document_id)
-        return _document(self._ingestor.get(request.tenant, request.document_id))
+        return _document(self._ingestor.get(request.tenant, request.document_id, _viewer(request.viewer)))
 
     async def GetDocumentText(
         self, request: ingest_pb2.GetDocumentTextRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.DocumentText:
         _scope(request.tenant, request.document_id)
-        record, document = await self._ingestor.extracted(request.tenant, request.document_id)
+        record, document = await self._ingestor.extracted(request.tenant, request.document_id, _viewer(request.viewer))
         text = document.text
         end = request.char_end or len(text)
         if request.char_start > len(text) or end > len(text) or request.char_start > end:
@@ -149,14 +162,14 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         limit = request.limit or 50
         if limit > MAX_PAGE:
             raise InvalidArgument(f"limit must be at most {MAX_PAGE}")
-        records, total = self._ingestor.catalog.page(request.tenant, limit, request.offset)
+        records, total = self._ingestor.catalog.page(request.tenant, limit, request.offset, _viewer(request.viewer))
         return ingest_pb2.ListDocumentsResponse(documents=[_document(r) for r in records], total=total)
 
     async def DeleteDocument(
         self, request: ingest_pb2.DeleteDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.DeleteDocumentResponse:
         _scope(request.tenant, request.document_id)
-        deleted = await self._ingestor.delete(request.tenant, request.document_id)
+        deleted = await self._ingestor.delete(request.tenant, request.document_id, _viewer(request.viewer))
         return ingest_pb2.DeleteDocumentResponse(chunks_deleted=deleted)
 
     async def PutMetadataSchema(
@@ -171,3 +184,16 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     ) -> ingest_pb2.MetadataSchema:
         _scope(request.tenant)
         return _schema(request.tenant, *self._ingestor.schema(request.tenant))
+
+    async def SetDocumentAccess(
+        self, request: ingest_pb2.SetDocumentAccessRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.Document:
+        _scope(request.tenant, request.document_id)
+        record = await self._ingestor.set_access(
+            request.tenant,
+            request.document_id,
+            _viewer(request.viewer),
+            list(request.allowed_users),
+            list(request.allowed_groups),
+        )
+        return _document(record)

@@ -14,6 +14,7 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    IsEmptyCondition,
     KeywordIndexParams,
     MatchAny,
     MatchValue,
@@ -45,13 +46,26 @@ from services.retriever.index import (
     to_scored_chunk,
     validate_conditions,
 )
+from services.runtime.access import ACCESS_FIELD, Viewer
 
 # What every search returns: the payload, and the dense vector for the query-chunk similarity.
 _RETURN = {"with_payload": True, "with_vector": [DENSE]}
 
 
-def _filter(tenant: str, query: SearchQuery | None = None) -> Filter:
+def _scope(tenant: str, viewer: Viewer | None) -> list[object]:
+    """The tenant, and (unless the viewer sees everything) the access entries that let the viewer in."""
     must: list[object] = [FieldCondition(TENANT_FIELD, match=MatchValue(tenant))]
+    entries = viewer.entries() if viewer is not None else None
+    if entries is not None:
+        # Chunks indexed before access lists existed carry none: they stay open to the whole tenant.
+        must.append(
+            Filter(should=[FieldCondition(ACCESS_FIELD, match=MatchAny(entries)), IsEmptyCondition(ACCESS_FIELD)])
+        )
+    return must
+
+
+def _filter(tenant: str, query: SearchQuery | None = None) -> Filter:
+    must = _scope(tenant, query.viewer if query else None)
     must_not: list[object] = []
     for condition in query.conditions if query else []:
         if condition.any_of:
@@ -153,11 +167,13 @@ class EdgeIndex:
         points = await asyncio.to_thread(self.shard.query, request)
         return [to_scored_chunk(query, point) for point in points]
 
-    async def sections(self, tenant: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], list[ScoredChunk]]:
+    async def sections(
+        self, tenant: str, refs: list[tuple[str, str]], viewer: Viewer
+    ) -> dict[tuple[str, str], list[ScoredChunk]]:
         if not refs:
             return {}
         wanted = Filter(
-            must=[FieldCondition(TENANT_FIELD, match=MatchValue(tenant))],
+            must=_scope(tenant, viewer),
             should=[
                 Filter(
                     must=[
@@ -191,6 +207,21 @@ class EdgeIndex:
         def write() -> None:
             with self._write_lock:
                 self.shard.update(UpdateOperation.delete_points_by_filter(Filter(must=must, must_not=must_not)))
+                self.shard.flush()
+
+        await asyncio.to_thread(write)
+
+    async def set_access(self, tenant: str, document_id: str, entries: list[str]) -> None:
+        document = Filter(
+            must=[
+                FieldCondition(TENANT_FIELD, match=MatchValue(tenant)),
+                FieldCondition("document_id", match=MatchValue(document_id)),
+            ]
+        )
+
+        def write() -> None:
+            with self._write_lock:
+                self.shard.update(UpdateOperation.set_payload_by_filter(document, {ACCESS_FIELD: entries}))
                 self.shard.flush()
 
         await asyncio.to_thread(write)

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from qdrant_edge import Bm25, Bm25Config, SparseVector
 
+from services.runtime.access import ACCESS_FIELD, Viewer
 from services.runtime.errors import InvalidArgument
 
 DENSE = "dense"
@@ -20,7 +21,7 @@ FILTER_FIELDS = ("document_id", "source", "tags", "licence", "content_type", "ti
 ATTRIBUTES = "attributes"
 ATTRIBUTE_FIELD = re.compile(r"attributes\.[a-z][a-z0-9_]{0,62}")
 # Keyword indexes beyond the tenant key; revision and section_id are internal (revision swaps, parent sections).
-KEYWORD_INDEXES = (*FILTER_FIELDS, "revision", "section_id")
+KEYWORD_INDEXES = (*FILTER_FIELDS, "revision", "section_id", ACCESS_FIELD)
 
 
 @dataclass
@@ -79,6 +80,7 @@ class SearchQuery:
     mmr_lambda: float | None = None
     # Candidates per list before fusion and MMR.
     candidates: int = 20
+    viewer: Viewer = field(default_factory=Viewer)
 
 
 @dataclass
@@ -157,8 +159,15 @@ class ChunkIndex(Protocol):
 
     async def search(self, query: SearchQuery) -> list[ScoredChunk]: ...
 
-    async def sections(self, tenant: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], list[ScoredChunk]]:
-        """Every chunk of each (document_id, section_id), by chunk_index; missing sections are left out."""
+    async def sections(
+        self, tenant: str, refs: list[tuple[str, str]], viewer: Viewer
+    ) -> dict[tuple[str, str], list[ScoredChunk]]:
+        """Every chunk of each (document_id, section_id) the viewer may see, by chunk_index; missing sections are
+        left out."""
+        ...
+
+    async def set_access(self, tenant: str, document_id: str, entries: list[str]) -> None:
+        """Replace the access list of every chunk of the document (all revisions); durable when it returns."""
         ...
 
     async def delete_document(

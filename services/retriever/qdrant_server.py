@@ -24,14 +24,32 @@ from services.retriever.index import (
     to_scored_chunk,
     validate_conditions,
 )
+from services.runtime.access import ACCESS_FIELD, Viewer
 
 
 def _sparse(vector: object) -> models.SparseVector:
     return models.SparseVector(indices=list(vector.indices), values=list(vector.values))
 
 
-def _filter(tenant: str, query: SearchQuery | None = None) -> models.Filter:
+def _scope(tenant: str, viewer: Viewer | None) -> list[models.Condition]:
+    """The tenant, and (unless the viewer sees everything) the access entries that let the viewer in."""
     must: list[models.Condition] = [models.FieldCondition(key=TENANT_FIELD, match=models.MatchValue(value=tenant))]
+    entries = viewer.entries() if viewer is not None else None
+    if entries is not None:
+        # Chunks indexed before access lists existed carry none: they stay open to the whole tenant.
+        must.append(
+            models.Filter(
+                should=[
+                    models.FieldCondition(key=ACCESS_FIELD, match=models.MatchAny(any=entries)),
+                    models.IsEmptyCondition(is_empty=models.PayloadField(key=ACCESS_FIELD)),
+                ]
+            )
+        )
+    return must
+
+
+def _filter(tenant: str, query: SearchQuery | None = None) -> models.Filter:
+    must = _scope(tenant, query.viewer if query else None)
     must_not: list[models.Condition] = []
     for condition in query.conditions if query else []:
         if condition.any_of:
@@ -142,11 +160,13 @@ class QdrantServerIndex:
             )
         return [to_scored_chunk(query, point) for point in response.points]
 
-    async def sections(self, tenant: str, refs: list[tuple[str, str]]) -> dict[tuple[str, str], list[ScoredChunk]]:
+    async def sections(
+        self, tenant: str, refs: list[tuple[str, str]], viewer: Viewer
+    ) -> dict[tuple[str, str], list[ScoredChunk]]:
         if not refs:
             return {}
         wanted = models.Filter(
-            must=[models.FieldCondition(key=TENANT_FIELD, match=models.MatchValue(value=tenant))],
+            must=_scope(tenant, viewer),
             should=[
                 models.Filter(
                     must=[
@@ -185,6 +205,15 @@ class QdrantServerIndex:
             points_selector=models.FilterSelector(filter=models.Filter(must=must, must_not=must_not)),
             wait=True,
         )
+
+    async def set_access(self, tenant: str, document_id: str, entries: list[str]) -> None:
+        document = models.Filter(
+            must=[
+                models.FieldCondition(key=TENANT_FIELD, match=models.MatchValue(value=tenant)),
+                models.FieldCondition(key="document_id", match=models.MatchValue(value=document_id)),
+            ]
+        )
+        await self._client.set_payload(self._collection, payload={ACCESS_FIELD: entries}, points=document, wait=True)
 
     async def count(self, tenant: str) -> int:
         result = await self._client.count(

@@ -14,6 +14,7 @@ from services.retriever.index import (
     ScoredChunk,
     SearchQuery,
 )
+from services.runtime.access import ACCESS_FIELD, Viewer, access_entries, split_access
 from services.runtime.errors import InvalidArgument
 
 _MODES = {
@@ -29,12 +30,27 @@ _FUSIONS = {
 }
 MAX_CANDIDATES = 1000
 MAX_SECTIONS = 100
+MAX_ACCESS_NAMES = 100
+MAX_NAME_CHARS = 200
 _STRING_FIELDS = ("document_id", "text", "title", "section_id", "source", "licence", "content_type", "revision")
 
 
 def _require_tenant(tenant: str) -> None:
     if not tenant:
         raise InvalidArgument("tenant is required")
+
+
+def _viewer(viewer: retriever_pb2.Viewer) -> Viewer:
+    return Viewer(everything=viewer.everything, user=viewer.user, groups=tuple(viewer.groups))
+
+
+def _access(users: list[str], groups: list[str]) -> list[str]:
+    """The access list for these names, refused when a name is empty, too long or too many are given."""
+    if len(users) > MAX_ACCESS_NAMES or len(groups) > MAX_ACCESS_NAMES:
+        raise InvalidArgument(f"at most {MAX_ACCESS_NAMES} allowed users and {MAX_ACCESS_NAMES} allowed groups")
+    if any(not name.strip() or len(name) > MAX_NAME_CHARS for name in (*users, *groups)):
+        raise InvalidArgument(f"allowed user and group names must be 1 to {MAX_NAME_CHARS} characters")
+    return access_entries(users, groups)
 
 
 def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
@@ -52,6 +68,7 @@ def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
         char_start=chunk.char_start,
         char_end=chunk.char_end,
     )
+    payload[ACCESS_FIELD] = _access(list(chunk.allowed_users), list(chunk.allowed_groups))
     if chunk.attributes.fields:
         payload[ATTRIBUTES] = json_format.MessageToDict(chunk.attributes)
     return ChunkRecord(id=chunk.id, dense=list(chunk.dense), payload=payload)
@@ -62,8 +79,11 @@ def _chunk(hit: ScoredChunk) -> retriever_pb2.Chunk:
     attributes = struct_pb2.Struct()
     if isinstance(p.get(ATTRIBUTES), dict):
         attributes.update(p[ATTRIBUTES])
+    users, groups = split_access([str(e) for e in p.get(ACCESS_FIELD) or []])
     return retriever_pb2.Chunk(
         attributes=attributes,
+        allowed_users=users,
+        allowed_groups=groups,
         id=hit.id,
         chunk_index=int(p.get("chunk_index", 0)),
         heading_path=[str(h) for h in p.get("heading_path", [])],
@@ -139,6 +159,7 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
             rrf_k=request.rrf_k or self._rrf_k,
             mmr_lambda=request.mmr_lambda if request.HasField("mmr_lambda") else None,
             candidates=request.candidates or request.top_k * self._prefetch_factor,
+            viewer=_viewer(request.viewer),
         )
         hits = await self._index.search(query)
         return retriever_pb2.SearchResponse(
@@ -154,7 +175,7 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
         refs = list(dict.fromkeys((ref.document_id, ref.section_id) for ref in request.sections))
         if any(not document_id or not section_id for document_id, section_id in refs):
             raise InvalidArgument("every section needs a document_id and a section_id")
-        found = await self._index.sections(request.tenant, refs)
+        found = await self._index.sections(request.tenant, refs, _viewer(request.viewer))
         return retriever_pb2.GetSectionsResponse(
             sections=[
                 retriever_pb2.Section(
@@ -182,3 +203,13 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
         return retriever_pb2.GetStatsResponse(
             chunks=await self._index.count(request.tenant), backend=self._index.backend
         )
+
+    async def SetDocumentAccess(
+        self, request: retriever_pb2.SetDocumentAccessRequest, context: grpc.aio.ServicerContext
+    ) -> retriever_pb2.SetDocumentAccessResponse:
+        _require_tenant(request.tenant)
+        if not request.document_id:
+            raise InvalidArgument("document_id is required")
+        entries = _access(list(request.allowed_users), list(request.allowed_groups))
+        await self._index.set_access(request.tenant, request.document_id, entries)
+        return retriever_pb2.SetDocumentAccessResponse()

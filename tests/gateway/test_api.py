@@ -52,6 +52,8 @@ async def test_every_format_ingests_into_chunks(api, corpus):
         "tags": ["policy", "security"],
         "licence": "internal",
         "attributes": {},
+        "allowed_users": [],
+        "allowed_groups": [],
     }
     assert by_name["orvane.html"]["metadata"]["title"] == "Mount Orvane"
     assert by_name["tides.pdf"]["content_type"] == "application/pdf" and by_name["tides.pdf"]["chunk_count"] == 1

@@ -298,3 +298,57 @@ async def test_the_index_survives_a_restart(engine, tmp_path, embed):
         hits = await _search(stub, embed, "t-durable", "when did the volcano erupt")
         assert hits[0].chunk.document_id == "volcano"
         assert np.isclose(hits[0].dense_similarity, hits[0].dense_similarity)
+
+
+async def test_readers_see_only_the_documents_open_to_them(backend, embed):
+    """Access lists in both engines: the whole tenant, named users, named groups; sections and searches alike;
+    and a document's access changed in place."""
+    stub, _ = backend
+    docs = {"open": ([], []), "eng-only": ([], ["eng"]), "alice-only": (["alice"], [])}
+    texts = {name: f"The quarterly {name} report covers rotation of keys." for name in docs}
+    vectors = await embed(*texts.values())
+    chunks = [
+        retriever_pb2.Chunk(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"acl/{name}")),
+            document_id=name,
+            section_id="s0",
+            text=texts[name],
+            dense=vector,
+            allowed_users=users,
+            allowed_groups=groups,
+        )
+        for (name, (users, groups)), vector in zip(docs.items(), vectors, strict=True)
+    ]
+    await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-acl", chunks=chunks))
+
+    async def seen(viewer: retriever_pb2.Viewer | None) -> set[str]:
+        extra = {"viewer": viewer} if viewer is not None else {}
+        hits = await _search(stub, embed, "t-acl", "quarterly report rotation of keys", top_k=10, **extra)
+        sections = await stub.GetSections(
+            retriever_pb2.GetSectionsRequest(
+                tenant="t-acl",
+                sections=[retriever_pb2.SectionRef(document_id=d, section_id="s0") for d in docs],
+                **extra,
+            )
+        )
+        found = {h.chunk.document_id for h in hits}
+        assert found == {s.document_id for s in sections.sections}
+        return found
+
+    assert await seen(None) == {"open"}
+    assert await seen(retriever_pb2.Viewer(user="bob", groups=["sales"])) == {"open"}
+    assert await seen(retriever_pb2.Viewer(user="bob", groups=["eng"])) == {"open", "eng-only"}
+    assert await seen(retriever_pb2.Viewer(user="alice")) == {"open", "alice-only"}
+    assert await seen(retriever_pb2.Viewer(everything=True)) == set(docs)
+    hit = (await _search(stub, embed, "t-acl", "alice-only", top_k=3, viewer=retriever_pb2.Viewer(user="alice")))[0]
+    assert list(hit.chunk.allowed_users) == ["alice"] or hit.chunk.document_id != "alice-only"
+    await stub.SetDocumentAccess(
+        retriever_pb2.SetDocumentAccessRequest(tenant="t-acl", document_id="alice-only", allowed_groups=["sales"])
+    )
+    assert await seen(retriever_pb2.Viewer(user="bob", groups=["sales"])) == {"open", "alice-only"}
+    assert await seen(retriever_pb2.Viewer(user="alice")) == {"open"}
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await stub.SetDocumentAccess(
+            retriever_pb2.SetDocumentAccessRequest(tenant="t-acl", document_id="open", allowed_users=[""])
+        )
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT

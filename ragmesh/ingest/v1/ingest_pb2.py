@@ -23,53 +23,56 @@ _sym_db = _symbol_database.Default()
 
 
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
+from ragmesh.retriever.v1 import retriever_pb2 as ragmesh_dot_retriever_dot_v1_dot_retriever__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eragmesh/ingest/v1/ingest.proto\x12\x11ragmesh.ingest.v1\x1a\x1cgoogle/protobuf/struct.proto\"\xaf\x01\n\rMetadataField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x04type\x18\x02 \x01(\x0e\x32\x1c.ragmesh.ingest.v1.FieldType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12.\n\toperators\x18\x04 \x03(\x0e\x32\x1b.ragmesh.ingest.v1.Operator\x12\x0f\n\x07\x61liases\x18\x05 \x03(\t\x12\x0e\n\x06values\x18\x06 \x03(\t\"f\n\x0eMetadataSchema\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x30\n\x06\x66ields\x18\x02 \x03(\x0b\x32 .ragmesh.ingest.v1.MetadataField\x12\x12\n\nupdated_at\x18\x03 \x01(\t\"\\\n\x18PutMetadataSchemaRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x30\n\x06\x66ields\x18\x02 \x03(\x0b\x32 .ragmesh.ingest.v1.MetadataField\"*\n\x18GetMetadataSchemaRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"}\n\x10\x44ocumentMetadata\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\x0f\n\x07licence\x18\x04 \x01(\t\x12+\n\nattributes\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\"\xac\x01\n\x15IngestDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c\x12\x35\n\x08metadata\x18\x05 \x01(\x0b\x32#.ragmesh.ingest.v1.DocumentMetadata\x12\x13\n\x0b\x64ocument_id\x18\x06 \x01(\t\"s\n\x16IngestDocumentResponse\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x02 \x01(\r\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.ragmesh.ingest.v1.IngestStatus\"\xe5\x01\n\x08\x44ocument\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x35\n\x08metadata\x18\x04 \x01(\x0b\x32#.ragmesh.ingest.v1.DocumentMetadata\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\r\x12\x12\n\nsize_bytes\x18\x06 \x01(\x04\x12\x14\n\x0c\x63ontent_hash\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x12\n\nupdated_at\x18\t \x01(\t\"9\n\x12GetDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\"c\n\x16GetDocumentTextRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x12\n\nchar_start\x18\x03 \x01(\r\x12\x10\n\x08\x63har_end\x18\x04 \x01(\r\"I\n\x0bTextSection\x12\x14\n\x0cheading_path\x18\x01 \x03(\t\x12\x12\n\nchar_start\x18\x02 \x01(\r\x12\x10\n\x08\x63har_end\x18\x03 \x01(\r\"\xb4\x01\n\x0c\x44ocumentText\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nchar_start\x18\x03 \x01(\r\x12\x10\n\x08\x63har_end\x18\x04 \x01(\r\x12\x13\n\x0btotal_chars\x18\x05 \x01(\r\x12\x14\n\x0c\x63ontent_hash\x18\x06 \x01(\t\x12\x30\n\x08sections\x18\x07 \x03(\x0b\x32\x1e.ragmesh.ingest.v1.TextSection\"E\n\x14ListDocumentsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\r\"V\n\x15ListDocumentsResponse\x12.\n\tdocuments\x18\x01 \x03(\x0b\x32\x1b.ragmesh.ingest.v1.Document\x12\r\n\x05total\x18\x02 \x01(\r\"<\n\x15\x44\x65leteDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\"0\n\x16\x44\x65leteDocumentResponse\x12\x16\n\x0e\x63hunks_deleted\x18\x01 \x01(\r*\x9c\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46IELD_TYPE_KEYWORD\x10\x01\x12\x17\n\x13\x46IELD_TYPE_KEYWORDS\x10\x02\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x03\x12\x15\n\x11\x46IELD_TYPE_NUMBER\x10\x04\x12\x13\n\x0f\x46IELD_TYPE_YEAR\x10\x05*s\n\x08Operator\x12\x18\n\x14OPERATOR_UNSPECIFIED\x10\x00\x12\x13\n\x0fOPERATOR_ANY_OF\x10\x01\x12\x14\n\x10OPERATOR_NONE_OF\x10\x02\x12\x10\n\x0cOPERATOR_GTE\x10\x03\x12\x10\n\x0cOPERATOR_LTE\x10\x04*\x80\x01\n\x0cIngestStatus\x12\x1d\n\x19INGEST_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15INGEST_STATUS_CREATED\x10\x01\x12\x19\n\x15INGEST_STATUS_UPDATED\x10\x02\x12\x1b\n\x17INGEST_STATUS_UNCHANGED\x10\x03\x32\xbd\x05\n\rIngestService\x12\x65\n\x0eIngestDocument\x12(.ragmesh.ingest.v1.IngestDocumentRequest\x1a).ragmesh.ingest.v1.IngestDocumentResponse\x12Q\n\x0bGetDocument\x12%.ragmesh.ingest.v1.GetDocumentRequest\x1a\x1b.ragmesh.ingest.v1.Document\x12]\n\x0fGetDocumentText\x12).ragmesh.ingest.v1.GetDocumentTextRequest\x1a\x1f.ragmesh.ingest.v1.DocumentText\x12\x62\n\rListDocuments\x12\'.ragmesh.ingest.v1.ListDocumentsRequest\x1a(.ragmesh.ingest.v1.ListDocumentsResponse\x12\x65\n\x0e\x44\x65leteDocument\x12(.ragmesh.ingest.v1.DeleteDocumentRequest\x1a).ragmesh.ingest.v1.DeleteDocumentResponse\x12\x63\n\x11PutMetadataSchema\x12+.ragmesh.ingest.v1.PutMetadataSchemaRequest\x1a!.ragmesh.ingest.v1.MetadataSchema\x12\x63\n\x11GetMetadataSchema\x12+.ragmesh.ingest.v1.GetMetadataSchemaRequest\x1a!.ragmesh.ingest.v1.MetadataSchemab\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1eragmesh/ingest/v1/ingest.proto\x12\x11ragmesh.ingest.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a$ragmesh/retriever/v1/retriever.proto\"\xaf\x01\n\rMetadataField\x12\x0c\n\x04name\x18\x01 \x01(\t\x12*\n\x04type\x18\x02 \x01(\x0e\x32\x1c.ragmesh.ingest.v1.FieldType\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12.\n\toperators\x18\x04 \x03(\x0e\x32\x1b.ragmesh.ingest.v1.Operator\x12\x0f\n\x07\x61liases\x18\x05 \x03(\t\x12\x0e\n\x06values\x18\x06 \x03(\t\"f\n\x0eMetadataSchema\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x30\n\x06\x66ields\x18\x02 \x03(\x0b\x32 .ragmesh.ingest.v1.MetadataField\x12\x12\n\nupdated_at\x18\x03 \x01(\t\"\\\n\x18PutMetadataSchemaRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x30\n\x06\x66ields\x18\x02 \x03(\x0b\x32 .ragmesh.ingest.v1.MetadataField\"*\n\x18GetMetadataSchemaRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"\xac\x01\n\x10\x44ocumentMetadata\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0e\n\x06source\x18\x02 \x01(\t\x12\x0c\n\x04tags\x18\x03 \x03(\t\x12\x0f\n\x07licence\x18\x04 \x01(\t\x12+\n\nattributes\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rallowed_users\x18\x06 \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x07 \x03(\t\"\xac\x01\n\x15IngestDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0f\n\x07\x63ontent\x18\x04 \x01(\x0c\x12\x35\n\x08metadata\x18\x05 \x01(\x0b\x32#.ragmesh.ingest.v1.DocumentMetadata\x12\x13\n\x0b\x64ocument_id\x18\x06 \x01(\t\"s\n\x16IngestDocumentResponse\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63hunk_count\x18\x02 \x01(\r\x12/\n\x06status\x18\x03 \x01(\x0e\x32\x1f.ragmesh.ingest.v1.IngestStatus\"\xe5\x01\n\x08\x44ocument\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x35\n\x08metadata\x18\x04 \x01(\x0b\x32#.ragmesh.ingest.v1.DocumentMetadata\x12\x13\n\x0b\x63hunk_count\x18\x05 \x01(\r\x12\x12\n\nsize_bytes\x18\x06 \x01(\x04\x12\x14\n\x0c\x63ontent_hash\x18\x07 \x01(\t\x12\x12\n\ncreated_at\x18\x08 \x01(\t\x12\x12\n\nupdated_at\x18\t \x01(\t\"g\n\x12GetDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12,\n\x06viewer\x18\x03 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\"\x91\x01\n\x16GetDocumentTextRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x12\n\nchar_start\x18\x03 \x01(\r\x12\x10\n\x08\x63har_end\x18\x04 \x01(\r\x12,\n\x06viewer\x18\x05 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\"I\n\x0bTextSection\x12\x14\n\x0cheading_path\x18\x01 \x03(\t\x12\x12\n\nchar_start\x18\x02 \x01(\r\x12\x10\n\x08\x63har_end\x18\x03 \x01(\r\"\xb4\x01\n\x0c\x44ocumentText\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x12\n\nchar_start\x18\x03 \x01(\r\x12\x10\n\x08\x63har_end\x18\x04 \x01(\r\x12\x13\n\x0btotal_chars\x18\x05 \x01(\r\x12\x14\n\x0c\x63ontent_hash\x18\x06 \x01(\t\x12\x30\n\x08sections\x18\x07 \x03(\x0b\x32\x1e.ragmesh.ingest.v1.TextSection\"s\n\x14ListDocumentsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06offset\x18\x03 \x01(\r\x12,\n\x06viewer\x18\x04 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\"V\n\x15ListDocumentsResponse\x12.\n\tdocuments\x18\x01 \x03(\x0b\x32\x1b.ragmesh.ingest.v1.Document\x12\r\n\x05total\x18\x02 \x01(\r\"j\n\x15\x44\x65leteDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12,\n\x06viewer\x18\x03 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\"0\n\x16\x44\x65leteDocumentResponse\x12\x16\n\x0e\x63hunks_deleted\x18\x01 \x01(\r\"\x9c\x01\n\x18SetDocumentAccessRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12,\n\x06viewer\x18\x03 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\x12\x15\n\rallowed_users\x18\x04 \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x05 \x03(\t*\x9c\x01\n\tFieldType\x12\x1a\n\x16\x46IELD_TYPE_UNSPECIFIED\x10\x00\x12\x16\n\x12\x46IELD_TYPE_KEYWORD\x10\x01\x12\x17\n\x13\x46IELD_TYPE_KEYWORDS\x10\x02\x12\x16\n\x12\x46IELD_TYPE_INTEGER\x10\x03\x12\x15\n\x11\x46IELD_TYPE_NUMBER\x10\x04\x12\x13\n\x0f\x46IELD_TYPE_YEAR\x10\x05*s\n\x08Operator\x12\x18\n\x14OPERATOR_UNSPECIFIED\x10\x00\x12\x13\n\x0fOPERATOR_ANY_OF\x10\x01\x12\x14\n\x10OPERATOR_NONE_OF\x10\x02\x12\x10\n\x0cOPERATOR_GTE\x10\x03\x12\x10\n\x0cOPERATOR_LTE\x10\x04*\x80\x01\n\x0cIngestStatus\x12\x1d\n\x19INGEST_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15INGEST_STATUS_CREATED\x10\x01\x12\x19\n\x15INGEST_STATUS_UPDATED\x10\x02\x12\x1b\n\x17INGEST_STATUS_UNCHANGED\x10\x03\x32\x9c\x06\n\rIngestService\x12\x65\n\x0eIngestDocument\x12(.ragmesh.ingest.v1.IngestDocumentRequest\x1a).ragmesh.ingest.v1.IngestDocumentResponse\x12Q\n\x0bGetDocument\x12%.ragmesh.ingest.v1.GetDocumentRequest\x1a\x1b.ragmesh.ingest.v1.Document\x12]\n\x0fGetDocumentText\x12).ragmesh.ingest.v1.GetDocumentTextRequest\x1a\x1f.ragmesh.ingest.v1.DocumentText\x12\x62\n\rListDocuments\x12\'.ragmesh.ingest.v1.ListDocumentsRequest\x1a(.ragmesh.ingest.v1.ListDocumentsResponse\x12\x65\n\x0e\x44\x65leteDocument\x12(.ragmesh.ingest.v1.DeleteDocumentRequest\x1a).ragmesh.ingest.v1.DeleteDocumentResponse\x12\x63\n\x11PutMetadataSchema\x12+.ragmesh.ingest.v1.PutMetadataSchemaRequest\x1a!.ragmesh.ingest.v1.MetadataSchema\x12\x63\n\x11GetMetadataSchema\x12+.ragmesh.ingest.v1.GetMetadataSchemaRequest\x1a!.ragmesh.ingest.v1.MetadataSchema\x12]\n\x11SetDocumentAccess\x12+.ragmesh.ingest.v1.SetDocumentAccessRequest\x1a\x1b.ragmesh.ingest.v1.Documentb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ragmesh.ingest.v1.ingest_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FIELDTYPE']._serialized_start=1844
-  _globals['_FIELDTYPE']._serialized_end=2000
-  _globals['_OPERATOR']._serialized_start=2002
-  _globals['_OPERATOR']._serialized_end=2117
-  _globals['_INGESTSTATUS']._serialized_start=2120
-  _globals['_INGESTSTATUS']._serialized_end=2248
-  _globals['_METADATAFIELD']._serialized_start=84
-  _globals['_METADATAFIELD']._serialized_end=259
-  _globals['_METADATASCHEMA']._serialized_start=261
-  _globals['_METADATASCHEMA']._serialized_end=363
-  _globals['_PUTMETADATASCHEMAREQUEST']._serialized_start=365
-  _globals['_PUTMETADATASCHEMAREQUEST']._serialized_end=457
-  _globals['_GETMETADATASCHEMAREQUEST']._serialized_start=459
-  _globals['_GETMETADATASCHEMAREQUEST']._serialized_end=501
-  _globals['_DOCUMENTMETADATA']._serialized_start=503
-  _globals['_DOCUMENTMETADATA']._serialized_end=628
-  _globals['_INGESTDOCUMENTREQUEST']._serialized_start=631
-  _globals['_INGESTDOCUMENTREQUEST']._serialized_end=803
-  _globals['_INGESTDOCUMENTRESPONSE']._serialized_start=805
-  _globals['_INGESTDOCUMENTRESPONSE']._serialized_end=920
-  _globals['_DOCUMENT']._serialized_start=923
-  _globals['_DOCUMENT']._serialized_end=1152
-  _globals['_GETDOCUMENTREQUEST']._serialized_start=1154
-  _globals['_GETDOCUMENTREQUEST']._serialized_end=1211
-  _globals['_GETDOCUMENTTEXTREQUEST']._serialized_start=1213
-  _globals['_GETDOCUMENTTEXTREQUEST']._serialized_end=1312
-  _globals['_TEXTSECTION']._serialized_start=1314
-  _globals['_TEXTSECTION']._serialized_end=1387
-  _globals['_DOCUMENTTEXT']._serialized_start=1390
-  _globals['_DOCUMENTTEXT']._serialized_end=1570
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1572
-  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1641
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=1643
-  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=1729
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=1731
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=1791
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=1793
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=1841
-  _globals['_INGESTSERVICE']._serialized_start=2251
-  _globals['_INGESTSERVICE']._serialized_end=2952
+  _globals['_FIELDTYPE']._serialized_start=2274
+  _globals['_FIELDTYPE']._serialized_end=2430
+  _globals['_OPERATOR']._serialized_start=2432
+  _globals['_OPERATOR']._serialized_end=2547
+  _globals['_INGESTSTATUS']._serialized_start=2550
+  _globals['_INGESTSTATUS']._serialized_end=2678
+  _globals['_METADATAFIELD']._serialized_start=122
+  _globals['_METADATAFIELD']._serialized_end=297
+  _globals['_METADATASCHEMA']._serialized_start=299
+  _globals['_METADATASCHEMA']._serialized_end=401
+  _globals['_PUTMETADATASCHEMAREQUEST']._serialized_start=403
+  _globals['_PUTMETADATASCHEMAREQUEST']._serialized_end=495
+  _globals['_GETMETADATASCHEMAREQUEST']._serialized_start=497
+  _globals['_GETMETADATASCHEMAREQUEST']._serialized_end=539
+  _globals['_DOCUMENTMETADATA']._serialized_start=542
+  _globals['_DOCUMENTMETADATA']._serialized_end=714
+  _globals['_INGESTDOCUMENTREQUEST']._serialized_start=717
+  _globals['_INGESTDOCUMENTREQUEST']._serialized_end=889
+  _globals['_INGESTDOCUMENTRESPONSE']._serialized_start=891
+  _globals['_INGESTDOCUMENTRESPONSE']._serialized_end=1006
+  _globals['_DOCUMENT']._serialized_start=1009
+  _globals['_DOCUMENT']._serialized_end=1238
+  _globals['_GETDOCUMENTREQUEST']._serialized_start=1240
+  _globals['_GETDOCUMENTREQUEST']._serialized_end=1343
+  _globals['_GETDOCUMENTTEXTREQUEST']._serialized_start=1346
+  _globals['_GETDOCUMENTTEXTREQUEST']._serialized_end=1491
+  _globals['_TEXTSECTION']._serialized_start=1493
+  _globals['_TEXTSECTION']._serialized_end=1566
+  _globals['_DOCUMENTTEXT']._serialized_start=1569
+  _globals['_DOCUMENTTEXT']._serialized_end=1749
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_start=1751
+  _globals['_LISTDOCUMENTSREQUEST']._serialized_end=1866
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_start=1868
+  _globals['_LISTDOCUMENTSRESPONSE']._serialized_end=1954
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=1956
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=2062
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=2064
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=2112
+  _globals['_SETDOCUMENTACCESSREQUEST']._serialized_start=2115
+  _globals['_SETDOCUMENTACCESSREQUEST']._serialized_end=2271
+  _globals['_INGESTSERVICE']._serialized_start=2681
+  _globals['_INGESTSERVICE']._serialized_end=3477
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,5 @@
 from google.protobuf import struct_pb2 as _struct_pb2
+from ragmesh.retriever.v1 import retriever_pb2 as _retriever_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -88,18 +89,22 @@ class GetMetadataSchemaRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ...) -> None: ...
 
 class DocumentMetadata(_message.Message):
-    __slots__ = ("title", "source", "tags", "licence", "attributes")
+    __slots__ = ("title", "source", "tags", "licence", "attributes", "allowed_users", "allowed_groups")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
     LICENCE_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
     title: str
     source: str
     tags: _containers.RepeatedScalarFieldContainer[str]
     licence: str
     attributes: _struct_pb2.Struct
-    def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    allowed_users: _containers.RepeatedScalarFieldContainer[str]
+    allowed_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IngestDocumentRequest(_message.Message):
     __slots__ = ("tenant", "filename", "content_type", "content", "metadata", "document_id")
@@ -150,24 +155,28 @@ class Document(_message.Message):
     def __init__(self, document_id: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., chunk_count: _Optional[int] = ..., size_bytes: _Optional[int] = ..., content_hash: _Optional[str] = ..., created_at: _Optional[str] = ..., updated_at: _Optional[str] = ...) -> None: ...
 
 class GetDocumentRequest(_message.Message):
-    __slots__ = ("tenant", "document_id")
+    __slots__ = ("tenant", "document_id", "viewer")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     document_id: str
-    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ...) -> None: ...
+    viewer: _retriever_pb2.Viewer
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ...) -> None: ...
 
 class GetDocumentTextRequest(_message.Message):
-    __slots__ = ("tenant", "document_id", "char_start", "char_end")
+    __slots__ = ("tenant", "document_id", "char_start", "char_end", "viewer")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHAR_START_FIELD_NUMBER: _ClassVar[int]
     CHAR_END_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     document_id: str
     char_start: int
     char_end: int
-    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ...) -> None: ...
+    viewer: _retriever_pb2.Viewer
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ...) -> None: ...
 
 class TextSection(_message.Message):
     __slots__ = ("heading_path", "char_start", "char_end")
@@ -198,14 +207,16 @@ class DocumentText(_message.Message):
     def __init__(self, document_id: _Optional[str] = ..., text: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., total_chars: _Optional[int] = ..., content_hash: _Optional[str] = ..., sections: _Optional[_Iterable[_Union[TextSection, _Mapping]]] = ...) -> None: ...
 
 class ListDocumentsRequest(_message.Message):
-    __slots__ = ("tenant", "limit", "offset")
+    __slots__ = ("tenant", "limit", "offset", "viewer")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     OFFSET_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     limit: int
     offset: int
-    def __init__(self, tenant: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+    viewer: _retriever_pb2.Viewer
+    def __init__(self, tenant: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ...) -> None: ...
 
 class ListDocumentsResponse(_message.Message):
     __slots__ = ("documents", "total")
@@ -216,15 +227,31 @@ class ListDocumentsResponse(_message.Message):
     def __init__(self, documents: _Optional[_Iterable[_Union[Document, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
 
 class DeleteDocumentRequest(_message.Message):
-    __slots__ = ("tenant", "document_id")
+    __slots__ = ("tenant", "document_id", "viewer")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     document_id: str
-    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ...) -> None: ...
+    viewer: _retriever_pb2.Viewer
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ...) -> None: ...
 
 class DeleteDocumentResponse(_message.Message):
     __slots__ = ("chunks_deleted",)
     CHUNKS_DELETED_FIELD_NUMBER: _ClassVar[int]
     chunks_deleted: int
     def __init__(self, chunks_deleted: _Optional[int] = ...) -> None: ...
+
+class SetDocumentAccessRequest(_message.Message):
+    __slots__ = ("tenant", "document_id", "viewer", "allowed_users", "allowed_groups")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    document_id: str
+    viewer: _retriever_pb2.Viewer
+    allowed_users: _containers.RepeatedScalarFieldContainer[str]
+    allowed_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -70,6 +70,11 @@ class IngestServiceStub:
                 request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetMetadataSchemaRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.FromString,
                 _registered_method=True)
+        self.SetDocumentAccess = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/SetDocumentAccess',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SetDocumentAccessRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -123,6 +128,13 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetDocumentAccess(self, request, context):
+        """Change who may see a document inside its tenant (catalogue and every chunk), without re-indexing it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -160,6 +172,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.GetMetadataSchema,
                     request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetMetadataSchemaRequest.FromString,
                     response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.SerializeToString,
+            ),
+            'SetDocumentAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDocumentAccess,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SetDocumentAccessRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -352,6 +369,33 @@ class IngestService:
             '/ragmesh.ingest.v1.IngestService/GetMetadataSchema',
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetMetadataSchemaRequest.SerializeToString,
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.MetadataSchema.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDocumentAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/SetDocumentAccess',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SetDocumentAccessRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,8 +28,18 @@ FUSION_UNSPECIFIED: Fusion
 FUSION_RRF: Fusion
 FUSION_DBSF: Fusion
 
+class Viewer(_message.Message):
+    __slots__ = ("everything", "user", "groups")
+    EVERYTHING_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    everything: bool
+    user: str
+    groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, everything: _Optional[bool] = ..., user: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class Chunk(_message.Message):
-    __slots__ = ("id", "document_id", "chunk_index", "text", "dense", "title", "heading_path", "section_id", "source", "tags", "licence", "content_type", "revision", "char_start", "char_end", "attributes")
+    __slots__ = ("id", "document_id", "chunk_index", "text", "dense", "title", "heading_path", "section_id", "source", "tags", "licence", "content_type", "revision", "char_start", "char_end", "attributes", "allowed_users", "allowed_groups")
     ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +56,8 @@ class Chunk(_message.Message):
     CHAR_START_FIELD_NUMBER: _ClassVar[int]
     CHAR_END_FIELD_NUMBER: _ClassVar[int]
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
     id: str
     document_id: str
     chunk_index: int
@@ -62,7 +74,9 @@ class Chunk(_message.Message):
     char_start: int
     char_end: int
     attributes: _struct_pb2.Struct
-    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., title: _Optional[str] = ..., heading_path: _Optional[_Iterable[str]] = ..., section_id: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., content_type: _Optional[str] = ..., revision: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+    allowed_users: _containers.RepeatedScalarFieldContainer[str]
+    allowed_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., title: _Optional[str] = ..., heading_path: _Optional[_Iterable[str]] = ..., section_id: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., content_type: _Optional[str] = ..., revision: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
     __slots__ = ("tenant", "chunks")
@@ -99,7 +113,7 @@ class Filter(_message.Message):
     def __init__(self, must: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("tenant", "text", "dense", "top_k", "filter", "mode", "dense_weight", "sparse_weight", "fusion", "rrf_k", "mmr_lambda", "candidates")
+    __slots__ = ("tenant", "text", "dense", "top_k", "filter", "mode", "dense_weight", "sparse_weight", "fusion", "rrf_k", "mmr_lambda", "candidates", "viewer")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     DENSE_FIELD_NUMBER: _ClassVar[int]
@@ -112,6 +126,7 @@ class SearchRequest(_message.Message):
     RRF_K_FIELD_NUMBER: _ClassVar[int]
     MMR_LAMBDA_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     text: str
     dense: _containers.RepeatedScalarFieldContainer[float]
@@ -124,7 +139,8 @@ class SearchRequest(_message.Message):
     rrf_k: int
     mmr_lambda: float
     candidates: int
-    def __init__(self, tenant: _Optional[str] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., dense_weight: _Optional[float] = ..., sparse_weight: _Optional[float] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., rrf_k: _Optional[int] = ..., mmr_lambda: _Optional[float] = ..., candidates: _Optional[int] = ...) -> None: ...
+    viewer: Viewer
+    def __init__(self, tenant: _Optional[str] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., dense_weight: _Optional[float] = ..., sparse_weight: _Optional[float] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., rrf_k: _Optional[int] = ..., mmr_lambda: _Optional[float] = ..., candidates: _Optional[int] = ..., viewer: _Optional[_Union[Viewer, _Mapping]] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("chunk", "score", "dense_similarity")
@@ -151,12 +167,14 @@ class SectionRef(_message.Message):
     def __init__(self, document_id: _Optional[str] = ..., section_id: _Optional[str] = ...) -> None: ...
 
 class GetSectionsRequest(_message.Message):
-    __slots__ = ("tenant", "sections")
+    __slots__ = ("tenant", "sections", "viewer")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     SECTIONS_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     sections: _containers.RepeatedCompositeFieldContainer[SectionRef]
-    def __init__(self, tenant: _Optional[str] = ..., sections: _Optional[_Iterable[_Union[SectionRef, _Mapping]]] = ...) -> None: ...
+    viewer: Viewer
+    def __init__(self, tenant: _Optional[str] = ..., sections: _Optional[_Iterable[_Union[SectionRef, _Mapping]]] = ..., viewer: _Optional[_Union[Viewer, _Mapping]] = ...) -> None: ...
 
 class Section(_message.Message):
     __slots__ = ("document_id", "section_id", "chunks")
@@ -203,3 +221,19 @@ class GetStatsResponse(_message.Message):
     chunks: int
     backend: str
     def __init__(self, chunks: _Optional[int] = ..., backend: _Optional[str] = ...) -> None: ...
+
+class SetDocumentAccessRequest(_message.Message):
+    __slots__ = ("tenant", "document_id", "allowed_users", "allowed_groups")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    document_id: str
+    allowed_users: _containers.RepeatedScalarFieldContainer[str]
+    allowed_groups: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class SetDocumentAccessResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -60,6 +60,11 @@ class RetrieverServiceStub:
                 request_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetStatsRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetStatsResponse.FromString,
                 _registered_method=True)
+        self.SetDocumentAccess = channel.unary_unary(
+                '/ragmesh.retriever.v1.RetrieverService/SetDocumentAccess',
+                request_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SetDocumentAccessRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SetDocumentAccessResponse.FromString,
+                _registered_method=True)
 
 
 class RetrieverServiceServicer:
@@ -101,6 +106,13 @@ class RetrieverServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetDocumentAccess(self, request, context):
+        """Change who may see a document's chunks (every revision), without re-indexing them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RetrieverServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -128,6 +140,11 @@ def add_RetrieverServiceServicer_to_server(servicer, server):
                     servicer.GetStats,
                     request_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetStatsRequest.FromString,
                     response_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetStatsResponse.SerializeToString,
+            ),
+            'SetDocumentAccess': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDocumentAccess,
+                    request_deserializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SetDocumentAccessRequest.FromString,
+                    response_serializer=ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SetDocumentAccessResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -266,6 +283,33 @@ class RetrieverService:
             '/ragmesh.retriever.v1.RetrieverService/GetStats',
             ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetStatsRequest.SerializeToString,
             ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.GetStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDocumentAccess(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.retriever.v1.RetrieverService/SetDocumentAccess',
+            ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SetDocumentAccessRequest.SerializeToString,
+            ragmesh_dot_retriever_dot_v1_dot_retriever__pb2.SetDocumentAccessResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,8 +7,10 @@ import json
 import logging
 
 import redis.asyncio as redis
+from pydantic import BaseModel
 
 from services.gateway.models import QueryRequest, QueryResponse
+from services.runtime.access import Viewer
 from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,13 @@ class CorpusVersions:
             raise Unavailable(f"the change was stored but the cache could not be invalidated: {exc}") from exc
 
 
+class CachedAnswer(BaseModel):
+    """An answer as cached, with (allowed_users, allowed_groups) of every document it shows."""
+
+    response: QueryResponse
+    access: dict[str, tuple[list[str], list[str]]]
+
+
 class AnswerCache:
     """Whole answers by tenant, corpus version, normalized question, request options and prompt version."""
 
@@ -60,16 +69,24 @@ class AnswerCache:
         )
         return "ragmesh:answer:" + hashlib.sha256(identity.encode()).hexdigest()
 
-    async def get(self, key: str) -> QueryResponse | None:
+    async def get(self, key: str, viewer: Viewer) -> QueryResponse | None:
+        """The cached answer, when there is one and the viewer may see every document it shows."""
         try:
             cached = await self._redis.get(key)
         except redis.RedisError:
             log.warning("answer cache unavailable; answering without it")
             return None
-        return QueryResponse.model_validate_json(cached) if cached else None
+        if not cached:
+            return None
+        entry = CachedAnswer.model_validate_json(cached)
+        if not all(viewer.can_see(users, groups) for users, groups in entry.access.values()):
+            return None
+        return entry.response
 
-    async def put(self, key: str, response: QueryResponse) -> None:
+    async def put(self, key: str, response: QueryResponse, access: dict[str, tuple[list[str], list[str]]]) -> None:
+        """Store the answer with who may see each document it shows."""
+        entry = CachedAnswer(response=response, access=access)
         try:
-            await self._redis.set(key, response.model_dump_json(), ex=self._ttl)
+            await self._redis.set(key, entry.model_dump_json(), ex=self._ttl)
         except redis.RedisError:
             log.warning("answer cache unavailable; not stored")

@@ -53,6 +53,10 @@ class Passage:
     similarity: float
     sentences: list[Sentence] = field(default_factory=list)
     expanded: bool = False
+    # Who may see the document inside the tenant (empty: everyone); a cached answer is served only to callers
+    # who may see every document it cites.
+    allowed_users: list[str] = field(default_factory=list)
+    allowed_groups: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -80,6 +84,8 @@ class Passage:
             similarity=similarity,
             sentences=sentences,
             expanded=expanded,
+            allowed_users=list(first.allowed_users),
+            allowed_groups=list(first.allowed_groups),
         )
 
 

@@ -6,6 +6,7 @@ from ragmesh.generator.v1 import generator_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.identity import Principal
 from services.gateway.models import Citation, ContextStats, QueryRequest
 from services.gateway.query.cache import CorpusVersions
 from services.gateway.query.citations import ambiguous, citations, confidence
@@ -46,6 +47,10 @@ class Evidence:
     def citations(self, answer: str) -> list[Citation]:
         return citations(self.passages, self.question, answer)
 
+    def access(self) -> dict[str, tuple[list[str], list[str]]]:
+        """Who may see each document shown: (allowed_users, allowed_groups) by document id."""
+        return {p.document_id: (p.allowed_users, p.allowed_groups) for p in self.passages}
+
 
 def top_k(asked: int | None, default: int, limit: int) -> int:
     top_k = default if asked is None else asked
@@ -63,19 +68,19 @@ class EvidenceGatherer:
         self.retrieval = Retrieval(settings, downstream)
         self._compressor = Compressor(settings, downstream)
 
-    async def gather(self, tenant: str, request: QueryRequest) -> Evidence:
+    async def gather(self, caller: Principal, request: QueryRequest) -> Evidence:
         s = self._settings
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
         timings, fallbacks = evidence.timings_ms, evidence.fallbacks
         k = top_k(request.top_k, s.default_top_k, s.max_top_k)
         plan = await self.planner.plan(
-            tenant, evidence.question, request.filters, request.self_query, timings, request.self_query_llm
+            caller.tenant, evidence.question, request.filters, request.self_query, timings, request.self_query_llm
         )
         evidence.plan = plan
         search = retriever_pb2.SearchRequest(
             top_k=k, filter=to_retriever_filter(plan.filters), mode=MODES[request.mode]
         )
-        found, vector = await self.retrieval.search(tenant, plan.text, search, timings)
+        found, vector = await self.retrieval.search(caller, plan.text, search, timings)
         found, evidence.context.reranked = await self.retrieval.rerank(evidence.question, found, timings, fallbacks)
         relevant = [hit for hit in found if hit.dense_similarity >= s.relevance_threshold][: s.max_passages]
         if not relevant:
@@ -84,7 +89,7 @@ class EvidenceGatherer:
         evidence.confidence = confidence(best, s.relevance_threshold, s.confident_similarity)
         evidence.is_confused = ambiguous(relevant, s.confident_similarity, s.confused_margin)
         if request.expand == "section":
-            passages = await self.retrieval.sections(tenant, relevant, timings, fallbacks)
+            passages = await self.retrieval.sections(caller, relevant, timings, fallbacks)
         else:
             passages = [Passage.from_chunks([hit.chunk], hit.dense_similarity, expanded=False) for hit in relevant]
         compressed = await self._compressor.compress(evidence.question, vector, passages, request, timings, fallbacks)

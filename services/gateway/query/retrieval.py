@@ -11,6 +11,7 @@ from ragmesh.embedder.v1 import embedder_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.identity import Principal
 from services.gateway.query.context import Passage, expand_to_sections
 from services.gateway.query.rerank import Reranker
 from services.gateway.query.timing import timed
@@ -34,9 +35,10 @@ class Retrieval:
         self._reranker = Reranker(settings.reranker_url, settings.reranker_timeout_seconds)
 
     async def search(
-        self, tenant: str, text: str, search: retriever_pb2.SearchRequest, timings: dict[str, float]
+        self, caller: Principal, text: str, search: retriever_pb2.SearchRequest, timings: dict[str, float]
     ) -> tuple[list[retriever_pb2.Hit], list[float]]:
-        """The hits for `text` in the tenant's chunks, and the text's query vector."""
+        """The hits for `text` in the chunks of the caller's tenant that the caller may see, and the text's
+        query vector."""
         with timed(timings, "embed"):
             embedded = await self._downstream.embedder.Embed(
                 embedder_pb2.EmbedRequest(texts=[text], kind=embedder_pb2.INPUT_KIND_QUERY),
@@ -44,7 +46,8 @@ class Retrieval:
             )
         vector = list(embedded.vectors[0].values)
         with timed(timings, "retrieve"):
-            search.tenant, search.text = tenant, text
+            search.tenant, search.text = caller.tenant, text
+            search.viewer.CopyFrom(caller.viewer_message())
             search.dense.extend(vector)
             found = await self._downstream.retriever.Search(search, timeout=self._settings.retrieval_timeout_seconds)
         return list(found.hits), vector
@@ -66,7 +69,7 @@ class Retrieval:
         return [hits[index] for index, _ in order], True
 
     async def sections(
-        self, tenant: str, hits: list[retriever_pb2.Hit], timings: dict[str, float], fallbacks: list[str]
+        self, caller: Principal, hits: list[retriever_pb2.Hit], timings: dict[str, float], fallbacks: list[str]
     ) -> list[Passage]:
         """Parent-document retrieval: each hit's whole section (once), when it fits; the chunk alone otherwise."""
         refs = list(dict.fromkeys((h.chunk.document_id, h.chunk.section_id) for h in hits if h.chunk.section_id))
@@ -76,7 +79,8 @@ class Retrieval:
                 try:
                     reply = await self._downstream.retriever.GetSections(
                         retriever_pb2.GetSectionsRequest(
-                            tenant=tenant,
+                            tenant=caller.tenant,
+                            viewer=caller.viewer_message(),
                             sections=[retriever_pb2.SectionRef(document_id=d, section_id=x) for d, x in refs],
                         ),
                         timeout=self._settings.retrieval_timeout_seconds,

@@ -39,7 +39,7 @@ class QueryService:
         self._cache = AnswerCache(downstream.redis, settings.answer_cache_seconds)
 
     async def gather(self, caller: Principal, request: QueryRequest) -> Evidence:
-        return await self.evidence.gather(caller.tenant, request)
+        return await self.evidence.gather(caller, request)
 
     def _response(self, evidence: Evidence, answer: str, generated: Generated | None = None, **extra) -> QueryResponse:
         citations = evidence.citations(answer)
@@ -67,7 +67,7 @@ class QueryService:
         version = await self.versions.current(tenant)
         prompt_version = await self.generation.prompt_version() if version and request.generate else "none"
         key = AnswerCache.key(tenant, version, question, request, prompt_version) if version and prompt_version else ""
-        if key and (cached := await self._cache.get(key)) is not None:
+        if key and (cached := await self._cache.get(key, caller.viewer)) is not None:
             return cached.model_copy(update={"cached": True})
         evidence = await self.gather(caller, request)
         if evidence.no_context:
@@ -80,7 +80,7 @@ class QueryService:
                 return self._response(evidence, DEGRADED_ANSWER, degraded=True)
             response = self._response(evidence, generated.text, generated)
         if key and not evidence.fallbacks:
-            await self._cache.put(key, response)
+            await self._cache.put(key, response, evidence.access())
         return response
 
     async def stream(self, caller: Principal, evidence: Evidence, request: QueryRequest) -> AsyncIterator[dict]:
@@ -131,7 +131,7 @@ class QueryService:
         )
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
-        hits, _ = await self.evidence.retrieval.search(caller.tenant, plan.text, search, timings)
+        hits, _ = await self.evidence.retrieval.search(caller, plan.text, search, timings)
         return SearchResponse(
             filters_applied=plan.applied,
             self_query=plan.self_query_result,

@@ -11,6 +11,7 @@ from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, Service
 from services.gateway.models import (
     DeleteResponse,
     Document,
+    DocumentAccess,
     DocumentList,
     DocumentMetadata,
     DocumentText,
@@ -41,6 +42,8 @@ def _document(doc: ingest_pb2.Document) -> Document:
             tags=list(doc.metadata.tags),
             licence=doc.metadata.licence,
             attributes=json_format.MessageToDict(doc.metadata.attributes),
+            allowed_users=list(doc.metadata.allowed_users),
+            allowed_groups=list(doc.metadata.allowed_groups),
         ),
         chunk_count=doc.chunk_count,
         size_bytes=doc.size_bytes,
@@ -48,6 +51,10 @@ def _document(doc: ingest_pb2.Document) -> Document:
         created_at=doc.created_at,
         updated_at=doc.updated_at,
     )
+
+
+def _names(listed: str) -> list[str]:
+    return [name.strip() for name in listed.split(",") if name.strip()]
 
 
 @router.post(
@@ -79,6 +86,10 @@ async def add_document(
     attributes: Annotated[
         str, Form(description='JSON object of declared metadata, e.g. {"year": 2019, "authors": ["Jane Smith"]}.')
     ] = "",
+    allowed_users: Annotated[
+        str, Form(description="Comma-separated users who may see the document; with allowed_groups empty too: all.")
+    ] = "",
+    allowed_groups: Annotated[str, Form(description="Comma-separated groups whose members may see it.")] = "",
 ) -> IngestResponse:
     """Add a document: it is extracted, chunked, embedded and indexed before this returns."""
     declared = int(request.headers.get("content-length") or 0)
@@ -94,7 +105,12 @@ async def add_document(
     if not isinstance(declared_attributes, dict):
         raise HTTPException(422, "attributes must be a JSON object of field name to value")
     metadata = ingest_pb2.DocumentMetadata(
-        title=title, source=source, tags=[t.strip() for t in tags.split(",") if t.strip()], licence=licence
+        title=title,
+        source=source,
+        tags=_names(tags),
+        licence=licence,
+        allowed_users=_names(allowed_users),
+        allowed_groups=_names(allowed_groups),
     )
     try:
         metadata.attributes.update(declared_attributes)
@@ -128,7 +144,10 @@ async def list_documents(
 ) -> DocumentList:
     """The tenant's documents, oldest first."""
     reply = await clients.ingest.ListDocuments(
-        ingest_pb2.ListDocumentsRequest(tenant=caller.tenant, limit=limit, offset=offset), timeout=10
+        ingest_pb2.ListDocumentsRequest(
+            tenant=caller.tenant, limit=limit, offset=offset, viewer=caller.viewer_message()
+        ),
+        timeout=10,
     )
     return DocumentList(documents=[_document(d) for d in reply.documents], total=reply.total)
 
@@ -141,7 +160,8 @@ async def list_documents(
 async def get_document(document_id: str, caller: QueryCaller, clients: ClientsDep) -> Document:
     """One document's record."""
     reply = await clients.ingest.GetDocument(
-        ingest_pb2.GetDocumentRequest(tenant=caller.tenant, document_id=document_id), timeout=10
+        ingest_pb2.GetDocumentRequest(tenant=caller.tenant, document_id=document_id, viewer=caller.viewer_message()),
+        timeout=10,
     )
     return _document(reply)
 
@@ -174,7 +194,11 @@ async def get_document_text(
         raise HTTPException(422, f"char_end ({char_end}) must not be before char_start ({char_start})")
     reply = await clients.ingest.GetDocumentText(
         ingest_pb2.GetDocumentTextRequest(
-            tenant=caller.tenant, document_id=document_id, char_start=char_start, char_end=char_end or 0
+            tenant=caller.tenant,
+            document_id=document_id,
+            char_start=char_start,
+            char_end=char_end or 0,
+            viewer=caller.viewer_message(),
         ),
         timeout=30,
     )
@@ -202,7 +226,28 @@ async def delete_document(
 ) -> DeleteResponse:
     """Delete a document and every chunk of it."""
     reply = await clients.ingest.DeleteDocument(
-        ingest_pb2.DeleteDocumentRequest(tenant=caller.tenant, document_id=document_id), timeout=60
+        ingest_pb2.DeleteDocumentRequest(tenant=caller.tenant, document_id=document_id, viewer=caller.viewer_message()),
+        timeout=60,
     )
     await service.versions.bump(caller.tenant)
     return DeleteResponse(document_id=document_id, chunks_deleted=reply.chunks_deleted)
+
+
+@router.put("/{document_id}/access", response_model=Document, responses=problems(401, 403, 404, 422))
+async def set_access(
+    document_id: str, body: DocumentAccess, caller: IngestCaller, clients: ClientsDep, service: ServiceDep
+) -> Document:
+    """Change who may see the document inside the tenant (both lists empty: the whole tenant). Its chunks are
+    not re-indexed; cached answers are invalidated."""
+    reply = await clients.ingest.SetDocumentAccess(
+        ingest_pb2.SetDocumentAccessRequest(
+            tenant=caller.tenant,
+            document_id=document_id,
+            viewer=caller.viewer_message(),
+            allowed_users=body.allowed_users,
+            allowed_groups=body.allowed_groups,
+        ),
+        timeout=60,
+    )
+    await service.versions.bump(caller.tenant)
+    return _document(reply)
