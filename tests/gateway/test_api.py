@@ -10,6 +10,7 @@ from ragmesh.suite import free_port
 from services.gateway.models import QueryRequest
 from services.gateway.query.cache import AnswerCache, corpus_key
 from services.generator.prompts import PROMPT_VERSION
+from services.runtime.access import Viewer
 from tests.conftest import ACME, GLOBEX, MOCK_ANSWER
 from tests.gateway.documents import ACME_DOCS, GLOBEX_DOCS
 from tests.servers import gateway
@@ -345,8 +346,10 @@ async def test_cached_answers_follow_the_generators_prompt_version(api, corpus, 
     client = redis.from_url(suite.redis_url)
     version = (await client.get(corpus_key("acme"))).decode()
     request = QueryRequest(**question)
-    current = AnswerCache.key("acme", version, question["question"], request, PROMPT_VERSION)
-    changed = AnswerCache.key("acme", version, question["question"], request, PROMPT_VERSION + "-next")
+    current = AnswerCache.key("acme", Viewer(everything=True), version, question["question"], request, PROMPT_VERSION)
+    changed = AnswerCache.key(
+        "acme", Viewer(everything=True), version, question["question"], request, PROMPT_VERSION + "-next"
+    )
     assert await client.exists(current) == 1 and await client.exists(changed) == 0
     await client.aclose()
 

@@ -49,17 +49,24 @@ class CachedAnswer(BaseModel):
 
 
 class AnswerCache:
-    """Whole answers by tenant, corpus version, normalized question, request options and prompt version."""
+    """Whole answers by tenant, reader, corpus version, normalized question, request options and prompt version.
+
+    The reader's access entries are part of the key: an answer found for one reader (even "nothing found") may be
+    wrong for another who sees more or less; and an entry is served only to a reader who may see every document
+    it shows."""
 
     def __init__(self, client: redis.Redis, ttl_seconds: int) -> None:
         self._redis = client
         self._ttl = ttl_seconds
 
     @staticmethod
-    def key(tenant: str, version: str, question: str, request: QueryRequest, prompt_version: str) -> str:
+    def key(
+        tenant: str, viewer: Viewer, version: str, question: str, request: QueryRequest, prompt_version: str
+    ) -> str:
         identity = json.dumps(
             [
                 tenant,
+                viewer.entries(),
                 version,
                 " ".join(question.lower().split()),
                 request.model_dump(mode="json", exclude={"stream"}),

@@ -66,7 +66,11 @@ class QueryService:
         question = clean_question(request.question, self.settings.max_question_chars)
         version = await self.versions.current(tenant)
         prompt_version = await self.generation.prompt_version() if version and request.generate else "none"
-        key = AnswerCache.key(tenant, version, question, request, prompt_version) if version and prompt_version else ""
+        key = (
+            AnswerCache.key(tenant, caller.viewer, version, question, request, prompt_version)
+            if version and prompt_version
+            else ""
+        )
         if key and (cached := await self._cache.get(key, caller.viewer)) is not None:
             return cached.model_copy(update={"cached": True})
         evidence = await self.gather(caller, request)
