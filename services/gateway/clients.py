@@ -26,10 +26,10 @@ class Downstream:
     @classmethod
     def open(cls, settings: GatewaySettings) -> "Downstream":
         channels = {
-            "embedder": open_channel(settings.embedder_target),
-            "retriever": open_channel(settings.retriever_target),
-            "generator": open_channel(settings.generator_target),
-            "ingest": open_channel(settings.ingest_target),
+            "embedder": open_channel(settings.embedder_target, settings),
+            "retriever": open_channel(settings.retriever_target, settings),
+            "generator": open_channel(settings.generator_target, settings),
+            "ingest": open_channel(settings.ingest_target, settings),
         }
         return cls(
             embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),

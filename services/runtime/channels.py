@@ -4,6 +4,9 @@ import json
 
 import grpc
 
+from services.runtime.peers import channel_credentials, client_interceptors
+from services.runtime.settings import ServiceSettings
+
 # Big enough for a batch of document chunks with their vectors.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
@@ -51,6 +54,13 @@ SERVER_OPTIONS: list[tuple[str, object]] = [
 ]
 
 
-def open_channel(target: str) -> grpc.aio.Channel:
-    """An insecure channel inside the cluster network (NetworkPolicies fence it; TLS is the mesh's job)."""
-    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+def open_channel(target: str, settings: ServiceSettings | None = None) -> grpc.aio.Channel:
+    """A channel to another service, authenticated as the settings say (services/runtime/peers.py): TLS with our
+    certificate for mtls, our token on every call for token, plaintext for none (one machine)."""
+    if settings is None:
+        return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
+    interceptors = client_interceptors(settings)
+    credentials = channel_credentials(settings)
+    if credentials is not None:
+        return grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS, interceptors=interceptors)
+    return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS, interceptors=interceptors)

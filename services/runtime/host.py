@@ -15,6 +15,7 @@ from services.runtime.channels import SERVER_OPTIONS
 from services.runtime.errors import map_errors
 from services.runtime.interceptors import GuardInterceptor
 from services.runtime.metrics import observe_call
+from services.runtime.peers import peer_guard, server_credentials
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -34,6 +35,8 @@ class ServiceHost:
     health: health.aio.HealthServicer
     warm_up: Callable[[], Awaitable[None]]
     close: Callable[[], Awaitable[None]]
+    # A plaintext port serving only health, for the kubelet's probes when the service port demands mTLS.
+    health_server: grpc.aio.Server | None = None
     _stopped: asyncio.Event = field(default_factory=asyncio.Event)
 
     async def start(self) -> None:
@@ -41,6 +44,8 @@ class ServiceHost:
         for name in names:
             await self.health.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
         await self.server.start()
+        if self.health_server is not None:
+            await self.health_server.start()
         await self.warm_up()
         for name in names:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
@@ -53,6 +58,8 @@ class ServiceHost:
         # Readiness first, so load balancers stop sending before the listener goes.
         await self.health.enter_graceful_shutdown()
         await self.server.stop(grace)
+        if self.health_server is not None:
+            await self.health_server.stop(0)
         await self.close()
 
     async def wait(self) -> None:
@@ -69,17 +76,28 @@ def build_host(
 
     `register` adds the service's servicers and returns their full names.
     """
-    server = grpc.aio.server(
-        interceptors=[GuardInterceptor(observe_call), GuardInterceptor(map_errors)], options=SERVER_OPTIONS
-    )
+    interceptors = [GuardInterceptor(observe_call), GuardInterceptor(map_errors)]
+    guard = peer_guard(settings)
+    if guard is not None:
+        # Inside map_errors, so a refused peer gets UNAUTHENTICATED with the reason.
+        interceptors.append(GuardInterceptor(guard))
+    server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
     names = register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     reflection.enable_server_reflection([*names, health.SERVICE_NAME, reflection.SERVICE_NAME], server)
-    port = server.add_insecure_port(f"{settings.host}:{settings.port}")
+    address = f"{settings.host}:{settings.port}"
+    credentials = server_credentials(settings)
+    port = server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
     if port == 0:
         raise RuntimeError(f"could not bind {settings.host}:{settings.port}")
-    return ServiceHost(server, port, names, health_servicer, warm_up, close)
+    health_server = None
+    if credentials is not None and settings.health_port:
+        health_server = grpc.aio.server()
+        health_pb2_grpc.add_HealthServicer_to_server(health_servicer, health_server)
+        if health_server.add_insecure_port(f"{settings.host}:{settings.health_port}") == 0:
+            raise RuntimeError(f"could not bind the health port {settings.host}:{settings.health_port}")
+    return ServiceHost(server, port, names, health_servicer, warm_up, close, health_server)
 
 
 def serve(create: Callable[[], ServiceHost], settings: ServiceSettings) -> None:

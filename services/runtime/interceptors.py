@@ -11,7 +11,7 @@ Guard = Callable[[str, grpc.aio.ServicerContext], AbstractAsyncContextManager[No
 
 
 class GuardInterceptor(grpc.aio.ServerInterceptor):
-    """Wraps unary and server-streaming handlers in `guard`, so cross-cutting code is written once."""
+    """Wraps every kind of handler in `guard`, so cross-cutting code is written once."""
 
     def __init__(self, guard: Guard) -> None:
         self._guard = guard
@@ -42,4 +42,22 @@ class GuardInterceptor(grpc.aio.ServerInterceptor):
                         yield item
 
             return handler._replace(unary_stream=unary_stream)
+        if handler.stream_stream is not None:
+            # Bidirectional streams (server reflection) pass the same guard.
+            inner_bidi = handler.stream_stream
+
+            async def stream_stream(requests: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+                async with guard(method, context):
+                    async for item in inner_bidi(requests, context):
+                        yield item
+
+            return handler._replace(stream_stream=stream_stream)
+        if handler.stream_unary is not None:
+            inner_client_stream = handler.stream_unary
+
+            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
+                async with guard(method, context):
+                    return await inner_client_stream(requests, context)
+
+            return handler._replace(stream_unary=stream_unary)
         return handler

@@ -1,7 +1,10 @@
 """The settings base class every service extends with its own env prefix."""
 
 import os
+from pathlib import Path
+from typing import Literal
 
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 # Secrets arrive as files (a mounted Kubernetes Secret) rather than environment variables: each file is
@@ -27,3 +30,17 @@ class ServiceSettings(BaseSettings):
     # Port of the Prometheus /metrics endpoint; 0 turns it off.
     metrics_port: int = 0
     log_level: str = "INFO"
+    # Service-to-service authentication (services/runtime/peers.py): none, token or mtls.
+    peer_auth: Literal["none", "token", "mtls"] = "none"
+    # token: what this service sends when it calls another ...
+    peer_token: SecretStr | None = None
+    # ... and the peers it accepts calls from, name -> token (JSON).
+    peer_tokens: dict[str, SecretStr] = Field(default_factory=dict)
+    # mtls: this service's key and certificate, the CA every peer's certificate chains to, and (optional) the
+    # common names accepted; empty: any certificate the CA signed.
+    tls_key_file: Path = Path("/etc/ragmesh/tls/tls.key")
+    tls_cert_file: Path = Path("/etc/ragmesh/tls/tls.crt")
+    tls_ca_file: Path = Path("/etc/ragmesh/tls/ca.crt")
+    peer_names: list[str] = Field(default_factory=list)
+    # mtls: a plaintext port that serves only the health service, for the kubelet's gRPC probes; 0: none.
+    health_port: int = 0
