@@ -64,7 +64,8 @@ def test_every_workload_is_hardened_probed_bounded_and_protected(rendered):
 
 
 def test_grpc_services_use_builtin_grpc_probes_and_the_gateway_http(rendered):
-    _, _, objects = rendered
+    _, values, objects = rendered
+    mtls = values.get("internalAuth", {}).get("mode") == "mtls"
     for name, deployment in _of(objects, "Deployment").items():
         component = _component(deployment)
         if component not in SERVICES:
@@ -75,7 +76,9 @@ def test_grpc_services_use_builtin_grpc_probes_and_the_gateway_http(rendered):
             assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         else:
             for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-                assert container[probe]["grpc"]["port"] == container["ports"][0]["containerPort"], (name, probe)
+                # Under mTLS the kubelet (which has no client certificate) probes the plaintext health port.
+                expected = 50100 if mtls else container["ports"][0]["containerPort"]
+                assert container[probe]["grpc"]["port"] == expected, (name, probe)
 
 
 def test_generation_can_drain_before_the_pod_is_killed(rendered):
@@ -130,7 +133,8 @@ def test_no_secret_value_is_inline(rendered):
     for deployment in _of(objects, "Deployment").values():
         for container in deployment["spec"]["template"]["spec"]["containers"]:
             for env in container.get("env", []):
-                assert "KEY" not in env["name"] or "valueFrom" in env or env["name"].endswith("_TARGET"), env
+                secret_like = any(env["name"].endswith(end) for end in ("API_KEY", "PASSWORD", "_SECRET", "_TOKEN"))
+                assert not secret_like or "valueFrom" in env, env
 
 
 def _allowed_paths(objects: list[dict]) -> set[tuple[str, str]]:
@@ -169,6 +173,8 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
         expected.add(("retriever", "qdrant"))
     if values.get("redis", {}).get("deploy", True):
         expected.add(("gateway", "redis"))
+    if values.get("database", {}).get("deploy", True):
+        expected.add(("gateway", "postgresql"))
     if name == "gpu":
         expected |= {("embedder", "tei"), ("generator", "vllm")}
     assert _allowed_paths(objects) == expected
@@ -220,3 +226,92 @@ def test_checkov_finds_no_failed_kubernetes_check(tmp_path):
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "Failed checks: 0" in result.stdout
+
+
+SETTINGS = {
+    "gateway": "services.gateway.config:GatewaySettings",
+    "embedder": "services.embedder.config:EmbedderSettings",
+    "retriever": "services.retriever.config:RetrieverSettings",
+    "generator": "services.generator.config:GeneratorSettings",
+    "ingest": "services.ingest.config:IngestSettings",
+}
+
+
+def _settings_fields(component: str) -> set[str]:
+    import importlib
+
+    module, name = SETTINGS[component].split(":")
+    return set(getattr(importlib.import_module(module), name).model_fields)
+
+
+def _secret_files(pod: dict) -> set[str]:
+    return {
+        item["path"]
+        for volume in pod.get("volumes", [])
+        for source in volume.get("projected", {}).get("sources", [])
+        for item in source["secret"]["items"]
+    }
+
+
+@pytest.mark.parametrize("overrides", [{}, {"internalAuth": {"mode": "mtls", "mtls": {"issuerRef": {"name": "ca"}}}}])
+def test_every_setting_the_chart_sets_is_read_by_the_process(rendered, overrides):
+    """Each RAGMESH_<SERVICE>_<NAME> variable and each secret file is a field of that service's settings."""
+    name, _, _ = rendered
+    objects = render(load_values(VALUE_SETS[name], overrides))
+    for deployment in _of(objects, "Deployment").values():
+        component = _component(deployment)
+        if component not in SETTINGS:
+            continue
+        fields = _settings_fields(component)
+        pod = deployment["spec"]["template"]["spec"]
+        prefix = f"RAGMESH_{component.upper()}_"
+        for env in pod["containers"][0]["env"]:
+            if env["name"].startswith(prefix):
+                assert env["name"][len(prefix) :].lower() in fields, (component, env["name"])
+        for path in _secret_files(pod):
+            assert path.startswith(f"ragmesh_{component}_") and path[len(f"ragmesh_{component}_") :] in fields, path
+
+
+def _env(deployment: dict) -> dict[str, dict]:
+    return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+
+def test_by_default_services_authenticate_each_other_and_every_store_has_a_credential():
+    objects = render(load_values([]))
+    deployments = {_component(d): d for d in _of(objects, "Deployment").values()}
+    for component, deployment in deployments.items():
+        assert _env(deployment)[f"RAGMESH_{component.upper()}_PEER_AUTH"]["value"] == "token"
+        files = _secret_files(deployment["spec"]["template"]["spec"])
+        assert (f"ragmesh_{component}_peer_token" in files) == (component in ("gateway", "ingest")), component
+        assert (f"ragmesh_{component}_peer_tokens" in files) == (component != "gateway"), component
+    gateway = deployments["gateway"]
+    assert "ragmesh_gateway_database_url" in _secret_files(gateway["spec"]["template"]["spec"])
+    env = _env(gateway)
+    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "ragmesh-redis"
+    assert env["RAGMESH_GATEWAY_REDIS_URL"]["value"].startswith("redis://:$(REDIS_PASSWORD)@")
+    assert "ragmesh_retriever_qdrant_api_key" in _secret_files(deployments["retriever"]["spec"]["template"]["spec"])
+    stores = {
+        _component(s): s["spec"]["template"]["spec"]["containers"][0] for s in _of(objects, "StatefulSet").values()
+    }
+    assert "--requirepass" in stores["redis"]["args"]
+    assert {e["name"] for e in stores["qdrant"]["env"]} == {"QDRANT__SERVICE__API_KEY"}
+    postgres = {e["name"]: e for e in stores["postgresql"]["env"]}
+    assert postgres["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "ragmesh-database"
+
+
+def test_mtls_issues_a_certificate_per_service_and_probes_a_plaintext_health_port():
+    values = load_values([], {"internalAuth": {"mode": "mtls", "mtls": {"issuerRef": {"name": "internal-ca"}}}})
+    objects = render(values, release="rm", namespace="prod")
+    certificates = _of(objects, "Certificate")
+    assert {c["spec"]["commonName"] for c in certificates.values()} == set(SERVICES)
+    embedder = _of(objects, "Deployment")["rm-ragmesh-embedder"]
+    pod = embedder["spec"]["template"]["spec"]
+    assert certificates["rm-ragmesh-embedder"]["spec"]["secretName"] == "rm-ragmesh-embedder-tls"
+    assert "rm-ragmesh-embedder-headless" in certificates["rm-ragmesh-embedder"]["spec"]["dnsNames"]
+    assert {v["name"]: v for v in pod["volumes"]}["tls"]["secret"]["secretName"] == "rm-ragmesh-embedder-tls"
+    container = pod["containers"][0]
+    assert container["readinessProbe"]["grpc"]["port"] == 50100 != container["ports"][0]["containerPort"]
+    env = _env(embedder)
+    assert env["RAGMESH_EMBEDDER_PEER_NAMES"]["value"] == '["gateway","ingest"]'
+    assert env["RAGMESH_EMBEDDER_HEALTH_PORT"]["value"] == "50100"
+    assert not any("peer_token" in f for f in _secret_files(pod))

@@ -13,14 +13,63 @@
   value: /var/run/secrets/ragmesh
 - name: LITELLM_LOCAL_MODEL_COST_MAP
   value: "True"
+{{- $mode := $root.Values.internalAuth.mode }}
+- name: RAGMESH_{{ upper $name }}_PEER_AUTH
+  value: {{ $mode | quote }}
+{{- if eq $mode "mtls" }}
+- name: RAGMESH_{{ upper $name }}_HEALTH_PORT
+  value: {{ $root.Values.internalAuth.mtls.healthPort | quote }}
+{{- if $svc.allowFrom }}
+- name: RAGMESH_{{ upper $name }}_PEER_NAMES
+  value: {{ $svc.allowFrom | toJson | quote }}
+{{- end }}
+{{- end }}
 {{- if eq $name "gateway" }}
+- name: RAGMESH_GATEWAY_OPERATOR_TENANTS
+  value: {{ $root.Values.auth.operatorTenants | toJson | quote }}
+- name: RAGMESH_GATEWAY_KEY_CACHE_SECONDS
+  value: {{ $root.Values.auth.keyCacheSeconds | quote }}
+- name: RAGMESH_GATEWAY_MIGRATE_ON_START
+  value: "true"
+{{- with $root.Values.auth.jwt }}
+- name: RAGMESH_GATEWAY_JWT_ISSUER
+  value: {{ .issuer | quote }}
+- name: RAGMESH_GATEWAY_JWT_AUDIENCE
+  value: {{ .audience | quote }}
+- name: RAGMESH_GATEWAY_JWT_JWKS_URL
+  value: {{ .jwksUrl | quote }}
+- name: RAGMESH_GATEWAY_JWT_ALGORITHMS
+  value: {{ .algorithms | toJson | quote }}
+- name: RAGMESH_GATEWAY_JWT_LEEWAY_SECONDS
+  value: {{ .leewaySeconds | quote }}
+- name: RAGMESH_GATEWAY_JWT_TENANT_CLAIM
+  value: {{ .claims.tenant | quote }}
+- name: RAGMESH_GATEWAY_JWT_USER_CLAIM
+  value: {{ .claims.user | quote }}
+- name: RAGMESH_GATEWAY_JWT_GROUPS_CLAIM
+  value: {{ .claims.groups | quote }}
+- name: RAGMESH_GATEWAY_JWT_SCOPES_CLAIM
+  value: {{ .claims.scopes | quote }}
+- name: RAGMESH_GATEWAY_JWT_DEFAULT_SCOPES
+  value: {{ .defaultScopes | toJson | quote }}
+{{- end }}
 {{- range $backend := list "embedder" "retriever" "generator" "ingest" }}
 - name: RAGMESH_GATEWAY_{{ upper $backend }}_TARGET
   value: {{ include "ragmesh.grpcTarget" (dict "root" $root "component" $backend) | quote }}
 {{- end }}
 {{- if $root.Values.redis.deploy }}
+{{- if $root.Values.redis.auth.existingSecret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $root.Values.redis.auth.existingSecret }}
+      key: {{ $root.Values.redis.auth.passwordKey }}
 - name: RAGMESH_GATEWAY_REDIS_URL
-  value: {{ include "ragmesh.redisUrl" $root | quote }}
+  value: {{ include "ragmesh.redisUrl" (dict "root" $root "password" "$(REDIS_PASSWORD)") | quote }}
+{{- else }}
+- name: RAGMESH_GATEWAY_REDIS_URL
+  value: {{ include "ragmesh.redisUrl" (dict "root" $root "password" "") | quote }}
+{{- end }}
 {{- end }}
 {{- else if eq $name "embedder" }}
 - name: RAGMESH_EMBEDDER_BACKEND
@@ -64,12 +113,39 @@
 {{/* Secrets each service reads as files (pydantic-settings secrets_dir): projected from existing Secrets. */}}
 {{- define "ragmesh.secretSources" -}}
 {{- $root := .root -}}
+{{- $auth := $root.Values.internalAuth -}}
+{{- if and (eq $auth.mode "token") (has .component (list "gateway" "ingest")) }}
+- secret:
+    name: {{ $auth.existingSecret }}
+    items:
+      - key: {{ .component }}
+        path: ragmesh_{{ .component }}_peer_token
+{{- end }}
+{{- if and (eq $auth.mode "token") (has .component (list "embedder" "retriever" "generator" "ingest")) }}
+- secret:
+    name: {{ $auth.existingSecret }}
+    items:
+      - key: peers.json
+        path: ragmesh_{{ .component }}_peer_tokens
+{{- end }}
 {{- if eq .component "gateway" }}
 - secret:
     name: {{ $root.Values.auth.existingSecret }}
     items:
       - key: {{ $root.Values.auth.apiKeysKey }}
         path: ragmesh_gateway_api_keys
+- secret:
+    name: {{ $root.Values.database.existingSecret }}
+    items:
+      - key: {{ $root.Values.database.urlKey }}
+        path: ragmesh_gateway_database_url
+{{- with $root.Values.auth.jwt.existingSecret }}
+- secret:
+    name: {{ . }}
+    items:
+      - key: {{ $root.Values.auth.jwt.hs256SecretKey }}
+        path: ragmesh_gateway_jwt_hs256_secret
+{{- end }}
 {{- if not $root.Values.redis.deploy }}
 - secret:
     name: {{ $root.Values.redis.external.existingSecret }}
@@ -82,6 +158,12 @@
     name: {{ $root.Values.qdrant.external.existingSecret }}
     items:
       - key: {{ $root.Values.qdrant.external.apiKeyKey }}
+        path: ragmesh_retriever_qdrant_api_key
+{{- else if and (eq .component "retriever") $root.Values.qdrant.deploy $root.Values.qdrant.apiKey.existingSecret }}
+- secret:
+    name: {{ $root.Values.qdrant.apiKey.existingSecret }}
+    items:
+      - key: {{ $root.Values.qdrant.apiKey.key }}
         path: ragmesh_retriever_qdrant_api_key
 {{- end }}
 {{- end }}

@@ -2,6 +2,8 @@
 
 {{- define "ragmesh.deployment" -}}
 {{- $svc := .svc -}}
+{{- $mtls := eq .root.Values.internalAuth.mode "mtls" -}}
+{{- $probePort := ternary .root.Values.internalAuth.mtls.healthPort $svc.port $mtls -}}
 {{- $secrets := include "ragmesh.secretSources" . -}}
 apiVersion: apps/v1
 kind: Deployment
@@ -81,17 +83,17 @@ spec:
           {{- if eq $svc.protocol "grpc" }}
           startupProbe:
             grpc:
-              port: {{ $svc.port }}
+              port: {{ $probePort }}
             periodSeconds: {{ $svc.startupProbe.periodSeconds }}
             failureThreshold: {{ $svc.startupProbe.failureThreshold }}
           readinessProbe:
             grpc:
-              port: {{ $svc.port }}
+              port: {{ $probePort }}
             periodSeconds: 5
             failureThreshold: 2
           livenessProbe:
             grpc:
-              port: {{ $svc.port }}
+              port: {{ $probePort }}
             periodSeconds: 10
             failureThreshold: 3
           {{- else }}
@@ -136,6 +138,11 @@ spec:
               mountPath: /var/run/secrets/ragmesh
               readOnly: true
             {{- end }}
+            {{- if $mtls }}
+            - name: tls
+              mountPath: /etc/ragmesh/tls
+              readOnly: true
+            {{- end }}
       volumes:
         - name: tmp
           emptyDir:
@@ -144,6 +151,12 @@ spec:
         - name: data
           persistentVolumeClaim:
             claimName: {{ include "ragmesh.componentName" . }}-data
+        {{- end }}
+        {{- if $mtls }}
+        - name: tls
+          secret:
+            secretName: {{ include "ragmesh.componentName" . }}-tls
+            defaultMode: 0440
         {{- end }}
         {{- if $secrets }}
         - name: secrets
