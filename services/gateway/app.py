@@ -5,6 +5,7 @@ from contextlib import asynccontextmanager
 
 import grpc
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from prometheus_client import make_asgi_app
 
 from services.gateway.audit import AuditLog
@@ -13,7 +14,7 @@ from services.gateway.auth.jwt import JwtSettings, JwtVerifier
 from services.gateway.auth.keys import KeyStore
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
-from services.gateway.errors import grpc_error_handler, service_error_handler
+from services.gateway.errors import grpc_error_handler, service_error_handler, validation_error_handler
 from services.gateway.query.service import QueryService
 from services.gateway.records.database import Database
 from services.gateway.routes import admin, documents, health, metadata, query
@@ -52,6 +53,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.state.settings = settings
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
     app.add_exception_handler(ServiceError, service_error_handler)
+    app.add_exception_handler(RequestValidationError, validation_error_handler)
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(query.router)

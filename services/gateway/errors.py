@@ -3,6 +3,7 @@
 
 import grpc
 from fastapi import Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from services.runtime.errors import (
@@ -58,3 +59,11 @@ async def service_error_handler(request: Request, exc: Exception) -> JSONRespons
     status = next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500)
     headers = {"WWW-Authenticate": 'Bearer realm="ragmesh"'} if status == 401 else None
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+
+
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """Request validation failures in the same problem shape as every other error: one string naming each field
+    and what is wrong with it."""
+    assert isinstance(exc, RequestValidationError)
+    reasons = [f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()]
+    return JSONResponse({"detail": "; ".join(reasons) or "invalid request"}, status_code=422)

@@ -11,7 +11,8 @@ from services.gateway.models import AuditEntry, AuditList, CreatedKey, CreateKey
 from services.gateway.records.models import ApiKey
 from services.gateway.routes import problems
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+# Every operation may answer 400 (unreadable body), 401 (credentials), 403 (scope, tenant) and 422 (input).
+router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problems(400, 401, 403, 422))
 
 
 def _info(record: ApiKey) -> KeyInfo:
@@ -33,7 +34,7 @@ def _info(record: ApiKey) -> KeyInfo:
     )
 
 
-@router.post("/keys", response_model=CreatedKey, status_code=201, responses=problems(401, 403, 422))
+@router.post("/keys", response_model=CreatedKey, status_code=201, responses=problems(400, 401, 403, 422))
 async def create_key(body: CreateKeyRequest, caller: AdminCaller, keys: KeysDep, audit: AuditDep) -> CreatedKey:
     """Issue a key for the caller's tenant. The key is in this response only: it is stored as a hash."""
     expires_at = body.expires_at

@@ -21,7 +21,8 @@ from services.gateway.models import (
 )
 from services.gateway.routes import problems
 
-router = APIRouter(prefix="/v1/documents", tags=["documents"])
+# Every operation may answer 400 (unreadable body), 401 (credentials), 403 (scope, tenant) and 422 (input).
+router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=problems(400, 401, 403, 422))
 # Offsets travel as uint32 to the ingest service; anything larger is a 422 here, not an overflow there.
 MAX_OFFSET = 2**32 - 1
 _STATUS = {

@@ -8,7 +8,8 @@ from services.gateway.models import MetadataField, MetadataSchema
 from services.gateway.routes import problems
 from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
 
-router = APIRouter(prefix="/v1/metadata-schema", tags=["metadata"])
+# Every operation may answer 400 (unreadable body), 401 (credentials), 403 (scope, tenant) and 422 (input).
+router = APIRouter(prefix="/v1/metadata-schema", tags=["metadata"], responses=problems(400, 401, 403, 422))
 
 
 def _schema(reply: ingest_pb2.MetadataSchema) -> MetadataSchema:

@@ -16,7 +16,8 @@ from services.gateway.models import (
 from services.gateway.query.verify import ClaimChecker
 from services.gateway.routes import problems
 
-router = APIRouter(prefix="/v1", tags=["query"])
+# Every operation may answer 400 (unreadable body), 401 (credentials), 403 (scope, tenant) and 422 (input).
+router = APIRouter(prefix="/v1", tags=["query"], responses=problems(400, 401, 403, 422))
 
 
 @router.post(
