@@ -164,8 +164,12 @@ def _port_open(port: int) -> bool:
     return False
 
 
-def redis_ready(port: int) -> bool:
+def redis_ready(port: int, password: str = "") -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
+        if password:
+            sock.sendall(f"AUTH {password}\r\n".encode())
+            if not sock.recv(16).startswith(b"+OK"):
+                return False
         sock.sendall(b"PING\r\n")
         return sock.recv(16).startswith(b"+PONG")
     return False

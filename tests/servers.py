@@ -20,19 +20,22 @@ from services.runtime.host import ServiceHost
 
 
 @contextlib.contextmanager
-def redis_server(workdir: Path):
-    """A throwaway redis-server bound to loopback; stopped on exit."""
+def redis_server(workdir: Path, password: str = ""):
+    """A throwaway redis-server bound to loopback (with a password when given); stopped on exit."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed: run 'make redis-server' (make test does)")
     port = free_port()
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(workdir)],
+        [
+            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+            "--dir", str(workdir), *(["--requirepass", password] if password else []),
+        ],  # fmt: skip
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: redis_ready(port), process, "redis-server", timeout=10)
+        wait_for(lambda: redis_ready(port, password), process, "redis-server", timeout=10)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         process.terminate()

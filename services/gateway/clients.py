@@ -36,7 +36,12 @@ class Downstream:
             retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),
             generator=generator_pb2_grpc.GeneratorServiceStub(channels["generator"]),
             ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
-            redis=redis.from_url(settings.redis_url, socket_timeout=2, socket_connect_timeout=2),
+            redis=redis.from_url(
+                settings.redis_url,
+                socket_timeout=2,
+                socket_connect_timeout=2,
+                **({"password": settings.redis_password.get_secret_value()} if settings.redis_password else {}),
+            ),
             channels=channels,
         )
 

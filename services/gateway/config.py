@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
@@ -51,6 +51,8 @@ class GatewaySettings(ServiceSettings):
     generator_target: str = "127.0.0.1:50053"
     ingest_target: str = "127.0.0.1:50054"
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Redis's password, when the URL carries none (the chart mounts it as a file from a Secret).
+    redis_password: SecretStr | None = None
     max_question_chars: int = 2_000
     default_top_k: int = 5
     max_top_k: int = 50

@@ -286,17 +286,15 @@ def test_by_default_services_authenticate_each_other_and_every_store_has_a_crede
         assert (f"ragmesh_{component}_peer_tokens" in files) == (component != "gateway"), component
     gateway = deployments["gateway"]
     assert "ragmesh_gateway_database_url" in _secret_files(gateway["spec"]["template"]["spec"])
-    env = _env(gateway)
-    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "ragmesh-redis"
-    assert env["RAGMESH_GATEWAY_REDIS_URL"]["value"].startswith("redis://:$(REDIS_PASSWORD)@")
+    assert "ragmesh_gateway_redis_password" in _secret_files(gateway["spec"]["template"]["spec"])
     assert "ragmesh_retriever_qdrant_api_key" in _secret_files(deployments["retriever"]["spec"]["template"]["spec"])
     stores = {
         _component(s): s["spec"]["template"]["spec"]["containers"][0] for s in _of(objects, "StatefulSet").values()
     }
-    assert "--requirepass" in stores["redis"]["args"]
+    assert "--requirepass" in stores["redis"]["command"][-1] and "env" not in stores["redis"]
     assert {e["name"] for e in stores["qdrant"]["env"]} == {"QDRANT__SERVICE__API_KEY"}
     postgres = {e["name"]: e for e in stores["postgresql"]["env"]}
-    assert postgres["POSTGRES_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "ragmesh-database"
+    assert postgres["POSTGRES_PASSWORD_FILE"]["value"] == "/etc/postgresql-auth/password"
 
 
 def test_mtls_issues_a_certificate_per_service_and_probes_a_plaintext_health_port():

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests.conftest import ACME, GLOBEX
-from tests.servers import gateway
+from tests.servers import gateway, redis_server
 
 OPS = {"X-API-Key": "key-ops"}
 
@@ -95,3 +95,11 @@ async def test_bad_key_requests_are_422_with_the_reason(replicas, body, fragment
     first, _ = replicas
     reply = await first.post("/v1/admin/keys", headers=ACME, json={"name": "bad", **body})
     assert reply.status_code == 422 and fragment in reply.text
+
+
+async def test_the_gateway_reaches_a_redis_that_demands_a_password(suite, tmp_path):
+    with redis_server(tmp_path, password="s3cret-pw") as url:
+        for password, state in (("s3cret-pw", "serving"), (None, "unreachable")):
+            async with gateway(suite.gateway_settings(redis_url=url, redis_password=password)) as api:
+                ready = (await api.get("/readyz")).json()["dependencies"]["redis"]
+                assert ready.startswith(state), ready

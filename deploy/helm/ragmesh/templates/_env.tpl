@@ -58,18 +58,8 @@
   value: {{ include "ragmesh.grpcTarget" (dict "root" $root "component" $backend) | quote }}
 {{- end }}
 {{- if $root.Values.redis.deploy }}
-{{- if $root.Values.redis.auth.existingSecret }}
-- name: REDIS_PASSWORD
-  valueFrom:
-    secretKeyRef:
-      name: {{ $root.Values.redis.auth.existingSecret }}
-      key: {{ $root.Values.redis.auth.passwordKey }}
 - name: RAGMESH_GATEWAY_REDIS_URL
-  value: {{ include "ragmesh.redisUrl" (dict "root" $root "password" "$(REDIS_PASSWORD)") | quote }}
-{{- else }}
-- name: RAGMESH_GATEWAY_REDIS_URL
-  value: {{ include "ragmesh.redisUrl" (dict "root" $root "password" "") | quote }}
-{{- end }}
+  value: {{ include "ragmesh.redisUrl" $root | quote }}
 {{- end }}
 {{- else if eq $name "embedder" }}
 - name: RAGMESH_EMBEDDER_BACKEND
@@ -139,6 +129,13 @@
     items:
       - key: {{ $root.Values.database.urlKey }}
         path: ragmesh_gateway_database_url
+{{- if and $root.Values.redis.deploy $root.Values.redis.auth.existingSecret }}
+- secret:
+    name: {{ $root.Values.redis.auth.existingSecret }}
+    items:
+      - key: {{ $root.Values.redis.auth.passwordKey }}
+        path: ragmesh_gateway_redis_password
+{{- end }}
 {{- with $root.Values.auth.jwt.existingSecret }}
 - secret:
     name: {{ . }}

@@ -47,9 +47,9 @@ app.kubernetes.io/component: {{ .component }}
 dns:///{{ include "ragmesh.componentName" . }}-headless.{{ .root.Release.Namespace }}.svc.cluster.local:{{ $svc.port }}
 {{- end }}
 
-{{/* The in-chart Redis URL; (dict "root" $ "password" "$(REDIS_PASSWORD)") puts the password in by env expansion. */}}
+{{/* The in-chart Redis URL; its password reaches the gateway as a file (redis_password). */}}
 {{- define "ragmesh.redisUrl" -}}
-redis://{{ with .password }}:{{ . }}@{{ end }}{{ include "ragmesh.componentName" (dict "root" .root "component" "redis") }}:6379/0
+redis://{{ include "ragmesh.componentName" (dict "root" . "component" "redis") }}:6379/0
 {{- end }}
 
 {{- define "ragmesh.qdrantUrl" -}}
