@@ -26,11 +26,10 @@ def redis_server(workdir: Path, password: str = ""):
     if binary is None:
         raise RuntimeError("redis-server is not installed: run 'make redis-server' (make test does)")
     port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command += ["--dir", str(workdir), *(["--requirepass", password] if password else [])]
     process = subprocess.Popen(
-        [
-            binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", str(workdir), *(["--requirepass", password] if password else []),
-        ],  # fmt: skip
+        command,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
