@@ -41,6 +41,12 @@ redis-server: ## Install redis-server from Debian's packages when none is on PAT
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq redis-server; \
 	  else sudo apt-get update -qq && sudo apt-get install -y -qq redis-server; fi; }
 
+.PHONY: postgresql
+postgresql: ## Install PostgreSQL from Debian's packages when none is there (the tests start their own servers).
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { echo "==> installing postgresql"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; fi; }
+
 .PHONY: proto
 proto: $(STAMP) ## Regenerate the gRPC code in ragmesh/<service>/v1 from proto/.
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
@@ -71,7 +77,7 @@ helm-lint: $(STAMP) $(CHECKOV) ## Chart: strict lint, render every example, Kube
 	$(BIN)/python -m pytest tests/deploy -q
 
 .PHONY: test
-test: install redis-server proto-check lint helm-lint ## Run every test (real Redis, real gRPC, real models) and the chart checks.
+test: install redis-server postgresql proto-check lint helm-lint ## Run every test (real Redis, real gRPC, real models) and the chart checks.
 	$(BIN)/python -m pytest --ignore=tests/deploy
 
 REGISTRY ?= ghcr.io/ragmesh
@@ -89,8 +95,9 @@ deploy: $(STAMP) ## Install or upgrade the release (VALUES=..., SMOKE_URL=..., R
 	$(BIN)/ragmesh deploy -f $(VALUES) --smoke-url "$(SMOKE_URL)"
 
 .PHONY: bench
-bench: install redis-server ## Query latency (p50/p95) and ingest throughput, against the real suite on loopback.
+bench: install redis-server ## Query latency (p50/p95), ingest throughput, and what authentication adds, on loopback.
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.auth
 
 .PHONY: eval
 eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.

@@ -58,7 +58,8 @@ def postgres_server():
         entry = pwd.getpwnam(user)
         os.chown(workdir, entry.pw_uid, entry.pw_gid)
     data, port = workdir / "data", free_port()
-    run_as = {"user": user} if user else {}
+    # As that user, from a folder it may enter (the checkout may be private to root).
+    run_as = {"user": user, "cwd": workdir} if user else {}
     subprocess.run(
         [_postgres_bin("initdb"), "-D", str(data), "-U", "ragmesh", "--auth=trust", "--no-sync", "-E", "UTF8"],
         check=True,

@@ -1,0 +1,152 @@
+"""What authentication adds to a request, for every kind of credential, against baselines from the same run.
+
+1. The authenticator alone (in process): a bootstrap key, a stored API key (cached, and looked up in the database
+   every time), and JWTs (RS256, ES256, HS256) — each call's cost is what auth adds to a request.
+2. Through HTTP: GET /v1/admin/keys (auth, then one small SQL query) with each credential, beside GET /healthz
+   (no auth at all) on the same gateway: the floor.
+
+    python -m bench.auth [--calls 2000] [--database postgresql://...]
+Results: printed, and written to bench/results/auth-<UTC time>.json.
+"""
+
+import argparse
+import asyncio
+import json
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import jwt
+import uvicorn
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from rich.console import Console
+from rich.table import Table
+
+from ragmesh.suite import free_port
+from services.gateway.app import create_app, jwt_verifier
+from services.gateway.auth.authenticator import Authenticator
+from services.gateway.auth.keys import KeyStore
+from services.gateway.config import GatewaySettings
+from services.gateway.records.database import Database
+
+console = Console()
+ISSUER, SECRET = "https://idp.bench", "b" * 48
+
+
+def _pem(private) -> str:
+    public = private.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    return public.decode()
+
+
+def _summary(samples: list[float]) -> dict[str, float]:
+    ordered = sorted(samples)
+    return {
+        "p50_ms": round(statistics.median(ordered), 4),
+        "p95_ms": round(ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))], 4),
+        "n": len(ordered),
+    }
+
+
+async def _time(call, count: int) -> dict[str, float]:
+    for _ in range(min(50, count)):
+        await call()
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        await call()
+        samples.append((time.perf_counter() - started) * 1000)
+    return _summary(samples)
+
+
+async def main(args: argparse.Namespace) -> dict:
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    results: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds"), "calls": args.calls}
+    with tempfile.TemporaryDirectory(prefix="ragmesh-bench-auth-") as data_dir:
+        settings = GatewaySettings(
+            data_dir=Path(data_dir),
+            database_url=args.database,
+            api_keys={"bench-bootstrap": "bench"},
+            jwt_issuer=ISSUER,
+            jwt_public_keys=[_pem(rsa_key), _pem(ec_key)],
+            jwt_algorithms=["RS256", "ES256", "HS256"],
+            jwt_hs256_secret=SECRET,
+            host="127.0.0.1",
+            port=free_port(),
+        )
+        database = Database(settings.database)
+        await database.migrate()
+        keys = KeyStore(database)
+        stored = (await keys.create("bench", "bench", ["admin"], created_by="bench")).key
+        now = int(time.time())
+        claims = {"iss": ISSUER, "aud": "ragmesh", "sub": "ann", "tenant": "bench", "scope": "admin", "exp": now + 3600}
+        credentials = {
+            "bootstrap key (configuration)": "bench-bootstrap",
+            "stored API key, cached (1 s)": stored,
+            "JWT RS256": jwt.encode(claims, rsa_key, algorithm="RS256"),
+            "JWT ES256": jwt.encode(claims, ec_key, algorithm="ES256"),
+            "JWT HS256": jwt.encode(claims, SECRET, algorithm="HS256"),
+        }
+        cached = Authenticator(settings.api_keys, keys, jwt_verifier(settings), key_cache_seconds=3600)
+        uncached = Authenticator(settings.api_keys, keys, jwt_verifier(settings), key_cache_seconds=0)
+        direct = {}
+        for label, credential in credentials.items():
+            direct[label] = await _time(lambda c=credential: cached.authenticate(c), args.calls)
+        direct["stored API key, database every call"] = await _time(lambda: uncached.authenticate(stored), args.calls)
+        results["authenticator"] = direct
+        await database.close()
+
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
+        )
+        task = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.02)
+        http: dict = {}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.port}") as client:
+            http["GET /healthz (no auth): the floor"] = await _time(lambda: client.get("/healthz"), args.calls // 4)
+            for label, credential in credentials.items():
+                headers = {"Authorization": f"Bearer {credential}"}
+
+                async def call(h=headers):
+                    reply = await client.get("/v1/admin/keys", headers=h)
+                    reply.raise_for_status()
+
+                http[f"GET /v1/admin/keys, {label}"] = await _time(call, args.calls // 4)
+        server.should_exit = True
+        await task
+        results["http"] = http
+    floor = results["http"]["GET /healthz (no auth): the floor"]["p50_ms"]
+    for entry in results["http"].values():
+        entry["p50_x_floor"] = round(entry["p50_ms"] / floor, 2)
+    return results
+
+
+def report(results: dict) -> None:
+    table = Table(title="what authentication costs (medians; same run)")
+    for column in ("measure", "p50", "p95", "ratio"):
+        table.add_column(column)
+    for label, entry in results["authenticator"].items():
+        table.add_row(f"authenticate(): {label}", f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", "")
+    for label, entry in results["http"].items():
+        table.add_row(label, f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", f"{entry['p50_x_floor']}x floor")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--database", default="", help="A SQLAlchemy URL; default: SQLite in a temporary folder.")
+    arguments = parser.parse_args()
+    outcome = asyncio.run(main(arguments))
+    report(outcome)
+    out = Path(__file__).parent / "results" / f"auth-{outcome['at'].replace(':', '')}.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(outcome, indent=2))
+    console.print(f"written to {out}")
