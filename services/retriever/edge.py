@@ -1,6 +1,7 @@
 """The embedded backend: qdrant-edge, Qdrant's engine in this process, on disk."""
 
 import asyncio
+import logging
 import threading
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from qdrant_edge import (
     FieldCondition,
     Filter,
     Fusion,
+    IntegerIndexParams,
     IsEmptyCondition,
     KeywordIndexParams,
     MatchAny,
@@ -22,11 +24,13 @@ from qdrant_edge import (
     Modifier,
     PayloadSchemaType,
     Point,
+    PointVectors,
     Prefetch,
     Query,
     QueryRequest,
     RangeFloat,
     ScrollRequest,
+    SparseVector,
     UpdateOperation,
 )
 
@@ -34,8 +38,10 @@ from services.retriever.config import RetrieverSettings
 from services.retriever.index import (
     DENSE,
     KEYWORD_INDEXES,
+    LEGACY_SPARSE,
     SPARSE,
     TENANT_FIELD,
+    TERMS_FIELD,
     ChunkRecord,
     FusionMethod,
     LexicalEncoder,
@@ -43,11 +49,15 @@ from services.retriever.index import (
     ScoredChunk,
     SearchQuery,
     group_sections,
+    tenant_weights,
     to_scored_chunk,
     validate_conditions,
 )
 from services.runtime.access import ACCESS_FIELD, Viewer
 
+log = logging.getLogger(__name__)
+# Qdrant's "no modifier" (a Python keyword as an attribute name).
+_NO_MODIFIER = getattr(Modifier, "None")
 # What every search returns: the payload, and the dense vector for the query-chunk similarity.
 _RETURN = {"with_payload": True, "with_vector": [DENSE]}
 
@@ -93,20 +103,55 @@ class EdgeIndex:
     async def warm_up(self) -> None:
         self._shard = await asyncio.to_thread(self._open)
 
-    def _open(self) -> EdgeShard:
-        config = EdgeConfig(
+    def _config(self, sparse: str, modifier: Modifier) -> EdgeConfig:
+        return EdgeConfig(
             vectors={DENSE: EdgeVectorParams(size=self._settings.dense_dimension, distance=Distance.Cosine)},
-            sparse_vectors={SPARSE: EdgeSparseVectorParams(modifier=Modifier.Idf)},
+            sparse_vectors={sparse: EdgeSparseVectorParams(modifier=modifier)},
         )
+
+    def _open(self) -> EdgeShard:
+        config = self._config(SPARSE, _NO_MODIFIER)
         if self._path.exists() and any(self._path.iterdir()):
-            return EdgeShard.load(str(self._path), config)
+            try:
+                shard = EdgeShard.load(str(self._path), config)
+            except Exception as exc:
+                if "incompatible" not in str(exc):
+                    raise
+                self._upgrade()
+                shard = EdgeShard.load(str(self._path), config)
+            return shard
         self._path.mkdir(parents=True, exist_ok=True)
         shard = EdgeShard.create(str(self._path), config)
         shard.update(UpdateOperation.create_field_index(TENANT_FIELD, KeywordIndexParams(is_tenant=True)))
         for name in KEYWORD_INDEXES:
             shard.update(UpdateOperation.create_field_index(name, PayloadSchemaType.Keyword))
+        shard.update(UpdateOperation.create_field_index(TERMS_FIELD, IntegerIndexParams(lookup=True, range=False)))
         shard.flush()
         return shard
+
+    def _upgrade(self) -> None:
+        """A shard from before per-tenant IDF: every chunk gets its term-frequency vector and term list, then the
+        collection-wide IDF vector goes. Runs once, at start-up, before the replica reports SERVING."""
+        shard = EdgeShard.load(str(self._path), self._config(LEGACY_SPARSE, Modifier.Idf))
+        log.warning("upgrading the index at %s to per-tenant BM25 IDF", self._path)
+        shard.update(UpdateOperation.create_sparse_vector(SPARSE, modifier=_NO_MODIFIER))
+        shard.update(UpdateOperation.create_field_index(TERMS_FIELD, IntegerIndexParams(lookup=True, range=False)))
+        shard.update(UpdateOperation.create_field_index(ACCESS_FIELD, PayloadSchemaType.Keyword))
+        offset, upgraded = None, 0
+        while True:
+            page, offset = shard.scroll(ScrollRequest(offset=offset, limit=256, with_payload=True))
+            for record in page:
+                chunk = ChunkRecord(id=str(record.id), dense=[], payload=dict(record.payload or {}))
+                sparse = self._lexical.document(chunk.lexical_text)
+                shard.update(UpdateOperation.update_vectors([PointVectors(record.id, {SPARSE: sparse})]))
+                shard.update(UpdateOperation.set_payload([record.id], {TERMS_FIELD: list(sparse.indices)}))
+                upgraded += 1
+            if offset is None:
+                break
+        shard.update(UpdateOperation.delete_vector_name(LEGACY_SPARSE))
+        shard.flush()
+        shard.close()
+        log.warning("upgraded %d chunks to per-tenant BM25 IDF", upgraded)
 
     @property
     def shard(self) -> EdgeShard:
@@ -115,14 +160,11 @@ class EdgeIndex:
         return self._shard
 
     async def upsert(self, tenant: str, chunks: list[ChunkRecord]) -> int:
-        points = [
-            Point(
-                chunk.id,
-                {DENSE: chunk.dense, SPARSE: self._lexical.document(chunk.lexical_text)},
-                {**chunk.payload, TENANT_FIELD: tenant},
-            )
-            for chunk in chunks
-        ]
+        points = []
+        for chunk in chunks:
+            sparse = self._lexical.document(chunk.lexical_text)
+            payload = {**chunk.payload, TENANT_FIELD: tenant, TERMS_FIELD: list(sparse.indices)}
+            points.append(Point(chunk.id, {DENSE: chunk.dense, SPARSE: sparse}, payload))
 
         def write() -> None:
             with self._write_lock:
@@ -136,7 +178,11 @@ class EdgeIndex:
         validate_conditions(query.conditions)
         scope = _filter(query.tenant, query)
         dense = Query.Nearest(query.dense, using=DENSE) if query.dense else None
-        sparse = Query.Nearest(self._lexical.query(query.text), using=SPARSE)
+        terms = list(self._lexical.query(query.text).indices) if query.mode is not Mode.DENSE else []
+        indices, weights = await tenant_weights(terms, lambda ask: asyncio.to_thread(self._counts, query, ask))
+        sparse = Query.Nearest(SparseVector(indices, weights), using=SPARSE) if indices else None
+        if query.mode is Mode.SPARSE and sparse is None:
+            return []
         pool = max(query.candidates, query.top_k)
         # The first stage: one list (dense or sparse), or both fused.
         if query.mode is Mode.HYBRID:
@@ -145,12 +191,13 @@ class EdgeIndex:
                 if query.fusion is FusionMethod.DBSF
                 else Fusion.Rrf(k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight])
             )
+            # A query none of whose words the reader's chunks contain has no sparse list: the dense one stands.
+            lists = [(dense, query.dense_weight), *([(sparse, query.sparse_weight)] if sparse else [])]
+            if query.fusion is not FusionMethod.DBSF:
+                fusion = Fusion.Rrf(k=query.rrf_k, weights=[weight for _, weight in lists])
             stage = Prefetch(
                 limit=pool,
-                prefetches=[
-                    Prefetch(limit=pool, query=dense, filter=scope),
-                    Prefetch(limit=pool, query=sparse, filter=scope),
-                ],
+                prefetches=[Prefetch(limit=pool, query=vector, filter=scope) for vector, _ in lists],
                 query=fusion,
                 filter=scope,
             )
@@ -166,6 +213,15 @@ class EdgeIndex:
             )
         points = await asyncio.to_thread(self.shard.query, request)
         return [to_scored_chunk(query, point) for point in points]
+
+    def _counts(self, query: SearchQuery, terms: list[int | None]) -> list[int]:
+        """How many chunks the reader may see in the tenant, and how many of them contain each term."""
+        scope = _scope(query.tenant, query.viewer)
+        counts = []
+        for term in terms:
+            must = [*scope, FieldCondition(TERMS_FIELD, match=MatchValue(term))] if term is not None else scope
+            counts.append(self.shard.count(CountRequest(exact=True, filter=Filter(must=must))))
+        return counts
 
     async def sections(
         self, tenant: str, refs: list[tuple[str, str]], viewer: Viewer

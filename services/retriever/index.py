@@ -1,6 +1,8 @@
 """The chunk index role, its records, and the filter vocabulary both Qdrant backends share."""
 
+import math
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Protocol
@@ -11,7 +13,13 @@ from services.runtime.access import ACCESS_FIELD, Viewer
 from services.runtime.errors import InvalidArgument
 
 DENSE = "dense"
-SPARSE = "bm25"
+# BM25 term weights without IDF: the IDF is computed per tenant (and per reader) at query time, so a tenant's
+# scores never depend on, or reveal, what other tenants index. Shards from before carry "bm25" (IDF applied by
+# Qdrant over the whole collection); warm_up upgrades them.
+SPARSE = "bm25_tf"
+LEGACY_SPARSE = "bm25"
+# The term ids of each chunk's sparse vector, as an indexed payload list: document frequencies come from counts.
+TERMS_FIELD = "terms"
 TENANT_FIELD = "tenant"
 # Payload fields a caller may filter on. A closed set: an unknown field is a client error, never a
 # silently empty result.
@@ -108,8 +116,14 @@ def validate_conditions(conditions: list[Condition]) -> None:
             raise InvalidArgument(f"filter on {condition.field!r}: gte {condition.gte} is above lte {condition.lte}")
 
 
+def idf(chunks: int, containing: int) -> float:
+    """BM25's inverse document frequency, the formula Qdrant's IDF modifier uses."""
+    return math.log((chunks - containing + 0.5) / (containing + 0.5) + 1.0)
+
+
 class LexicalEncoder:
-    """BM25 term weights from Qdrant's own tokenizer and stemmer; Qdrant applies the IDF at query time."""
+    """BM25 term weights from Qdrant's own tokenizer and stemmer (length-normalised term frequencies for chunks,
+    the query's terms for queries); the IDF comes from `tenant_weights`."""
 
     def __init__(self) -> None:
         self._bm25 = Bm25(Bm25Config(language="english"))
@@ -119,6 +133,20 @@ class LexicalEncoder:
 
     def query(self, text: str) -> SparseVector:
         return self._bm25.embed_query(text)
+
+
+async def tenant_weights(
+    terms: list[int], count: Callable[[list[int | None]], Awaitable[list[int]]]
+) -> tuple[list[int], list[float]]:
+    """The query's terms weighted by their IDF among the chunks the reader may see in its tenant.
+
+    `count` answers, for each term (None: no term), how many of those chunks contain it; terms no such chunk
+    contains are dropped (they cannot match)."""
+    if not terms:
+        return [], []
+    total, *containing = await count([None, *terms])
+    kept = [(term, idf(total, n)) for term, n in zip(terms, containing, strict=True) if n]
+    return [t for t, _ in kept], [w for _, w in kept]
 
 
 def to_scored_chunk(query: SearchQuery, point: object) -> ScoredChunk:

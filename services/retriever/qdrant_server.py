@@ -3,6 +3,7 @@
 With no URL it runs qdrant-client's local mode on disk, which exercises this same code path in tests.
 """
 
+import asyncio
 import warnings
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from services.retriever.index import (
     KEYWORD_INDEXES,
     SPARSE,
     TENANT_FIELD,
+    TERMS_FIELD,
     ChunkRecord,
     FusionMethod,
     LexicalEncoder,
@@ -21,6 +23,7 @@ from services.retriever.index import (
     ScoredChunk,
     SearchQuery,
     group_sections,
+    tenant_weights,
     to_scored_chunk,
     validate_conditions,
 )
@@ -89,8 +92,16 @@ class QdrantServerIndex:
                 vectors_config={
                     DENSE: models.VectorParams(size=self._settings.dense_dimension, distance=models.Distance.COSINE)
                 },
-                sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+                # No IDF modifier: the IDF is the tenant's, computed at query time (services/retriever/index.py).
+                sparse_vectors_config={SPARSE: models.SparseVectorParams()},
             )
+        else:
+            info = await self._client.get_collection(self._collection)
+            if SPARSE not in (info.config.params.sparse_vectors or {}):
+                raise RuntimeError(
+                    f"collection {self._collection!r} predates per-tenant BM25 IDF (it has no {SPARSE!r} vector): "
+                    "point RAGMESH_RETRIEVER_COLLECTION at a new collection and ingest the documents again"
+                )
         # Creating an index that exists is a no-op, so a collection made by an older version gains new ones.
         with warnings.catch_warnings():
             # Local mode says payload indexes do nothing there; a server uses them, so they are still created.
@@ -102,16 +113,23 @@ class QdrantServerIndex:
             )
             for name in KEYWORD_INDEXES:
                 await self._client.create_payload_index(self._collection, name, models.PayloadSchemaType.KEYWORD)
+            await self._client.create_payload_index(
+                self._collection,
+                TERMS_FIELD,
+                models.IntegerIndexParams(type=models.IntegerIndexType.INTEGER, lookup=True, range=False),
+            )
 
     async def upsert(self, tenant: str, chunks: list[ChunkRecord]) -> int:
-        points = [
-            models.PointStruct(
-                id=chunk.id,
-                vector={DENSE: chunk.dense, SPARSE: _sparse(self._lexical.document(chunk.lexical_text))},
-                payload={**chunk.payload, TENANT_FIELD: tenant},
+        points = []
+        for chunk in chunks:
+            sparse = self._lexical.document(chunk.lexical_text)
+            points.append(
+                models.PointStruct(
+                    id=chunk.id,
+                    vector={DENSE: chunk.dense, SPARSE: _sparse(sparse)},
+                    payload={**chunk.payload, TENANT_FIELD: tenant, TERMS_FIELD: list(sparse.indices)},
+                )
             )
-            for chunk in chunks
-        ]
         # wait=True: acknowledged only once applied.
         await self._client.upsert(self._collection, points=points, wait=True)
         return len(points)
@@ -119,7 +137,11 @@ class QdrantServerIndex:
     async def search(self, query: SearchQuery) -> list[ScoredChunk]:
         validate_conditions(query.conditions)
         scope = _filter(query.tenant, query)
-        sparse = _sparse(self._lexical.query(query.text))
+        terms = list(self._lexical.query(query.text).indices) if query.mode is not Mode.DENSE else []
+        indices, weights = await tenant_weights(terms, lambda ask: self._counts(query, ask))
+        sparse = models.SparseVector(indices=indices, values=weights) if indices else None
+        if query.mode is Mode.SPARSE and sparse is None:
+            return []
         pool = max(query.candidates, query.top_k)
         # The first stage as a prefetch. The tenant filter goes into every prefetch: local mode has ignored
         # a top-level filter on fusion queries (qdrant-client issue 1372); the tenant boundary must not
@@ -130,10 +152,16 @@ class QdrantServerIndex:
                 if query.fusion is FusionMethod.DBSF
                 else models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[query.dense_weight, query.sparse_weight]))
             )
+            # A query none of whose words the reader's chunks contain has no sparse list: the dense one stands.
+            lists = [
+                (query.dense, DENSE, query.dense_weight),
+                *([(sparse, SPARSE, query.sparse_weight)] if sparse else []),
+            ]
+            if query.fusion is not FusionMethod.DBSF:
+                fusion = models.RrfQuery(rrf=models.Rrf(k=query.rrf_k, weights=[weight for *_, weight in lists]))
             stage = models.Prefetch(
                 prefetch=[
-                    models.Prefetch(query=query.dense, using=DENSE, filter=scope, limit=pool),
-                    models.Prefetch(query=sparse, using=SPARSE, filter=scope, limit=pool),
+                    models.Prefetch(query=vector, using=using, filter=scope, limit=pool) for vector, using, _ in lists
                 ],
                 query=fusion,
                 filter=scope,
@@ -159,6 +187,20 @@ class QdrantServerIndex:
                 self._collection, prefetch=stage.prefetch, query=stage.query, using=stage.using, **common
             )
         return [to_scored_chunk(query, point) for point in response.points]
+
+    async def _counts(self, query: SearchQuery, terms: list[int | None]) -> list[int]:
+        """How many chunks the reader may see in the tenant, and how many of them contain each term."""
+        scope = _scope(query.tenant, query.viewer)
+
+        async def count(term: int | None) -> int:
+            must = (
+                [*scope, models.FieldCondition(key=TERMS_FIELD, match=models.MatchValue(value=term))]
+                if term is not None
+                else scope
+            )
+            return (await self._client.count(self._collection, count_filter=models.Filter(must=must), exact=True)).count
+
+        return list(await asyncio.gather(*(count(term) for term in terms)))
 
     async def sections(
         self, tenant: str, refs: list[tuple[str, str]], viewer: Viewer

@@ -352,3 +352,82 @@ async def test_readers_see_only_the_documents_open_to_them(backend, embed):
             retriever_pb2.SetDocumentAccessRequest(tenant="t-acl", document_id="open", allowed_users=[""])
         )
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
+async def test_a_tenants_sparse_scores_do_not_move_when_another_tenant_adds_documents(backend, embed):
+    """BM25's IDF is the tenant's own: nothing another tenant indexes changes (or reveals itself in) its scores."""
+    stub, _ = backend
+    await _index(stub, embed, "t-idf-owner")
+    query = "how often must API keys be rotated"
+
+    async def scores() -> list[tuple[str, float]]:
+        hits = await _search(stub, embed, "t-idf-owner", query, top_k=3, mode=retriever_pb2.SEARCH_MODE_SPARSE)
+        return [(h.chunk.document_id, round(h.score, 6)) for h in hits]
+
+    before = await scores()
+    assert before and before[0][0] == "rotation"
+    texts = [
+        f"Rotated API keys, note {i}: keys must be rotated; rotation of keys is often discussed." for i in range(40)
+    ]
+    vectors = await embed(*texts)
+    noise = [
+        retriever_pb2.Chunk(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"idf-noise/{i}")), document_id=f"n{i}", text=t, dense=v
+        )
+        for i, (t, v) in enumerate(zip(texts, vectors, strict=True))
+    ]
+    await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-idf-noise", chunks=noise))
+    assert await scores() == before
+    # Within the tenant the IDF does move: the same chunks score differently once common terms are common.
+    await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-idf-owner", chunks=noise[:20]))
+    after = dict(await scores())
+    assert after.get("rotation") != dict(before)["rotation"]
+
+
+async def test_an_index_from_before_per_tenant_idf_is_upgraded_at_start(tmp_path, embed):
+    """A qdrant-edge shard written with the collection-wide IDF vector is re-encoded once, then searched as usual."""
+    from qdrant_edge import (
+        Distance,
+        EdgeConfig,
+        EdgeShard,
+        EdgeSparseVectorParams,
+        EdgeVectorParams,
+        Modifier,
+        Point,
+        UpdateOperation,
+    )
+
+    from services.retriever.index import LexicalEncoder
+
+    shard_path = tmp_path / "shard"
+    shard_path.mkdir()
+    legacy = EdgeConfig(
+        vectors={"dense": EdgeVectorParams(size=384, distance=Distance.Cosine)},
+        sparse_vectors={"bm25": EdgeSparseVectorParams(modifier=Modifier.Idf)},
+    )
+    shard = EdgeShard.create(str(shard_path), legacy)
+    vectors = await embed(*(DOCS[name][1] for name in DOCS))
+    lexical = LexicalEncoder()
+    shard.update(
+        UpdateOperation.upsert_points(
+            [
+                Point(
+                    str(uuid.uuid5(uuid.NAMESPACE_URL, f"legacy/{name}")),
+                    {"dense": vector, "bm25": lexical.document(f"{DOCS[name][0]}\n{DOCS[name][1]}")},
+                    {"tenant": "t-legacy", "document_id": name, "title": DOCS[name][0], "text": DOCS[name][1]},
+                )
+                for name, vector in zip(DOCS, vectors, strict=True)
+            ]
+        )
+    )
+    shard.flush()
+    shard.close()
+    settings = RetrieverSettings(backend="edge", data_dir=tmp_path)
+    async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        stub = retriever_pb2_grpc.RetrieverServiceStub(channel)
+        hits = await _search(
+            stub, embed, "t-legacy", "when did the volcano erupt", mode=retriever_pb2.SEARCH_MODE_SPARSE
+        )
+        assert hits[0].chunk.document_id == "volcano"
+        # Chunks indexed before access lists existed stay open to the whole tenant.
+        assert await _search(stub, embed, "t-legacy", "sourdough starter", viewer=retriever_pb2.Viewer(user="x"))
