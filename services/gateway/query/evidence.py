@@ -47,6 +47,18 @@ class Evidence:
     def citations(self, answer: str) -> list[Citation]:
         return citations(self.passages, self.question, answer)
 
+    def summary(self) -> dict[str, object]:
+        """The fields every response built on this evidence reports (answers and verdicts alike)."""
+        return {
+            "confidence": self.confidence,
+            "no_context": self.no_context,
+            "is_confused": self.is_confused,
+            "context": self.context,
+            "timings_ms": self.timings_ms,
+            "filters_applied": self.plan.applied if self.plan else {},
+            "self_query": self.plan.self_query_result if self.plan else None,
+        }
+
     def access(self) -> dict[str, tuple[list[str], list[str]]]:
         """Who may see each document shown: (allowed_users, allowed_groups) by document id."""
         return {p.document_id: (p.allowed_users, p.allowed_groups) for p in self.passages}

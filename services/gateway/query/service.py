@@ -50,13 +50,7 @@ class QueryService:
         return QueryResponse(
             answer=answer,
             citations=citations,
-            confidence=evidence.confidence,
-            no_context=evidence.no_context,
-            is_confused=evidence.is_confused,
-            context=evidence.context,
-            timings_ms=evidence.timings_ms,
-            filters_applied=evidence.plan.applied if evidence.plan else {},
-            self_query=evidence.plan.self_query_result if evidence.plan else None,
+            **evidence.summary(),
             **extra,
         )
 

@@ -99,16 +99,9 @@ class ClaimChecker:
         citations = evidence.citations("")
         for citation in citations:
             citation.cited = citation.index in cited
-        plan = evidence.plan
         return VerifyResponse(
             verdict=verdict,
             citations=citations,
-            confidence=evidence.confidence,
-            no_context=evidence.no_context,
-            is_confused=evidence.is_confused,
-            context=evidence.context,
-            timings_ms=evidence.timings_ms,
-            filters_applied=plan.applied if plan else {},
-            self_query=plan.self_query_result if plan else None,
+            **evidence.summary(),
             **extra,
         )
