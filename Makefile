@@ -10,6 +10,9 @@ BIN := $(VENV)/bin
 # The CPU build of torch lies in /opt/wheels on our machines; elsewhere pip takes it from the CPU index.
 PIP_TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 PROTOS := $(wildcard proto/ragmesh/*/v1/*.proto)
+# llama.cpp built for any x86-64 with AVX2, not -march=native: a native build on a CPU with AMX crashed (SIGSEGV)
+# in a VM whose kernel does not enable AMX, and a wheel pip caches on one machine must run on the next.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 STAMP := $(VENV)/.installed
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
@@ -29,7 +32,7 @@ $(STAMP): pyproject.toml
 	@echo "==> installing ragmesh and its dependencies"
 	$(BIN)/pip install --progress-bar on -e ".[all,deploy,dev]"
 	@echo "==> installing the local LLM runtime (llama-cpp-python compiles once, about ten minutes; pip reuses the wheel after)"
-	$(BIN)/pip install --progress-bar on -e ".[all,deploy,dev,local-llm]"
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --progress-bar on -e ".[all,deploy,dev,local-llm]"
 	touch $@
 
 .PHONY: install
