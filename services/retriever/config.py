@@ -30,3 +30,5 @@ class RetrieverSettings(ServiceSettings):
     # Reciprocal rank fusion constant.
     rrf_k: int = 60
     max_top_k: int = 100
+    # How long a replica keeps a tenant's BM25 document frequencies (a write through it drops them at once).
+    idf_cache_seconds: float = 30.0

@@ -48,6 +48,7 @@ from services.retriever.index import (
     Mode,
     ScoredChunk,
     SearchQuery,
+    TermCounts,
     group_sections,
     tenant_weights,
     to_scored_chunk,
@@ -97,6 +98,7 @@ class EdgeIndex:
         self._path = Path(settings.data_dir) / "shard"
         self._shard: EdgeShard | None = None
         self._lexical = LexicalEncoder()
+        self._term_counts = TermCounts(settings.idf_cache_seconds)
         # The shard takes concurrent reads; writes go one at a time so flushes cover whole batches.
         self._write_lock = threading.Lock()
 
@@ -172,6 +174,7 @@ class EdgeIndex:
                 self.shard.flush()
 
         await asyncio.to_thread(write)
+        self._term_counts.forget(tenant)
         return len(points)
 
     async def search(self, query: SearchQuery) -> list[ScoredChunk]:
@@ -179,7 +182,9 @@ class EdgeIndex:
         scope = _filter(query.tenant, query)
         dense = Query.Nearest(query.dense, using=DENSE) if query.dense else None
         terms = list(self._lexical.query(query.text).indices) if query.mode is not Mode.DENSE else []
-        indices, weights = await tenant_weights(terms, lambda ask: asyncio.to_thread(self._counts, query, ask))
+        indices, weights = await tenant_weights(
+            query, terms, self._term_counts, lambda ask: asyncio.to_thread(self._counts, query, ask)
+        )
         sparse = Query.Nearest(SparseVector(indices, weights), using=SPARSE) if indices else None
         if query.mode is Mode.SPARSE and sparse is None:
             return []
@@ -266,6 +271,7 @@ class EdgeIndex:
                 self.shard.flush()
 
         await asyncio.to_thread(write)
+        self._term_counts.forget(tenant)
 
     async def set_access(self, tenant: str, document_id: str, entries: list[str]) -> None:
         document = Filter(
@@ -281,6 +287,7 @@ class EdgeIndex:
                 self.shard.flush()
 
         await asyncio.to_thread(write)
+        self._term_counts.forget(tenant)
 
     async def count(self, tenant: str) -> int:
         request = CountRequest(exact=True, filter=_filter(tenant) if tenant else None)

@@ -2,6 +2,7 @@
 
 import math
 import re
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import Enum
@@ -135,8 +136,40 @@ class LexicalEncoder:
         return self._bm25.embed_query(text)
 
 
+Count = Callable[[list[int | None]], Awaitable[list[int]]]
+
+
+class TermCounts:
+    """Document frequencies per (tenant, reader's access entries, term), and chunk totals (term None), kept
+    `ttl_seconds`: an exact count costs a fraction of a millisecond per term, and a query has a dozen terms.
+    A write to a tenant drops its entries here at once; other replicas see it within the TTL (IDF moves slowly).
+    Entries never mix tenants or readers, so the cache cannot carry one tenant's counts into another's scores."""
+
+    _MAX_ENTRIES = 200_000
+
+    def __init__(self, ttl_seconds: float) -> None:
+        self._ttl = ttl_seconds
+        self._entries: dict[tuple[str, tuple[str, ...] | None, int | None], tuple[float, int]] = {}
+
+    async def get(self, tenant: str, viewer: Viewer, terms: list[int | None], count: Count) -> list[int]:
+        entries = viewer.entries()
+        scope = (tenant, tuple(entries) if entries is not None else None)
+        now = time.monotonic()
+        missing = [t for t in terms if now - self._entries.get((*scope, t), (-math.inf, 0))[0] >= self._ttl]
+        if missing:
+            if len(self._entries) > self._MAX_ENTRIES:
+                self._entries.clear()
+            for term, n in zip(missing, await count(missing), strict=True):
+                self._entries[(*scope, term)] = (now, n)
+        return [self._entries[(*scope, t)][1] for t in terms]
+
+    def forget(self, tenant: str) -> None:
+        for key in [key for key in self._entries if key[0] == tenant]:
+            del self._entries[key]
+
+
 async def tenant_weights(
-    terms: list[int], count: Callable[[list[int | None]], Awaitable[list[int]]]
+    query: "SearchQuery", terms: list[int], counts: TermCounts, count: Count
 ) -> tuple[list[int], list[float]]:
     """The query's terms weighted by their IDF among the chunks the reader may see in its tenant.
 
@@ -144,7 +177,7 @@ async def tenant_weights(
     contains are dropped (they cannot match)."""
     if not terms:
         return [], []
-    total, *containing = await count([None, *terms])
+    total, *containing = await counts.get(query.tenant, query.viewer, [None, *terms], count)
     kept = [(term, idf(total, n)) for term, n in zip(terms, containing, strict=True) if n]
     return [t for t, _ in kept], [w for _, w in kept]
 

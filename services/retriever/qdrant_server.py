@@ -22,6 +22,7 @@ from services.retriever.index import (
     Mode,
     ScoredChunk,
     SearchQuery,
+    TermCounts,
     group_sections,
     tenant_weights,
     to_scored_chunk,
@@ -77,6 +78,7 @@ class QdrantServerIndex:
         self._settings = settings
         self._collection = settings.collection
         self._lexical = LexicalEncoder()
+        self._term_counts = TermCounts(settings.idf_cache_seconds)
         if settings.qdrant_url:
             key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
             self._client = AsyncQdrantClient(url=settings.qdrant_url, api_key=key)
@@ -132,13 +134,14 @@ class QdrantServerIndex:
             )
         # wait=True: acknowledged only once applied.
         await self._client.upsert(self._collection, points=points, wait=True)
+        self._term_counts.forget(tenant)
         return len(points)
 
     async def search(self, query: SearchQuery) -> list[ScoredChunk]:
         validate_conditions(query.conditions)
         scope = _filter(query.tenant, query)
         terms = list(self._lexical.query(query.text).indices) if query.mode is not Mode.DENSE else []
-        indices, weights = await tenant_weights(terms, lambda ask: self._counts(query, ask))
+        indices, weights = await tenant_weights(query, terms, self._term_counts, lambda ask: self._counts(query, ask))
         sparse = models.SparseVector(indices=indices, values=weights) if indices else None
         if query.mode is Mode.SPARSE and sparse is None:
             return []
@@ -247,6 +250,7 @@ class QdrantServerIndex:
             points_selector=models.FilterSelector(filter=models.Filter(must=must, must_not=must_not)),
             wait=True,
         )
+        self._term_counts.forget(tenant)
 
     async def set_access(self, tenant: str, document_id: str, entries: list[str]) -> None:
         document = models.Filter(
@@ -256,6 +260,7 @@ class QdrantServerIndex:
             ]
         )
         await self._client.set_payload(self._collection, payload={ACCESS_FIELD: entries}, points=document, wait=True)
+        self._term_counts.forget(tenant)
 
     async def count(self, tenant: str) -> int:
         result = await self._client.count(
