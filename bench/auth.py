@@ -1,8 +1,10 @@
-"""What authentication adds to a request, for every kind of credential, against baselines from the same run.
+"""What authentication and rate limiting add to a request, against baselines from the same run.
 
 1. The authenticator alone (in process): a bootstrap key, a stored API key (cached, and looked up in the database
    every time), and JWTs (RS256, ES256, HS256) — each call's cost is what auth adds to a request.
-2. Through HTTP: GET /v1/admin/keys (auth, then one small SQL query) with each credential, beside GET /healthz
+2. Rate limiting (in process, a real redis-server on loopback): admitting and releasing a request against the
+   default caller tiers (three moving windows) and the tenant's in-flight cap, against no limits at all.
+3. Through HTTP: GET /v1/admin/keys (auth, then one small SQL query) with each credential, beside GET /healthz
    (no auth at all) on the same gateway: the floor.
 
     python -m bench.auth [--calls 2000] [--database postgresql://...]
@@ -20,17 +22,20 @@ from pathlib import Path
 
 import httpx
 import jwt
+import redis.asyncio as redis
 import uvicorn
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from rich.console import Console
 from rich.table import Table
 
-from ragmesh.suite import free_port
+from ragmesh.suite import free_port, redis_server
 from services.gateway.app import create_app, jwt_verifier
 from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.keys import KeyStore
 from services.gateway.config import GatewaySettings
+from services.gateway.identity import Principal
+from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
 
 console = Console()
@@ -78,6 +83,31 @@ async def _interleaved(calls: dict, rounds: int) -> dict[str, dict[str, float]]:
     return {label: _summary(values) for label, values in samples.items()}
 
 
+async def _rate_limits(settings: GatewaySettings, workdir: Path, calls: int) -> dict:
+    caller = Principal(tenant="bench", via="api-key", key_id="k1")
+    with redis_server(workdir) as url:
+        client = redis.from_url(url)
+        policies = {
+            "no limits (baseline)": LimitPolicy(),
+            "three caller tiers (moving windows)": LimitPolicy(
+                caller={"answer": ["1000000/minute", "1000000/hour", "1000000/day"]}
+            ),
+            "caller tiers + tenant in-flight cap": LimitPolicy(
+                caller={"answer": ["1000000/minute", "1000000/hour", "1000000/day"]}, tenant_in_flight=1000
+            ),
+        }
+        measured = {}
+        for label, policy in policies.items():
+            limiter = RateLimiter(client, url, None, policy)
+
+            async def one(limiter=limiter) -> None:
+                await limiter.release(await limiter.admit(caller, "answer"))
+
+            measured[label] = await _time(one, calls)
+        await client.aclose()
+    return measured
+
+
 async def main(args: argparse.Namespace) -> dict:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
@@ -115,6 +145,7 @@ async def main(args: argparse.Namespace) -> dict:
         direct["stored API key, database every call"] = await _time(lambda: uncached.authenticate(stored), args.calls)
         results["authenticator"] = direct
         await database.close()
+        results["rate_limits"] = await _rate_limits(settings, Path(data_dir), args.calls)
 
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
@@ -138,11 +169,13 @@ async def main(args: argparse.Namespace) -> dict:
 
 
 def report(results: dict) -> None:
-    table = Table(title="what authentication costs (medians; same run)")
+    table = Table(title="what authentication and rate limits cost (medians; same run)")
     for column in ("measure", "p50", "p95", "ratio"):
         table.add_column(column)
     for label, entry in results["authenticator"].items():
         table.add_row(f"authenticate(): {label}", f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", "")
+    for label, entry in results["rate_limits"].items():
+        table.add_row(f"admit + release: {label}", f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", "")
     for label, entry in results["http"].items():
         table.add_row(label, f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", f"{entry['p50_x_floor']}x floor")
     console.print(table)

@@ -354,3 +354,25 @@ class BackgroundSuite:
                 # Never leave a half-stopped suite behind (nor hide the error that led here).
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path, password: str = ""):
+    """A throwaway redis-server bound to loopback (with a password when given); stopped on exit."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run 'make redis-server' (make test does)")
+    port = free_port()
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command += ["--dir", str(workdir), *(["--requirepass", password] if password else [])]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: redis_ready(port, password), process, "redis-server", timeout=10)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)

@@ -11,6 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import httpx
 import pytest
 
+from ragmesh.suite import redis_server
 from services.embedder.config import EmbedderSettings
 from services.embedder.server import create_server as create_embedder
 from services.gateway.config import GatewaySettings
@@ -20,7 +21,7 @@ from services.ingest.config import IngestSettings
 from services.ingest.server import create_server as create_ingest
 from services.retriever.config import RetrieverSettings
 from services.retriever.server import create_server as create_retriever
-from tests.servers import gateway, postgres_server, redis_server, running
+from tests.servers import gateway, postgres_server, running
 
 # The answer LiteLLM's mock gives for every question: it cites passage 1.
 MOCK_ANSWER = "The passages answer this directly [1]."

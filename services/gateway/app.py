@@ -16,6 +16,7 @@ from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import grpc_error_handler, service_error_handler, validation_error_handler
 from services.gateway.query.service import QueryService
+from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
 from services.gateway.routes import admin, documents, health, metadata, query
 from services.runtime.errors import ServiceError
@@ -37,6 +38,19 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.audit = AuditLog(database)
         app.state.authenticator = Authenticator(
             settings.api_keys, app.state.keys, jwt_verifier(settings), settings.key_cache_seconds
+        )
+        app.state.rate_limiter = RateLimiter(
+            downstream.redis,
+            settings.redis_url,
+            settings.redis_password.get_secret_value() if settings.redis_password else None,
+            LimitPolicy(
+                caller=settings.rate_limits,
+                tenant=settings.tenant_rate_limits,
+                per_tenant=settings.tenant_rate_limit_overrides,
+                suite=settings.global_rate_limits,
+                tenant_in_flight=settings.tenant_max_in_flight,
+                in_flight_seconds=settings.in_flight_timeout_seconds,
+            ),
         )
         try:
             yield

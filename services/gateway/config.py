@@ -28,6 +28,23 @@ class GatewaySettings(ServiceSettings):
     key_cache_seconds: float = 1.0
     # Tenants whose admin credentials may act for another tenant (header X-Ragmesh-Tenant); audited.
     operator_tenants: list[str] = Field(default_factory=list)
+    # Rate limits (services/gateway/ratelimits.py), by bucket: answer (query, verify), search, ingest. Tiers like
+    # "10/minute". Per caller (a stored key, or a JWT's user; a key may carry its own; bootstrap keys are exempt):
+    rate_limits: dict[str, list[str]] = Field(
+        default_factory=lambda: {
+            "answer": ["10/minute", "100/hour", "500/day"],
+            "search": ["60/minute", "1000/hour", "5000/day"],
+            "ingest": ["60/minute", "5000/day"],
+        }
+    )
+    # ... per tenant (every caller of the tenant together), with overrides by tenant name ...
+    tenant_rate_limits: dict[str, list[str]] = Field(default_factory=dict)
+    tenant_rate_limit_overrides: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    # ... and for the whole suite.
+    global_rate_limits: dict[str, list[str]] = Field(default_factory=dict)
+    # Requests of one tenant in flight at once, across replicas (0: no cap); a slot frees itself after the timeout.
+    tenant_max_in_flight: int = 32
+    in_flight_timeout_seconds: float = 300.0
     # JWT bearer tokens: accepted when an issuer is set. Keys: PEM or JWK JSON strings, and/or a JWKS URL.
     jwt_issuer: str = ""
     jwt_audience: str = "ragmesh"

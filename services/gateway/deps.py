@@ -1,9 +1,10 @@
 """Request dependencies: the caller (and the scope a route needs), the downstream clients, the query service."""
 
 import dataclasses
+from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Request, Response
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from services.gateway.audit import AuditLog
@@ -13,6 +14,7 @@ from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
 from services.gateway.query.service import QueryService
+from services.gateway.ratelimits import RateLimiter
 from services.runtime.errors import PermissionDenied, Unauthenticated
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key issued to a tenant.")
@@ -81,6 +83,29 @@ async def authenticate(
     return caller
 
 
+def get_rate_limiter(request: Request) -> RateLimiter:
+    return request.app.state.rate_limiter
+
+
+def admitted(scope: str, bucket: str):
+    """A dependency: the caller with `scope`, once its request is admitted in `bucket` (429 otherwise); the
+    RateLimit-* headers go on the response, and the tenant's in-flight slot is given back afterwards."""
+
+    async def admit(
+        caller: Annotated[Principal, Depends(requires(scope))],
+        limiter: Annotated[RateLimiter, Depends(get_rate_limiter)],
+        response: Response,
+    ) -> AsyncIterator[Principal]:
+        ticket = await limiter.admit(caller, bucket, caller.rate_limits)
+        response.headers.update(ticket.headers())
+        try:
+            yield caller
+        finally:
+            await limiter.release(ticket)
+
+    return admit
+
+
 def requires(scope: str):
     """A dependency: the caller, when its credential carries `scope` (or admin); 403 otherwise."""
 
@@ -93,5 +118,9 @@ def requires(scope: str):
 
 
 QueryCaller = Annotated[Principal, Depends(requires("query"))]
+# Callers whose request counts against a rate-limit bucket.
+AnswerCaller = Annotated[Principal, Depends(admitted("query", "answer"))]
+SearchCaller = Annotated[Principal, Depends(admitted("query", "search"))]
+UploadCaller = Annotated[Principal, Depends(admitted("ingest", "ingest"))]
 IngestCaller = Annotated[Principal, Depends(requires("ingest"))]
 AdminCaller = Annotated[Principal, Depends(requires("admin"))]

@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from services.gateway.ratelimits import RateLimited
 from services.runtime.errors import (
     REASON_KEY,
     FailedPrecondition,
@@ -31,6 +32,7 @@ _BY_CODE = {
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
 _BY_ERROR: dict[type[ServiceError], int] = {
+    RateLimited: 429,
     InvalidArgument: 422,
     Unauthenticated: 401,
     PermissionDenied: 403,
@@ -57,8 +59,15 @@ async def grpc_error_handler(request: Request, exc: Exception) -> JSONResponse:
 async def service_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
     status = next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500)
-    headers = {"WWW-Authenticate": 'Bearer realm="ragmesh"'} if status == 401 else None
-    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers)
+    headers = {"WWW-Authenticate": 'Bearer realm="ragmesh"'} if status == 401 else {}
+    if isinstance(exc, RateLimited):
+        headers = {
+            "Retry-After": str(exc.retry_after),
+            "RateLimit-Limit": str(exc.limit),
+            "RateLimit-Remaining": "0",
+            "RateLimit-Reset": str(exc.retry_after),
+        }
+    return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers or None)
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -24,6 +24,8 @@ class Principal:
     # How it was proven: "bootstrap-key", "api-key" or "jwt"; and the key's id for stored keys (audit, usage).
     via: str = ""
     key_id: str = ""
+    # The key's own rate-limit tiers by bucket, when it has any (else the gateway's defaults apply).
+    rate_limits: dict[str, list[str]] | None = field(default=None, hash=False, compare=False)
 
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes

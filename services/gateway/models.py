@@ -354,6 +354,11 @@ class CreateKeyRequest(Body):
     expires_in_days: int | None = Field(default=None, ge=1, le=3650, description="Or: days from now.")
     user: str = Field(default="", max_length=200, description="The user the key acts as (document permissions).")
     groups: list[str] = Field(default_factory=list, max_length=100, description="Groups the key's user is in.")
+    rate_limits: dict[Literal["answer", "search", "ingest"], list[str]] | None = Field(
+        default=None,
+        description='The key\'s own rate-limit tiers by bucket, e.g. {"answer": ["100/minute", "5000/day"]}; '
+        "default: the gateway's.",
+    )
 
 
 class KeyInfo(BaseModel):
@@ -366,6 +371,7 @@ class KeyInfo(BaseModel):
     scopes: list[str]
     user: str
     groups: list[str]
+    rate_limits: dict[str, list[str]] | None = None
     created_at: str
     created_by: str
     expires_at: str | None

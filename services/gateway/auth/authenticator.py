@@ -74,6 +74,7 @@ class Authenticator:
                 scopes=frozenset(record.scopes),
                 via="api-key",
                 key_id=record.id,
+                rate_limits=record.rate_limits,
             )
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()

@@ -6,9 +6,11 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from limits import parse_many
 from sqlalchemy import select
 
 from services.gateway.identity import SCOPES
+from services.gateway.ratelimits import BUCKETS
 from services.gateway.records.database import Database
 from services.gateway.records.models import ApiKey
 from services.runtime.errors import InvalidArgument, NotFound
@@ -45,6 +47,21 @@ def check_scopes(scopes: list[str]) -> list[str]:
     return sorted(set(scopes), key=SCOPES.index)
 
 
+def check_rate_limits(tiers: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+    """Tiers by bucket, each parsed by the `limits` library; InvalidArgument naming the first bad one."""
+    if tiers is None:
+        return None
+    for bucket, values in tiers.items():
+        if bucket not in BUCKETS:
+            raise InvalidArgument(f"unknown rate-limit bucket {bucket!r}; buckets: {', '.join(BUCKETS)}")
+        for value in values:
+            try:
+                parse_many(value)
+            except ValueError as exc:
+                raise InvalidArgument(f"rate limit {value!r} of {bucket!r}: write it like '100/minute'") from exc
+    return tiers
+
+
 class KeyStore:
     """The API key table."""
 
@@ -61,6 +78,7 @@ class KeyStore:
         expires_at: datetime | None = None,
         user: str = "",
         groups: list[str] | None = None,
+        rate_limits: dict[str, list[str]] | None = None,
     ) -> IssuedKey:
         now = datetime.now(UTC)
         if expires_at is not None and expires_at <= now:
@@ -76,6 +94,7 @@ class KeyStore:
             scopes=check_scopes(scopes),
             user=user,
             groups=sorted(set(groups or [])),
+            rate_limits=check_rate_limits(rate_limits),
             created_at=now,
             created_by=created_by,
             expires_at=expires_at,

@@ -26,6 +26,8 @@ class ApiKey(Base):
     # The user the key acts as (documents restricted to users); empty: the tenant's service identity.
     user: Mapped[str] = mapped_column(String(200), default="")
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Rate-limit tiers of this key by bucket ({"answer": ["100/minute"]}); null: the gateway's defaults.
+    rate_limits: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200), default="")
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -27,6 +27,7 @@ def _info(record: ApiKey) -> KeyInfo:
         scopes=list(record.scopes),
         user=record.user,
         groups=list(record.groups),
+        rate_limits=record.rate_limits,
         created_at=stamp(record.created_at) or "",
         created_by=record.created_by,
         expires_at=stamp(record.expires_at),
@@ -48,6 +49,7 @@ async def create_key(body: CreateKeyRequest, caller: AdminCaller, keys: KeysDep,
         expires_at=expires_at,
         user=body.user,
         groups=body.groups,
+        rate_limits=body.rate_limits,
     )
     await audit.record(caller.tenant, caller, "key-created", f"{issued.record.id} {issued.record.prefix} {body.scopes}")
     return CreatedKey(key=issued.key, **_info(issued.record).model_dump())

@@ -7,7 +7,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Respon
 from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2
-from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, ServiceDep, SettingsDep
+from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, ServiceDep, SettingsDep, UploadCaller
 from services.gateway.models import (
     DeleteResponse,
     Document,
@@ -69,12 +69,13 @@ def _names(listed: str) -> list[str]:
         413: {"model": Problem},
         415: {"model": Problem},
         422: {"model": Problem},
+        429: {"model": Problem},
     },
 )
 async def add_document(
     request: Request,
     response: Response,
-    caller: IngestCaller,
+    caller: UploadCaller,
     clients: ClientsDep,
     service: ServiceDep,
     settings: SettingsDep,

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 from sse_starlette.sse import EventSourceResponse
 
-from services.gateway.deps import QueryCaller, ServiceDep
+from services.gateway.deps import AnswerCaller, SearchCaller, ServiceDep
 from services.gateway.models import (
     Problem,
     QueryRequest,
@@ -17,7 +17,7 @@ from services.gateway.query.verify import ClaimChecker
 from services.gateway.routes import problems
 
 # Every operation may answer 400 (unreadable body), 401 (credentials), 403 (scope, tenant) and 422 (input).
-router = APIRouter(prefix="/v1", tags=["query"], responses=problems(400, 401, 403, 422))
+router = APIRouter(prefix="/v1", tags=["query"], responses=problems(400, 401, 403, 422, 429))
 
 
 @router.post(
@@ -35,7 +35,7 @@ router = APIRouter(prefix="/v1", tags=["query"], responses=problems(400, 401, 40
         503: {"model": Problem},
     },
 )
-async def query(body: QueryRequest, caller: QueryCaller, service: ServiceDep):
+async def query(body: QueryRequest, caller: AnswerCaller, service: ServiceDep):
     """Answer a question from the tenant's documents, citing the passages used."""
     if body.stream:
         # Validate and retrieve before the stream opens, so bad input still gets a plain 4xx.
@@ -49,7 +49,7 @@ async def query(body: QueryRequest, caller: QueryCaller, service: ServiceDep):
     response_model=SearchResponse,
     responses=problems(401, 403, 422, 503),
 )
-async def search(body: SearchRequest, caller: QueryCaller, service: ServiceDep) -> SearchResponse:
+async def search(body: SearchRequest, caller: SearchCaller, service: ServiceDep) -> SearchResponse:
     """The tenant's passages ranked for a query: hybrid, dense or sparse; RRF or DBSF; optional MMR."""
     return await service.search(caller, body)
 
@@ -59,7 +59,7 @@ async def search(body: SearchRequest, caller: QueryCaller, service: ServiceDep) 
     response_model=VerifyResponse,
     responses=problems(401, 403, 422, 503),
 )
-async def verify(body: VerifyRequest, caller: QueryCaller, service: ServiceDep) -> VerifyResponse:
+async def verify(body: VerifyRequest, caller: AnswerCaller, service: ServiceDep) -> VerifyResponse:
     """Check a claim against the tenant's documents: SUPPORT, CONTRADICT or NOT_ENOUGH_INFO, with the passages
     that decide it. Nothing relevant found: NOT_ENOUGH_INFO without a model call."""
     return await ClaimChecker(service).verify(caller, body)

@@ -6,8 +6,9 @@ import time
 
 import pytest
 
+from ragmesh.suite import redis_server
 from tests.conftest import ACME, GLOBEX
-from tests.servers import gateway, redis_server
+from tests.servers import gateway
 
 OPS = {"X-API-Key": "key-ops"}
 

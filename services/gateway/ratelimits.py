@@ -1,0 +1,137 @@
+"""Rate limits that every gateway replica agrees on: the `limits` library's moving windows in Redis.
+
+Tiers per caller (a stored key, or a JWT's user; bootstrap keys from configuration are the operators' and are
+exempt), per tenant and global, each per bucket: `answer` (generated answers: /v1/query, /v1/verify), `search`
+(retrieval only, cheaper) and `ingest`. A stored key may carry its own tiers. On top, a cap on each tenant's requests
+in flight (a Redis sorted set of expiring slots, so a replica that dies holds none for long). A refusal names the
+limit and when to retry; the route answers 429 with Retry-After and RateLimit-* headers.
+"""
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import redis.asyncio as redis
+from limits import RateLimitItem, parse_many
+from limits.aio.storage import RedisStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
+from services.gateway.identity import Principal
+from services.runtime.errors import ServiceError
+
+BUCKETS = ("answer", "search", "ingest")
+
+
+class RateLimited(ServiceError):
+    """A limit is spent; the caller may retry after `retry_after` seconds."""
+
+    def __init__(self, message: str, limit: int, retry_after: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.retry_after = max(1, retry_after)
+
+
+@dataclass
+class Admitted:
+    """What an admitted request may tell its caller (the tightest tier), and its in-flight slot to give back."""
+
+    limit: int = 0
+    remaining: int = 0
+    reset_seconds: int = 0
+    slot: tuple[str, str] | None = None
+
+    def headers(self) -> dict[str, str]:
+        if not self.limit:
+            return {}
+        return {
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+
+
+@dataclass
+class LimitPolicy:
+    """Tiers by bucket (strings like "10/minute"), for callers, tenants and the whole suite."""
+
+    caller: dict[str, list[str]] = field(default_factory=dict)
+    tenant: dict[str, list[str]] = field(default_factory=dict)
+    per_tenant: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    suite: dict[str, list[str]] = field(default_factory=dict)
+    tenant_in_flight: int = 0
+    in_flight_seconds: float = 300.0
+
+
+def _items(tiers: list[str]) -> list[RateLimitItem]:
+    return [item for tier in tiers for item in parse_many(tier)]
+
+
+class RateLimiter:
+    """Admits or refuses requests against every tier that applies to them."""
+
+    def __init__(self, client: redis.Redis, url: str, password: str | None, policy: LimitPolicy) -> None:
+        options = {"password": password} if password else {}
+        storage = RedisStorage(url.replace("redis://", "async+redis://", 1), implementation="redispy", **options)
+        self._limiter = MovingWindowRateLimiter(storage)
+        self._redis = client
+        self._policy = policy
+
+    def _tiers(self, caller: Principal, bucket: str, key_tiers: dict[str, list[str]] | None) -> list[tuple]:
+        """(limit, identifiers) for every tier that applies, tightest scope first."""
+        p = self._policy
+        tiers: list[tuple] = []
+        who = f"key:{caller.key_id}" if caller.key_id else (f"user:{caller.user}" if caller.via == "jwt" else "")
+        if who:
+            own = (key_tiers or {}).get(bucket)
+            for item in _items(own if own is not None else p.caller.get(bucket, [])):
+                tiers.append((item, ("caller", caller.tenant, who, bucket)))
+        tenant_tiers = p.per_tenant.get(caller.tenant, {}).get(bucket, p.tenant.get(bucket, []))
+        tiers += [(item, ("tenant", caller.tenant, bucket)) for item in _items(tenant_tiers)]
+        tiers += [(item, ("suite", bucket)) for item in _items(p.suite.get(bucket, []))]
+        return tiers
+
+    async def admit(self, caller: Principal, bucket: str, key_tiers: dict[str, list[str]] | None = None) -> Admitted:
+        """Count the request against every tier at once (each hit is atomic in Redis; a request one tier refuses
+        still counts in the others, which errs towards refusing); refuse when any tier is spent."""
+        tiers = self._tiers(caller, bucket, key_tiers)
+        hits = await asyncio.gather(*(self._limiter.hit(item, *identifiers) for item, identifiers in tiers))
+        admitted = Admitted()
+        for (item, identifiers), hit in zip(tiers, hits, strict=True):
+            if not hit:
+                stats = await self._limiter.get_window_stats(item, *identifiers)
+                scope = identifiers[0]
+                raise RateLimited(
+                    f"rate limit reached: {item.amount} {bucket} requests per {item.get_expiry()} s for this "
+                    f"{'credential' if scope == 'caller' else scope}",
+                    limit=item.amount,
+                    retry_after=int(stats.reset_time - time.time()) + 1,
+                )
+        if tiers:
+            # The headers speak of the first (the caller's shortest) tier; one more round trip, not one per tier.
+            item, identifiers = tiers[0]
+            stats = await self._limiter.get_window_stats(item, *identifiers)
+            admitted = Admitted(item.amount, stats.remaining, max(0, int(stats.reset_time - time.time())))
+        admitted.slot = await self._take_slot(caller.tenant)
+        return admitted
+
+    async def _take_slot(self, tenant: str) -> tuple[str, str] | None:
+        """A place among the tenant's requests in flight, or RateLimited when all are taken."""
+        cap = self._policy.tenant_in_flight
+        if not cap:
+            return None
+        key, member, now = f"ragmesh:inflight:{tenant}", secrets.token_hex(8), time.time()
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zadd(key, {member: now + self._policy.in_flight_seconds})
+            pipe.zcard(key)
+            pipe.expire(key, int(self._policy.in_flight_seconds) + 60)
+            _, _, count, _ = await pipe.execute()
+        if count > cap:
+            await self._redis.zrem(key, member)
+            raise RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
+        return key, member
+
+    async def release(self, admitted: Admitted) -> None:
+        if admitted.slot is not None:
+            await self._redis.zrem(*admitted.slot)

@@ -1,0 +1,106 @@
+"""Rate limits that hold across gateway replicas: moving windows in one real Redis, exact under concurrency."""
+
+import asyncio
+import time
+
+import pytest
+import redis.asyncio as redis
+
+from services.gateway.identity import Principal
+from services.gateway.ratelimits import LimitPolicy, RateLimited, RateLimiter
+from tests.servers import gateway
+
+ADMIN = {"X-API-Key": "key-limits-admin"}
+OTHER = {"X-API-Key": "key-limits-other"}
+
+
+@pytest.fixture(scope="module")
+async def replicas(suite):
+    """Two gateways sharing Redis (and a database), as two replicas behind one load balancer."""
+    settings = suite.gateway_settings(
+        api_keys={"key-limits-admin": "limits", "key-limits-other": "limits-other"},
+        database_url=f"sqlite:///{suite.data_dir / 'limits.db'}",
+        tenant_max_in_flight=0,
+        # Everything (test, two gateways, every service) shares one event loop on two cores here: the 100
+        # admitted searches queue behind each other, so they get time to finish.
+        retrieval_timeout_seconds=180,
+    )
+    async with gateway(settings) as first, gateway(settings) as second:
+        yield first, second
+
+
+async def _key(api, headers, **body) -> dict[str, str]:
+    created = await api.post("/v1/admin/keys", headers=headers, json={"name": "limited", "scopes": ["query"], **body})
+    assert created.status_code == 201, created.text
+    return {"X-API-Key": created.json()["key"]}
+
+
+async def test_a_thousand_concurrent_requests_admit_exactly_the_limit_across_replicas(replicas):
+    first, second = replicas
+    limited = await _key(first, ADMIN, rate_limits={"search": ["100/minute"]})
+    other = await _key(first, OTHER, rate_limits={"search": ["100/minute"]})
+
+    async def ask(i: int):
+        api = first if i % 2 else second
+        return await api.post("/v1/search", headers=limited, json={"query": f"question {i}", "top_k": 1})
+
+    started = time.monotonic()
+    flood = asyncio.gather(*(ask(i) for i in range(1000)))
+    # Another tenant's key is admitted while the flood runs.
+    bystander = await second.post("/v1/search", headers=other, json={"query": "anything", "top_k": 1})
+    replies = await flood
+    statuses = [r.status_code for r in replies]
+    assert statuses.count(200) == 100 and statuses.count(429) == 900, {s: statuses.count(s) for s in set(statuses)}
+    assert bystander.status_code == 200
+    refused = next(r for r in replies if r.status_code == 429)
+    assert 1 <= int(refused.headers["Retry-After"]) <= 61 and refused.headers["RateLimit-Limit"] == "100"
+    assert refused.headers["RateLimit-Remaining"] == "0" and "100 search requests per 60 s" in refused.json()["detail"]
+    admitted = next(r for r in replies if r.status_code == 200)
+    assert admitted.headers["RateLimit-Limit"] == "100" and int(admitted.headers["RateLimit-Remaining"]) < 100
+    assert time.monotonic() - started < 120
+
+
+async def test_answers_and_searches_are_separate_buckets_and_bootstrap_keys_are_exempt(replicas):
+    first, _ = replicas
+    limited = await _key(first, ADMIN, rate_limits={"answer": ["2/minute"], "search": ["5/minute"]})
+    body = {"question": "What is the Kestrel key rotation period?", "generate": False}
+    assert [(await first.post("/v1/query", headers=limited, json=body)).status_code for _ in range(3)] == [
+        200,
+        200,
+        429,
+    ]
+    assert (await first.post("/v1/search", headers=limited, json={"query": "rotation"})).status_code == 200
+    # The operators' configuration key is not limited per caller.
+    assert all([(await first.post("/v1/query", headers=ADMIN, json=body)).status_code == 200 for _ in range(3)])
+
+
+@pytest.mark.parametrize(
+    ("tiers", "reason"),
+    [
+        ({"answer": ["lots"]}, "write it like"),
+        ({"everything": ["1/minute"]}, "answer"),
+        ({"search": "1/minute"}, "list"),
+    ],
+)
+async def test_bad_key_tiers_are_422(replicas, tiers, reason):
+    first, _ = replicas
+    reply = await first.post("/v1/admin/keys", headers=ADMIN, json={"name": "bad", "rate_limits": tiers})
+    assert reply.status_code == 422 and reason in reply.text
+
+
+async def test_a_tenant_has_a_bounded_number_of_requests_in_flight(suite):
+    client = redis.from_url(suite.redis_url)
+    limiter = RateLimiter(client, suite.redis_url, None, LimitPolicy(tenant_in_flight=2, in_flight_seconds=0.5))
+    caller = Principal(tenant="inflight", via="bootstrap-key")
+    held = [await limiter.admit(caller, "answer"), await limiter.admit(caller, "answer")]
+    with pytest.raises(RateLimited, match="2 requests in flight"):
+        await limiter.admit(caller, "answer")
+    # Another tenant is not held up by this one.
+    await limiter.release(await limiter.admit(Principal(tenant="inflight-other"), "answer"))
+    await limiter.release(held[0])
+    third = await limiter.admit(caller, "answer")
+    # A slot whose holder vanished (a replica died) frees itself after the timeout.
+    await asyncio.sleep(0.6)
+    await limiter.admit(caller, "answer")
+    await limiter.release(third)
+    await client.aclose()
