@@ -31,6 +31,18 @@
   value: {{ $root.Values.auth.keyCacheSeconds | quote }}
 - name: RAGMESH_GATEWAY_MIGRATE_ON_START
   value: "true"
+{{- with $root.Values.rateLimits }}
+- name: RAGMESH_GATEWAY_RATE_LIMITS
+  value: {{ .caller | toJson | quote }}
+- name: RAGMESH_GATEWAY_TENANT_RATE_LIMITS
+  value: {{ .tenant | toJson | quote }}
+- name: RAGMESH_GATEWAY_TENANT_RATE_LIMIT_OVERRIDES
+  value: {{ .tenantOverrides | toJson | quote }}
+- name: RAGMESH_GATEWAY_GLOBAL_RATE_LIMITS
+  value: {{ .global | toJson | quote }}
+- name: RAGMESH_GATEWAY_TENANT_MAX_IN_FLIGHT
+  value: {{ .tenantMaxInFlight | quote }}
+{{- end }}
 {{- with $root.Values.auth.jwt }}
 - name: RAGMESH_GATEWAY_JWT_ISSUER
   value: {{ .issuer | quote }}
