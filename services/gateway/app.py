@@ -12,6 +12,7 @@ from services.gateway.audit import AuditLog
 from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.jwt import JwtSettings, JwtVerifier
 from services.gateway.auth.keys import KeyStore
+from services.gateway.body_limits import BodyLimit
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import grpc_error_handler, service_error_handler, validation_error_handler
@@ -65,6 +66,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.settings = settings
+    # Uploads may be as large as the upload limit (plus the multipart envelope); every other body is JSON.
+    app.add_middleware(
+        BodyLimit,
+        limit_for=lambda method, path: (
+            settings.max_upload_bytes + 64 * 1024
+            if method == "POST" and path == "/v1/documents"
+            else settings.max_body_bytes
+        ),
+    )
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -76,6 +76,8 @@ class GatewaySettings(ServiceSettings):
     # /v1/search returns longer lists (evaluation, re-ranking by the caller).
     max_search_top_k: int = 100
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Every other request body (JSON): refused with 413 as soon as it passes this, chunked or not.
+    max_body_bytes: int = 1024 * 1024
     # Cosine similarity under which a retrieved chunk does not count as evidence; when no chunk clears it
     # the answer is no_context and no LLM is called.
     relevance_threshold: float = 0.30
