@@ -101,6 +101,7 @@ deploy: $(STAMP) ## Install or upgrade the release (VALUES=..., SMOKE_URL=..., R
 bench: install redis-server ## Query latency (p50/p95), ingest throughput, and what authentication adds, on loopback.
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.auth
+	$(BIN)/python -m bench.self_query
 
 .PHONY: eval
 eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.

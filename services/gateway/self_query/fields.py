@@ -1,10 +1,25 @@
 """The self-query vocabulary: a declared field as the gateway sees it, what one field must match, and the check
 every filter passes before it reaches Qdrant, whoever wrote it (the caller, the parser or the LLM)."""
 
+import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ragmesh.ingest.v1 import ingest_pb2
 from services.runtime.metadata_types import FIELD_TYPES, OPERATORS
+
+_WORDS = re.compile(r"[\w-]+")
+
+
+def word_key(word: str) -> str:
+    """What a word and its plural share: its first four characters ("study"/"studies", "meta-analysis"/"-analyses")."""
+    return word[:4]
+
+
+def question_keys(question: str) -> set[str]:
+    """Every key a value named in the question could have: each word's first one to four characters (a short value
+    "UK" is named by "UKs")."""
+    return {word[:n] for word in _WORDS.findall(question.lower()) for n in range(1, 5)}
 
 
 @dataclass
@@ -21,6 +36,27 @@ class SchemaField:
     @property
     def numeric(self) -> bool:
         return self.type in ("integer", "number", "year")
+
+    @cached_property
+    def values_by_key(self) -> dict[str, tuple[str, ...]]:
+        """Known values (two characters or more) by `word_key` of their first word. Built once per schema (the
+        planner keeps the fields of a schema version), so a question only tries values it could contain."""
+        grouped: dict[str, list[str]] = {}
+        for value in self.values:
+            words = _WORDS.findall(value.lower())
+            if len(value) >= 2 and words:
+                grouped.setdefault(word_key(words[0]), []).append(value)
+        return {key: tuple(values) for key, values in grouped.items()}
+
+    @cached_property
+    def surnames(self) -> dict[str, tuple[str, ...]]:
+        """Values that look like names ("Jane Smith") by their capitalised last word."""
+        grouped: dict[str, list[str]] = {}
+        for value in self.values:
+            parts = value.split()
+            if len(parts) >= 2 and parts[-1][:1].isupper() and len(parts[-1]) >= 3:
+                grouped.setdefault(parts[-1], []).append(value)
+        return {name: tuple(values) for name, values in grouped.items()}
 
     @property
     def cues(self) -> tuple[str, ...]:

@@ -5,7 +5,7 @@ answer every time. Fields the question names that it could not fill are handed t
 import re
 from datetime import UTC, datetime
 
-from services.gateway.self_query.fields import FieldFilter, SchemaField, SelfQuery
+from services.gateway.self_query.fields import FieldFilter, SchemaField, SelfQuery, question_keys
 
 _YEAR = r"((?:1[5-9]|20)\d\d)"
 _NUMBER = r"(\d+(?:\.\d+)?)"
@@ -218,8 +218,17 @@ class SelfQueryParser:
     def _keywords(self, text: _Text, fields: list[SchemaField], found: dict[str, FieldFilter]) -> None:
         # Every (value, field) the question could mean, longest values first so "New England Journal of
         # Medicine" wins over "Medicine".
+        # Only values the question could contain: the first word's key among the question's, and the value (less
+        # the two characters a plural may change) inside it. Neither scans the schema: cost follows the question.
+        keys, lower = question_keys(text.original), text.lower
         candidates = sorted(
-            ((value, spec) for spec in fields for value in spec.values if len(value) >= 2),
+            (
+                (value, spec)
+                for spec in fields
+                for key in keys & spec.values_by_key.keys()
+                for value in spec.values_by_key[key]
+                if value.lower()[: max(2, len(value) - 2)] in lower
+            ),
             key=lambda pair: -len(pair[0]),
         )
         by_value: dict[str, list[SchemaField]] = {}
@@ -244,12 +253,12 @@ class SelfQueryParser:
                 self._claim(text, match.start(), match.end(), value, specs, found)
         # Surnames: "by Smith", "Lindqvist's work" when "Jane Smith" is a known value, written capitalised,
         # and no other known value shares that last word.
+        words = set(re.findall(r"\b[A-Z]\w{2,}", text.original))
         surnames: dict[str, list[tuple[str, SchemaField]]] = {}
         for spec in fields:
-            for value in spec.values:
-                parts = value.split()
-                if len(parts) >= 2 and parts[-1][:1].isupper() and len(parts[-1]) >= 3:
-                    surnames.setdefault(parts[-1], []).append((value, spec))
+            # In schema order, as before: the filter lists values in the order the schema knows them.
+            for surname in (name for name in spec.surnames if name in words):
+                surnames.setdefault(surname, []).extend((value, spec) for value in spec.surnames[surname])
         for surname, owners in surnames.items():
             if len(owners) != 1:
                 continue
