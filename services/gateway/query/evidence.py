@@ -16,6 +16,7 @@ from services.gateway.query.filters import to_retriever_filter
 from services.gateway.query.planning import Plan, Planner
 from services.gateway.query.questions import clean_question
 from services.gateway.query.retrieval import MODES, Retrieval
+from services.gateway.query.safety import urls_in
 from services.runtime.errors import InvalidArgument
 
 
@@ -46,6 +47,10 @@ class Evidence:
 
     def citations(self, answer: str) -> list[Citation]:
         return citations(self.passages, self.question, answer)
+
+    def allowed_urls(self) -> set[str]:
+        """The URLs an answer may link to: those written in the passages shown."""
+        return urls_in([passage.text for passage in self.passages])
 
     def summary(self) -> dict[str, object]:
         """The fields every response built on this evidence reports (answers and verdicts alike)."""

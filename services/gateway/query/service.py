@@ -14,6 +14,7 @@ from services.gateway.query.filters import to_retriever_filter
 from services.gateway.query.generation import Generated, Generation
 from services.gateway.query.questions import clean_question
 from services.gateway.query.retrieval import FUSIONS, MODES
+from services.gateway.query.safety import StreamSanitizer, sanitize_counted
 
 NO_CONTEXT_ANSWER = "I could not find anything about this in your documents."
 DEGRADED_ANSWER = "The answer could not be generated right now; these are the most relevant passages."
@@ -42,6 +43,8 @@ class QueryService:
         return await self.evidence.gather(caller, request)
 
     def _response(self, evidence: Evidence, answer: str, generated: Generated | None = None, **extra) -> QueryResponse:
+        # Before anything else sees it (citations, the cache, the caller): no images, no links the passages lack.
+        answer = sanitize_counted(answer, evidence.allowed_urls())
         citations = evidence.citations(answer)
         if evidence.is_confused and answer:
             answer = f"{answer}\n\n{CONFUSED_NOTE}"
@@ -91,12 +94,16 @@ class QueryService:
         else:
             pieces: list[str] = []
             final: Generated | None = None
+            guard = StreamSanitizer(evidence.allowed_urls())
             async for item in self.generation.stream(evidence, request):
                 if isinstance(item, Generated):
                     final = item
                 else:
                     pieces.append(item)
-                    yield _event("token", {"text": item})
+                    if released := guard.feed(item):
+                        yield _event("token", {"text": released})
+            if released := guard.finish():
+                yield _event("token", {"text": released})
             if final is None:
                 response = self._response(evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
                 if not pieces:
