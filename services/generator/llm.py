@@ -17,8 +17,10 @@ import jsonschema
 import litellm
 
 from services.generator.config import GeneratorSettings
+from services.generator.leaks import LeakGuard
 from services.generator.prompts import (
     COMPLETION_STOP,
+    INSTRUCTION,
     Example,
     Passage,
     chat_messages,
@@ -109,6 +111,7 @@ class AnswerWriter:
     """Writes grounded answers with whichever LiteLLM model is configured."""
 
     def __init__(self, settings: GeneratorSettings) -> None:
+        self._guard = LeakGuard(INSTRUCTION)
         self._settings = settings
         # When the model server has no tokenize endpoint, when to ask it again.
         self._server_tokenizer_retry_at = 0.0
@@ -281,7 +284,7 @@ class AnswerWriter:
                 continue
             usage = getattr(response, "usage", None)
             return Answer(
-                text=text.strip(),
+                text=self._guard.check(text.strip()),
                 model=model,
                 finish_reason=str(response.choices[0].finish_reason or ""),
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
@@ -298,6 +301,8 @@ class AnswerWriter:
             args = self._call_args(model, question, passages, max_tokens, temperature)
             args["stream"] = True
             pieces: list[str] = []
+            released = 0
+            leaked = False
             final = Answer(model=model)
             try:
                 if "prompt" in args:
@@ -318,13 +323,21 @@ class AnswerWriter:
                         delta = choice.delta.content
                     if choice.finish_reason:
                         final.finish_reason = str(choice.finish_reason)
-                    if delta:
+                    if delta and not leaked:
                         # Strip leading whitespace of the answer once, as the unary path does.
                         if not pieces:
                             delta = delta.lstrip()
                         if delta:
                             pieces.append(delta)
-                            yield Delta(text=delta)
+                            text = "".join(pieces)
+                            if self._guard.leaked(text):
+                                # Nothing of the leak went out: the tail that would hold it was kept back.
+                                leaked = True
+                                continue
+                            # Keep back a tail long enough to hold a canary or a run of the instructions.
+                            if len(text) - self._guard.hold > released:
+                                yield Delta(text=text[released : len(text) - self._guard.hold])
+                                released = len(text) - self._guard.hold
             except Exception as exc:
                 if pieces:
                     # Tokens already reached the caller: a fallback would contradict them.
@@ -332,9 +345,16 @@ class AnswerWriter:
                 log.warning("model %s failed: %s", model, exc)
                 errors.append(f"{model}: {type(exc).__name__}")
                 continue
-            final.text = "".join(pieces).strip()
-            if not final.completion_tokens:
-                final.completion_tokens = len(pieces)
+            whole = "".join(pieces)
+            final.text = self._guard.check(whole.strip())
+            if final.text == whole.strip() and len(whole) > released:
+                yield Delta(text=whole[released:])
+            if not final.prompt_tokens or not final.completion_tokens:
+                # A completion-style stream reports no usage: count with the model's own tokenizer.
+                prompt = args.get("prompt") or "\n".join(m["content"] for m in args.get("messages", []))
+                counts, _ = await self.count_tokens([prompt, whole])
+                final.prompt_tokens = final.prompt_tokens or counts[0]
+                final.completion_tokens = final.completion_tokens or counts[1]
             yield Delta(final=final)
             return
         raise Unavailable("no model could answer: " + "; ".join(errors))

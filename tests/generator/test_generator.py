@@ -47,7 +47,9 @@ async def test_stream_sends_deltas_then_one_final_message(generator):
     ]
     deltas = [e.delta for e in events if e.HasField("delta")]
     finals = [e.final for e in events if e.HasField("final")]
-    assert len(deltas) > 1 and len(finals) == 1 and events[-1].HasField("final")
+    # A short answer may come as one delta: the generator keeps back a tail that could hold a prompt leak
+    # (tests/generator/test_leaks.py streams a longer one in several).
+    assert deltas and len(finals) == 1 and events[-1].HasField("final")
     assert "".join(deltas) == finals[0].text == MOCK_ANSWER
 
 
