@@ -45,6 +45,17 @@ class GatewaySettings(ServiceSettings):
     # Requests of one tenant in flight at once, across replicas (0: no cap); a slot frees itself after the timeout.
     tenant_max_in_flight: int = 32
     in_flight_timeout_seconds: float = 300.0
+    # Daily cost budgets in US dollars (services/gateway/budgets.py; 0: none): per caller (stored key or JWT user),
+    # per tenant, for the whole suite. Reserved before each generation at its worst case, settled at its cost.
+    budget_user_usd_per_day: float = 5.0
+    budget_tenant_usd_per_day: float = 0.0
+    budget_global_usd_per_day: float = 100.0
+    # Price per 1,000 tokens for models whose provider reports no cost (local, self-hosted), and for the worst case.
+    price_per_1k_tokens_usd: float = 0.0
+    # The worst case assumes this many answer tokens when the request names none; at 90% of a budget answers are
+    # held to `budget_tight_max_tokens`.
+    budget_max_tokens: int = 512
+    budget_tight_max_tokens: int = 128
     # JWT bearer tokens: accepted when an issuer is set. Keys: PEM or JWK JSON strings, and/or a JWKS URL.
     jwt_issuer: str = ""
     jwt_audience: str = "ragmesh"

@@ -6,6 +6,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from services.gateway.budgets import BudgetExceeded
 from services.gateway.ratelimits import RateLimited
 from services.runtime.errors import (
     REASON_KEY,
@@ -33,6 +34,7 @@ _BY_CODE = {
 }
 _BY_ERROR: dict[type[ServiceError], int] = {
     RateLimited: 429,
+    BudgetExceeded: 429,
     InvalidArgument: 422,
     Unauthenticated: 401,
     PermissionDenied: 403,
@@ -60,7 +62,7 @@ async def service_error_handler(request: Request, exc: Exception) -> JSONRespons
     assert isinstance(exc, ServiceError)
     status = next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500)
     headers = {"WWW-Authenticate": 'Bearer realm="ragmesh"'} if status == 401 else {}
-    if isinstance(exc, RateLimited):
+    if isinstance(exc, RateLimited | BudgetExceeded):
         headers = {
             "Retry-After": str(exc.retry_after),
             "RateLimit-Limit": str(exc.limit),

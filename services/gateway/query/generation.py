@@ -58,29 +58,31 @@ class Generation:
         self._described = (time.monotonic(), reply.prompt_version)
         return reply.prompt_version
 
-    def _request(self, evidence: Evidence, request: QueryRequest) -> generator_pb2.GenerateRequest:
+    def _request(self, evidence: Evidence, request: QueryRequest, max_tokens: int) -> generator_pb2.GenerateRequest:
         return generator_pb2.GenerateRequest(
-            question=evidence.question, passages=evidence.generator_passages(), max_tokens=request.max_tokens or 0
+            question=evidence.question, passages=evidence.generator_passages(), max_tokens=max_tokens
         )
 
-    async def generate(self, evidence: Evidence, request: QueryRequest) -> Generated | None:
+    async def generate(self, evidence: Evidence, request: QueryRequest, max_tokens: int = 0) -> Generated | None:
         """The whole answer, or None when the generator is unavailable."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 reply = await self._downstream.generator.Generate(
-                    self._request(evidence, request), timeout=self._settings.generation_timeout_seconds
+                    self._request(evidence, request, max_tokens), timeout=self._settings.generation_timeout_seconds
                 )
         except grpc.aio.AioRpcError as exc:
             log.warning("generation failed (%s); answering with retrieval only", exc.code().name)
             return None
         return _generated(reply)
 
-    async def stream(self, evidence: Evidence, request: QueryRequest) -> AsyncIterator[str | Generated]:
+    async def stream(
+        self, evidence: Evidence, request: QueryRequest, max_tokens: int = 0
+    ) -> AsyncIterator[str | Generated]:
         """Text deltas as they come, then the whole answer; no final item when the generator fails midway."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 call = self._downstream.generator.GenerateStream(
-                    self._request(evidence, request), timeout=self._settings.generation_timeout_seconds
+                    self._request(evidence, request, max_tokens), timeout=self._settings.generation_timeout_seconds
                 )
                 async for event in call:
                     if event.HasField("final"):

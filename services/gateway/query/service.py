@@ -4,6 +4,7 @@ import json
 from collections.abc import AsyncIterator
 
 from ragmesh.retriever.v1 import retriever_pb2
+from services.gateway.budgets import BudgetPolicy, Budgets, Reservation
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
@@ -38,6 +39,36 @@ class QueryService:
         self.evidence = EvidenceGatherer(settings, downstream, self.versions)
         self.generation = Generation(settings, downstream)
         self._cache = AnswerCache(downstream.redis, settings.answer_cache_seconds)
+        self.budgets = Budgets(
+            downstream.redis,
+            BudgetPolicy(
+                user_usd=settings.budget_user_usd_per_day,
+                tenant_usd=settings.budget_tenant_usd_per_day,
+                suite_usd=settings.budget_global_usd_per_day,
+                price_per_1k_tokens_usd=settings.price_per_1k_tokens_usd,
+            ),
+        )
+
+    async def _reserve(self, caller: Principal, evidence: Evidence, request: QueryRequest) -> tuple[Reservation, int]:
+        """The generation's worst case charged to every budget in scope (BudgetExceeded when one is spent), and the
+        answer length to ask for: the request's, or a short one once a budget is 90% spent."""
+        s = self.settings
+        max_tokens = request.max_tokens or s.budget_max_tokens
+        # Instructions, the worked example and the question stay under this many tokens (a question is at most
+        # max_question_chars, about a quarter as many tokens).
+        overhead = 300 + s.max_question_chars // 4
+        reservation = await self.budgets.reserve(
+            caller, self.budgets.worst_case_usd(evidence.context.tokens + overhead, max_tokens)
+        )
+        if reservation.used >= 0.9:
+            return reservation, min(max_tokens, s.budget_tight_max_tokens)
+        # 0 lets the generator use its own default length (the worst case assumed budget_max_tokens).
+        return reservation, request.max_tokens or 0
+
+    async def _settle(self, reservation: Reservation, generated: Generated | None) -> None:
+        usage = generated.usage if generated else None
+        actual = self.budgets.actual_usd(usage.cost_usd, usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
+        await self.budgets.settle(reservation, actual)
 
     async def gather(self, caller: Principal, request: QueryRequest) -> Evidence:
         return await self.evidence.gather(caller, request)
@@ -76,7 +107,9 @@ class QueryService:
         elif not request.generate:
             response = self._response(evidence, "")
         else:
-            generated = await self.generation.generate(evidence, request)
+            reservation, max_tokens = await self._reserve(caller, evidence, request)
+            generated = await self.generation.generate(evidence, request, max_tokens)
+            await self._settle(reservation, generated)
             if generated is None:
                 return self._response(evidence, DEGRADED_ANSWER, degraded=True)
             response = self._response(evidence, generated.text, generated)
@@ -84,7 +117,18 @@ class QueryService:
             await self._cache.put(key, response, evidence.access())
         return response
 
-    async def stream(self, caller: Principal, evidence: Evidence, request: QueryRequest) -> AsyncIterator[dict]:
+    async def open_stream(self, caller: Principal, evidence: Evidence, request: QueryRequest) -> AsyncIterator[dict]:
+        """The stream's events, once its generation is paid for: a spent budget is refused before the stream opens."""
+        reserved = (
+            await self._reserve(caller, evidence, request)
+            if request.generate and not evidence.no_context
+            else (Reservation(), 0)
+        )
+        return self._stream(evidence, request, *reserved)
+
+    async def _stream(
+        self, evidence: Evidence, request: QueryRequest, reservation: Reservation, max_tokens: int
+    ) -> AsyncIterator[dict]:
         """Server-sent events: `token` events with text, then `citations`, then `done` with the whole response."""
         if evidence.no_context:
             response = self._response(evidence, NO_CONTEXT_ANSWER)
@@ -95,7 +139,7 @@ class QueryService:
             pieces: list[str] = []
             final: Generated | None = None
             guard = StreamSanitizer(evidence.allowed_urls())
-            async for item in self.generation.stream(evidence, request):
+            async for item in self.generation.stream(evidence, request, max_tokens):
                 if isinstance(item, Generated):
                     final = item
                 else:
@@ -104,6 +148,7 @@ class QueryService:
                         yield _event("token", {"text": released})
             if released := guard.finish():
                 yield _event("token", {"text": released})
+            await self._settle(reservation, final)
             if final is None:
                 response = self._response(evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
                 if not pieces:

@@ -40,7 +40,7 @@ async def query(body: QueryRequest, caller: AnswerCaller, service: ServiceDep):
     if body.stream:
         # Validate and retrieve before the stream opens, so bad input still gets a plain 4xx.
         evidence = await service.gather(caller, body)
-        return EventSourceResponse(service.stream(caller, evidence, body), ping=15)
+        return EventSourceResponse(await service.open_stream(caller, evidence, body), ping=15)
     return await service.answer(caller, body)
 
 
