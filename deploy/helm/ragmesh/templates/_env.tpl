@@ -31,6 +31,16 @@
   value: {{ $root.Values.auth.keyCacheSeconds | quote }}
 - name: RAGMESH_GATEWAY_MIGRATE_ON_START
   value: "true"
+{{- with $root.Values.budgets }}
+- name: RAGMESH_GATEWAY_BUDGET_USER_USD_PER_DAY
+  value: {{ .userUsdPerDay | quote }}
+- name: RAGMESH_GATEWAY_BUDGET_TENANT_USD_PER_DAY
+  value: {{ .tenantUsdPerDay | quote }}
+- name: RAGMESH_GATEWAY_BUDGET_GLOBAL_USD_PER_DAY
+  value: {{ .globalUsdPerDay | quote }}
+- name: RAGMESH_GATEWAY_PRICE_PER_1K_TOKENS_USD
+  value: {{ .pricePer1kTokensUsd | quote }}
+{{- end }}
 {{- with $root.Values.rateLimits }}
 - name: RAGMESH_GATEWAY_RATE_LIMITS
   value: {{ .caller | toJson | quote }}
