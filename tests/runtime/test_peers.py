@@ -102,8 +102,7 @@ async def test_token_mode_accepts_listed_peers_only_and_keeps_health_open(tmp_pa
             reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
             request = reflection_pb2.ServerReflectionRequest(list_services="")
             with pytest.raises(grpc.aio.AioRpcError) as refused:
-                async for _ in reflection.ServerReflectionInfo(iter([request]), timeout=5):
-                    pass
+                await anext(aiter(reflection.ServerReflectionInfo(iter([request]), timeout=5)))
             assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
 
 

@@ -49,7 +49,7 @@ class _Jwks:
                 self.wfile.write(body)
 
             def log_message(self, *args):
-                pass
+                """Silent: the test reports through its assertions, not the server's access log."""
 
         server = ThreadingHTTPServer(("127.0.0.1", free_port()), Handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
