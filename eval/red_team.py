@@ -13,10 +13,12 @@ Report: eval/results/red-team.{json,md}.
 
 import argparse
 import asyncio
-import json
+import contextlib
 import random
+import subprocess
 import tempfile
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +39,7 @@ from services.ingest.config import IngestSettings
 from services.ingest.server import create_server as create_ingest
 from services.retriever.config import RetrieverSettings
 from services.retriever.server import create_server as create_retriever
-from tests.servers import gateway, running
+from tests.servers import gateway, running, streamed_answer
 
 console = Console()
 KEY = {"X-API-Key": "red-team"}
@@ -142,15 +144,8 @@ async def _ask(api: httpx.AsyncClient, question: str) -> tuple[str, str, bool]:
         await asyncio.sleep(0.05)
     body = (await api.post("/v1/query", headers=KEY, json={"question": question})).json()
     whole, generated = body["answer"], not body["degraded"] and not body["no_context"]
-    tokens: list[str] = []
-    async with api.stream("POST", "/v1/query", headers=KEY, json={"question": question, "stream": True}) as reply:
-        event = ""
-        async for line in reply.aiter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "token":
-                tokens.append(json.loads(line[5:])["text"])
-    return whole, "".join(tokens), generated
+    streamed, _ = await streamed_answer(api, KEY, {"question": question})
+    return whole, streamed, generated
 
 
 async def run(local: int, limit: int | None = None) -> dict:
@@ -179,25 +174,32 @@ async def run(local: int, limit: int | None = None) -> dict:
                 )
                 set_ = attempts()[:limit]
                 results["attempts"] = len(set_)
-                async with gateway(settings) as api:
+                async with gateway(settings) as api, _llama(data_dir, local > 0) as llama_url:
                     models = {"obedient (LiteLLM mock)": None}
-                    if local:
-                        models["local Gemma 3 270M"] = await _llama(data_dir)
+                    if llama_url:
+                        models["local Gemma 3 270M"] = llama_url
                     for label, api_base in models.items():
                         chosen = set_ if api_base is None else set_[:local]
                         results["by_model"][label] = await _campaign(api, chosen, generator_port, api_base, guard)
     return results
 
 
-async def _llama(data_dir: Path) -> str:
-    import subprocess
-
+@contextlib.asynccontextmanager
+async def _llama(data_dir: Path, wanted: bool) -> AsyncIterator[str]:
+    """The local model's llama.cpp server while the campaign runs (stopped after it), or "" when not wanted."""
+    if not wanted:
+        yield ""
+        return
     port = free_port()
     command = server_command(data_dir / "models", port, threads=2)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}/v1"
-    await asyncio.to_thread(wait_for, lambda: http_ok(f"{url}/models"), process, "llama.cpp server", 120)
-    return url
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        await asyncio.to_thread(wait_for, lambda: http_ok(f"{url}/models"), process, "llama.cpp server", 120)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
 async def _campaign(api, chosen: list[Attempt], port: int, api_base: str | None, guard: LeakGuard) -> dict:
