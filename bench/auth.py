@@ -30,8 +30,9 @@ from rich.console import Console
 from rich.table import Table
 
 from ragmesh.suite import free_port, redis_server
-from services.gateway.app import create_app, jwt_verifier
+from services.gateway.app import create_app
 from services.gateway.auth.authenticator import Authenticator
+from services.gateway.auth.jwt import JwtVerifier
 from services.gateway.auth.keys import KeyStore
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
@@ -137,8 +138,8 @@ async def main(args: argparse.Namespace) -> dict:
             "JWT ES256": jwt.encode(claims, ec_key, algorithm="ES256"),
             "JWT HS256": jwt.encode(claims, SECRET, algorithm="HS256"),
         }
-        cached = Authenticator(settings.api_keys, keys, jwt_verifier(settings), key_cache_seconds=3600)
-        uncached = Authenticator(settings.api_keys, keys, jwt_verifier(settings), key_cache_seconds=0)
+        cached = Authenticator(settings.api_keys, keys, JwtVerifier.configured(settings), key_cache_seconds=3600)
+        uncached = Authenticator(settings.api_keys, keys, JwtVerifier.configured(settings), key_cache_seconds=0)
         direct = {}
         for label, credential in credentials.items():
             direct[label] = await _time(lambda c=credential: cached.authenticate(c), args.calls)

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import json
 import os
 import pwd
 import shutil
@@ -97,3 +98,17 @@ async def gateway(settings: GatewaySettings) -> AsyncIterator[httpx.AsyncClient]
     finally:
         server.should_exit = True
         await task
+
+
+async def streamed_answer(api: httpx.AsyncClient, headers: dict, body: dict) -> tuple[str, dict | None]:
+    """POST /v1/query with stream: the text of every `token` event joined, and the `done` event's response."""
+    tokens, done, event = [], None, ""
+    async with api.stream("POST", "/v1/query", headers=headers, json={**body, "stream": True}) as reply:
+        async for line in reply.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "token":
+                tokens.append(json.loads(line[5:])["text"])
+            elif line.startswith("data:") and event == "done":
+                done = json.loads(line[5:])
+    return "".join(tokens), done

@@ -10,7 +10,7 @@ from prometheus_client import make_asgi_app
 
 from services.gateway.audit import AuditLog
 from services.gateway.auth.authenticator import Authenticator
-from services.gateway.auth.jwt import JwtSettings, JwtVerifier
+from services.gateway.auth.jwt import JwtVerifier
 from services.gateway.auth.keys import KeyStore
 from services.gateway.body_limits import BodyLimit
 from services.gateway.clients import Downstream
@@ -38,7 +38,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.keys = KeyStore(database)
         app.state.audit = AuditLog(database)
         app.state.authenticator = Authenticator(
-            settings.api_keys, app.state.keys, jwt_verifier(settings), settings.key_cache_seconds
+            settings.api_keys, app.state.keys, JwtVerifier.configured(settings), settings.key_cache_seconds
         )
         app.state.rate_limiter = RateLimiter(
             downstream.redis,
@@ -85,27 +85,3 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.mount("/metrics", make_asgi_app())
     return app
-
-
-def jwt_verifier(settings: GatewaySettings) -> JwtVerifier | None:
-    """The JWT verifier the settings describe; None when no issuer is configured (tokens are then refused)."""
-    if not settings.jwt_issuer:
-        return None
-    return JwtVerifier(
-        JwtSettings(
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            algorithms=tuple(settings.jwt_algorithms),
-            public_keys=tuple(settings.jwt_public_keys),
-            hs256_secret=settings.jwt_hs256_secret,
-            jwks_url=settings.jwt_jwks_url,
-            jwks_cache_seconds=settings.jwt_jwks_cache_seconds,
-            jwks_refresh_cooldown_seconds=settings.jwt_jwks_refresh_cooldown_seconds,
-            leeway_seconds=settings.jwt_leeway_seconds,
-            tenant_claim=settings.jwt_tenant_claim,
-            user_claim=settings.jwt_user_claim,
-            groups_claim=settings.jwt_groups_claim,
-            scopes_claim=settings.jwt_scopes_claim,
-            default_scopes=tuple(settings.jwt_default_scopes),
-        )
-    )

@@ -79,7 +79,7 @@ class Budgets:
         day = datetime.now(UTC).strftime("%Y%m%d")
         p = self._policy
         scopes = []
-        who = f"key:{caller.key_id}" if caller.key_id else (f"user:{caller.user}" if caller.via == "jwt" else "")
+        who = caller.spender
         if who and p.user_usd:
             scopes.append((f"ragmesh:budget:{day}:caller:{caller.tenant}:{who}", p.user_usd))
         if p.tenant_usd:

@@ -27,6 +27,14 @@ class Principal:
     # The key's own rate-limit tiers by bucket, when it has any (else the gateway's defaults apply).
     rate_limits: dict[str, list[str]] | None = field(default=None, hash=False, compare=False)
 
+    @property
+    def spender(self) -> str:
+        """The caller as rate limits and budgets count it: a stored key, or a JWT's user; "" for a bootstrap key
+        from configuration (the operators', exempt from per-caller limits)."""
+        if self.key_id:
+            return f"key:{self.key_id}"
+        return f"user:{self.user}" if self.via == "jwt" else ""
+
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
 

@@ -81,7 +81,7 @@ class RateLimiter:
         """(limit, identifiers) for every tier that applies, tightest scope first."""
         p = self._policy
         tiers: list[tuple] = []
-        who = f"key:{caller.key_id}" if caller.key_id else (f"user:{caller.user}" if caller.via == "jwt" else "")
+        who = caller.spender
         if who:
             own = (key_tiers or {}).get(bucket)
             for item in _items(own if own is not None else p.caller.get(bucket, [])):

@@ -2,13 +2,11 @@
 document asked for) puts images and foreign links in its answer; none of them leaves the gateway, streamed, whole
 or cached. Links to URLs the passages contain stay."""
 
-import json
-
 import pytest
 
 from services.generator.config import GeneratorSettings
 from services.generator.server import create_server as create_generator
-from tests.servers import gateway, running
+from tests.servers import gateway, running, streamed_answer
 
 KEY = {"X-API-Key": "key-safety"}
 POISONED = (
@@ -51,16 +49,6 @@ async def test_whole_and_cached_answers_carry_no_images_or_foreign_links(obedien
 
 async def test_streamed_tokens_never_carry_them_either(obedient):
     body = {"question": "When does the Harl ferry leave, please?", "stream": True}
-    tokens, done = [], None
-    async with obedient.stream("POST", "/v1/query", headers=KEY, json=body) as reply:
-        event = ""
-        async for line in reply.aiter_lines():
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event == "token":
-                tokens.append(json.loads(line[5:])["text"])
-            elif line.startswith("data:") and event == "done":
-                done = json.loads(line[5:])
-    streamed = "".join(tokens)
+    streamed, done = await streamed_answer(obedient, KEY, body)
     _assert_safe(streamed)
     assert done is not None and streamed.strip() == done["answer"].strip()

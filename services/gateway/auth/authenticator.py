@@ -64,8 +64,8 @@ class Authenticator:
             result = "invalid API key"
         elif record.revoked_at is not None:
             result = f"API key {record.prefix} was revoked"
-        elif record.expires_at is not None and _aware(record.expires_at) <= datetime.now(UTC):
-            result = f"API key {record.prefix} expired at {_aware(record.expires_at).isoformat()}"
+        elif record.expires_at is not None and record.expires_at <= datetime.now(UTC):
+            result = f"API key {record.prefix} expired at {record.expires_at.isoformat()}"
         else:
             result = Principal(
                 tenant=record.tenant,
@@ -80,8 +80,3 @@ class Authenticator:
             self._cache.clear()
         self._cache[digest] = (now, result)
         return result
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; every one we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

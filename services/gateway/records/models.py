@@ -1,9 +1,20 @@
 """The gateway's tables."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import JSON, DateTime, Index, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+
+class UtcDateTime(TypeDecorator):
+    """A timezone-aware UTC moment on every database: SQLite keeps no zone, so it is put back on the way out."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
+        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class Base(DeclarativeBase):
@@ -28,10 +39,10 @@ class ApiKey(Base):
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Rate-limit tiers of this key by bucket ({"answer": ["100/minute"]}); null: the gateway's defaults.
     rate_limits: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200), default="")
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class AuditEvent(Base):
@@ -41,7 +52,7 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_tenant_at", "tenant", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
     # The tenant acted upon, and who acted (tenant/user/key of the credential).
     tenant: Mapped[str] = mapped_column(String(128))
     actor: Mapped[str] = mapped_column(String(300))

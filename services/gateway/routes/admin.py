@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problems(400, 4
 
 def _info(record: ApiKey) -> KeyInfo:
     def stamp(moment: datetime | None) -> str | None:
-        return None if moment is None else (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+        return None if moment is None else moment.isoformat()
 
     return KeyInfo(
         id=record.id,
@@ -87,7 +87,7 @@ async def audit_log(
     return AuditList(
         events=[
             AuditEntry(
-                at=(e.at if e.at.tzinfo else e.at.replace(tzinfo=UTC)).isoformat(),
+                at=e.at.isoformat(),
                 actor=e.actor,
                 action=e.action,
                 detail=e.detail,

@@ -16,7 +16,6 @@ from services.gateway.models import (
     DocumentMetadata,
     DocumentText,
     IngestResponse,
-    Problem,
     TextSection,
 )
 from services.gateway.routes import problems
@@ -64,12 +63,7 @@ def _names(listed: str) -> list[str]:
     status_code=201,
     responses={
         200: {"model": IngestResponse, "description": "Updated, or unchanged (the same content was already indexed)."},
-        401: {"model": Problem},
-        403: {"model": Problem},
-        413: {"model": Problem},
-        415: {"model": Problem},
-        422: {"model": Problem},
-        429: {"model": Problem},
+        **problems(413, 415, 429),
     },
 )
 async def add_document(
@@ -171,13 +165,7 @@ async def get_document(document_id: str, caller: QueryCaller, clients: ClientsDe
 @router.get(
     "/{document_id}/text",
     response_model=DocumentText,
-    responses={
-        401: {"model": Problem},
-        403: {"model": Problem},
-        404: {"model": Problem},
-        409: {"model": Problem},
-        422: {"model": Problem},
-    },
+    responses=problems(404, 409),
 )
 async def get_document_text(
     document_id: str,

@@ -5,7 +5,6 @@ from sse_starlette.sse import EventSourceResponse
 
 from services.gateway.deps import AnswerCaller, SearchCaller, ServiceDep
 from services.gateway.models import (
-    Problem,
     QueryRequest,
     QueryResponse,
     SearchRequest,
@@ -29,10 +28,7 @@ router = APIRouter(prefix="/v1", tags=["query"], responses=problems(400, 401, 40
             "({text}), then `citations` (a list), then `done` (the whole response).",
             "content": {"text/event-stream": {}},
         },
-        401: {"model": Problem},
-        403: {"model": Problem},
-        422: {"model": Problem},
-        503: {"model": Problem},
+        **problems(401, 403, 422, 503),
     },
 )
 async def query(body: QueryRequest, caller: AnswerCaller, service: ServiceDep):
