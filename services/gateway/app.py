@@ -19,7 +19,8 @@ from services.gateway.errors import grpc_error_handler, service_error_handler, v
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
-from services.gateway.routes import admin, documents, health, metadata, query
+from services.gateway.routes import admin, documents, health, metadata, query, usage
+from services.gateway.usage import UsageLedger
 from services.runtime.errors import ServiceError
 
 
@@ -34,7 +35,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await database.migrate()
         downstream = Downstream.open(settings)
         app.state.downstream = downstream
-        app.state.service = QueryService(settings, downstream)
+        app.state.ledger = UsageLedger(database)
+        app.state.service = QueryService(settings, downstream, app.state.ledger)
         app.state.keys = KeyStore(database)
         app.state.audit = AuditLog(database)
         app.state.authenticator = Authenticator(
@@ -83,5 +85,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(query.router)
     app.include_router(metadata.router)
     app.include_router(admin.router)
+    app.include_router(usage.router)
     app.mount("/metrics", make_asgi_app())
     return app

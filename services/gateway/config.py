@@ -6,6 +6,7 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.gateway.tiers import Tier
 from services.runtime.settings import ServiceSettings
 
 
@@ -56,6 +57,18 @@ class GatewaySettings(ServiceSettings):
     # held to `budget_tight_max_tokens`.
     budget_max_tokens: int = 512
     budget_tight_max_tokens: int = 128
+    # POSTed a JSON alert the first time each day a budget reaches 80%, 90% and 100% (empty: log and metric only).
+    budget_alert_webhook_url: str = ""
+    # Request bounds by key tier (services/gateway/tiers.py): top_k, context and answer tokens, LLM options. A key
+    # names its tier; JWT users and keys without one get `default_tier`; bootstrap keys are bound by none.
+    tiers: dict[str, Tier] = Field(
+        default_factory=lambda: {
+            "free": Tier(max_top_k=10, max_context_tokens=1_000, max_answer_tokens=256, llm_options=False),
+            "standard": Tier(max_top_k=50, max_context_tokens=4_000, max_answer_tokens=1_024),
+            "unbounded": Tier(),
+        }
+    )
+    default_tier: str = "standard"
     # JWT bearer tokens: accepted when an issuer is set. Keys: PEM or JWK JSON strings, and/or a JWKS URL.
     jwt_issuer: str = ""
     jwt_audience: str = "ragmesh"

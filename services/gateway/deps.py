@@ -15,6 +15,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import RateLimiter
+from services.gateway.usage import UsageLedger
 from services.runtime.errors import PermissionDenied, Unauthenticated
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key issued to a tenant.")
@@ -45,12 +46,17 @@ def get_authenticator(request: Request) -> Authenticator:
     return request.app.state.authenticator
 
 
+def get_ledger(request: Request) -> UsageLedger:
+    return request.app.state.ledger
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClientsDep = Annotated[Downstream, Depends(get_downstream)]
 ServiceDep = Annotated[QueryService, Depends(get_service)]
 KeysDep = Annotated[KeyStore, Depends(get_keys)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
+LedgerDep = Annotated[UsageLedger, Depends(get_ledger)]
 
 
 async def authenticate(
@@ -117,6 +123,7 @@ def requires(scope: str):
     return check
 
 
+AnyCaller = Annotated[Principal, Depends(authenticate)]
 QueryCaller = Annotated[Principal, Depends(requires("query"))]
 # Callers whose request counts against a rate-limit bucket.
 AnswerCaller = Annotated[Principal, Depends(admitted("query", "answer"))]

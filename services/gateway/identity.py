@@ -26,6 +26,8 @@ class Principal:
     key_id: str = ""
     # The key's own rate-limit tiers by bucket, when it has any (else the gateway's defaults apply).
     rate_limits: dict[str, list[str]] | None = field(default=None, hash=False, compare=False)
+    # The key's request-bounds tier (tiers.py); "": the gateway's default tier.
+    tier: str = ""
 
     @property
     def spender(self) -> str:

@@ -117,6 +117,15 @@ class SearchHit(BaseModel):
     similarity: float = Field(description="Cosine similarity of query and passage.")
 
 
+class Usage(BaseModel):
+    """What a request's model calls used: every call (answer, LLM self-query, LLM compression, verdict) summed."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    model_calls: int = 0
+
+
 class SearchResponse(BaseModel):
     hits: list[SearchHit]
     filters_applied: dict[str, dict[str, object]] = Field(
@@ -124,6 +133,7 @@ class SearchResponse(BaseModel):
     )
     self_query: SelfQueryResult | None = None
     timings_ms: dict[str, float] = Field(default_factory=dict)
+    usage: Usage = Field(default_factory=Usage, description="Model calls the search made (LLM self-query).")
 
 
 class Quote(BaseModel):
@@ -167,12 +177,6 @@ class Citation(BaseModel):
     char_end: int
     score: float = Field(description="Cosine similarity of question and passage.")
     support: float = Field(description="Share of the answer's content words found in this passage (0 to 1).")
-
-
-class Usage(BaseModel):
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cost_usd: float = 0.0
 
 
 class QueryResponse(BaseModel):
@@ -359,6 +363,12 @@ class CreateKeyRequest(Body):
         description='The key\'s own rate-limit tiers by bucket, e.g. {"answer": ["100/minute", "5000/day"]}; '
         "default: the gateway's.",
     )
+    tier: str = Field(
+        default="",
+        max_length=64,
+        description="The key's request-bounds tier (top_k, context, answer length, LLM options); default: the "
+        "gateway's default tier.",
+    )
 
 
 class KeyInfo(BaseModel):
@@ -372,6 +382,7 @@ class KeyInfo(BaseModel):
     user: str
     groups: list[str]
     rate_limits: dict[str, list[str]] | None = None
+    tier: str = ""
     created_at: str
     created_by: str
     expires_at: str | None
@@ -395,3 +406,69 @@ class AuditEntry(BaseModel):
 
 class AuditList(BaseModel):
     events: list[AuditEntry]
+
+
+class UsageTotals(BaseModel):
+    """Sums over requests in a period, from the usage ledger."""
+
+    requests: int = 0
+    cached: int = Field(default=0, description="Requests answered from the answer cache (no model call).")
+    model_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class RouteUsage(UsageTotals):
+    route: str
+
+
+class BudgetStanding(BaseModel):
+    """A daily budget in scope for the caller: its limit, what today's calls spent (or hold reserved), the rest."""
+
+    scope: Literal["caller", "tenant", "suite"]
+    limit_usd: float
+    spent_usd: float
+    remaining_usd: float
+    resets_at: str = Field(description="When the day's budget starts again (00:00 UTC).")
+
+
+class RateLimitStanding(BaseModel):
+    bucket: Literal["answer", "search", "ingest"]
+    scope: Literal["caller", "tenant", "suite"]
+    limit: str = Field(examples=["10 per 1 minute"])
+    remaining: int
+    reset_seconds: int
+
+
+class UsageReport(BaseModel):
+    """The caller's own use of the suite over a period, its limits and what is left of them."""
+
+    tenant: str
+    spender: str = Field(description="Who budgets and limits count: key:<id> or user:<name>; empty for bootstrap keys.")
+    since: str
+    until: str
+    total: UsageTotals
+    by_route: list[RouteUsage]
+    budgets: list[BudgetStanding]
+    rate_limits: list[RateLimitStanding]
+    tier: str = Field(description="The request-bounds tier of the credential; empty: unbounded (bootstrap key).")
+    tier_bounds: dict[str, object]
+
+
+class TenantUsage(UsageTotals):
+    tenant: str
+
+
+class SpenderUsage(UsageTotals):
+    tenant: str
+    spender: str
+
+
+class AdminUsageReport(BaseModel):
+    """Use of the suite per tenant, and the top spenders, over a period."""
+
+    since: str
+    until: str
+    tenants: list[TenantUsage]
+    top_spenders: list[SpenderUsage]

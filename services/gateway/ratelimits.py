@@ -115,6 +115,18 @@ class RateLimiter:
         admitted.slot = await self._take_slot(caller.tenant)
         return admitted
 
+    async def standing(self, caller: Principal) -> list[tuple[str, str, RateLimitItem, int, int]]:
+        """Every tier that applies to the caller: (bucket, scope, limit, remaining, seconds to reset); counts
+        nothing."""
+        rows = []
+        for bucket in BUCKETS:
+            for item, identifiers in self._tiers(caller, bucket, caller.rate_limits):
+                stats = await self._limiter.get_window_stats(item, *identifiers)
+                rows.append(
+                    (bucket, identifiers[0], item, stats.remaining, max(0, int(stats.reset_time - time.time())))
+                )
+        return rows
+
     async def _take_slot(self, tenant: str) -> tuple[str, str] | None:
         """A place among the tenant's requests in flight, or RateLimited when all are taken."""
         cap = self._policy.tenant_in_flight

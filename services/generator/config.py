@@ -26,6 +26,9 @@ class GeneratorSettings(ServiceSettings):
     api_key: str = "local"
     # Models to try, in order, when the primary fails.
     fallbacks: list[str] = Field(default_factory=list)
+    # A cheaper model for requests that ask for economy (the gateway does once a cost budget is 90% spent); it is
+    # tried first for them, then `model` and the fallbacks. Empty: economy only shortens answers.
+    economy_model: str = ""
     # "completion": a few-shot completion prompt for base models; "chat": system + user messages.
     # "auto" picks completion for text-completion-* models and chat for the rest.
     prompt_style: Literal["auto", "completion", "chat"] = "auto"

@@ -121,6 +121,27 @@ class AnswerWriter:
         """The configured model, then its fallbacks, in the order they are tried."""
         return [self._settings.model, *self._settings.fallbacks]
 
+    @property
+    def economy_model(self) -> str:
+        return self._settings.economy_model
+
+    def _models(self, economy: bool) -> list[str]:
+        """The models to try for one request: the economy model first when asked for and configured."""
+        cheaper = self._settings.economy_model
+        return [cheaper, *(m for m in self.models if m != cheaper)] if economy and cheaper else self.models
+
+    def prices(self) -> tuple[float, float]:
+        """The highest input and output price per token of any model this writer may call (LiteLLM's price
+        map); 0 for models it does not price (local, self-hosted), whose price the caller configures instead."""
+        prices = [(0.0, 0.0)]
+        for model in {*self.models, self._settings.economy_model} - {""}:
+            try:
+                info = litellm.get_model_info(model)
+            except Exception:
+                continue
+            prices.append((info.get("input_cost_per_token") or 0.0, info.get("output_cost_per_token") or 0.0))
+        return max(p[0] for p in prices), max(p[1] for p in prices)
+
     async def count_tokens(self, texts: list[str]) -> tuple[list[int], str]:
         """Token counts with the configured model's tokenizer: the model server's own (llama.cpp's
         /extras/tokenize/count) when there is one, else LiteLLM's tokenizer for the model."""
@@ -266,10 +287,15 @@ class AnswerWriter:
         await close_litellm_async_clients()
 
     async def answer(
-        self, question: str, passages: list[Passage], max_tokens: int = 0, temperature: float | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        max_tokens: int = 0,
+        temperature: float | None = None,
+        economy: bool = False,
     ) -> Answer:
         errors: list[str] = []
-        for model in self.models:
+        for model in self._models(economy):
             args = self._call_args(model, question, passages, max_tokens, temperature)
             try:
                 if "prompt" in args:
@@ -294,10 +320,15 @@ class AnswerWriter:
         raise Unavailable("no model could answer: " + "; ".join(errors))
 
     async def stream(
-        self, question: str, passages: list[Passage], max_tokens: int = 0, temperature: float | None = None
+        self,
+        question: str,
+        passages: list[Passage],
+        max_tokens: int = 0,
+        temperature: float | None = None,
+        economy: bool = False,
     ) -> AsyncIterator[Delta]:
         errors: list[str] = []
-        for model in self.models:
+        for model in self._models(economy):
             args = self._call_args(model, question, passages, max_tokens, temperature)
             args["stream"] = True
             pieces: list[str] = []

@@ -52,14 +52,17 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     ) -> generator_pb2.GenerateResponse:
         passages = _validate(request)
         temperature = request.temperature if request.HasField("temperature") else None
-        return _response(await self._writer.answer(request.question, passages, request.max_tokens, temperature))
+        return _response(
+            await self._writer.answer(request.question, passages, request.max_tokens, temperature, request.economy)
+        )
 
     async def GenerateStream(
         self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[generator_pb2.GenerateStreamResponse]:
         passages = _validate(request)
         temperature = request.temperature if request.HasField("temperature") else None
-        async for delta in self._writer.stream(request.question, passages, request.max_tokens, temperature):
+        deltas = self._writer.stream(request.question, passages, request.max_tokens, temperature, request.economy)
+        async for delta in deltas:
             if delta.final is not None:
                 yield generator_pb2.GenerateStreamResponse(final=_response(delta.final))
             else:
@@ -110,4 +113,12 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         self, request: generator_pb2.DescribeRequest, context: grpc.aio.ServicerContext
     ) -> generator_pb2.DescribeResponse:
         primary, *fallbacks = self._writer.models
-        return generator_pb2.DescribeResponse(model=primary, prompt_version=PROMPT_VERSION, fallbacks=fallbacks)
+        input_price, output_price = self._writer.prices()
+        return generator_pb2.DescribeResponse(
+            model=primary,
+            prompt_version=PROMPT_VERSION,
+            fallbacks=fallbacks,
+            input_usd_per_token=input_price,
+            output_usd_per_token=output_price,
+            economy_model=self._writer.economy_model,
+        )

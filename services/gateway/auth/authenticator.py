@@ -75,6 +75,7 @@ class Authenticator:
                 via="api-key",
                 key_id=record.id,
                 rate_limits=record.rate_limits,
+                tier=record.tier,
             )
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()

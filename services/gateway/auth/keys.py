@@ -79,6 +79,7 @@ class KeyStore:
         user: str = "",
         groups: list[str] | None = None,
         rate_limits: dict[str, list[str]] | None = None,
+        tier: str = "",
     ) -> IssuedKey:
         now = datetime.now(UTC)
         if expires_at is not None and expires_at <= now:
@@ -95,6 +96,7 @@ class KeyStore:
             user=user,
             groups=sorted(set(groups or [])),
             rate_limits=check_rate_limits(rate_limits),
+            tier=tier,
             created_at=now,
             created_by=created_by,
             expires_at=expires_at,

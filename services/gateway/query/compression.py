@@ -24,6 +24,7 @@ from services.gateway.query.context import (
     sentence_schema,
 )
 from services.gateway.query.timing import timed
+from services.gateway.spending import Tab, tokens_at_most, usage_of
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class Compressor:
         request: QueryRequest,
         timings: dict[str, float],
         fallbacks: list[str],
+        tab: Tab,
     ) -> Compressed:
         """Score, select and budget. Without `request.compress`, whole passages go from the end until it fits."""
         s = self._settings
@@ -71,7 +73,7 @@ class Compressor:
             margin = pick(request.compress_passage_margin, s.compress_passage_margin)
             chosen = None
             if (request.compress_method or s.compress_method) == "llm":
-                chosen = await self._llm_sentences(question, passages, timings, fallbacks)
+                chosen = await self._llm_sentences(question, passages, tokens, timings, fallbacks, tab)
             if chosen is None:
                 passages, method = keep_relevant(passages, threshold, None if margin < 0 else margin), "similarity"
             else:
@@ -116,13 +118,31 @@ class Compressor:
         return {id(x): n for x, n in zip(sentences, counts, strict=True)}, tokenizer
 
     async def _llm_sentences(
-        self, question: str, passages: list[Passage], timings: dict[str, float], fallbacks: list[str]
+        self,
+        question: str,
+        passages: list[Passage],
+        tokens: dict[int, int],
+        timings: dict[str, float],
+        fallbacks: list[str],
+        tab: Tab,
     ) -> set[int] | None:
         """The optional LLM extractor: the numbers of the sentences the generator says bear on the question, or
-        None when it cannot answer (down, too slow, off the schema), and similarity decides instead."""
+        None when it cannot answer (down, too slow, off the schema, no room in the budget), and similarity
+        decides instead."""
         texts, order = numbered(passages)
         if not order:
             return None
+        max_tokens = min(400, 16 + 4 * len(order))
+        # The passages in the generator's own tokens, with a margin for the sentence numbers; then the instruction.
+        context = sum(tokens[id(x)] + 4 for p in passages for x in p.sentences)
+        prompt = context + tokens_at_most(
+            EXTRACT_INSTRUCTION, question, *(t + json.dumps(j) for t, j in EXTRACT_EXAMPLES)
+        )
+        charge = await tab.reserve_optional("compression", prompt, max_tokens)
+        if charge is None:
+            fallbacks.append("compress_llm")
+            return None
+        reply = None
         try:
             with timed(timings, "compress_llm", failed_too=True):
                 reply = await self._downstream.generator.Extract(
@@ -137,7 +157,7 @@ class Compressor:
                         examples=[
                             generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXTRACT_EXAMPLES
                         ],
-                        max_tokens=min(400, 16 + 4 * len(order)),
+                        max_tokens=max_tokens,
                     ),
                     timeout=self._settings.compress_llm_timeout_seconds,
                 )
@@ -145,6 +165,8 @@ class Compressor:
             log.warning("LLM compression unavailable (%s); compressing by similarity", exc.code().name)
             fallbacks.append("compress_llm")
             return None
+        finally:
+            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None)
         return set(json.loads(reply.json)["sentences"])
 
 

@@ -6,7 +6,6 @@ from ragmesh.generator.v1 import generator_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
-from services.gateway.identity import Principal
 from services.gateway.models import Citation, ContextStats, QueryRequest
 from services.gateway.query.cache import CorpusVersions
 from services.gateway.query.citations import ambiguous, citations, confidence
@@ -17,6 +16,7 @@ from services.gateway.query.planning import Plan, Planner
 from services.gateway.query.questions import clean_question
 from services.gateway.query.retrieval import MODES, Retrieval
 from services.gateway.query.safety import urls_in
+from services.gateway.spending import Tab
 from services.runtime.errors import InvalidArgument
 
 
@@ -85,13 +85,15 @@ class EvidenceGatherer:
         self.retrieval = Retrieval(settings, downstream)
         self._compressor = Compressor(settings, downstream)
 
-    async def gather(self, caller: Principal, request: QueryRequest) -> Evidence:
+    async def gather(self, tab: Tab, request: QueryRequest) -> Evidence:
+        """Every retrieval stage for the tab's caller; optional model calls are charged to the tab."""
         s = self._settings
+        caller = tab.caller
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
         timings, fallbacks = evidence.timings_ms, evidence.fallbacks
         k = top_k(request.top_k, s.default_top_k, s.max_top_k)
         plan = await self.planner.plan(
-            caller.tenant, evidence.question, request.filters, request.self_query, timings, request.self_query_llm
+            tab, evidence.question, request.filters, request.self_query, timings, request.self_query_llm
         )
         evidence.plan = plan
         search = retriever_pb2.SearchRequest(
@@ -109,7 +111,9 @@ class EvidenceGatherer:
             passages = await self.retrieval.sections(caller, relevant, timings, fallbacks)
         else:
             passages = [Passage.from_chunks([hit.chunk], hit.dense_similarity, expanded=False) for hit in relevant]
-        compressed = await self._compressor.compress(evidence.question, vector, passages, request, timings, fallbacks)
+        compressed = await self._compressor.compress(
+            evidence.question, vector, passages, request, timings, fallbacks, tab
+        )
         evidence.passages = compressed.passages
         evidence.context = evidence.context.model_copy(
             update={

@@ -10,11 +10,13 @@ from dataclasses import dataclass
 import grpc
 
 from ragmesh.generator.v1 import generator_pb2
+from services.gateway.budgets import Prices
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
-from services.gateway.models import QueryRequest, Usage
+from services.gateway.models import Usage
 from services.gateway.query.evidence import Evidence
 from services.gateway.query.timing import timed
+from services.gateway.spending import usage_of
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +30,7 @@ class Generated:
 
 
 def _generated(reply: generator_pb2.GenerateResponse) -> Generated:
-    usage = Usage(
-        prompt_tokens=reply.usage.prompt_tokens,
-        completion_tokens=reply.usage.completion_tokens,
-        cost_usd=reply.usage.cost_usd,
-    )
-    return Generated(reply.text, reply.model, reply.prompt_version, usage)
+    return Generated(reply.text, reply.model, reply.prompt_version, usage_of(reply.usage))
 
 
 class Generation:
@@ -42,33 +39,49 @@ class Generation:
     def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
         self._settings = settings
         self._downstream = downstream
-        self._described: tuple[float, str] = (0.0, "")
+        self._described: tuple[float, generator_pb2.DescribeResponse | None] = (0.0, None)
+
+    async def _describe(self) -> generator_pb2.DescribeResponse | None:
+        """The generator's description, asked at most every `generator_describe_seconds`; None when it cannot say."""
+        at, described = self._described
+        if described is not None and time.monotonic() - at < self._settings.generator_describe_seconds:
+            return described
+        try:
+            described = await self._downstream.generator.Describe(generator_pb2.DescribeRequest(), timeout=2)
+        except grpc.aio.AioRpcError as exc:
+            log.warning("generator cannot describe itself (%s)", exc.code().name)
+            return None
+        self._described = (time.monotonic(), described)
+        return described
 
     async def prompt_version(self) -> str:
-        """The generator's current prompt version (part of every answer-cache key), asked at most every
-        `generator_describe_seconds`; "" when the generator cannot say (then nothing is cached)."""
-        at, version = self._described
-        if version and time.monotonic() - at < self._settings.generator_describe_seconds:
-            return version
-        try:
-            reply = await self._downstream.generator.Describe(generator_pb2.DescribeRequest(), timeout=2)
-        except grpc.aio.AioRpcError as exc:
-            log.warning("generator cannot describe itself (%s); not caching answers", exc.code().name)
-            return ""
-        self._described = (time.monotonic(), reply.prompt_version)
-        return reply.prompt_version
+        """The generator's current prompt version (part of every answer-cache key); "" when the generator cannot
+        say (then nothing is cached)."""
+        described = await self._describe()
+        return described.prompt_version if described else ""
 
-    def _request(self, evidence: Evidence, request: QueryRequest, max_tokens: int) -> generator_pb2.GenerateRequest:
+    async def prices(self) -> Prices:
+        """The dearest per-token prices of the generator's models (0 where unknown: the configured price rules)."""
+        described = await self._describe()
+        if described is None:
+            return Prices()
+        return Prices(described.input_usd_per_token, described.output_usd_per_token)
+
+    @staticmethod
+    def _request(evidence: Evidence, max_tokens: int, economy: bool) -> generator_pb2.GenerateRequest:
         return generator_pb2.GenerateRequest(
-            question=evidence.question, passages=evidence.generator_passages(), max_tokens=max_tokens
+            question=evidence.question,
+            passages=evidence.generator_passages(),
+            max_tokens=max_tokens,
+            economy=economy,
         )
 
-    async def generate(self, evidence: Evidence, request: QueryRequest, max_tokens: int = 0) -> Generated | None:
+    async def generate(self, evidence: Evidence, max_tokens: int = 0, economy: bool = False) -> Generated | None:
         """The whole answer, or None when the generator is unavailable."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 reply = await self._downstream.generator.Generate(
-                    self._request(evidence, request, max_tokens), timeout=self._settings.generation_timeout_seconds
+                    self._request(evidence, max_tokens, economy), timeout=self._settings.generation_timeout_seconds
                 )
         except grpc.aio.AioRpcError as exc:
             log.warning("generation failed (%s); answering with retrieval only", exc.code().name)
@@ -76,13 +89,13 @@ class Generation:
         return _generated(reply)
 
     async def stream(
-        self, evidence: Evidence, request: QueryRequest, max_tokens: int = 0
+        self, evidence: Evidence, max_tokens: int = 0, economy: bool = False
     ) -> AsyncIterator[str | Generated]:
         """Text deltas as they come, then the whole answer; no final item when the generator fails midway."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 call = self._downstream.generator.GenerateStream(
-                    self._request(evidence, request, max_tokens), timeout=self._settings.generation_timeout_seconds
+                    self._request(evidence, max_tokens, economy), timeout=self._settings.generation_timeout_seconds
                 )
                 async for event in call:
                     if event.HasField("final"):

@@ -25,9 +25,11 @@ from services.gateway.self_query import (
     schema_fields,
     validate_extracted,
 )
+from services.gateway.spending import Tab, tokens_at_most, usage_of
 from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
+_SELF_QUERY_TOKENS = 120
 
 
 @dataclass
@@ -78,7 +80,7 @@ class Planner:
 
     async def plan(
         self,
-        tenant: str,
+        tab: Tab,
         question: str,
         filters: FilterSpec,
         self_query: bool,
@@ -86,7 +88,7 @@ class Planner:
         llm: bool | None = None,
     ) -> Plan:
         try:
-            fields = await self.schema(tenant) if self_query or needs_schema(filters) else []
+            fields = await self.schema(tab.caller.tenant) if self_query or needs_schema(filters) else []
         except grpc.aio.AioRpcError as exc:
             if needs_schema(filters):
                 raise Unavailable("the metadata schema is unavailable; attribute filters cannot be checked") from exc
@@ -100,7 +102,7 @@ class Planner:
         unresolved = [spec for spec in unresolved if spec.name not in given]
         if unresolved and (self._settings.self_query_llm if llm is None else llm):
             with timed(timings, "self_query_llm"):
-                added = await self._llm_filters(question, unresolved)
+                added = await self._llm_filters(question, unresolved, tab)
             added = {name: f for name, f in added.items() if name not in extracted.filters}
             if added:
                 extracted.filters.update(added)
@@ -109,12 +111,18 @@ class Planner:
         plan.self_query = extracted
         return plan
 
-    async def _llm_filters(self, question: str, fields: list[SchemaField]) -> dict[str, FieldFilter]:
+    async def _llm_filters(self, question: str, fields: list[SchemaField], tab: Tab) -> dict[str, FieldFilter]:
         """Filters on `fields` from the generator's Extract (JSON held to a schema built from the tenant's), then
-        validated again here; nothing when the generator fails: the parser's filters stand alone."""
+        validated again here; nothing when the generator fails or the budget has no room for the call: the
+        parser's filters stand alone."""
         task = llm_task(fields)
         if not task.schema["properties"]:
             return {}
+        prompt = tokens_at_most(task.instruction, question, *(t + j for t, j in task.examples))
+        charge = await tab.reserve_optional("self_query", prompt, _SELF_QUERY_TOKENS)
+        if charge is None:
+            return {}
+        reply = None
         try:
             reply = await self._downstream.generator.Extract(
                 generator_pb2.ExtractRequest(
@@ -122,7 +130,7 @@ class Planner:
                     text=question,
                     json_schema=json.dumps(task.schema),
                     examples=[generator_pb2.ExtractExample(text=t, json=j) for t, j in task.examples],
-                    max_tokens=120,
+                    max_tokens=_SELF_QUERY_TOKENS,
                 ),
                 timeout=self._settings.self_query_llm_timeout_seconds,
             )
@@ -130,3 +138,5 @@ class Planner:
         except (grpc.aio.AioRpcError, ValueError) as exc:
             log.warning("self-query LLM unavailable (%s); using the parser's filters", exc)
             return {}
+        finally:
+            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None)

@@ -2,9 +2,10 @@
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from ragmesh.retriever.v1 import retriever_pb2
-from services.gateway.budgets import BudgetPolicy, Budgets, Reservation
+from services.gateway.budgets import BudgetPolicy, Budgets
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
@@ -16,6 +17,9 @@ from services.gateway.query.generation import Generated, Generation
 from services.gateway.query.questions import clean_question
 from services.gateway.query.retrieval import FUSIONS, MODES
 from services.gateway.query.safety import StreamSanitizer, sanitize_counted
+from services.gateway.spending import Charge, Spending, Tab
+from services.gateway.tiers import bound_query, bound_search, tier_of
+from services.gateway.usage import UsageLedger
 
 NO_CONTEXT_ANSWER = "I could not find anything about this in your documents."
 DEGRADED_ANSWER = "The answer could not be generated right now; these are the most relevant passages."
@@ -32,64 +36,87 @@ def _event(name: str, data: object) -> dict[str, str]:
 class QueryService:
     """Answers questions for any caller; holds no per-request state."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
+    def __init__(self, settings: GatewaySettings, downstream: Downstream, ledger: UsageLedger) -> None:
         self.settings = settings
         self.downstream = downstream
         self.versions = CorpusVersions(downstream.redis)
         self.evidence = EvidenceGatherer(settings, downstream, self.versions)
         self.generation = Generation(settings, downstream)
         self._cache = AnswerCache(downstream.redis, settings.answer_cache_seconds)
-        self.budgets = Budgets(
+        budgets = Budgets(
             downstream.redis,
             BudgetPolicy(
                 user_usd=settings.budget_user_usd_per_day,
                 tenant_usd=settings.budget_tenant_usd_per_day,
                 suite_usd=settings.budget_global_usd_per_day,
                 price_per_1k_tokens_usd=settings.price_per_1k_tokens_usd,
+                alert_webhook_url=settings.budget_alert_webhook_url,
             ),
         )
+        self.spending = Spending(budgets, ledger, self.generation.prices)
 
-    async def _reserve(self, caller: Principal, evidence: Evidence, request: QueryRequest) -> tuple[Reservation, int]:
-        """The generation's worst case charged to every budget in scope (BudgetExceeded when one is spent), and the
+    def held(self, caller: Principal, request: QueryRequest) -> QueryRequest:
+        s = self.settings
+        name, tier = tier_of(caller, s.tiers, s.default_tier)
+        defaults = {
+            "top_k": s.default_top_k,
+            "context_tokens": s.context_token_budget,
+            "max_tokens": s.budget_max_tokens,
+        }
+        return bound_query(request, name, tier, defaults)
+
+    @asynccontextmanager
+    async def tab(self, caller: Principal, route: str) -> AsyncIterator[Tab]:
+        """A request's tab, written to the ledger when the request ends (when it failed, only if it spent)."""
+        tab = self.spending.tab(caller, route)
+        try:
+            yield tab
+        except BaseException:
+            if tab.usage.model_calls:
+                await self.spending.close(tab)
+            raise
+        await self.spending.close(tab)
+
+    async def _reserve(self, tab: Tab, evidence: Evidence, request: QueryRequest) -> tuple[Charge, int]:
+        """The answer's worst case charged to every budget in scope (BudgetExceeded when one is spent), and the
         answer length to ask for: the request's, or a short one once a budget is 90% spent."""
         s = self.settings
         max_tokens = request.max_tokens or s.budget_max_tokens
         # Instructions, the worked example and the question stay under this many tokens (a question is at most
         # max_question_chars, about a quarter as many tokens).
         overhead = 300 + s.max_question_chars // 4
-        reservation = await self.budgets.reserve(
-            caller, self.budgets.worst_case_usd(evidence.context.tokens + overhead, max_tokens)
-        )
-        if reservation.used >= 0.9:
-            return reservation, min(max_tokens, s.budget_tight_max_tokens)
+        charge = await tab.reserve("answer", evidence.context.tokens + overhead, max_tokens)
+        if tab.tight:
+            return charge, min(max_tokens, s.budget_tight_max_tokens)
         # 0 lets the generator use its own default length (the worst case assumed budget_max_tokens).
-        return reservation, request.max_tokens or 0
+        return charge, request.max_tokens or 0
 
-    async def _settle(self, reservation: Reservation, generated: Generated | None) -> None:
-        usage = generated.usage if generated else None
-        actual = self.budgets.actual_usd(usage.cost_usd, usage.prompt_tokens, usage.completion_tokens) if usage else 0.0
-        await self.budgets.settle(reservation, actual)
-
-    async def gather(self, caller: Principal, request: QueryRequest) -> Evidence:
-        return await self.evidence.gather(caller, request)
-
-    def _response(self, evidence: Evidence, answer: str, generated: Generated | None = None, **extra) -> QueryResponse:
+    def _response(
+        self, tab: Tab, evidence: Evidence, answer: str, generated: Generated | None = None, **extra
+    ) -> QueryResponse:
         # Before anything else sees it (citations, the cache, the caller): no images, no links the passages lack.
         answer = sanitize_counted(answer, evidence.allowed_urls())
         citations = evidence.citations(answer)
         if evidence.is_confused and answer:
             answer = f"{answer}\n\n{CONFUSED_NOTE}"
         if generated is not None:
-            extra.update(model=generated.model, prompt_version=generated.prompt_version, usage=generated.usage)
+            extra.update(model=generated.model, prompt_version=generated.prompt_version)
         return QueryResponse(
             answer=answer,
             citations=citations,
+            usage=tab.usage,
             **evidence.summary(),
             **extra,
         )
 
     async def answer(self, caller: Principal, request: QueryRequest) -> QueryResponse:
         """The whole answer; from the cache when the same question was answered on the same corpus and prompt."""
+        request = self.held(caller, request)
+        async with self.tab(caller, "query") as tab:
+            return await self._answer(tab, request)
+
+    async def _answer(self, tab: Tab, request: QueryRequest) -> QueryResponse:
+        caller = tab.caller
         tenant = caller.tenant
         question = clean_question(request.question, self.settings.max_question_chars)
         version = await self.versions.current(tenant)
@@ -100,74 +127,99 @@ class QueryService:
             else ""
         )
         if key and (cached := await self._cache.get(key, caller.viewer)) is not None:
-            return cached.model_copy(update={"cached": True})
-        evidence = await self.gather(caller, request)
+            tab.cached = True
+            # What this request spent: nothing (the cached usage was the first asker's).
+            return cached.model_copy(update={"cached": True, "usage": tab.usage})
+        evidence = await self.evidence.gather(tab, request)
         if evidence.no_context:
-            response = self._response(evidence, NO_CONTEXT_ANSWER)
+            response = self._response(tab, evidence, NO_CONTEXT_ANSWER)
         elif not request.generate:
-            response = self._response(evidence, "")
+            response = self._response(tab, evidence, "")
         else:
-            reservation, max_tokens = await self._reserve(caller, evidence, request)
-            generated = await self.generation.generate(evidence, request, max_tokens)
-            await self._settle(reservation, generated)
+            charge, max_tokens = await self._reserve(tab, evidence, request)
+            generated = await self.generation.generate(evidence, max_tokens, economy=tab.tight)
+            await tab.settle(charge, generated.usage if generated else None)
             if generated is None:
-                return self._response(evidence, DEGRADED_ANSWER, degraded=True)
-            response = self._response(evidence, generated.text, generated)
+                return self._response(tab, evidence, DEGRADED_ANSWER, degraded=True)
+            response = self._response(tab, evidence, generated.text, generated)
         if key and not evidence.fallbacks:
             await self._cache.put(key, response, evidence.access())
         return response
 
-    async def open_stream(self, caller: Principal, evidence: Evidence, request: QueryRequest) -> AsyncIterator[dict]:
-        """The stream's events, once its generation is paid for: a spent budget is refused before the stream opens."""
-        reserved = (
-            await self._reserve(caller, evidence, request)
-            if request.generate and not evidence.no_context
-            else (Reservation(), 0)
-        )
-        return self._stream(evidence, request, *reserved)
+    async def stream(self, caller: Principal, request: QueryRequest) -> AsyncIterator[dict]:
+        """The answer's events. Validation, retrieval and the budget come first, so that bad input or a spent
+        budget is a plain 4xx before the stream opens."""
+        request = self.held(caller, request)
+        tab = self.spending.tab(caller, "query")
+        try:
+            evidence = await self.evidence.gather(tab, request)
+            reserved = (
+                await self._reserve(tab, evidence, request)
+                if request.generate and not evidence.no_context
+                else (None, 0)
+            )
+        except BaseException:
+            if tab.usage.model_calls:
+                await self.spending.close(tab)
+            raise
+        return self._stream(tab, evidence, request, *reserved)
 
     async def _stream(
-        self, evidence: Evidence, request: QueryRequest, reservation: Reservation, max_tokens: int
+        self, tab: Tab, evidence: Evidence, request: QueryRequest, charge: Charge | None, max_tokens: int
     ) -> AsyncIterator[dict]:
-        """Server-sent events: `token` events with text, then `citations`, then `done` with the whole response."""
-        if evidence.no_context:
-            response = self._response(evidence, NO_CONTEXT_ANSWER)
-            yield _event("token", {"text": NO_CONTEXT_ANSWER})
-        elif not request.generate:
-            response = self._response(evidence, "")
-        else:
-            pieces: list[str] = []
-            final: Generated | None = None
-            guard = StreamSanitizer(evidence.allowed_urls())
-            async for item in self.generation.stream(evidence, request, max_tokens):
-                if isinstance(item, Generated):
-                    final = item
-                else:
-                    pieces.append(item)
-                    if released := guard.feed(item):
-                        yield _event("token", {"text": released})
-            if released := guard.finish():
-                yield _event("token", {"text": released})
-            await self._settle(reservation, final)
-            if final is None:
-                response = self._response(evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
-                if not pieces:
-                    yield _event("token", {"text": DEGRADED_ANSWER})
+        """Server-sent events: `token` events with text, then `citations`, then `done` with the whole response.
+        The answer is settled and the request written to the ledger however the stream ends."""
+        final: Generated | None = None
+        try:
+            if evidence.no_context:
+                response = self._response(tab, evidence, NO_CONTEXT_ANSWER)
+                yield _event("token", {"text": NO_CONTEXT_ANSWER})
+            elif charge is None:
+                response = self._response(tab, evidence, "")
             else:
-                response = self._response(evidence, final.text, final)
-        if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
-            yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
-        yield _event("citations", [c.model_dump() for c in response.citations])
-        yield _event("done", response.model_dump_json())
+                pieces: list[str] = []
+                guard = StreamSanitizer(evidence.allowed_urls())
+                async for item in self.generation.stream(evidence, max_tokens, economy=tab.tight):
+                    if isinstance(item, Generated):
+                        final = item
+                    else:
+                        pieces.append(item)
+                        if released := guard.feed(item):
+                            yield _event("token", {"text": released})
+                if released := guard.finish():
+                    yield _event("token", {"text": released})
+                await tab.settle(charge, final.usage if final else None)
+                if final is None:
+                    response = self._response(tab, evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
+                    if not pieces:
+                        yield _event("token", {"text": DEGRADED_ANSWER})
+                else:
+                    response = self._response(tab, evidence, final.text, final)
+            if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
+                yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
+            yield _event("citations", [c.model_dump() for c in response.citations])
+            yield _event("done", response.model_dump_json())
+        finally:
+            # A caller that hangs up mid-answer: the model may have run to its end; its worst case stays charged.
+            if charge is not None and not charge.settled and final is not None:
+                await tab.settle(charge, final.usage)
+            await self.spending.close(tab)
 
     async def search(self, caller: Principal, request: SearchRequest) -> SearchResponse:
         """The ranked passages, as the retriever returns them: no threshold, no passage budget."""
         s = self.settings
+        request = bound_search(request, *tier_of(caller, s.tiers, s.default_tier))
+        async with self.tab(caller, "search") as tab:
+            return await self._search(tab, request)
+
+    async def _search(self, tab: Tab, request: SearchRequest) -> SearchResponse:
+        s = self.settings
+        caller = tab.caller
         query = clean_question(request.query, s.max_question_chars)
         k = top_k(request.top_k, s.default_top_k, s.max_search_top_k)
         timings: dict[str, float] = {}
         plan = await self.evidence.planner.plan(
-            caller.tenant, query, request.filters, request.self_query, timings, request.self_query_llm
+            tab, query, request.filters, request.self_query, timings, request.self_query_llm
         )
         search = retriever_pb2.SearchRequest(
             top_k=k,
@@ -201,4 +253,5 @@ class QueryService:
                 for hit in hits
             ],
             timings_ms=timings,
+            usage=tab.usage,
         )

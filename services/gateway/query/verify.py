@@ -8,13 +8,15 @@ import grpc
 
 from ragmesh.generator.v1 import generator_pb2
 from services.gateway.identity import Principal
-from services.gateway.models import Usage, VerifyRequest, VerifyResponse
+from services.gateway.models import QueryRequest, VerifyRequest, VerifyResponse
 from services.gateway.query.evidence import Evidence
 from services.gateway.query.service import QueryService
 from services.gateway.query.timing import timed
+from services.gateway.spending import Tab, tokens_at_most, usage_of
 
 log = logging.getLogger(__name__)
 
+_VERDICT_TOKENS = 60
 VERDICTS = ("SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO")
 INSTRUCTION = (
     "Decide whether the numbered passages support or contradict the claim. SUPPORT: a passage shows the claim "
@@ -62,9 +64,18 @@ class ClaimChecker:
         self._service = service
 
     async def verify(self, caller: Principal, request: VerifyRequest) -> VerifyResponse:
-        evidence = await self._service.gather(caller, request.as_query())
+        query = self._service.held(caller, request.as_query())
+        async with self._service.tab(caller, "verify") as tab:
+            return await self._verify(tab, query)
+
+    async def _verify(self, tab: Tab, query: QueryRequest) -> VerifyResponse:
+        evidence = await self._service.evidence.gather(tab, query)
         if evidence.no_context:
             return self._response(evidence, "NOT_ENOUGH_INFO", set())
+        examples = [t + json.dumps(j) for t, j in EXAMPLES]
+        prompt = evidence.context.tokens + tokens_at_most(INSTRUCTION, evidence.question, *examples)
+        charge = await tab.reserve("verify", prompt, _VERDICT_TOKENS)
+        reply = None
         try:
             with timed(evidence.timings_ms, "generate"):
                 reply = await self._service.downstream.generator.Extract(
@@ -74,25 +85,22 @@ class ClaimChecker:
                         passages=evidence.generator_passages(),
                         json_schema=json.dumps(verdict_schema(len(evidence.passages))),
                         examples=[generator_pb2.ExtractExample(text=t, json=json.dumps(j)) for t, j in EXAMPLES],
-                        max_tokens=60,
+                        max_tokens=_VERDICT_TOKENS,
                     ),
                     timeout=self._service.settings.generation_timeout_seconds,
                 )
         except grpc.aio.AioRpcError as exc:
             log.warning("verdict unavailable (%s); answering with retrieval only", exc.code().name)
-            return self._response(evidence, None, set(), degraded=True)
+            return self._response(evidence, None, set(), degraded=True, usage=tab.usage)
+        finally:
+            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None)
         answer = json.loads(reply.json)
         verdict = answer["verdict"]
         cited = set(answer["evidence"])
         if verdict != "NOT_ENOUGH_INFO" and not cited:
             # A verdict with no passage named: the passage that matches the claim best carries it.
             cited = {1}
-        usage = Usage(
-            prompt_tokens=reply.usage.prompt_tokens,
-            completion_tokens=reply.usage.completion_tokens,
-            cost_usd=reply.usage.cost_usd,
-        )
-        return self._response(evidence, verdict, cited, model=reply.model, usage=usage)
+        return self._response(evidence, verdict, cited, model=reply.model, usage=tab.usage)
 
     @staticmethod
     def _response(evidence: Evidence, verdict: str | None, cited: set[int], **extra: object) -> VerifyResponse:

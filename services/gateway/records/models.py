@@ -2,7 +2,7 @@
 
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Index, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -39,6 +39,8 @@ class ApiKey(Base):
     groups: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Rate-limit tiers of this key by bucket ({"answer": ["100/minute"]}); null: the gateway's defaults.
     rate_limits: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
+    # The request-bounds tier of this key (top_k, context, answer length, LLM options); empty: the default tier.
+    tier: Mapped[str] = mapped_column(String(64), default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(200), default="")
     expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
@@ -58,3 +60,28 @@ class AuditEvent(Base):
     actor: Mapped[str] = mapped_column(String(300))
     action: Mapped[str] = mapped_column(String(100))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class UsageRecord(Base):
+    """One request that used the suite: who made it, which route, and what its model calls cost (the ledger)."""
+
+    __tablename__ = "usage_records"
+    __table_args__ = (
+        Index("ix_usage_records_tenant_at", "tenant", "at"),
+        Index("ix_usage_records_tenant_spender_at", "tenant", "spender", "at"),
+        Index("ix_usage_records_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    tenant: Mapped[str] = mapped_column(String(128))
+    # Who is charged (as budgets count it: "key:<id>" or "user:<name>"; "" for the operators' bootstrap keys).
+    spender: Mapped[str] = mapped_column(String(300), default="")
+    route: Mapped[str] = mapped_column(String(32))
+    # Answered from the answer cache: no model call.
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    model_calls: Mapped[int] = mapped_column(Integer, default=0)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    # Exact sums: micro-dollars, as the budgets count them.
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)

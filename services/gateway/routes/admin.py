@@ -6,10 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from services.gateway.auth.keys import IssuedKey
-from services.gateway.deps import AdminCaller, AuditDep, AuthenticatorDep, KeysDep
+from services.gateway.deps import AdminCaller, AuditDep, AuthenticatorDep, KeysDep, SettingsDep
 from services.gateway.models import AuditEntry, AuditList, CreatedKey, CreateKeyRequest, KeyInfo, KeyList
 from services.gateway.records.models import ApiKey
 from services.gateway.routes import problems
+from services.runtime.errors import InvalidArgument
 
 # Every operation may answer 400 (unreadable body), 401 (credentials), 403 (scope, tenant) and 422 (input).
 router = APIRouter(prefix="/v1/admin", tags=["admin"], responses=problems(400, 401, 403, 422))
@@ -28,6 +29,7 @@ def _info(record: ApiKey) -> KeyInfo:
         user=record.user,
         groups=list(record.groups),
         rate_limits=record.rate_limits,
+        tier=record.tier,
         created_at=stamp(record.created_at) or "",
         created_by=record.created_by,
         expires_at=stamp(record.expires_at),
@@ -36,8 +38,12 @@ def _info(record: ApiKey) -> KeyInfo:
 
 
 @router.post("/keys", response_model=CreatedKey, status_code=201, responses=problems(400, 401, 403, 422))
-async def create_key(body: CreateKeyRequest, caller: AdminCaller, keys: KeysDep, audit: AuditDep) -> CreatedKey:
+async def create_key(
+    body: CreateKeyRequest, caller: AdminCaller, keys: KeysDep, audit: AuditDep, settings: SettingsDep
+) -> CreatedKey:
     """Issue a key for the caller's tenant. The key is in this response only: it is stored as a hash."""
+    if body.tier and body.tier not in settings.tiers:
+        raise InvalidArgument(f"unknown tier {body.tier!r}; tiers: {', '.join(sorted(settings.tiers))}")
     expires_at = body.expires_at
     if body.expires_in_days is not None:
         expires_at = datetime.now(UTC) + timedelta(days=body.expires_in_days)
@@ -50,6 +56,7 @@ async def create_key(body: CreateKeyRequest, caller: AdminCaller, keys: KeysDep,
         user=body.user,
         groups=body.groups,
         rate_limits=body.rate_limits,
+        tier=body.tier,
     )
     await audit.record(caller.tenant, caller, "key-created", f"{issued.record.id} {issued.record.prefix} {body.scopes}")
     return CreatedKey(key=issued.key, **_info(issued.record).model_dump())

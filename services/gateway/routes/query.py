@@ -34,9 +34,7 @@ router = APIRouter(prefix="/v1", tags=["query"], responses=problems(400, 401, 40
 async def query(body: QueryRequest, caller: AnswerCaller, service: ServiceDep):
     """Answer a question from the tenant's documents, citing the passages used."""
     if body.stream:
-        # Validate and retrieve before the stream opens, so bad input still gets a plain 4xx.
-        evidence = await service.gather(caller, body)
-        return EventSourceResponse(await service.open_stream(caller, evidence, body), ping=15)
+        return EventSourceResponse(await service.stream(caller, body), ping=15)
     return await service.answer(caller, body)
 
 
