@@ -182,9 +182,12 @@ async def test_the_llm_fills_only_what_the_parser_could_not_and_only_within_the_
         found, result = await _found(g, {"query": question})
         assert found == {"zebrafish"} and result["filters_applied"] == {"citations": {"gte": 50}}
         assert result["self_query"]["method"] == "parser+llm" and "self_query_llm" in result["timings_ms"]
+        # The self-query call is the search's one model call, and is reported.
+        assert result["usage"]["model_calls"] == 1 and result["usage"]["completion_tokens"] > 0
         # The parser already read every field this question names: no LLM call, the parser's filter stands.
         found, result = await _found(g, {"query": "tumour growth with more than 100 citations"})
         assert result["self_query"]["method"] == "parser" and "self_query_llm" not in result["timings_ms"]
+        assert result["usage"]["model_calls"] == 0
         # The caller can keep the LLM out of it (latency): the parser alone.
         found, result = await _found(g, {"query": question, "self_query_llm": False})
         assert result["filters_applied"] == {} and "self_query_llm" not in result["timings_ms"]

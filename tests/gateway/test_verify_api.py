@@ -47,6 +47,7 @@ async def test_a_supported_claim_cites_the_passage_that_decides_it(suite, claims
     cited = [c for c in body["citations"] if c["cited"]]
     assert [c["document_id"] for c in cited] == [claims["vitamin-d.txt"]]
     assert body["model"] == "text-completion-openai/gemma-3-270m" and body["usage"]["completion_tokens"] > 0
+    assert body["usage"]["model_calls"] == 1
     assert "generate" in body["timings_ms"] and body["no_context"] is False
 
 

@@ -201,3 +201,34 @@ def test_the_extraction_prompt_shows_examples_then_ends_where_the_json_starts():
     )
     assert prompt.startswith('Fill the filter.\n\nInput: papers by Smith\nJSON: {"authors"')
     assert prompt.endswith("Input: papers from 2019\nJSON:") and "Passages:" not in prompt
+
+
+async def test_describe_prices_the_dearest_model_and_economy_requests_go_to_the_cheaper_one():
+    settings = {"model": "openai/gpt-4o", "api_base": "", "economy_model": "openai/gpt-4o-mini"}
+    async with _generator_answering("Every 45 days [1].", **settings) as generator:
+        described = await generator.Describe(generator_pb2.DescribeRequest())
+        usual = await generator.Generate(generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES))
+        cheap = await generator.Generate(
+            generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES, economy=True)
+        )
+        streamed = [
+            event.final
+            async for event in generator.GenerateStream(
+                generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES, economy=True)
+            )
+            if event.HasField("final")
+        ]
+    # LiteLLM's price map: gpt-4o is the dearer of the two, and reservations are made at its price.
+    assert described.input_usd_per_token == pytest.approx(2.5e-06)
+    assert described.output_usd_per_token == pytest.approx(1e-05)
+    assert described.economy_model == "openai/gpt-4o-mini"
+    assert usual.model == "openai/gpt-4o" and cheap.model == "openai/gpt-4o-mini"
+    assert streamed[0].model == "openai/gpt-4o-mini"
+    # The cheaper model costs less for the same usage.
+    assert 0 < cheap.usage.cost_usd < usual.usage.cost_usd
+
+
+async def test_an_unpriced_local_model_describes_a_price_of_zero(generator):
+    described = await generator.Describe(generator_pb2.DescribeRequest())
+    assert described.input_usd_per_token == 0 and described.output_usd_per_token == 0
+    assert described.economy_model == ""

@@ -11,8 +11,10 @@ from services.gateway.audit import AuditLog
 from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.keys import KeyStore, key_prefix
 from services.gateway.identity import Principal
+from services.gateway.models import Usage
 from services.gateway.records.database import _SYNC, Database, _with_driver
 from services.gateway.records.models import Base
+from services.gateway.usage import UsageLedger
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
 
 ADMIN = Principal(tenant="acme", user="ops@acme", via="api-key", key_id="k0")
@@ -97,3 +99,26 @@ async def test_the_audit_log_keeps_who_did_what_per_tenant(database):
     await audit.record("globex", ADMIN, "act-for-tenant", "GET /v1/documents")
     events = await audit.events("globex")
     assert [(e.actor, e.action, e.detail) for e in events] == [("acme/ops@acme", "act-for-tenant", "GET /v1/documents")]
+
+
+async def test_the_usage_ledger_sums_exactly_per_route_tenant_and_spender(database):
+    ledger = UsageLedger(database)
+    ann = Principal(tenant="acme", user="ann", via="jwt")
+    bob = Principal(tenant="acme", via="api-key", key_id="kb")
+    other = Principal(tenant="globex", via="api-key", key_id="kg")
+    one_call = Usage(prompt_tokens=100, completion_tokens=20, cost_usd=0.000_123, model_calls=1)
+    for _ in range(3):
+        await ledger.record(ann, "query", one_call, 123, cached=False)
+    await ledger.record(ann, "query", Usage(), 0, cached=True)
+    await ledger.record(bob, "verify", one_call, 5_000_000, cached=False)
+    await ledger.record(other, "search", Usage(), 0, cached=False)
+    start, end = datetime.now(UTC) - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
+    (query,) = await ledger.totals(start, end, by=("route",), tenants=["acme"], spender="user:ann")
+    assert (query.group, query.requests, query.cached, query.model_calls) == (("query",), 4, 1, 3)
+    assert (query.prompt_tokens, query.completion_tokens, query.cost_usd) == (300, 60, 0.000_369)
+    tenants = await ledger.totals(start, end, by=("tenant",))
+    assert [(t.group, t.requests) for t in tenants] == [(("acme",), 5), (("globex",), 1)]
+    top = await ledger.totals(start, end, by=("tenant", "spender"), order_by_cost=True, limit=2)
+    assert [t.group for t in top] == [("acme", "key:kb"), ("acme", "user:ann")] and top[0].cost_usd == 5.0
+    # A period that holds none of the rows.
+    assert await ledger.totals(end, end + timedelta(minutes=1), by=("tenant",)) == []
