@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.gateway.tiers import Tier
@@ -138,6 +138,12 @@ class GatewaySettings(ServiceSettings):
     answer_cache_seconds: int = 3_600
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _default_tier_exists(self) -> "GatewaySettings":
+        if self.default_tier not in self.tiers:
+            raise ValueError(f"default_tier {self.default_tier!r} is not one of the tiers: {sorted(self.tiers)}")
+        return self
 
     @property
     def database(self) -> str:

@@ -3,7 +3,8 @@ default tier; the operators' bootstrap keys are bound only by the request models
 tier's bounds is refused with 422 naming the bound; LLM options a tier does not include are off by default for it,
 and refused when asked for explicitly."""
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
 
 from services.gateway.identity import Principal
 from services.gateway.models import Body, QueryRequest, SearchRequest
@@ -11,7 +12,10 @@ from services.runtime.errors import InvalidArgument
 
 
 class Tier(BaseModel):
-    """The bounds of one tier; None: only the gateway's global bound applies."""
+    """The bounds of one tier; None: only the gateway's global bound applies. Written in snake_case or, as the
+    chart writes it, camelCase."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
 
     max_top_k: int | None = Field(default=None, ge=1)
     max_context_tokens: int | None = Field(default=None, ge=50)

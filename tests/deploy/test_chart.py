@@ -313,3 +313,32 @@ def test_mtls_issues_a_certificate_per_service_and_probes_a_plaintext_health_por
     assert env["RAGMESH_EMBEDDER_PEER_NAMES"]["value"] == '["gateway","ingest"]'
     assert env["RAGMESH_EMBEDDER_HEALTH_PORT"]["value"] == "50100"
     assert not any("peer_token" in f for f in _secret_files(pod))
+
+
+def test_every_plain_value_the_chart_sets_parses_into_the_processs_settings(rendered, monkeypatch):
+    """The chart's values reach each process in the shape it reads (tiers in camelCase JSON, rate limits, ...)."""
+    import importlib
+
+    _, _, objects = rendered
+    for deployment in _of(objects, "Deployment").values():
+        component = _component(deployment)
+        if component not in SETTINGS:
+            continue
+        prefix = f"RAGMESH_{component.upper()}_"
+        for env in deployment["spec"]["template"]["spec"]["containers"][0]["env"]:
+            if env["name"].startswith(prefix) and "value" in env:
+                monkeypatch.setenv(env["name"], env["value"])
+        module, settings_class = SETTINGS[component].split(":")
+        settings = getattr(importlib.import_module(module), settings_class)()
+        if component == "gateway":
+            assert settings.tiers["free"].llm_options is False and settings.default_tier == "standard"
+
+
+def test_the_budget_alert_webhook_url_comes_from_a_secret_when_one_is_named():
+    objects = render(load_values([], {"budgets": {"alertWebhook": {"existingSecret": "alerts", "secretKey": "slack"}}}))
+    gateway = next(d for d in _of(objects, "Deployment").values() if _component(d) == "gateway")
+    env = _env(gateway)
+    assert env["RAGMESH_GATEWAY_BUDGET_ALERT_WEBHOOK_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "alerts",
+        "key": "slack",
+    }

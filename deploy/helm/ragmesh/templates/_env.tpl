@@ -40,7 +40,23 @@
   value: {{ .globalUsdPerDay | quote }}
 - name: RAGMESH_GATEWAY_PRICE_PER_1K_TOKENS_USD
   value: {{ .pricePer1kTokensUsd | quote }}
+- name: RAGMESH_GATEWAY_BUDGET_TIGHT_MAX_TOKENS
+  value: {{ .tightMaxTokens | quote }}
+{{- if .alertWebhook.existingSecret }}
+- name: RAGMESH_GATEWAY_BUDGET_ALERT_WEBHOOK_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .alertWebhook.existingSecret | quote }}
+      key: {{ .alertWebhook.secretKey | quote }}
+{{- else if .alertWebhook.url }}
+- name: RAGMESH_GATEWAY_BUDGET_ALERT_WEBHOOK_URL
+  value: {{ .alertWebhook.url | quote }}
 {{- end }}
+{{- end }}
+- name: RAGMESH_GATEWAY_TIERS
+  value: {{ $root.Values.tiers | toJson | quote }}
+- name: RAGMESH_GATEWAY_DEFAULT_TIER
+  value: {{ $root.Values.defaultTier | quote }}
 {{- with $root.Values.rateLimits }}
 - name: RAGMESH_GATEWAY_RATE_LIMITS
   value: {{ .caller | toJson | quote }}
@@ -104,6 +120,8 @@
   value: {{ include "ragmesh.modelServerUrl" (dict "root" $root "server" $root.Values.llm.server "url" $root.Values.llm.apiBase "suffix" "/v1") | quote }}
 - name: RAGMESH_GENERATOR_FALLBACKS
   value: {{ $root.Values.llm.fallbacks | toJson | quote }}
+- name: RAGMESH_GENERATOR_ECONOMY_MODEL
+  value: {{ $root.Values.llm.economyModel | quote }}
 - name: RAGMESH_GENERATOR_PROMPT_STYLE
   value: {{ $root.Values.llm.promptStyle | quote }}
 - name: RAGMESH_GENERATOR_MAX_TOKENS
