@@ -102,6 +102,7 @@ bench: install redis-server ## Query latency (p50/p95), ingest throughput, and w
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.auth
 	$(BIN)/python -m bench.self_query
+	$(BIN)/python -m bench.neighbours
 
 .PHONY: eval
 eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.

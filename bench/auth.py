@@ -1,10 +1,12 @@
-"""What authentication and rate limiting add to a request, against baselines from the same run.
+"""What authentication, rate limiting and spending control add to a request, against baselines from the same run.
 
 1. The authenticator alone (in process): a bootstrap key, a stored API key (cached, and looked up in the database
    every time), and JWTs (RS256, ES256, HS256) — each call's cost is what auth adds to a request.
 2. Rate limiting (in process, a real redis-server on loopback): admitting and releasing a request against the
    default caller tiers (three moving windows) and the tenant's in-flight cap, against no limits at all.
-3. Through HTTP: GET /v1/admin/keys (auth, then one small SQL query) with each credential, beside GET /healthz
+3. Budgets (in process, real Redis): a model call's reservation and settlement against three budgets, against none;
+   and the usage ledger's row per request (SQLite, or --database).
+4. Through HTTP: GET /v1/admin/keys (auth, then one small SQL query) with each credential, beside GET /healthz
    (no auth at all) on the same gateway: the floor.
 
     python -m bench.auth [--calls 2000] [--database postgresql://...]
@@ -34,10 +36,13 @@ from services.gateway.app import create_app
 from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.jwt import JwtVerifier
 from services.gateway.auth.keys import KeyStore
+from services.gateway.budgets import BudgetPolicy, Budgets
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.models import Usage
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
+from services.gateway.usage import UsageLedger
 
 console = Console()
 ISSUER, SECRET = "https://idp.bench", "b" * 48
@@ -109,6 +114,33 @@ async def _rate_limits(settings: GatewaySettings, workdir: Path, calls: int) -> 
     return measured
 
 
+async def _spending(settings: GatewaySettings, workdir: Path, calls: int) -> dict:
+    """A model call's reservation and settlement (three budgets, one Lua script), and a request's ledger row."""
+    caller = Principal(tenant="bench", via="api-key", key_id="k1")
+    measured = {}
+    with redis_server(workdir) as url:
+        client = redis.from_url(url)
+        for label, policy in {
+            "no budgets (baseline)": BudgetPolicy(user_usd=0, tenant_usd=0, suite_usd=0),
+            "caller + tenant + suite budgets": BudgetPolicy(user_usd=1e6, tenant_usd=1e6, suite_usd=1e6),
+        }.items():
+            budgets = Budgets(client, policy)
+
+            async def one(budgets=budgets) -> None:
+                await budgets.settle(await budgets.reserve(caller, 0.001), 0.0005)
+
+            measured[f"reserve + settle: {label}"] = await _time(one, calls)
+        await client.aclose()
+    database = Database(settings.database)
+    ledger = UsageLedger(database)
+    usage = Usage(prompt_tokens=900, completion_tokens=120, cost_usd=0.0005, model_calls=2)
+    measured["usage ledger: one row per request"] = await _time(
+        lambda: ledger.record(caller, "query", usage, 500, cached=False), calls
+    )
+    await database.close()
+    return measured
+
+
 async def main(args: argparse.Namespace) -> dict:
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     ec_key = ec.generate_private_key(ec.SECP256R1())
@@ -147,6 +179,7 @@ async def main(args: argparse.Namespace) -> dict:
         results["authenticator"] = direct
         await database.close()
         results["rate_limits"] = await _rate_limits(settings, Path(data_dir), args.calls)
+        results["spending"] = await _spending(settings, Path(data_dir), args.calls)
 
         server = uvicorn.Server(
             uvicorn.Config(create_app(settings), host="127.0.0.1", port=settings.port, log_level="warning")
@@ -177,6 +210,8 @@ def report(results: dict) -> None:
         table.add_row(f"authenticate(): {label}", f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", "")
     for label, entry in results["rate_limits"].items():
         table.add_row(f"admit + release: {label}", f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", "")
+    for label, entry in results["spending"].items():
+        table.add_row(label, f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", "")
     for label, entry in results["http"].items():
         table.add_row(label, f"{entry['p50_ms']} ms", f"{entry['p95_ms']} ms", f"{entry['p50_x_floor']}x floor")
     console.print(table)
