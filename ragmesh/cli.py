@@ -198,6 +198,7 @@ def keys_create(
     expires_in_days: Annotated[int | None, typer.Option(help="Days until the key stops working.")] = None,
     user: Annotated[str, typer.Option(help="The user the key acts as (document permissions).")] = "",
     groups: Annotated[str, typer.Option(help="Comma-separated groups of that user.")] = "",
+    tier: Annotated[str, typer.Option(help="Request-bounds tier (free, standard, ...); default: the gateway's.")] = "",
     url: UrlOption = "http://127.0.0.1:8080",
     api_key: KeyOption = DEV_KEY,
 ) -> None:
@@ -207,6 +208,7 @@ def keys_create(
         "scopes": [s.strip() for s in scopes.split(",") if s.strip()],
         "user": user,
         "groups": [g.strip() for g in groups.split(",") if g.strip()],
+        "tier": tier,
     }
     if expires_in_days is not None:
         body["expires_in_days"] = expires_in_days
@@ -226,7 +228,8 @@ def keys_list(
     listed = _admin(url, api_key, "GET", "/v1/admin/keys", params={"include_revoked": include_revoked})["keys"]
     for key in listed:
         state = "revoked" if key["revoked_at"] else f"expires {key['expires_at']}" if key["expires_at"] else "active"
-        console.print(f"{key['id']}  {key['prefix']}…  {key['name']}  [{', '.join(key['scopes'])}]  {state}")
+        tier = f"  tier {key['tier']}" if key.get("tier") else ""
+        console.print(f"{key['id']}  {key['prefix']}…  {key['name']}  [{', '.join(key['scopes'])}]  {state}{tier}")
     if not listed:
         console.print("no keys")
 
@@ -240,6 +243,30 @@ def keys_revoke(
     """Revoke a key: refused on every gateway replica within a second."""
     revoked = _admin(url, api_key, "DELETE", f"/v1/admin/keys/{key_id}")
     console.print(f"revoked {revoked['id']} ({revoked['prefix']}…) at {revoked['revoked_at']}")
+
+
+@app.command()
+def usage(
+    since: Annotated[str, typer.Option(help="Start (ISO 8601 with a zone); default: today 00:00 UTC.")] = "",
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+) -> None:
+    """What this key used (requests, model calls, tokens, cost by route) and what is left of its limits."""
+    report = _admin(url, api_key, "GET", "/v1/usage", params={"since": since} if since else {})
+    total = report["total"]
+    console.print(
+        f"{report['tenant']} {report['spender'] or '(bootstrap key)'} since {report['since']}: "
+        f"{total['requests']} requests ({total['cached']} cached), {total['model_calls']} model calls, "
+        f"{total['prompt_tokens'] + total['completion_tokens']} tokens, ${total['cost_usd']:.6f}"
+    )
+    for row in report["by_route"]:
+        console.print(f"  {row['route']}: {row['requests']} requests, ${row['cost_usd']:.6f}")
+    for budget in report["budgets"]:
+        console.print(
+            f"  budget ({budget['scope']}): ${budget['remaining_usd']:.4f} of ${budget['limit_usd']:.2f} left today"
+        )
+    for limit in report["rate_limits"]:
+        console.print(f"  {limit['bucket']} ({limit['scope']}): {limit['remaining']} left of {limit['limit']}")
 
 
 def _fail_on_error(reply: httpx.Response) -> None:

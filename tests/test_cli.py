@@ -73,7 +73,13 @@ async def test_keys_create_list_and_revoke(suite):
         assert key_id not in (await run("keys", "list", *common)).output
         assert key_id in (await run("keys", "list", "--all", *common)).output
         # A key without the admin scope cannot manage keys; the reason is printed.
-        reader = (await run("keys", "create", "reader", *common)).output.strip().splitlines()[-1]
+        reader = (await run("keys", "create", "reader", "--tier", "free", *common)).output.strip().splitlines()[-1]
+        assert "tier free" in (await run("keys", "list", *common)).output
+        used = await run("usage", "--url", str(api.base_url), "--api-key", reader)
+        assert used.exit_code == 0 and "0 requests" in used.output, used.output
+        assert (
+            "budget (caller): $5.0000 of $5.00 left today" in used.output and "answer (caller): 10 left" in used.output
+        )
         refused = await run("keys", "list", "--url", str(api.base_url), "--api-key", reader)
         assert refused.exit_code == 1 and "403" in refused.output and "admin" in refused.output
 
