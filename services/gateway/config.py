@@ -134,6 +134,8 @@ class GatewaySettings(ServiceSettings):
     retrieval_timeout_seconds: float = 10.0
     generation_timeout_seconds: float = 120.0
     ingest_timeout_seconds: float = 600.0
+    # Deadline of the corpus-version lookup (every question; no answer is cached or served from a cache without it).
+    corpus_version_timeout_seconds: float = 1.0
     # How long an identical question in an unchanged corpus is answered from the cache.
     answer_cache_seconds: int = 3_600
     # How often the generator is asked for its prompt version (part of every answer-cache key).

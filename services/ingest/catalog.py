@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS audit (
     action TEXT NOT NULL,
     detail TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS audit_tenant_id ON audit (tenant, id);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -227,6 +228,19 @@ class Catalog:
                 (*[f"$.{name}"] * 4, tenant, f"$.{name}", limit),
             ).fetchall()
         return [str(row["value"]) for row in rows]
+
+    def corpus_version(self, tenant: str) -> str:
+        """The tenant's last audit entry: every change to its documents, their permissions or its schema appends
+        one in the change's own transaction, so the version moves exactly when the corpus does."""
+        with self._lock:
+            row = self._db.execute("SELECT MAX(id) FROM audit WHERE tenant = ?", (tenant,)).fetchone()
+        return str(row[0] or 0)
+
+    def record(self, tenant: str, document_id: str, action: str, detail: dict[str, object]) -> None:
+        """An audit entry on its own: for index changes that leave the catalogue as it was (a failed ingest whose
+        chunks were briefly searchable), so that the corpus version still moves."""
+        with self._lock:
+            self._audit(tenant, document_id, action, detail)
 
     def quarantine(self, tenant: str, filename: str, content_type: str, size_bytes: int, reason: str) -> None:
         with self._lock:

@@ -193,8 +193,10 @@ class Ingestor:
                         ),
                     )
             except BaseException:
-                # Leave nothing of the new revision behind; the previous one, if any, stays whole.
+                # Leave nothing of the new revision behind; the previous one, if any, stays whole. Its chunks may
+                # have been searchable for a moment: the corpus version moves, so nothing cached from them lives on.
                 await self._discard_revision(item.tenant, document_id, revision)
+                self.catalog.record(item.tenant, document_id, "ingest-discarded", {"revision": revision})
                 raise
             # The new revision is complete: drop the chunks of the previous one (a new document has none).
             if existing is not None:

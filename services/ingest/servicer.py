@@ -185,6 +185,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         _scope(request.tenant)
         return _schema(request.tenant, *self._ingestor.schema(request.tenant))
 
+    async def GetCorpusVersion(
+        self, request: ingest_pb2.GetCorpusVersionRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.CorpusVersion:
+        _scope(request.tenant)
+        return ingest_pb2.CorpusVersion(version=self._ingestor.catalog.corpus_version(request.tenant))
+
     async def SetDocumentAccess(
         self, request: ingest_pb2.SetDocumentAccessRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.Document:

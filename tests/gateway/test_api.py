@@ -2,13 +2,15 @@
 
 import json
 
+import grpc
 import httpx
 import pytest
 import redis.asyncio as redis
 
+from ragmesh.ingest.v1 import ingest_pb2_grpc
 from ragmesh.suite import free_port
 from services.gateway.models import QueryRequest
-from services.gateway.query.cache import AnswerCache, corpus_key
+from services.gateway.query.cache import AnswerCache, CorpusVersions
 from services.generator.prompts import PROMPT_VERSION
 from services.runtime.access import Viewer
 from tests.conftest import ACME, GLOBEX, MOCK_ANSWER
@@ -344,7 +346,9 @@ async def test_cached_answers_follow_the_generators_prompt_version(api, corpus, 
     first = (await api.post("/v1/query", headers=ACME, json=question)).json()
     assert first["prompt_version"] == PROMPT_VERSION
     client = redis.from_url(suite.redis_url)
-    version = (await client.get(corpus_key("acme"))).decode()
+    async with grpc.aio.insecure_channel(suite.ingest) as channel:
+        version = await CorpusVersions(ingest_pb2_grpc.IngestServiceStub(channel), 2).current("acme")
+    assert version and version != "0"
     request = QueryRequest(**question)
     current = AnswerCache.key("acme", Viewer(everything=True), version, question["question"], request, PROMPT_VERSION)
     changed = AnswerCache.key(

@@ -115,6 +115,8 @@ async def test_a_failed_ingest_leaves_nothing_behind_and_keeps_the_previous_revi
         async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as ingest_channel:
             ingest = ingest_pb2_grpc.IngestServiceStub(ingest_channel)
             await ingest.IngestDocument(_request("t-fail", document_id="doc"))
+            before = await ingest.GetCorpusVersion(ingest_pb2.GetCorpusVersionRequest(tenant="t-fail"))
+            other = await ingest.GetCorpusVersion(ingest_pb2.GetCorpusVersionRequest(tenant="t-other"))
         broken = settings.model_copy(update={"embedder_target": f"127.0.0.1:{free_port()}", "call_timeout_seconds": 3})
         async with running(create_server(broken)) as target, grpc.aio.insecure_channel(target) as ingest_channel:
             ingest = ingest_pb2_grpc.IngestServiceStub(ingest_channel)
@@ -129,6 +131,12 @@ async def test_a_failed_ingest_leaves_nothing_behind_and_keeps_the_previous_revi
             assert record.chunk_count == 2
             listed = await ingest.ListDocuments(ingest_pb2.ListDocumentsRequest(tenant="t-fail"))
             assert [d.document_id for d in listed.documents] == ["doc"]
+            # Chunks of a failed revision may have been searchable for a moment: the corpus version moved (caches
+            # keyed on it start afresh); another tenant's did not.
+            after = await ingest.GetCorpusVersion(ingest_pb2.GetCorpusVersionRequest(tenant="t-fail"))
+            assert before.version != "0" and after.version != before.version
+            unmoved = await ingest.GetCorpusVersion(ingest_pb2.GetCorpusVersionRequest(tenant="t-other"))
+            assert unmoved.version == other.version == "0"
 
 
 PAPER_SCHEMA = [

@@ -48,6 +48,18 @@ INGEST_STATUS_CREATED: IngestStatus
 INGEST_STATUS_UPDATED: IngestStatus
 INGEST_STATUS_UNCHANGED: IngestStatus
 
+class GetCorpusVersionRequest(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+
+class CorpusVersion(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    def __init__(self, version: _Optional[str] = ...) -> None: ...
+
 class MetadataField(_message.Message):
     __slots__ = ("name", "type", "description", "operators", "aliases", "values")
     NAME_FIELD_NUMBER: _ClassVar[int]

@@ -75,6 +75,11 @@ class IngestServiceStub:
                 request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SetDocumentAccessRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.FromString,
                 _registered_method=True)
+        self.GetCorpusVersion = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/GetCorpusVersion',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetCorpusVersionRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.CorpusVersion.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -135,6 +140,14 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetCorpusVersion(self, request, context):
+        """The tenant's corpus version: it changes in the same transaction as every change to the tenant's documents,
+        their permissions or its schema (the catalogue is its truth), so caches keyed on it never serve a stale entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -177,6 +190,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.SetDocumentAccess,
                     request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SetDocumentAccessRequest.FromString,
                     response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.SerializeToString,
+            ),
+            'GetCorpusVersion': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCorpusVersion,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetCorpusVersionRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.CorpusVersion.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -396,6 +414,33 @@ class IngestService:
             '/ragmesh.ingest.v1.IngestService/SetDocumentAccess',
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SetDocumentAccessRequest.SerializeToString,
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Document.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCorpusVersion(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/GetCorpusVersion',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetCorpusVersionRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.CorpusVersion.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,44 +1,41 @@
-"""What the query path keeps in Redis: each tenant's corpus version (bumped on every change, part of every cache
-key) and the answer cache. The only module of the query path that talks to Redis; when Redis is down, answers
-are computed afresh, never refused."""
+"""The query path's caches, in Redis, each keyed on the tenant's corpus version (whose truth is the ingest
+catalogue). The only module of the query path that talks to Redis; when Redis is down, answers are computed
+afresh, never refused."""
 
 import hashlib
 import json
 import logging
 
+import grpc
 import redis.asyncio as redis
 from pydantic import BaseModel
 
+from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from services.gateway.models import QueryRequest, QueryResponse
 from services.runtime.access import Viewer
-from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
 
 
-def corpus_key(tenant: str) -> str:
-    """Redis key of the tenant's corpus version."""
-    return f"ragmesh:corpus:{tenant}"
-
-
 class CorpusVersions:
-    """Each tenant's corpus version: any ingest, delete or schema change bumps it, invalidating cached answers."""
+    """Each tenant's corpus version, asked of the ingest service for every question: its catalogue changes the
+    version in the same transaction as any change to the tenant's documents, their permissions or its schema. So a
+    cache keyed on it can never serve an entry from before a change, whatever happened to Redis meanwhile."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self._redis = client
+    def __init__(self, ingest: ingest_pb2_grpc.IngestServiceStub, timeout_seconds: float) -> None:
+        self._ingest = ingest
+        self._timeout = timeout_seconds
 
     async def current(self, tenant: str) -> str:
-        """The version, or "" when Redis is unreachable (then nothing is cached)."""
+        """The version, or "" when the catalogue cannot say (then nothing is cached or served from a cache)."""
         try:
-            return (await self._redis.get(corpus_key(tenant)) or b"0").decode()
-        except redis.RedisError:
+            reply = await self._ingest.GetCorpusVersion(
+                ingest_pb2.GetCorpusVersionRequest(tenant=tenant), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as exc:
+            log.warning("corpus version unavailable (%s); answering without caches", exc.code().name)
             return ""
-
-    async def bump(self, tenant: str) -> None:
-        try:
-            await self._redis.incr(corpus_key(tenant))
-        except redis.RedisError as exc:
-            raise Unavailable(f"the change was stored but the cache could not be invalidated: {exc}") from exc
+        return reply.version
 
 
 class CachedAnswer(BaseModel):

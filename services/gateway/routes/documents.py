@@ -7,7 +7,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Respon
 from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2
-from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, ServiceDep, SettingsDep, UploadCaller
+from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, SettingsDep, UploadCaller
 from services.gateway.models import (
     DeleteResponse,
     Document,
@@ -71,7 +71,6 @@ async def add_document(
     response: Response,
     caller: UploadCaller,
     clients: ClientsDep,
-    service: ServiceDep,
     settings: SettingsDep,
     file: Annotated[UploadFile, File(description="Plain text, Markdown, HTML or PDF.")],
     title: Annotated[str, Form()] = "",
@@ -124,8 +123,6 @@ async def add_document(
         timeout=settings.ingest_timeout_seconds,
     )
     status = _STATUS[reply.status]
-    if status != "unchanged":
-        await service.versions.bump(caller.tenant)
     if status != "created":
         response.status_code = 200
     return IngestResponse(document_id=reply.document_id, chunk_count=reply.chunk_count, status=status)
@@ -211,22 +208,17 @@ async def get_document_text(
     response_model=DeleteResponse,
     responses=problems(401, 403, 404),
 )
-async def delete_document(
-    document_id: str, caller: IngestCaller, clients: ClientsDep, service: ServiceDep
-) -> DeleteResponse:
+async def delete_document(document_id: str, caller: IngestCaller, clients: ClientsDep) -> DeleteResponse:
     """Delete a document and every chunk of it."""
     reply = await clients.ingest.DeleteDocument(
         ingest_pb2.DeleteDocumentRequest(tenant=caller.tenant, document_id=document_id, viewer=caller.viewer_message()),
         timeout=60,
     )
-    await service.versions.bump(caller.tenant)
     return DeleteResponse(document_id=document_id, chunks_deleted=reply.chunks_deleted)
 
 
 @router.put("/{document_id}/access", response_model=Document, responses=problems(401, 403, 404, 422))
-async def set_access(
-    document_id: str, body: DocumentAccess, caller: IngestCaller, clients: ClientsDep, service: ServiceDep
-) -> Document:
+async def set_access(document_id: str, body: DocumentAccess, caller: IngestCaller, clients: ClientsDep) -> Document:
     """Change who may see the document inside the tenant (both lists empty: the whole tenant). Its chunks are
     not re-indexed; cached answers are invalidated."""
     reply = await clients.ingest.SetDocumentAccess(
@@ -239,5 +231,4 @@ async def set_access(
         ),
         timeout=60,
     )
-    await service.versions.bump(caller.tenant)
     return _document(reply)

@@ -3,7 +3,7 @@
 from fastapi import APIRouter
 
 from ragmesh.ingest.v1 import ingest_pb2
-from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, ServiceDep
+from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller
 from services.gateway.models import MetadataField, MetadataSchema
 from services.gateway.routes import problems
 from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
@@ -34,9 +34,7 @@ def _schema(reply: ingest_pb2.MetadataSchema) -> MetadataSchema:
     response_model=MetadataSchema,
     responses=problems(401, 403, 422),
 )
-async def put_schema(
-    body: MetadataSchema, caller: IngestCaller, clients: ClientsDep, service: ServiceDep
-) -> MetadataSchema:
+async def put_schema(body: MetadataSchema, caller: IngestCaller, clients: ClientsDep) -> MetadataSchema:
     """Replace the schema. A field that documents still carry cannot be dropped or change type (422)."""
     reply = await clients.ingest.PutMetadataSchema(
         ingest_pb2.PutMetadataSchemaRequest(
@@ -55,8 +53,6 @@ async def put_schema(
         ),
         timeout=10,
     )
-    # Self-query reads the schema: cached answers filtered under the old one must not be served.
-    await service.versions.bump(caller.tenant)
     return _schema(reply)
 
 
