@@ -104,7 +104,7 @@ async def _rate_limits(settings: GatewaySettings, workdir: Path, calls: int) -> 
         }
         measured = {}
         for label, policy in policies.items():
-            limiter = RateLimiter(client, url, None, policy)
+            limiter = RateLimiter(client, url, {}, policy)
 
             async def one(limiter=limiter) -> None:
                 await limiter.release(await limiter.admit(caller, "answer"))

@@ -13,7 +13,7 @@ from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.jwt import JwtVerifier
 from services.gateway.auth.keys import KeyStore
 from services.gateway.body_limits import BodyLimit
-from services.gateway.clients import Downstream
+from services.gateway.clients import Downstream, redis_options
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import grpc_error_handler, service_error_handler, validation_error_handler
 from services.gateway.query.service import QueryService
@@ -45,7 +45,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.rate_limiter = RateLimiter(
             downstream.redis,
             settings.redis_url,
-            settings.redis_password.get_secret_value() if settings.redis_password else None,
+            redis_options(settings),
             LimitPolicy(
                 caller=settings.rate_limits,
                 tenant=settings.tenant_rate_limits,

@@ -15,7 +15,7 @@ import redis.asyncio as redis
 from prometheus_client import Counter, Gauge
 
 from services.gateway.identity import Principal
-from services.runtime.errors import ServiceError
+from services.runtime.errors import ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 SPENT = Gauge("ragmesh_gateway_budget_used_ratio", "Share of a daily budget spent, by scope.", ["scope"])
@@ -24,6 +24,8 @@ ALERTS = Counter(
 )
 MICRO = 1_000_000
 ALERT_AT = (0.8, 0.9, 1.0)
+# Budgets must be exact: when Redis cannot answer, spending is refused (503), never let through uncounted.
+_UNCHECKED = "cost budgets cannot be checked right now (their store did not answer); try again shortly"
 
 # All budgets checked, then all charged, in one step: either every scope can take the amount or none is charged.
 _RESERVE = """
@@ -125,7 +127,10 @@ class Budgets:
     async def state(self, caller: Principal) -> list[BudgetState]:
         """Today's budgets in scope for the caller, with what is spent (reserved calls included)."""
         scopes = self._scopes(caller)
-        spent = await self._redis.mget([key for key, _ in scopes]) if scopes else []
+        try:
+            spent = await self._redis.mget([key for key, _ in scopes]) if scopes else []
+        except redis.RedisError as exc:
+            raise Unavailable(_UNCHECKED) from exc
         return [
             BudgetState(key.split(":")[3], limit, int(used or 0) / MICRO)
             for (key, limit), used in zip(scopes, spent, strict=True)
@@ -134,7 +139,13 @@ class Budgets:
     async def reserve(self, caller: Principal, worst_case_usd: float) -> Reservation:
         """Charge the worst case to every budget in scope, or refuse (BudgetExceeded) charging none. A call that
         cannot be priced beforehand reserves one micro-dollar: it is refused once a budget is spent, and its real
-        cost is still charged when it settles."""
+        cost is still charged when it settles. Unavailable when Redis does not answer."""
+        try:
+            return await self._reserve_in_redis(caller, worst_case_usd)
+        except redis.RedisError as exc:
+            raise Unavailable(_UNCHECKED) from exc
+
+    async def _reserve_in_redis(self, caller: Principal, worst_case_usd: float) -> Reservation:
         scopes = self._scopes(caller)
         amount = max(1, round(worst_case_usd * MICRO))
         if not scopes:
@@ -193,11 +204,16 @@ class Budgets:
         if not reservation.keys:
             return
         delta = round(actual_usd * MICRO) - reservation.amount
-        if delta:
+        if not delta:
+            return
+        try:
             async with self._redis.pipeline(transaction=True) as pipe:
                 for key in reservation.keys:
                     pipe.incrby(key, delta)
                 await pipe.execute()
+        except redis.RedisError as exc:
+            # The worst case stays charged: the budget errs towards refusing, never towards overspending.
+            log.warning("budget settlement lost (%s); the call's worst case stays charged", exc)
 
 
 def seconds_to_midnight() -> int:

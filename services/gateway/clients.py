@@ -5,6 +5,8 @@ from dataclasses import dataclass
 import grpc
 import redis.asyncio as redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
 
 from ragmesh.embedder.v1 import embedder_pb2_grpc
 from ragmesh.generator.v1 import generator_pb2_grpc
@@ -12,6 +14,19 @@ from ragmesh.ingest.v1 import ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2_grpc
 from services.gateway.config import GatewaySettings
 from services.runtime.channels import open_channel
+
+
+def redis_options(settings: GatewaySettings) -> dict[str, object]:
+    """Connection options for every Redis client of the gateway: short deadlines and no retries (a retry of a
+    timed-out call only doubles the wait), and the password when the URL carries none."""
+    options: dict[str, object] = {
+        "socket_timeout": settings.redis_timeout_seconds,
+        "socket_connect_timeout": settings.redis_timeout_seconds,
+        "retry": Retry(NoBackoff(), 0),
+    }
+    if settings.redis_password:
+        options["password"] = settings.redis_password.get_secret_value()
+    return options
 
 
 @dataclass
@@ -26,22 +41,17 @@ class Downstream:
     @classmethod
     def open(cls, settings: GatewaySettings) -> "Downstream":
         channels = {
-            "embedder": open_channel(settings.embedder_target, settings),
-            "retriever": open_channel(settings.retriever_target, settings),
-            "generator": open_channel(settings.generator_target, settings),
-            "ingest": open_channel(settings.ingest_target, settings),
+            "embedder": open_channel(settings.embedder_target, settings, "embedder"),
+            "retriever": open_channel(settings.retriever_target, settings, "retriever"),
+            "generator": open_channel(settings.generator_target, settings, "generator"),
+            "ingest": open_channel(settings.ingest_target, settings, "ingest"),
         }
         return cls(
             embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),
             retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),
             generator=generator_pb2_grpc.GeneratorServiceStub(channels["generator"]),
             ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
-            redis=redis.from_url(
-                settings.redis_url,
-                socket_timeout=2,
-                socket_connect_timeout=2,
-                **({"password": settings.redis_password.get_secret_value()} if settings.redis_password else {}),
-            ),
+            redis=redis.from_url(settings.redis_url, **redis_options(settings)),
             channels=channels,
         )
 

@@ -94,6 +94,10 @@ class GatewaySettings(ServiceSettings):
     redis_url: str = "redis://127.0.0.1:6379/0"
     # Redis's password, when the URL carries none (the chart mounts it as a file from a Secret).
     redis_password: SecretStr | None = None
+    # Every Redis call's deadline (connect and reply), never retried: a paused or lost Redis costs a request at most
+    # this long. Then rate limits fall back to this replica's memory, caches are skipped, and budgets (which must be
+    # exact) refuse with 503.
+    redis_timeout_seconds: float = 0.25
     max_question_chars: int = 2_000
     default_top_k: int = 5
     max_top_k: int = 50
@@ -134,8 +138,6 @@ class GatewaySettings(ServiceSettings):
     retrieval_timeout_seconds: float = 10.0
     generation_timeout_seconds: float = 120.0
     ingest_timeout_seconds: float = 600.0
-    # Deadline of the corpus-version lookup (every question; no answer is cached or served from a cache without it).
-    corpus_version_timeout_seconds: float = 1.0
     # How long an identical question in an unchanged corpus is answered from the cache.
     answer_cache_seconds: int = 3_600
     # How often the generator is asked for its prompt version (part of every answer-cache key).

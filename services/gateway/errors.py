@@ -1,6 +1,8 @@
 """The one table from the project's errors to HTTP statuses: the query path and the auth code raise
 `services.runtime.errors` types, downstream services answer gRPC statuses; both become a problem body here."""
 
+import logging
+
 import grpc
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
@@ -19,6 +21,7 @@ from services.runtime.errors import (
     Unavailable,
 )
 
+log = logging.getLogger(__name__)
 # Reasons a service sends beside its status, for statuses gRPC has no code for.
 _BY_REASON = {"unsupported_media_type": 415, "too_large": 413, "unprocessable": 422}
 _BY_CODE = {
@@ -53,9 +56,13 @@ async def grpc_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, grpc.aio.AioRpcError)
     status = http_status(exc)
     detail = exc.details() or exc.code().name
+    headers = None
     if status >= 500:
-        detail = f"a backend service failed ({exc.code().name}): {detail}"
-    return JSONResponse({"detail": detail}, status_code=status)
+        # The client learns which kind of failure, never the internals (addresses, model names, stack details).
+        log.warning("downstream call failed: %s %s", exc.code().name, exc.details())
+        detail = f"a backend service is unavailable ({exc.code().name}); try again shortly"
+        headers = {"Retry-After": "1"}
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
 async def service_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -69,6 +76,8 @@ async def service_error_handler(request: Request, exc: Exception) -> JSONRespons
             "RateLimit-Remaining": "0",
             "RateLimit-Reset": str(exc.retry_after),
         }
+    elif status == 503:
+        headers = {"Retry-After": "1"}
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers or None)
 
 

@@ -5,22 +5,35 @@ exempt), per tenant and global, each per bucket: `answer` (generated answers: /v
 (retrieval only, cheaper) and `ingest`. A stored key may carry its own tiers. On top, a cap on each tenant's requests
 in flight (a Redis sorted set of expiring slots, so a replica that dies holds none for long). A refusal names the
 limit and when to retry; the route answers 429 with Retry-After and RateLimit-* headers.
+
+When Redis cannot answer (down, paused, past its short deadline), each replica counts in its own memory instead
+(the same tiers, per replica) until Redis answers again: requests are still limited, never refused for it.
 """
 
 import asyncio
+import logging
 import secrets
 import time
+from collections import Counter as Tally
 from dataclasses import dataclass, field
 
 import redis.asyncio as redis
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import RedisStorage
+from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
+from prometheus_client import Counter
 
 from services.gateway.identity import Principal
 from services.runtime.errors import ServiceError
 
+log = logging.getLogger(__name__)
 BUCKETS = ("answer", "search", "ingest")
+LOCAL = Counter(
+    "ragmesh_gateway_rate_limits_local_total", "Requests limited in this replica's memory because Redis did not answer."
+)
+# What Redis failing looks like through redis-py and through the limits library.
+REDIS_FAILURES = (redis.RedisError, StorageError, OSError, asyncio.TimeoutError)
 
 
 class RateLimited(ServiceError):
@@ -70,10 +83,13 @@ def _items(tiers: list[str]) -> list[RateLimitItem]:
 class RateLimiter:
     """Admits or refuses requests against every tier that applies to them."""
 
-    def __init__(self, client: redis.Redis, url: str, password: str | None, policy: LimitPolicy) -> None:
-        options = {"password": password} if password else {}
-        storage = RedisStorage(url.replace("redis://", "async+redis://", 1), implementation="redispy", **options)
-        self._limiter = MovingWindowRateLimiter(storage)
+    def __init__(self, client: redis.Redis, url: str, options: dict[str, object], policy: LimitPolicy) -> None:
+        storage = RedisStorage(
+            url.replace("redis://", "async+redis://", 1), implementation="redispy", wrap_exceptions=True, **options
+        )
+        self._shared = MovingWindowRateLimiter(storage)
+        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._local_in_flight: Tally[str] = Tally()
         self._redis = client
         self._policy = policy
 
@@ -93,13 +109,29 @@ class RateLimiter:
 
     async def admit(self, caller: Principal, bucket: str, key_tiers: dict[str, list[str]] | None = None) -> Admitted:
         """Count the request against every tier at once (each hit is atomic in Redis; a request one tier refuses
-        still counts in the others, which errs towards refusing); refuse when any tier is spent."""
+        still counts in the others, which errs towards refusing); refuse when any tier is spent. In this replica's
+        memory when Redis does not answer."""
+        try:
+            return await self._admit(self._shared, caller, bucket, key_tiers, shared=True)
+        except REDIS_FAILURES as exc:
+            LOCAL.inc()
+            log.warning("Redis did not answer (%s); rate limits counted in this replica", type(exc).__name__)
+            return await self._admit(self._local, caller, bucket, key_tiers, shared=False)
+
+    async def _admit(
+        self,
+        limiter: MovingWindowRateLimiter,
+        caller: Principal,
+        bucket: str,
+        key_tiers: dict[str, list[str]] | None,
+        shared: bool,
+    ) -> Admitted:
         tiers = self._tiers(caller, bucket, key_tiers)
-        hits = await asyncio.gather(*(self._limiter.hit(item, *identifiers) for item, identifiers in tiers))
+        hits = await asyncio.gather(*(limiter.hit(item, *identifiers) for item, identifiers in tiers))
         admitted = Admitted()
         for (item, identifiers), hit in zip(tiers, hits, strict=True):
             if not hit:
-                stats = await self._limiter.get_window_stats(item, *identifiers)
+                stats = await limiter.get_window_stats(item, *identifiers)
                 scope = identifiers[0]
                 raise RateLimited(
                     f"rate limit reached: {item.amount} {bucket} requests per {item.get_expiry()} s for this "
@@ -110,9 +142,9 @@ class RateLimiter:
         if tiers:
             # The headers speak of the first (the caller's shortest) tier; one more round trip, not one per tier.
             item, identifiers = tiers[0]
-            stats = await self._limiter.get_window_stats(item, *identifiers)
+            stats = await limiter.get_window_stats(item, *identifiers)
             admitted = Admitted(item.amount, stats.remaining, max(0, int(stats.reset_time - time.time())))
-        admitted.slot = await self._take_slot(caller.tenant)
+        admitted.slot = await self._take_slot(caller.tenant) if shared else self._take_local_slot(caller.tenant)
         return admitted
 
     async def standing(self, caller: Principal) -> list[tuple[str, str, RateLimitItem, int, int]]:
@@ -121,7 +153,7 @@ class RateLimiter:
         rows = []
         for bucket in BUCKETS:
             for item, identifiers in self._tiers(caller, bucket, caller.rate_limits):
-                stats = await self._limiter.get_window_stats(item, *identifiers)
+                stats = await self._shared.get_window_stats(item, *identifiers)
                 rows.append(
                     (bucket, identifiers[0], item, stats.remaining, max(0, int(stats.reset_time - time.time())))
                 )
@@ -144,6 +176,24 @@ class RateLimiter:
             raise RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
         return key, member
 
+    def _take_local_slot(self, tenant: str) -> tuple[str, str] | None:
+        cap = self._policy.tenant_in_flight
+        if not cap:
+            return None
+        if self._local_in_flight[tenant] >= cap:
+            raise RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
+        self._local_in_flight[tenant] += 1
+        return "", tenant
+
     async def release(self, admitted: Admitted) -> None:
-        if admitted.slot is not None:
-            await self._redis.zrem(*admitted.slot)
+        if admitted.slot is None:
+            return
+        key, member = admitted.slot
+        if not key:
+            self._local_in_flight[member] -= 1
+            return
+        try:
+            await self._redis.zrem(key, member)
+        except REDIS_FAILURES:
+            # The slot expires by itself after in_flight_timeout_seconds.
+            log.warning("Redis did not answer; in-flight slot left to expire")

@@ -16,6 +16,7 @@ from services.gateway.budgets import MICRO, BudgetExceeded, Budgets, Prices, Res
 from services.gateway.identity import Principal
 from services.gateway.models import Usage
 from services.gateway.usage import UsageLedger
+from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
 TIGHT = 0.9
@@ -74,8 +75,8 @@ class Tab:
             return None
         try:
             charge = await self.reserve(kind, prompt_tokens, max_tokens)
-        except BudgetExceeded:
-            log.info("%s skipped: a budget is spent", kind)
+        except (BudgetExceeded, Unavailable) as exc:
+            log.info("%s skipped: %s", kind, exc)
             return None
         if self.tight:
             await self.settle(charge, None)

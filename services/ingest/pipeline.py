@@ -102,8 +102,8 @@ class Ingestor:
     async def warm_up(self) -> None:
         data_dir = Path(self._settings.data_dir)
         self._catalog = Catalog(data_dir / "catalog.sqlite3")
-        embedder_channel = open_channel(self._settings.embedder_target, self._settings)
-        retriever_channel = open_channel(self._settings.retriever_target, self._settings)
+        embedder_channel = open_channel(self._settings.embedder_target, self._settings, "embedder")
+        retriever_channel = open_channel(self._settings.retriever_target, self._settings, "retriever")
         self._channels = [embedder_channel, retriever_channel]
         self._embedder = embedder_pb2_grpc.EmbedderServiceStub(embedder_channel)
         self._retriever = retriever_pb2_grpc.RetrieverServiceStub(retriever_channel)

@@ -4,11 +4,37 @@ import json
 
 import grpc
 
+from services.runtime.breakers import BreakerInterceptor
 from services.runtime.peers import channel_credentials, client_interceptors
 from services.runtime.settings import ServiceSettings
 
 # Big enough for a batch of document chunks with their vectors.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
+
+# Calls that are safe to repeat: reads, and embedding (a pure function). Writes (ingest, deletes, schema and access
+# changes, upserts) and model calls (LiteLLM retries and falls back on its own) are never retried here.
+IDEMPOTENT = {
+    "ragmesh.embedder.v1.EmbedderService": None,
+    "ragmesh.retriever.v1.RetrieverService": ["Search", "GetSections", "GetStats"],
+    "ragmesh.generator.v1.GeneratorService": ["CountTokens", "Describe"],
+    "ragmesh.ingest.v1.IngestService": [
+        "GetDocument",
+        "GetDocumentText",
+        "ListDocuments",
+        "GetMetadataSchema",
+        "GetCorpusVersion",
+    ],
+    "grpc.health.v1.Health": ["Check"],
+}
+
+
+def _names() -> list[dict[str, str]]:
+    return [
+        {"service": service} if methods is None else {"service": service, "method": method}
+        for service, methods in IDEMPOTENT.items()
+        for method in methods or [None]
+    ]
+
 
 _SERVICE_CONFIG = json.dumps(
     {
@@ -16,7 +42,7 @@ _SERVICE_CONFIG = json.dumps(
         "loadBalancingConfig": [{"round_robin": {}}],
         "methodConfig": [
             {
-                "name": [{}],
+                "name": _names(),
                 "retryPolicy": {
                     "maxAttempts": 3,
                     "initialBackoff": "0.05s",
@@ -26,6 +52,9 @@ _SERVICE_CONFIG = json.dumps(
                 },
             }
         ],
+        # The retry budget: each failure costs a token, each success gives back a tenth of one; under half the
+        # tokens left, no call is retried. An outage does not multiply the load on the peer that is failing.
+        "retryThrottling": {"maxTokens": 10, "tokenRatio": 0.1},
     }
 )
 
@@ -54,12 +83,20 @@ SERVER_OPTIONS: list[tuple[str, object]] = [
 ]
 
 
-def open_channel(target: str, settings: ServiceSettings | None = None) -> grpc.aio.Channel:
+def open_channel(target: str, settings: ServiceSettings | None = None, name: str = "") -> grpc.aio.Channel:
     """A channel to another service, authenticated as the settings say (services/runtime/peers.py): TLS with our
-    certificate for mtls, our token on every call for token, plaintext for none (one machine)."""
+    certificate for mtls, our token on every call for token, plaintext for none (one machine); and, with a
+    `name`, that service's circuit breaker (services/runtime/breakers.py)."""
     if settings is None:
         return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-    interceptors = client_interceptors(settings)
+    interceptors: list[grpc.aio.ClientInterceptor] = []
+    if name:
+        interceptors.append(
+            BreakerInterceptor(
+                name, settings.breaker_fail_max, settings.breaker_reset_seconds, settings.breaker_success_threshold
+            )
+        )
+    interceptors += client_interceptors(settings)
     credentials = channel_credentials(settings)
     if credentials is not None:
         return grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS, interceptors=interceptors)

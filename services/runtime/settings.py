@@ -44,3 +44,8 @@ class ServiceSettings(BaseSettings):
     peer_names: list[str] = Field(default_factory=list)
     # mtls: a plaintext port that serves only the health service, for the kubelet's gRPC probes; 0: none.
     health_port: int = 0
+    # Circuit breakers on calls to other services (services/runtime/breakers.py): open after this many consecutive
+    # failures, let calls through again after this many seconds, close after this many successes.
+    breaker_fail_max: int = 5
+    breaker_reset_seconds: float = 30.0
+    breaker_success_threshold: int = 3

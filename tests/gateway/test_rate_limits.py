@@ -90,7 +90,7 @@ async def test_bad_key_tiers_are_422(replicas, tiers, reason):
 
 async def test_a_tenant_has_a_bounded_number_of_requests_in_flight(suite):
     client = redis.from_url(suite.redis_url)
-    limiter = RateLimiter(client, suite.redis_url, None, LimitPolicy(tenant_in_flight=2, in_flight_seconds=0.5))
+    limiter = RateLimiter(client, suite.redis_url, {}, LimitPolicy(tenant_in_flight=2, in_flight_seconds=0.5))
     caller = Principal(tenant="inflight", via="bootstrap-key")
     held = [await limiter.admit(caller, "answer"), await limiter.admit(caller, "answer")]
     with pytest.raises(RateLimited, match="2 requests in flight"):

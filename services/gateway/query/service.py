@@ -39,7 +39,7 @@ class QueryService:
     def __init__(self, settings: GatewaySettings, downstream: Downstream, ledger: UsageLedger) -> None:
         self.settings = settings
         self.downstream = downstream
-        self.versions = CorpusVersions(downstream.ingest, settings.corpus_version_timeout_seconds)
+        self.versions = CorpusVersions(downstream.ingest, settings.retrieval_timeout_seconds)
         self.evidence = EvidenceGatherer(settings, downstream, self.versions)
         self.generation = Generation(settings, downstream)
         self._cache = AnswerCache(downstream.redis, settings.answer_cache_seconds)
