@@ -11,6 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from prometheus_client import Counter
+from sqlalchemy.exc import SQLAlchemyError
+
 from ragmesh.generator.v1 import generator_pb2
 from services.gateway.budgets import MICRO, BudgetExceeded, Budgets, Prices, Reservation
 from services.gateway.identity import Principal
@@ -20,6 +23,7 @@ from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
 TIGHT = 0.9
+LEDGER_FAILURES = Counter("ragmesh_gateway_usage_ledger_failures_total", "Requests the usage ledger could not record.")
 
 
 def usage_of(usage: generator_pb2.Usage) -> Usage:
@@ -114,5 +118,10 @@ class Spending:
         return Tab(caller, route, self.budgets, self._prices)
 
     async def close(self, tab: Tab) -> None:
-        """The request's line in the ledger."""
-        await self.ledger.record(tab.caller, tab.route, tab.usage, tab.cost_micro_usd, tab.cached)
+        """The request's line in the ledger. A ledger that cannot take it never fails the request (its work is done
+        and its budgets charged): the loss is logged and counted."""
+        try:
+            await self.ledger.record(tab.caller, tab.route, tab.usage, tab.cost_micro_usd, tab.cached)
+        except SQLAlchemyError as exc:
+            LEDGER_FAILURES.inc()
+            log.error("usage ledger write failed for %s %s: %s", tab.caller.tenant, tab.route, exc)

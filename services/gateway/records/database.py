@@ -7,6 +7,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -22,6 +23,12 @@ def _with_driver(url: str, drivers: dict[str, str]) -> str:
     if backend not in drivers:
         raise ValueError(f"unsupported database {backend!r}: use sqlite:///path or postgresql://user@host/db")
     return parsed.set(drivername=drivers[backend]).render_as_string(hide_password=False)
+
+
+def _write_ahead_log(connection: object, record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.close()
 
 
 def alembic_config(url: str) -> Config:
@@ -40,7 +47,12 @@ class Database:
         parsed = make_url(url)
         if parsed.get_backend_name() == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        self.engine: AsyncEngine = create_async_engine(_with_driver(url, _ASYNC), pool_pre_ping=True)
+        # SQLite: writers wait for each other (up to 30 s) instead of failing at once with "database is locked".
+        options = {"connect_args": {"timeout": 30}} if parsed.get_backend_name() == "sqlite" else {}
+        self.engine: AsyncEngine = create_async_engine(_with_driver(url, _ASYNC), pool_pre_ping=True, **options)
+        if options:
+            # Readers do not wait for the writer (write-ahead log).
+            event.listen(self.engine.sync_engine, "connect", _write_ahead_log)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
 
     async def migrate(self) -> None:
