@@ -3,8 +3,10 @@
 from dataclasses import dataclass
 
 import grpc
+import pybreaker
 import redis.asyncio as redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import Gauge
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
@@ -13,7 +15,10 @@ from ragmesh.generator.v1 import generator_pb2_grpc
 from ragmesh.ingest.v1 import ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2_grpc
 from services.gateway.config import GatewaySettings
+from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
+
+UP = Gauge("ragmesh_gateway_dependency_up", "1 when the dependency answers its health check, else 0.", ["dependency"])
 
 
 def redis_options(settings: GatewaySettings) -> dict[str, object]:
@@ -37,15 +42,18 @@ class Downstream:
     ingest: ingest_pb2_grpc.IngestServiceStub
     redis: redis.Redis
     channels: dict[str, grpc.aio.Channel]
+    guards: dict[str, pybreaker.CircuitBreaker]
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> "Downstream":
-        channels = {
-            "embedder": open_channel(settings.embedder_target, settings, "embedder"),
-            "retriever": open_channel(settings.retriever_target, settings, "retriever"),
-            "generator": open_channel(settings.generator_target, settings, "generator"),
-            "ingest": open_channel(settings.ingest_target, settings, "ingest"),
+        targets = {
+            "embedder": settings.embedder_target,
+            "retriever": settings.retriever_target,
+            "generator": settings.generator_target,
+            "ingest": settings.ingest_target,
         }
+        guards = {name: breaker(name, settings) for name in targets}
+        channels = {name: open_channel(target, settings, guards[name]) for name, target in targets.items()}
         return cls(
             embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),
             retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),
@@ -53,10 +61,15 @@ class Downstream:
             ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
             redis=redis.from_url(settings.redis_url, **redis_options(settings)),
             channels=channels,
+            guards=guards,
         )
 
+    def breakers(self) -> dict[str, str]:
+        """Each downstream's circuit breaker state."""
+        return {name: breaker.current_state for name, breaker in self.guards.items()}
+
     async def readiness(self) -> dict[str, str]:
-        """Each dependency's state: "serving" or why not."""
+        """Each dependency's state: "serving" or why not (also the ragmesh_gateway_dependency_up gauge)."""
         states: dict[str, str] = {}
         for name, channel in self.channels.items():
             try:
@@ -69,6 +82,8 @@ class Downstream:
             states["redis"] = "serving"
         except redis.RedisError as exc:
             states["redis"] = f"unreachable ({type(exc).__name__})"
+        for name, state in states.items():
+            UP.labels(name).set(1 if state == "serving" else 0)
         return states
 
     async def close(self) -> None:

@@ -472,3 +472,12 @@ class AdminUsageReport(BaseModel):
     until: str
     tenants: list[TenantUsage]
     top_spenders: list[SpenderUsage]
+
+
+class DependencyStatus(BaseModel):
+    """What this gateway replica sees of its dependencies."""
+
+    dependencies: dict[str, str] = Field(description='"serving", or why not, by dependency.')
+    breakers: dict[str, Literal["closed", "half-open", "open"]] = Field(
+        description="The circuit breaker of each downstream service."
+    )

@@ -20,6 +20,7 @@ from services.ingest.config import IngestSettings
 from services.ingest.extract import Extracted, extract, resolve_type
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
 from services.runtime.access import Viewer
+from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 
@@ -102,8 +103,12 @@ class Ingestor:
     async def warm_up(self) -> None:
         data_dir = Path(self._settings.data_dir)
         self._catalog = Catalog(data_dir / "catalog.sqlite3")
-        embedder_channel = open_channel(self._settings.embedder_target, self._settings, "embedder")
-        retriever_channel = open_channel(self._settings.retriever_target, self._settings, "retriever")
+        embedder_channel = open_channel(
+            self._settings.embedder_target, self._settings, breaker("embedder", self._settings)
+        )
+        retriever_channel = open_channel(
+            self._settings.retriever_target, self._settings, breaker("retriever", self._settings)
+        )
         self._channels = [embedder_channel, retriever_channel]
         self._embedder = embedder_pb2_grpc.EmbedderServiceStub(embedder_channel)
         self._retriever = retriever_pb2_grpc.RetrieverServiceStub(retriever_channel)

@@ -16,6 +16,8 @@ import grpc
 import pybreaker
 from prometheus_client import Gauge
 
+from services.runtime.settings import ServiceSettings
+
 log = logging.getLogger(__name__)
 STATE = Gauge("ragmesh_breaker_state", "Circuit breaker per downstream: 0 closed, 1 half-open, 2 open.", ["target"])
 _LEVELS = {pybreaker.STATE_CLOSED: 0, pybreaker.STATE_HALF_OPEN: 1, pybreaker.STATE_OPEN: 2}
@@ -54,21 +56,26 @@ def open_error(name: str) -> grpc.aio.AioRpcError:
     )
 
 
+def breaker(name: str, settings: ServiceSettings) -> pybreaker.CircuitBreaker:
+    """The breaker of one downstream, configured by the caller's settings."""
+    STATE.labels(name).set(0)
+    return pybreaker.CircuitBreaker(
+        fail_max=settings.breaker_fail_max,
+        reset_timeout=settings.breaker_reset_seconds,
+        success_threshold=settings.breaker_success_threshold,
+        exclude=[_not_a_failure],
+        listeners=[_Exported()],
+        name=name,
+        # The call that trips the breaker keeps its own error (a deadline stays a deadline).
+        throw_new_error_on_trip=False,
+    )
+
+
 class BreakerInterceptor(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
     """Guards every call on one channel with that downstream's breaker."""
 
-    def __init__(self, name: str, fail_max: int, reset_seconds: float, success_threshold: int) -> None:
-        self.breaker = pybreaker.CircuitBreaker(
-            fail_max=fail_max,
-            reset_timeout=reset_seconds,
-            success_threshold=success_threshold,
-            exclude=[_not_a_failure],
-            listeners=[_Exported()],
-            name=name,
-            # The call that trips the breaker keeps its own error (a deadline stays a deadline).
-            throw_new_error_on_trip=False,
-        )
-        STATE.labels(name).set(0)
+    def __init__(self, guard: pybreaker.CircuitBreaker) -> None:
+        self.breaker = guard
 
     async def intercept_unary_unary(self, continuation, client_call_details, request):
         try:

@@ -3,6 +3,7 @@
 import json
 
 import grpc
+import pybreaker
 
 from services.runtime.breakers import BreakerInterceptor
 from services.runtime.peers import channel_credentials, client_interceptors
@@ -83,19 +84,15 @@ SERVER_OPTIONS: list[tuple[str, object]] = [
 ]
 
 
-def open_channel(target: str, settings: ServiceSettings | None = None, name: str = "") -> grpc.aio.Channel:
+def open_channel(
+    target: str, settings: ServiceSettings | None = None, guard: pybreaker.CircuitBreaker | None = None
+) -> grpc.aio.Channel:
     """A channel to another service, authenticated as the settings say (services/runtime/peers.py): TLS with our
-    certificate for mtls, our token on every call for token, plaintext for none (one machine); and, with a
-    `name`, that service's circuit breaker (services/runtime/breakers.py)."""
+    certificate for mtls, our token on every call for token, plaintext for none (one machine); every call through
+    the service's circuit breaker when one is given (services/runtime/breakers.py)."""
     if settings is None:
         return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-    interceptors: list[grpc.aio.ClientInterceptor] = []
-    if name:
-        interceptors.append(
-            BreakerInterceptor(
-                name, settings.breaker_fail_max, settings.breaker_reset_seconds, settings.breaker_success_threshold
-            )
-        )
+    interceptors: list[grpc.aio.ClientInterceptor] = [BreakerInterceptor(guard)] if guard else []
     interceptors += client_interceptors(settings)
     credentials = channel_credentials(settings)
     if credentials is not None:

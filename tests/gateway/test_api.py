@@ -37,11 +37,11 @@ async def corpus(api):
 
 async def test_health_and_readiness(api, corpus):
     assert (await api.get("/healthz")).json() == {"status": "ok"}
-    ready = await api.get("/readyz")
-    assert ready.status_code == 200
-    assert ready.json()["dependencies"] == dict.fromkeys(
-        ["embedder", "retriever", "generator", "ingest", "redis"], "serving"
-    )
+    assert (await api.get("/readyz")).json() == {"ready": True}
+    status = (await api.get("/v1/admin/status", headers=ACME)).json()
+    assert status["dependencies"] == dict.fromkeys(["embedder", "retriever", "generator", "ingest", "redis"], "serving")
+    assert status["breakers"] == dict.fromkeys(["embedder", "retriever", "generator", "ingest"], "closed")
+    assert (await api.get("/v1/admin/status")).status_code == 401
 
 
 async def test_every_format_ingests_into_chunks(api, corpus):
@@ -311,8 +311,10 @@ async def test_without_a_generator_the_answer_degrades_to_cited_passages(suite, 
     async with gateway(
         suite.gateway_settings(generator_target=f"127.0.0.1:{free_port()}", generation_timeout_seconds=3)
     ) as api:
-        ready = await api.get("/readyz")
-        assert ready.status_code == 503 and ready.json()["dependencies"]["generator"].startswith("unreachable")
+        # The replica still serves (readiness), and operators see which dependency is down.
+        assert (await api.get("/readyz")).status_code == 200
+        status = (await api.get("/v1/admin/status", headers=ACME)).json()
+        assert status["dependencies"]["generator"].startswith("unreachable")
         body = (
             await api.post("/v1/query", headers=ACME, json={"question": "When did Mount Orvane last erupt?"})
         ).json()

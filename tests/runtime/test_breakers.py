@@ -10,7 +10,7 @@ import pytest
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.suite import free_port
 from services.gateway.config import GatewaySettings
-from services.runtime.breakers import STATE
+from services.runtime.breakers import STATE, breaker
 from services.runtime.channels import open_channel
 
 
@@ -59,7 +59,9 @@ async def _version(stub) -> grpc.StatusCode:
 async def test_reads_are_retried_and_writes_never_within_a_retry_budget():
     servicer, port = _Counting(), free_port()
     server = await _serve(servicer, port)
-    async with open_channel(f"127.0.0.1:{port}", _settings(breaker_fail_max=1000), "ingest-retries") as channel:
+    async with open_channel(
+        f"127.0.0.1:{port}", settings := _settings(breaker_fail_max=1000), breaker("ingest-retries", settings)
+    ) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         assert await _version(stub) == grpc.StatusCode.UNAVAILABLE
         # A read is tried three times; a write once (a retried ingest could run twice).
@@ -79,7 +81,7 @@ async def test_reads_are_retried_and_writes_never_within_a_retry_budget():
 async def test_a_breaker_opens_after_five_failures_fails_fast_and_closes_after_three_successes():
     servicer, port = _Counting(), free_port()
     server = await _serve(servicer, port)
-    async with open_channel(f"127.0.0.1:{port}", _settings(), "ingest-breaker") as channel:
+    async with open_channel(f"127.0.0.1:{port}", _settings(), breaker("ingest-breaker", _settings())) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         # A caller's mistake is not the service failing: the breaker stays closed however many there are.
         servicer.fail_with = grpc.StatusCode.INVALID_ARGUMENT
@@ -109,7 +111,7 @@ async def test_a_breaker_opens_after_five_failures_fails_fast_and_closes_after_t
 async def test_a_failure_while_half_open_opens_the_breaker_again():
     servicer, port = _Counting(), free_port()
     server = await _serve(servicer, port)
-    async with open_channel(f"127.0.0.1:{port}", _settings(), "ingest-relapse") as channel:
+    async with open_channel(f"127.0.0.1:{port}", _settings(), breaker("ingest-relapse", _settings())) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
         for _ in range(5):
             await _version(stub)

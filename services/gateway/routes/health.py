@@ -1,9 +1,15 @@
-"""Liveness and readiness."""
+"""Liveness, readiness, and the dependencies' state for operators.
+
+Readiness means "this replica can serve": it does not fail because a dependency is down (every replica would then
+leave the Service at once, although each still answers: degraded, from caches, or with a clear 503). Which
+dependency is down is for operators: GET /v1/admin/status, and the ragmesh_gateway_dependency_up gauge.
+"""
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
-from services.gateway.deps import ClientsDep
+from services.gateway.deps import AdminCaller, ClientsDep
+from services.gateway.models import DependencyStatus
+from services.gateway.routes import problems
 
 router = APIRouter(tags=["health"])
 
@@ -14,9 +20,13 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "A dependency is not serving."}})
-async def readyz(clients: ClientsDep) -> JSONResponse:
-    """Every downstream service reports SERVING and Redis answers."""
-    states = await clients.readiness()
-    ready = all(state == "serving" for state in states.values())
-    return JSONResponse({"ready": ready, "dependencies": states}, status_code=200 if ready else 503)
+@router.get("/readyz")
+async def readyz() -> dict[str, bool]:
+    """This replica serves requests (it answers only once its channels, Redis pool and database are open)."""
+    return {"ready": True}
+
+
+@router.get("/v1/admin/status", response_model=DependencyStatus, tags=["admin"], responses=problems(401, 403))
+async def status(caller: AdminCaller, clients: ClientsDep) -> DependencyStatus:
+    """Each dependency's state as this replica sees it: its health check, and its circuit breaker."""
+    return DependencyStatus(dependencies=await clients.readiness(), breakers=clients.breakers())
