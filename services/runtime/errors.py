@@ -48,6 +48,12 @@ class Unavailable(ServiceError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class DeadlineExceeded(ServiceError):
+    """The caller's deadline passed before the work was done; it was dropped, not done late."""
+
+    code = grpc.StatusCode.DEADLINE_EXCEEDED
+
+
 class Unauthenticated(ServiceError):
     """No credential, or one that proves nothing (malformed, unknown, expired, revoked)."""
 

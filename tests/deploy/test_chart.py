@@ -342,3 +342,17 @@ def test_the_budget_alert_webhook_url_comes_from_a_secret_when_one_is_named():
         "name": "alerts",
         "key": "slack",
     }
+
+
+def test_every_process_drains_for_the_grace_its_pod_is_given(rendered):
+    """The chart gives each pod a termination grace; the process drains for that, less preStop and a margin."""
+    _, _, objects = rendered
+    for deployment in _of(objects, "Deployment").values():
+        component = _component(deployment)
+        if component not in SETTINGS:
+            continue
+        pod = deployment["spec"]["template"]["spec"]
+        grace = float(_env(deployment)[f"RAGMESH_{component.upper()}_GRACE_SECONDS"]["value"])
+        pre_stop = int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
+        assert 0 < grace <= pod["terminationGracePeriodSeconds"] - pre_stop, component
+        assert grace >= pod["terminationGracePeriodSeconds"] - pre_stop - 5, component

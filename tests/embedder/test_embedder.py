@@ -1,10 +1,16 @@
 """The embedder over real gRPC with the packaged all-MiniLM-L6-v2."""
 
+import asyncio
+
 import grpc
 import numpy as np
 import pytest
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
+from services.embedder.config import EmbedderSettings
+from services.embedder.model import DROPPED
+from services.embedder.server import create_server
+from tests.servers import running
 
 
 @pytest.fixture
@@ -59,3 +65,36 @@ async def test_bad_batches_are_invalid_argument(embedder, texts, message):
         await embedder.Embed(embedder_pb2.EmbedRequest(texts=texts))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert message in error.value.details()
+
+
+def _dropped() -> float:
+    return sum(DROPPED.labels(why)._value.get() for why in ("cancelled", "deadline"))
+
+
+async def test_work_whose_caller_gave_up_is_dropped_and_a_full_queue_refuses_at_once():
+    async with running(create_server(EmbedderSettings(max_queued_texts=600, encode_batch_size=64))) as target:
+        async with grpc.aio.insecure_channel(target) as channel:
+            stub = embedder_pb2_grpc.EmbedderServiceStub(channel)
+            long_texts = [f"passage {i} " + "about ferries and harbours " * 20 for i in range(256)]
+            before = _dropped()
+            busy = asyncio.ensure_future(stub.Embed(embedder_pb2.EmbedRequest(texts=long_texts), timeout=120))
+            await asyncio.sleep(0.05)
+            # Callers that stop waiting while the model is busy: their texts are never encoded.
+            impatient = [
+                stub.Embed(embedder_pb2.EmbedRequest(texts=[f"question {i}", "another"]), timeout=0.05)
+                for i in range(10)
+            ]
+            outcomes = await asyncio.gather(*impatient, return_exceptions=True)
+            assert all(
+                isinstance(o, grpc.aio.AioRpcError) and o.code() == grpc.StatusCode.DEADLINE_EXCEEDED for o in outcomes
+            )
+            # Past the queue's bound a call is refused at once, not queued behind minutes of work.
+            crowd = [stub.Embed(embedder_pb2.EmbedRequest(texts=long_texts), timeout=120) for _ in range(3)]
+            results = await asyncio.gather(*crowd, return_exceptions=True)
+            refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+            assert refused and all(r.code() == grpc.StatusCode.UNAVAILABLE for r in refused)
+            assert "queued" in refused[0].details()
+            assert len((await busy).vectors) == 256
+            # Once the model came round to them, the impatient callers' 20 texts were dropped unencoded.
+            await stub.Embed(embedder_pb2.EmbedRequest(texts=["after"]), timeout=60)
+            assert _dropped() - before == 20

@@ -7,6 +7,9 @@
   value: "0.0.0.0"
 - name: RAGMESH_{{ upper $name }}_PORT
   value: {{ $svc.port | quote }}
+{{- /* The process drains for what the pod is given after preStop, less 5 s to exit before the kubelet kills it. */}}
+- name: RAGMESH_{{ upper $name }}_GRACE_SECONDS
+  value: {{ max 1 (sub (sub (int $svc.terminationGracePeriodSeconds) (int $svc.preStopSeconds)) 5) | quote }}
 - name: HF_HUB_OFFLINE
   value: "1"
 - name: RAGMESH_SECRETS_DIR
