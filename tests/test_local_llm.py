@@ -118,3 +118,40 @@ async def test_gemma_held_to_a_json_schema_gives_a_verdict_and_filters_that_fit(
             assert asked.status_code == 200 and picked["context"]["compression"] == "llm", asked.text
             assert 0 < picked["context"]["tokens"] <= picked["context"]["tokens_before_compression"]
             await api.delete(f"/v1/documents/{added.json()['document_id']}", headers=ACME)
+
+
+async def test_a_stream_whose_model_dies_midway_ends_with_an_error_event(suite, tmp_path):
+    """The model server is killed while it writes: the stream says so (an `error` event), then gives what it has,
+    degraded, with its citations; it never just stops."""
+    port = free_port()
+    process = subprocess.Popen(
+        server_command(tmp_path, port, threads=1), stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT
+    )
+    try:
+        url = f"http://127.0.0.1:{port}/v1"
+        wait_for(lambda: http_ok(f"{url}/models"), process, "llama.cpp server", 120)
+        settings = GeneratorSettings(api_base=url, max_tokens=400, temperature=0.0, num_retries=0)
+        async with running(create_server(settings)) as generator:
+            async with gateway(suite.gateway_settings(generator_target=generator)) as api:
+                added = await _upload(api, ACME, "keeper.md", KEEPER)
+                events: list[tuple[str, str]] = []
+                event = ""
+                question = {"question": "Describe everything about the Skerry Point lighthouse log.", "stream": True}
+                async with api.stream("POST", "/v1/query", headers=ACME, json=question) as streamed:
+                    async for line in streamed.aiter_lines():
+                        if line.startswith("event:"):
+                            event = line.split(":", 1)[1].strip()
+                        elif line.startswith("data:"):
+                            events.append((event, line[5:].strip()))
+                            if event == "token" and process.poll() is None:
+                                process.kill()
+                await api.delete(f"/v1/documents/{added.json()['document_id']}", headers=ACME)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+    kinds = [kind for kind, _ in events]
+    assert kinds[0] == "token" and kinds[-3:] == ["error", "citations", "done"], kinds
+    assert "midway" in json.loads(events[-3][1])["detail"]
+    done = json.loads(events[-1][1])
+    assert done["degraded"] is True and done["citations"]

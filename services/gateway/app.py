@@ -20,6 +20,7 @@ from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
 from services.gateway.routes import admin, documents, health, metadata, query, usage
+from services.gateway.shedding import LoadShedding
 from services.gateway.usage import UsageLedger
 from services.runtime.errors import ServiceError
 
@@ -77,6 +78,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             else settings.max_body_bytes
         ),
     )
+    # Outermost: a full replica refuses before reading a byte of the body.
+    app.add_middleware(LoadShedding, limit=settings.max_in_flight_requests)
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

@@ -106,6 +106,8 @@ class GatewaySettings(ServiceSettings):
     max_upload_bytes: int = 20 * 1024 * 1024
     # Every other request body (JSON): refused with 413 as soon as it passes this, chunked or not.
     max_body_bytes: int = 1024 * 1024
+    # Requests in flight on this replica (streams included) past which the next is answered 503 at once; 0: no cap.
+    max_in_flight_requests: int = 256
     # Cosine similarity under which a retrieved chunk does not count as evidence; when no chunk clears it
     # the answer is no_context and no LLM is called.
     relevance_threshold: float = 0.30

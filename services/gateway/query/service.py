@@ -1,6 +1,7 @@
 """The query service: answer (from the cache when the same question met the same corpus), stream, search."""
 
 import json
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,7 +22,9 @@ from services.gateway.spending import Charge, Spending, Tab
 from services.gateway.tiers import bound_query, bound_search, tier_of
 from services.gateway.usage import UsageLedger
 
+log = logging.getLogger(__name__)
 NO_CONTEXT_ANSWER = "I could not find anything about this in your documents."
+MIDWAY = "the answer was cut off: generation failed midway; the text so far and its citations follow"
 DEGRADED_ANSWER = "The answer could not be generated right now; these are the most relevant passages."
 CONFUSED_NOTE = (
     "Note: several documents match this question about equally well, and none closely; they may not agree. "
@@ -168,7 +171,8 @@ class QueryService:
         self, tab: Tab, evidence: Evidence, request: QueryRequest, charge: Charge | None, max_tokens: int
     ) -> AsyncIterator[dict]:
         """Server-sent events: `token` events with text, then `citations`, then `done` with the whole response.
-        The answer is settled and the request written to the ledger however the stream ends."""
+        A stream that fails midway says so in an `error` event (never ends silently). The answer is settled and the
+        request written to the ledger however the stream ends."""
         final: Generated | None = None
         try:
             if evidence.no_context:
@@ -191,7 +195,9 @@ class QueryService:
                 await tab.settle(charge, final.usage if final else None)
                 if final is None:
                     response = self._response(tab, evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
-                    if not pieces:
+                    if pieces:
+                        yield _event("error", {"detail": MIDWAY, "degraded": True})
+                    else:
                         yield _event("token", {"text": DEGRADED_ANSWER})
                 else:
                     response = self._response(tab, evidence, final.text, final)
@@ -199,6 +205,10 @@ class QueryService:
                 yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
             yield _event("citations", [c.model_dump() for c in response.citations])
             yield _event("done", response.model_dump_json())
+        except Exception:
+            # Headers are long gone: the client learns of the failure in the stream itself.
+            log.exception("a streamed answer failed")
+            yield _event("error", {"detail": "the answer failed midway; try again", "degraded": True})
         finally:
             # A caller that hangs up mid-answer: the model may have run to its end; its worst case stays charged.
             if charge is not None and not charge.settled and final is not None:
