@@ -142,6 +142,13 @@ class GatewaySettings(ServiceSettings):
     ingest_timeout_seconds: float = 600.0
     # How long an identical question in an unchanged corpus is answered from the cache.
     answer_cache_seconds: int = 3_600
+    # How long a search's ranked hits are reused for the same search on an unchanged corpus (0: never).
+    retrieval_cache_seconds: int = 3_600
+    # Semantic cache: an earlier question whose embedding is at least this similar (cosine) serves its answer;
+    # 1 turns it off. Chosen on eval/semantic_cache (python -m eval.semantic_cache): see its results.
+    semantic_cache_threshold: float = 0.95
+    # How many recent questions per tenant, reader and corpus version it compares.
+    semantic_cache_entries: int = 256
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
 

@@ -189,7 +189,14 @@ class QueryResponse(BaseModel):
         description="Retrieval is ambiguous: passages from different documents match about equally and weakly.",
     )
     degraded: bool = Field(default=False, description="Generation was unavailable; the answer is retrieval-only.")
-    cached: bool = Field(default=False, description="Served from the answer cache.")
+    cached: bool | Literal["semantic"] = Field(
+        default=False,
+        description='true: the same question was answered on the same corpus; "semantic": a near-identical one was '
+        "(see cached_question); false: answered afresh.",
+    )
+    cached_question: str | None = Field(
+        default=None, description="With a semantic cache hit: the earlier question whose answer this is."
+    )
     model: str = ""
     prompt_version: str = ""
     usage: Usage = Field(default_factory=Usage)

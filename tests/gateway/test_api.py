@@ -10,7 +10,7 @@ import redis.asyncio as redis
 from ragmesh.ingest.v1 import ingest_pb2_grpc
 from ragmesh.suite import free_port
 from services.gateway.models import QueryRequest
-from services.gateway.query.cache import AnswerCache, CorpusVersions
+from services.gateway.query.caches import AnswerCache, CorpusVersions
 from services.generator.prompts import PROMPT_VERSION
 from services.runtime.access import Viewer
 from tests.conftest import ACME, GLOBEX, MOCK_ANSWER

@@ -151,17 +151,27 @@ async def test_a_nearly_spent_budget_skips_optional_calls_turns_to_the_economy_m
                 # Spend 95% of the key's budget elsewhere (another replica, another request).
                 caller = Principal(tenant="usage-tight", key_id=key["id"], via="api-key")
                 await Budgets(client, BudgetPolicy(user_usd=1.0, suite_usd=0)).reserve(caller, 0.95)
-                tight = (await api.post("/v1/query", headers=headers, json={**body, "question": QUESTION + " "})).json()
+                tight = (
+                    await api.post(
+                        "/v1/query",
+                        headers=headers,
+                        json={**body, "question": "How much does a Heron ferry ticket cost?"},
+                    )
+                ).json()
                 # No LLM compression (similarity instead), the economy model, one model call.
                 assert tight["context"]["compression"] == "similarity", tight
                 assert tight["model"] == "openai/gpt-3.5-turbo" and tight["usage"]["model_calls"] == 1
-                await api.post("/v1/query", headers=headers, json={**body, "question": QUESTION + "  "})
+                await api.post(
+                    "/v1/query", headers=headers, json={**body, "question": "Are Heron tickets sold on board?"}
+                )
                 # Spent: refused with the reason until the day ends.
                 budgets = Budgets(client, BudgetPolicy(user_usd=1.0, suite_usd=0))
                 (left,) = await budgets.state(caller)
                 await budgets.reserve(caller, left.remaining_usd)
                 refused = await api.post(
-                    "/v1/query", headers=headers, json={**body, "question": "What do tickets for the Heron ferry cost?"}
+                    "/v1/query",
+                    headers=headers,
+                    json={**body, "question": "Which weekdays does the Heron ferry run in winter?"},
                 )
                 assert refused.status_code == 429 and "daily budget" in refused.json()["detail"]
                 assert int(refused.headers["Retry-After"]) > 0

@@ -7,7 +7,6 @@ from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.models import Citation, ContextStats, QueryRequest
-from services.gateway.query.cache import CorpusVersions
 from services.gateway.query.citations import ambiguous, citations, confidence
 from services.gateway.query.compression import Compressor
 from services.gateway.query.context import Passage
@@ -79,27 +78,32 @@ def top_k(asked: int | None, default: int, limit: int) -> int:
 class EvidenceGatherer:
     """Runs the retrieval stages for a question: plan, search, re-rank, threshold, sections, compression."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream, versions: CorpusVersions) -> None:
+    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
         self._settings = settings
-        self.planner = Planner(settings, downstream, versions)
+        self.planner = Planner(settings, downstream)
         self.retrieval = Retrieval(settings, downstream)
         self._compressor = Compressor(settings, downstream)
 
-    async def gather(self, tab: Tab, request: QueryRequest) -> Evidence:
-        """Every retrieval stage for the tab's caller; optional model calls are charged to the tab."""
+    async def gather(
+        self, tab: Tab, request: QueryRequest, version: str = "", vector: list[float] | None = None
+    ) -> Evidence:
+        """Every retrieval stage for the tab's caller on the corpus `version` ("": unknown, nothing cached);
+        optional model calls are charged to the tab. `vector`: the question's, when already embedded."""
         s = self._settings
         caller = tab.caller
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
         timings, fallbacks = evidence.timings_ms, evidence.fallbacks
         k = top_k(request.top_k, s.default_top_k, s.max_top_k)
         plan = await self.planner.plan(
-            tab, evidence.question, request.filters, request.self_query, timings, request.self_query_llm
+            tab, evidence.question, request.filters, request.self_query, timings, request.self_query_llm, version
         )
         evidence.plan = plan
         search = retriever_pb2.SearchRequest(
             top_k=k, filter=to_retriever_filter(plan.filters), mode=MODES[request.mode]
         )
-        found, vector = await self.retrieval.search(caller, plan.text, search, timings)
+        found, vector = await self.retrieval.search(
+            caller, plan.text, search, timings, version, vector if plan.text == evidence.question else None
+        )
         found, evidence.context.reranked = await self.retrieval.rerank(evidence.question, found, timings, fallbacks)
         relevant = [hit for hit in found if hit.dense_similarity >= s.relevance_threshold][: s.max_passages]
         if not relevant:

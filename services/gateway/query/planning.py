@@ -12,7 +12,6 @@ from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.models import FilterSpec, SelfQueryResult
-from services.gateway.query.cache import CorpusVersions
 from services.gateway.query.filters import explicit_filters, needs_schema
 from services.gateway.query.timing import timed
 from services.gateway.self_query import (
@@ -56,17 +55,16 @@ class Plan:
 class Planner:
     """Plans searches for any tenant; caches each tenant's schema as of its corpus version."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream, versions: CorpusVersions) -> None:
+    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
         self._settings = settings
         self._downstream = downstream
-        self._versions = versions
         self._parser = SelfQueryParser()
         # A schema change bumps the corpus version too, so (tenant, version) identifies a schema.
         self._schemas: dict[str, tuple[str, list[SchemaField]]] = {}
 
-    async def schema(self, tenant: str) -> list[SchemaField]:
-        """The tenant's declared metadata fields with their known values; empty when it declares none."""
-        version = await self._versions.current(tenant)
+    async def schema(self, tenant: str, version: str) -> list[SchemaField]:
+        """The tenant's declared metadata fields with their known values, as of the corpus `version` ("": unknown,
+        asked afresh); empty when it declares none."""
         cached = self._schemas.get(tenant)
         if version and cached and cached[0] == version:
             return cached[1]
@@ -86,9 +84,10 @@ class Planner:
         self_query: bool,
         timings: dict[str, float],
         llm: bool | None = None,
+        version: str = "",
     ) -> Plan:
         try:
-            fields = await self.schema(tab.caller.tenant) if self_query or needs_schema(filters) else []
+            fields = await self.schema(tab.caller.tenant, version) if self_query or needs_schema(filters) else []
         except grpc.aio.AioRpcError as exc:
             if needs_schema(filters):
                 raise Unavailable("the metadata schema is unavailable; attribute filters cannot be checked") from exc

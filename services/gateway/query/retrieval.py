@@ -12,6 +12,7 @@ from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.query.caches import RetrievalCache
 from services.gateway.query.context import Passage, expand_to_sections
 from services.gateway.query.rerank import Reranker
 from services.gateway.query.timing import timed
@@ -33,24 +34,45 @@ class Retrieval:
         self._settings = settings
         self._downstream = downstream
         self._reranker = Reranker(settings.reranker_url, settings.reranker_timeout_seconds)
+        self._cache = RetrievalCache(downstream.redis, settings.retrieval_cache_seconds)
 
-    async def search(
-        self, caller: Principal, text: str, search: retriever_pb2.SearchRequest, timings: dict[str, float]
-    ) -> tuple[list[retriever_pb2.Hit], list[float]]:
-        """The hits for `text` in the chunks of the caller's tenant that the caller may see, and the text's
-        query vector."""
+    async def embed(self, text: str, timings: dict[str, float]) -> list[float]:
+        """The query vector of `text` (the embedder caches it)."""
         with timed(timings, "embed"):
             embedded = await self._downstream.embedder.Embed(
                 embedder_pb2.EmbedRequest(texts=[text], kind=embedder_pb2.INPUT_KIND_QUERY),
                 timeout=self._settings.retrieval_timeout_seconds,
             )
-        vector = list(embedded.vectors[0].values)
+        return list(embedded.vectors[0].values)
+
+    async def search(
+        self,
+        caller: Principal,
+        text: str,
+        search: retriever_pb2.SearchRequest,
+        timings: dict[str, float],
+        version: str = "",
+        vector: list[float] | None = None,
+    ) -> tuple[list[retriever_pb2.Hit], list[float]]:
+        """The hits for `text` in the chunks of the caller's tenant that the caller may see, and the text's
+        query vector; from the retrieval cache when the same search ran on the same corpus `version`."""
+        search.tenant, search.text = caller.tenant, text
+        search.viewer.CopyFrom(caller.viewer_message())
+        key = RetrievalCache.key(version, search) if version else ""
+        if key:
+            with timed(timings, "retrieval_cache"):
+                cached = await self._cache.get(key)
+            if cached is not None:
+                return cached
+        if vector is None:
+            vector = await self.embed(text, timings)
         with timed(timings, "retrieve"):
-            search.tenant, search.text = caller.tenant, text
-            search.viewer.CopyFrom(caller.viewer_message())
             search.dense.extend(vector)
             found = await self._downstream.retriever.Search(search, timeout=self._settings.retrieval_timeout_seconds)
-        return list(found.hits), vector
+        hits = list(found.hits)
+        if key:
+            await self._cache.put(key, hits, vector)
+        return hits, vector
 
     async def rerank(
         self, question: str, hits: list[retriever_pb2.Hit], timings: dict[str, float], fallbacks: list[str]

@@ -11,7 +11,7 @@ from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
 from services.gateway.models import QueryRequest, QueryResponse, SearchHit, SearchRequest, SearchResponse
-from services.gateway.query.cache import AnswerCache, CorpusVersions
+from services.gateway.query.caches import AnswerCache, CorpusVersions, SemanticCache
 from services.gateway.query.evidence import Evidence, EvidenceGatherer, top_k
 from services.gateway.query.filters import to_retriever_filter
 from services.gateway.query.generation import Generated, Generation
@@ -43,9 +43,15 @@ class QueryService:
         self.settings = settings
         self.downstream = downstream
         self.versions = CorpusVersions(downstream.ingest, settings.retrieval_timeout_seconds)
-        self.evidence = EvidenceGatherer(settings, downstream, self.versions)
+        self.evidence = EvidenceGatherer(settings, downstream)
         self.generation = Generation(settings, downstream)
         self._cache = AnswerCache(downstream.redis, settings.answer_cache_seconds)
+        self._semantic = SemanticCache(
+            downstream.redis,
+            settings.answer_cache_seconds,
+            settings.semantic_cache_threshold,
+            settings.semantic_cache_entries,
+        )
         budgets = Budgets(
             downstream.redis,
             BudgetPolicy(
@@ -133,7 +139,20 @@ class QueryService:
             tab.cached = True
             # What this request spent: nothing (the cached usage was the first asker's).
             return cached.model_copy(update={"cached": True, "usage": tab.usage})
-        evidence = await self.evidence.gather(tab, request)
+        vector, semantic_key = None, ""
+        if key and request.generate and self._semantic.enabled:
+            timings: dict[str, float] = {}
+            vector = await self.evidence.retrieval.embed(question, timings)
+            semantic_key = SemanticCache.key(tenant, caller.viewer, version, request, prompt_version)
+            if (similar := await self._semantic.find(semantic_key, vector)) is not None:
+                answer_key, earlier, _ = similar
+                if (cached := await self._cache.get(answer_key, caller.viewer)) is not None:
+                    tab.cached = True
+                    update = {"cached": "semantic", "cached_question": earlier, "usage": tab.usage}
+                    return cached.model_copy(update=update)
+        evidence = await self.evidence.gather(tab, request, version, vector)
+        if vector is not None:
+            evidence.timings_ms = {**timings, **evidence.timings_ms}
         if evidence.no_context:
             response = self._response(tab, evidence, NO_CONTEXT_ANSWER)
         elif not request.generate:
@@ -147,6 +166,8 @@ class QueryService:
             response = self._response(tab, evidence, generated.text, generated)
         if key and not evidence.fallbacks:
             await self._cache.put(key, response, evidence.access())
+            if semantic_key and vector is not None and not evidence.no_context:
+                await self._semantic.add(semantic_key, question, key, vector)
         return response
 
     async def stream(self, caller: Principal, request: QueryRequest) -> AsyncIterator[dict]:
@@ -155,7 +176,8 @@ class QueryService:
         request = self.held(caller, request)
         tab = self.spending.tab(caller, "query")
         try:
-            evidence = await self.evidence.gather(tab, request)
+            version = await self.versions.current(caller.tenant)
+            evidence = await self.evidence.gather(tab, request, version)
             reserved = (
                 await self._reserve(tab, evidence, request)
                 if request.generate and not evidence.no_context
@@ -228,8 +250,9 @@ class QueryService:
         query = clean_question(request.query, s.max_question_chars)
         k = top_k(request.top_k, s.default_top_k, s.max_search_top_k)
         timings: dict[str, float] = {}
+        version = await self.versions.current(caller.tenant)
         plan = await self.evidence.planner.plan(
-            tab, query, request.filters, request.self_query, timings, request.self_query_llm
+            tab, query, request.filters, request.self_query, timings, request.self_query_llm, version
         )
         search = retriever_pb2.SearchRequest(
             top_k=k,
@@ -243,7 +266,7 @@ class QueryService:
         )
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
-        hits, _ = await self.evidence.retrieval.search(caller, plan.text, search, timings)
+        hits, _ = await self.evidence.retrieval.search(caller, plan.text, search, timings, version)
         return SearchResponse(
             filters_applied=plan.applied,
             self_query=plan.self_query_result,

@@ -69,7 +69,8 @@ class ClaimChecker:
             return await self._verify(tab, query)
 
     async def _verify(self, tab: Tab, query: QueryRequest) -> VerifyResponse:
-        evidence = await self._service.evidence.gather(tab, query)
+        version = await self._service.versions.current(tab.caller.tenant)
+        evidence = await self._service.evidence.gather(tab, query, version)
         if evidence.no_context:
             return self._response(evidence, "NOT_ENOUGH_INFO", set())
         examples = [t + json.dumps(j) for t, j in EXAMPLES]

@@ -26,7 +26,7 @@ async def readyz() -> dict[str, bool]:
     return {"ready": True}
 
 
-@router.get("/v1/admin/status", response_model=DependencyStatus, tags=["admin"], responses=problems(401, 403))
+@router.get("/v1/admin/status", response_model=DependencyStatus, tags=["admin"], responses=problems(401, 403, 422))
 async def status(caller: AdminCaller, clients: ClientsDep) -> DependencyStatus:
     """Each dependency's state as this replica sees it: its health check, and its circuit breaker."""
     return DependencyStatus(dependencies=await clients.readiness(), breakers=clients.breakers())

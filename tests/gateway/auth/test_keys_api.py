@@ -101,6 +101,8 @@ async def test_bad_key_requests_are_422_with_the_reason(replicas, body, fragment
 async def test_the_gateway_reaches_a_redis_that_demands_a_password(suite, tmp_path):
     with redis_server(tmp_path, password="s3cret-pw") as url:
         for password, state in (("s3cret-pw", "serving"), (None, "unreachable")):
-            async with gateway(suite.gateway_settings(redis_url=url, redis_password=password)) as api:
-                ready = (await api.get("/readyz")).json()["dependencies"]["redis"]
+            settings = suite.gateway_settings(redis_url=url, redis_password=password)
+            async with gateway(settings) as api:
+                key = {"X-API-Key": next(iter(settings.api_keys))}
+                ready = (await api.get("/v1/admin/status", headers=key)).json()["dependencies"]["redis"]
                 assert ready.startswith(state), ready

@@ -5,7 +5,7 @@ import pytest
 import redis.asyncio as redis
 
 from services.gateway.models import QueryResponse
-from services.gateway.query.cache import AnswerCache
+from services.gateway.query.caches import AnswerCache
 from services.runtime.access import Viewer
 from tests.servers import gateway
 

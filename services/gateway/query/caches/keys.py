@@ -1,0 +1,71 @@
+"""What every cache layer shares: keys under the tenant's prefix (so one tenant's entries can be dropped), hit and
+miss counters, and safe Redis calls (a Redis that does not answer is a miss, never an error)."""
+
+import hashlib
+import json
+import logging
+from collections.abc import Awaitable
+from typing import TypeVar
+
+import redis.asyncio as redis
+from prometheus_client import Counter
+
+log = logging.getLogger(__name__)
+LOOKUPS = Counter("ragmesh_gateway_cache_lookups_total", "Cache lookups by layer and result.", ["cache", "result"])
+LAYERS = ("answer", "semantic", "retrieval")
+T = TypeVar("T")
+
+
+def cache_key(layer: str, tenant: str, *identity: object) -> str:
+    """`ragmesh:<layer>:<tenant>:<sha256 of everything that identifies the entry>`."""
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True, default=str).encode()).hexdigest()
+    return f"ragmesh:{layer}:{tenant}:{digest}"
+
+
+def counted(layer: str, hit: bool) -> None:
+    LOOKUPS.labels(layer, "hit" if hit else "miss").inc()
+
+
+async def quietly(layer: str, call: Awaitable[T], default: T) -> T:
+    """A Redis call whose failure (down, paused past its deadline) is logged and read as `default`."""
+    try:
+        return await call
+    except (redis.RedisError, OSError) as exc:
+        log.warning("%s cache unavailable (%s); going on without it", layer, type(exc).__name__)
+        return default
+
+
+class Caches:
+    """Operators' view of every layer: how many entries, and dropping them per tenant or all."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._redis = client
+
+    def _pattern(self, layer: str, tenant: str | None) -> str:
+        return f"ragmesh:{layer}:{tenant or '*'}:*" if layer in LAYERS else f"ragmesh:{layer}:*"
+
+    async def sizes(self, tenant: str | None) -> dict[str, int]:
+        """Entries per layer (for one tenant, or all)."""
+        sizes = {}
+        for layer in LAYERS:
+            count = 0
+            async for _ in self._redis.scan_iter(match=self._pattern(layer, tenant), count=1000):
+                count += 1
+            sizes[layer] = count
+        return sizes
+
+    async def drop(self, tenant: str | None, layers: tuple[str, ...] = LAYERS) -> dict[str, int]:
+        """Delete the entries of `layers` (for one tenant, or all); how many went, per layer."""
+        dropped = {}
+        for layer in layers:
+            batch: list[bytes] = []
+            count = 0
+            async for key in self._redis.scan_iter(match=self._pattern(layer, tenant), count=1000):
+                batch.append(key)
+                if len(batch) >= 500:
+                    count += await self._redis.unlink(*batch)
+                    batch = []
+            if batch:
+                count += await self._redis.unlink(*batch)
+            dropped[layer] = count
+        return dropped
