@@ -139,7 +139,8 @@ async def _ask(api: httpx.AsyncClient, question: str) -> tuple[str, str, bool]:
     """The whole answer, the streamed tokens, and whether the model really answered (not degraded)."""
     # The gateway's channel reconnects to the restarted generator: wait until it reports serving.
     for _ in range(100):
-        if (await api.get("/readyz")).json()["dependencies"]["generator"] == "serving":
+        status = (await api.get("/v1/admin/status", headers=KEY)).json()
+        if status["dependencies"]["generator"] == "serving":
             break
         await asyncio.sleep(0.05)
     body = (await api.post("/v1/query", headers=KEY, json={"question": question})).json()
@@ -170,7 +171,11 @@ async def run(local: int, limit: int | None = None) -> dict:
                     ingest_target=ingest,
                     redis_url=redis_url,
                     data_dir=data_dir / "gateway",
+                    # Every attempt must reach the model: no answer from an earlier, similar attempt.
                     answer_cache_seconds=1,
+                    semantic_cache_threshold=1.0,
+                    # The harness restarts the generator between attempts on purpose: not an outage to break on.
+                    breaker_fail_max=1_000_000,
                 )
                 set_ = attempts()[:limit]
                 results["attempts"] = len(set_)

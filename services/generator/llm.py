@@ -28,7 +28,7 @@ from services.generator.prompts import (
     extraction_messages,
     extraction_prompt,
 )
-from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.errors import INVALID_OUTPUT, InvalidArgument, Unavailable
 
 log = logging.getLogger(__name__)
 litellm.suppress_debug_info = True
@@ -244,6 +244,7 @@ class AnswerWriter:
         """A JSON object matching `schema`, from the first model whose output parses and validates."""
         validator = jsonschema.Draft202012Validator(schema)
         errors: list[str] = []
+        unreachable = False
         for model in self.models:
             args, constrained = self._extract_args(model, instruction, text, passages, schema, examples, max_tokens)
             try:
@@ -256,6 +257,7 @@ class AnswerWriter:
             except Exception as exc:
                 log.warning("model %s failed: %s", model, exc)
                 errors.append(f"{model}: {type(exc).__name__}")
+                unreachable = True
                 continue
             try:
                 data = _first_object(output)
@@ -274,7 +276,10 @@ class AnswerWriter:
                 completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
                 cost_usd=_cost(response),
             )
-        raise Unavailable("no model produced a valid answer: " + "; ".join(errors))
+        # Every model answered, but off the schema: the service is well (its breaker and retries leave this alone).
+        raise Unavailable(
+            "no model produced a valid answer: " + "; ".join(errors), "" if unreachable else INVALID_OUTPUT
+        )
 
     async def warm_up(self) -> None:
         # Nothing to load: the model lives behind an API. Readiness of that API is the caller's concern.

@@ -16,6 +16,7 @@ import grpc
 import pybreaker
 from prometheus_client import Gauge
 
+from services.runtime.errors import INVALID_OUTPUT, REASON_KEY
 from services.runtime.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,8 @@ FAILURES = frozenset(
 
 def _not_a_failure(exc: BaseException) -> bool:
     if isinstance(exc, grpc.aio.AioRpcError):
-        return exc.code() not in FAILURES
+        reason = dict(exc.trailing_metadata() or ()).get(REASON_KEY)
+        return exc.code() not in FAILURES or reason == INVALID_OUTPUT
     return isinstance(exc, asyncio.CancelledError | GeneratorExit)
 
 

@@ -12,6 +12,9 @@ log = logging.getLogger(__name__)
 # Trailing-metadata key carrying a machine-readable reason next to the status (e.g. "unsupported_media_type"),
 # so the gateway can pick the right HTTP status without parsing messages.
 REASON_KEY = "ragmesh-reason"
+# The reason of an UNAVAILABLE that is not an outage: a model answered, but nothing usable (circuit breakers and
+# retries leave it alone).
+INVALID_OUTPUT = "invalid_output"
 
 
 class ServiceError(Exception):

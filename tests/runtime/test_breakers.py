@@ -12,6 +12,7 @@ from ragmesh.suite import free_port
 from services.gateway.config import GatewaySettings
 from services.runtime.breakers import STATE, breaker
 from services.runtime.channels import open_channel
+from services.runtime.errors import INVALID_OUTPUT, REASON_KEY
 
 
 class _Counting(ingest_pb2_grpc.IngestServiceServicer):
@@ -20,11 +21,13 @@ class _Counting(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(self) -> None:
         self.calls: dict[str, int] = {}
         self.fail_with = grpc.StatusCode.UNAVAILABLE
+        self.reason = ""
 
     async def _fail(self, name: str, context: grpc.aio.ServicerContext):
         self.calls[name] = self.calls.get(name, 0) + 1
         if self.fail_with is not None:
-            await context.abort(self.fail_with, f"{name} failed")
+            metadata = ((REASON_KEY, self.reason),) if self.reason else ()
+            await context.abort(self.fail_with, f"{name} failed", trailing_metadata=metadata)
 
     async def GetCorpusVersion(self, request, context):
         await self._fail("GetCorpusVersion", context)
@@ -88,7 +91,12 @@ async def test_a_breaker_opens_after_five_failures_fails_fast_and_closes_after_t
         for _ in range(8):
             assert await _version(stub) == grpc.StatusCode.INVALID_ARGUMENT
         assert STATE.labels("ingest-breaker")._value.get() == 0
-        servicer.fail_with = grpc.StatusCode.UNAVAILABLE
+        # Nor is a model that answered off its schema (the service is well; its model could not do this one).
+        servicer.fail_with, servicer.reason = grpc.StatusCode.UNAVAILABLE, INVALID_OUTPUT
+        for _ in range(8):
+            assert await _version(stub) == grpc.StatusCode.UNAVAILABLE
+        assert STATE.labels("ingest-breaker")._value.get() == 0
+        servicer.reason = ""
         for _ in range(5):
             assert await _version(stub) == grpc.StatusCode.UNAVAILABLE
         assert STATE.labels("ingest-breaker")._value.get() == 2
