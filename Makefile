@@ -113,6 +113,7 @@ eval: install redis-server ## Retrieval, parent sections, no-context, self-query
 	$(BIN)/python -m eval.compression
 	$(BIN)/python -m eval.verdicts
 	$(BIN)/python -m eval.red_team --local 40
+	$(BIN)/python -m eval.semantic_cache
 	$(BIN)/python -m eval.summary
 
 .PHONY: clean

@@ -50,6 +50,7 @@ class SuitePlan:
         target = "127.0.0.1:{}".format
         values = {
             "RAGMESH_EMBEDDER_PORT": self.embedder_port,
+            "RAGMESH_EMBEDDER_REDIS_URL": self.redis_url,
             "RAGMESH_RETRIEVER_PORT": self.retriever_port,
             "RAGMESH_RETRIEVER_DATA_DIR": self.data_dir / "retriever",
             "RAGMESH_GENERATOR_PORT": self.generator_port,
@@ -164,6 +165,11 @@ def _port_open(port: int) -> bool:
     return False
 
 
+# Caches can never take Redis down: past this much memory Redis evicts the least recently used keys that expire
+# (cache entries; the rate-limit and budget counters of callers that are active stay, being used).
+REDIS_MEMORY = ("--maxmemory", "512mb", "--maxmemory-policy", "volatile-lru")
+
+
 def redis_ready(port: int, password: str = "") -> bool:
     with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.3) as sock:
         if password:
@@ -241,6 +247,7 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
                     str(redis_dir.resolve()),
                     "--appendonly",
                     "yes",
+                    *REDIS_MEMORY,
                 ],
             )
             supervisor.wait_until("redis", lambda: redis_ready(plan.redis_port), 30)
@@ -363,7 +370,7 @@ def redis_server(workdir: Path, password: str = ""):
     if binary is None:
         raise RuntimeError("redis-server is not installed: run 'make redis-server' (make test does)")
     port = free_port()
-    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    command = [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", *REDIS_MEMORY]
     command += ["--dir", str(workdir), *(["--requirepass", password] if password else [])]
     process = subprocess.Popen(
         command,

@@ -2,6 +2,7 @@
 
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
@@ -28,3 +29,9 @@ class EmbedderSettings(ServiceSettings):
     max_queued_texts: int = 4096
     # Torch threads for the local model; 1 keeps latency steady when other processes share the cores.
     torch_threads: int = 1
+    # The embedding cache (services/embedder/cache.py): model + text -> vector in Redis, shared by queries and
+    # ingest and every replica; empty URL: no cache.
+    redis_url: str = ""
+    redis_password: SecretStr | None = None
+    redis_timeout_seconds: float = 0.25
+    embedding_cache_seconds: int = 7 * 86_400

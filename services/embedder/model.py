@@ -175,5 +175,16 @@ class TeiEmbedder:
 
 
 def build_embedder(settings: EmbedderSettings) -> Embedder:
-    """The backend the settings name."""
-    return TeiEmbedder(settings) if settings.backend == "tei" else LocalEmbedder(settings)
+    """The backend the settings name, behind the embedding cache when a Redis is configured."""
+    embedder: Embedder = TeiEmbedder(settings) if settings.backend == "tei" else LocalEmbedder(settings)
+    if not settings.redis_url:
+        return embedder
+    import redis.asyncio as redis
+
+    from services.embedder.cache import CachedEmbedder
+    from services.runtime.stores import redis_options
+
+    client = redis.from_url(
+        settings.redis_url, **redis_options(settings.redis_password, settings.redis_timeout_seconds)
+    )
+    return CachedEmbedder(embedder, client, settings.embedding_cache_seconds)

@@ -19,7 +19,7 @@ from services.gateway.errors import grpc_error_handler, service_error_handler, v
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
-from services.gateway.routes import admin, documents, health, metadata, query, usage
+from services.gateway.routes import admin, caches, documents, health, metadata, query, usage
 from services.gateway.shedding import LoadShedding
 from services.gateway.usage import UsageLedger
 from services.runtime.errors import ServiceError
@@ -89,5 +89,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(metadata.router)
     app.include_router(admin.router)
     app.include_router(usage.router)
+    app.include_router(caches.router)
     app.mount("/metrics", make_asgi_app())
     return app

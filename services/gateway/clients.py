@@ -7,14 +7,13 @@ import pybreaker
 import redis.asyncio as redis
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import Gauge
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
 
 from ragmesh.embedder.v1 import embedder_pb2_grpc
 from ragmesh.generator.v1 import generator_pb2_grpc
 from ragmesh.ingest.v1 import ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2_grpc
 from services.gateway.config import GatewaySettings
+from services.runtime import stores
 from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
 
@@ -22,16 +21,8 @@ UP = Gauge("ragmesh_gateway_dependency_up", "1 when the dependency answers its h
 
 
 def redis_options(settings: GatewaySettings) -> dict[str, object]:
-    """Connection options for every Redis client of the gateway: short deadlines and no retries (a retry of a
-    timed-out call only doubles the wait), and the password when the URL carries none."""
-    options: dict[str, object] = {
-        "socket_timeout": settings.redis_timeout_seconds,
-        "socket_connect_timeout": settings.redis_timeout_seconds,
-        "retry": Retry(NoBackoff(), 0),
-    }
-    if settings.redis_password:
-        options["password"] = settings.redis_password.get_secret_value()
-    return options
+    """Connection options for every Redis client of the gateway."""
+    return stores.redis_options(settings.redis_password, settings.redis_timeout_seconds)
 
 
 @dataclass

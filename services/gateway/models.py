@@ -488,3 +488,10 @@ class DependencyStatus(BaseModel):
     breakers: dict[str, Literal["closed", "half-open", "open"]] = Field(
         description="The circuit breaker of each downstream service."
     )
+
+
+class CacheEntries(BaseModel):
+    """Entries per cache layer (held, or just dropped)."""
+
+    tenant: str = Field(description='The tenant meant, or "*" for every tenant.')
+    entries: dict[str, int]

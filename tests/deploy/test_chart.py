@@ -172,7 +172,8 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
     if values.get("qdrant", {}).get("deploy", True):
         expected.add(("retriever", "qdrant"))
     if values.get("redis", {}).get("deploy", True):
-        expected.add(("gateway", "redis"))
+        # The gateway's state and caches; the embedder's embedding cache.
+        expected |= {("gateway", "redis"), ("embedder", "redis")}
     if values.get("database", {}).get("deploy", True):
         expected.add(("gateway", "postgresql"))
     if name == "gpu":

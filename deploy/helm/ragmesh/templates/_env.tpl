@@ -103,6 +103,10 @@
   value: {{ include "ragmesh.redisUrl" $root | quote }}
 {{- end }}
 {{- else if eq $name "embedder" }}
+{{- if $root.Values.redis.deploy }}
+- name: RAGMESH_EMBEDDER_REDIS_URL
+  value: {{ include "ragmesh.redisUrl" $root | quote }}
+{{- end }}
 - name: RAGMESH_EMBEDDER_BACKEND
   value: {{ $root.Values.embedding.backend | quote }}
 - name: RAGMESH_EMBEDDER_TEI_URL
@@ -192,6 +196,20 @@
     items:
       - key: {{ $root.Values.redis.external.urlKey }}
         path: ragmesh_gateway_redis_url
+{{- end }}
+{{- else if eq .component "embedder" }}
+{{- if and $root.Values.redis.deploy $root.Values.redis.auth.existingSecret }}
+- secret:
+    name: {{ $root.Values.redis.auth.existingSecret }}
+    items:
+      - key: {{ $root.Values.redis.auth.passwordKey }}
+        path: ragmesh_embedder_redis_password
+{{- else if not $root.Values.redis.deploy }}
+- secret:
+    name: {{ $root.Values.redis.external.existingSecret }}
+    items:
+      - key: {{ $root.Values.redis.external.urlKey }}
+        path: ragmesh_embedder_redis_url
 {{- end }}
 {{- else if and (eq .component "retriever") (not $root.Values.qdrant.deploy) $root.Values.qdrant.external.existingSecret }}
 - secret:
