@@ -5,6 +5,7 @@ four gRPC services and the gateway; each waited on until healthy, all stopped to
 """
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -77,15 +78,35 @@ class SuitePlan:
         return {**os.environ, **{k: str(v) for k, v in values.items()}}
 
 
+def die_with_parent() -> None:
+    """Run in a child before it executes: the kernel sends it SIGTERM when its parent dies, however the parent
+    dies (SIGKILL included), so no child outlives the supervisor."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
 @dataclass
 class Child:
     name: str
+    command: list[str]
     process: subprocess.Popen
     log: Path
+    started: float = field(default_factory=time.monotonic)
+    restarts: int = 0
+    # Exits in a row within QUICK_EXIT seconds of a start: a service that cannot start at all.
+    quick_exits: int = 0
+    restart_at: float | None = None
 
 
 class Supervisor:
-    """Starts children in dependency order, watches them, and stops them in reverse order."""
+    """Starts children in dependency order, restarts one that dies (with backoff, as a kubelet would), and stops
+    them in reverse order. Children die with the supervisor, however it dies."""
+
+    BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+    QUICK_EXIT = 10.0
+    GIVE_UP = 5
 
     def __init__(self, plan: SuitePlan, console: Console) -> None:
         self.plan = plan
@@ -93,25 +114,72 @@ class Supervisor:
         self.children: list[Child] = []
         self.logs = plan.data_dir / "logs"
 
-    def spawn(self, name: str, command: list[str]) -> Child:
+    def _popen(self, name: str, command: list[str]) -> tuple[subprocess.Popen, Path]:
         self.logs.mkdir(parents=True, exist_ok=True)
         log = self.logs / f"{name}.log"
-        handle = log.open("ab")
-        # A new session: Ctrl-C reaches only the supervisor, which then stops children in order.
-        process = subprocess.Popen(
-            command, stdout=handle, stderr=subprocess.STDOUT, env=self.plan.env(), start_new_session=True
-        )
-        child = Child(name, process, log)
+        with log.open("ab") as handle:
+            # A new session: Ctrl-C reaches only the supervisor, which then stops children in order.
+            process = subprocess.Popen(
+                command,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                env=self.plan.env(),
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
+        return process, log
+
+    def spawn(self, name: str, command: list[str]) -> Child:
+        process, log = self._popen(name, command)
+        child = Child(name, command, process, log)
         self.children.append(child)
+        self._record()
         return child
 
+    def _record(self) -> None:
+        """The children's process ids, for operators (and tests) at <data_dir>/logs/children.json."""
+        pids = {child.name: child.process.pid for child in self.children}
+        (self.logs / "children.json").write_text(json.dumps(pids))
+
+    def _tail(self, child: Child) -> str:
+        return child.log.read_text(errors="replace")[-3000:]
+
     def check_alive(self) -> None:
+        """While the suite starts: a child that exits means the suite cannot start."""
         for child in self.children:
             if child.process.poll() is not None:
-                tail = child.log.read_text(errors="replace")[-3000:]
                 raise RuntimeError(
-                    f"{child.name} exited with code {child.process.returncode}; the end of {child.log}:\n{tail}"
+                    f"{child.name} exited with code {child.process.returncode}; the end of {child.log}:\n"
+                    + self._tail(child)
                 )
+
+    def watch(self) -> None:
+        """Once the suite is up: restart a child that died, after a backoff that grows with each quick death and
+        resets once it ran a while; give up (RuntimeError, with its log) when it cannot start at all."""
+        now = time.monotonic()
+        for child in self.children:
+            if child.process.poll() is None:
+                if now - child.started > self.QUICK_EXIT:
+                    child.quick_exits = 0
+                continue
+            if child.restart_at is None:
+                child.quick_exits = child.quick_exits + 1 if now - child.started < self.QUICK_EXIT else 1
+                if child.quick_exits >= self.GIVE_UP:
+                    raise RuntimeError(
+                        f"{child.name} cannot start: it exited {child.quick_exits} times in a row within "
+                        f"{self.QUICK_EXIT:.0f} s (last code {child.process.returncode}); the end of {child.log}:\n"
+                        + self._tail(child)
+                    )
+                delay = self.BACKOFF[min(child.quick_exits - 1, len(self.BACKOFF) - 1)]
+                child.restart_at = now + delay
+                code = child.process.returncode
+                self.console.print(f"[yellow]{child.name} exited with code {code}; restarting in {delay:.0f} s")
+            elif now >= child.restart_at:
+                child.process, child.log = self._popen(child.name, child.command)
+                child.started, child.restart_at = now, None
+                child.restarts += 1
+                self._record()
+                self.console.print(f"[green]↻[/green] {child.name} restarted (restart {child.restarts})")
 
     def wait_until(self, what: str, ready, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -197,6 +265,30 @@ def http_ok(url: str) -> bool:
         return False
 
 
+def port_problem(plan: SuitePlan) -> str:
+    """What stops the suite from binding its ports, naming the part and the port; "" when nothing does."""
+    ports = {
+        "gateway": plan.gateway_port,
+        "embedder": plan.embedder_port,
+        "retriever": plan.retriever_port,
+        "generator": plan.generator_port,
+        "ingest": plan.ingest_port,
+        "local LLM": plan.llm_port,
+    }
+    if not redis_ready(plan.redis_port):
+        ports["redis"] = plan.redis_port
+    owners: dict[int, list[str]] = {}
+    for name, port in ports.items():
+        owners.setdefault(port, []).append(name)
+    for port, names in owners.items():
+        if len(names) > 1:
+            return f"port {port} is asked for by both the {names[0]} and the {names[1]}: give one another port"
+    for name, port in ports.items():
+        if _port_open(port):
+            return f"port {port} (the {name}'s) is already in use: stop what holds it, or give the {name} another port"
+    return ""
+
+
 def up(plan: SuitePlan, console: Console | None = None) -> int:
     """Run the suite in the foreground until Ctrl-C or SIGTERM. Returns the exit code."""
     console = console or Console()
@@ -206,21 +298,11 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
     def on_term(signum, frame):
         raise KeyboardInterrupt
 
-    signal.signal(signal.SIGTERM, on_term)
-    busy = [
-        p
-        for p in (
-            plan.gateway_port,
-            plan.embedder_port,
-            plan.retriever_port,
-            plan.generator_port,
-            plan.ingest_port,
-            plan.llm_port,
-        )
-        if _port_open(p)
-    ]
-    if busy:
-        console.print(f"[red]ports already in use: {busy}[/red] (is another suite running?)")
+    # Stop on any of them, also when started in the background (where SIGINT may be ignored from birth).
+    for stop_signal in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(stop_signal, on_term)
+    if problem := port_problem(plan):
+        console.print(f"[red]{problem}[/red]")
         return 1
     try:
         if redis_ready(plan.redis_port):
@@ -286,8 +368,8 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
         console.print('  try           ragmesh ingest README.md && ragmesh ask "What does make run do?"')
         console.print("  Ctrl-C stops everything.")
         while True:
-            supervisor.check_alive()
-            time.sleep(1)
+            supervisor.watch()
+            time.sleep(0.5)
     except KeyboardInterrupt:
         console.print("\nstopping…")
         return 0
@@ -323,6 +405,7 @@ class BackgroundSuite:
             stderr=subprocess.STDOUT,
             env=variables,
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         self.lines: list[str] = []
         threading.Thread(target=lambda: self.lines.extend(x.decode() for x in self.process.stdout), daemon=True).start()
@@ -354,11 +437,13 @@ class BackgroundSuite:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            # SIGTERM: a background job may have SIGINT ignored from birth.
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=60)
             except subprocess.TimeoutExpired:
-                # Never leave a half-stopped suite behind (nor hide the error that led here).
+                # Never leave a half-stopped suite behind (nor hide the error that led here): its children die with
+                # it (die_with_parent).
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
 

@@ -1,19 +1,21 @@
 """The `ragmesh` command line against a real gateway, and `ragmesh up` bringing the whole suite up and down."""
 
 import asyncio
+import contextlib
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
 import time
 
 import httpx
-import pytest
 from typer.testing import CliRunner
 
 from ragmesh.cli import app
-from ragmesh.suite import free_port
+from ragmesh.suite import DEV_KEY, SuitePlan, free_port, port_problem
 from tests.conftest import MOCK_ANSWER
 from tests.servers import gateway
 
@@ -84,43 +86,128 @@ async def test_keys_create_list_and_revoke(suite):
         assert refused.exit_code == 1 and "403" in refused.output and "admin" in refused.output
 
 
-def test_up_starts_every_part_until_ready_and_stops_them_all_on_sigint(tmp_path, redis_url):
-    ports = {name: free_port() for name in ("gateway", "embedder", "retriever", "generator", "ingest", "llm")}
-    redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
-    script = (
-        "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "
-        f"raise SystemExit(up(SuitePlan(data_dir=Path({str(tmp_path)!r}), redis_port={redis_port}, "
-        + ", ".join(f"{name}_port={port}" for name, port in ports.items())
-        + ")))"
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-c", script],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-    lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.extend(line.decode() for line in process.stdout), daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 240
-        while not any("ragmesh is up" in line for line in lines):
-            assert process.poll() is None, "".join(lines)
-            assert time.monotonic() < deadline, "the suite did not come up: " + "".join(lines)
+class _Up:
+    """`ragmesh up` in a child process on free ports, its output collected."""
+
+    def __init__(self, data_dir, redis_url: str) -> None:
+        self.ports = {name: free_port() for name in ("gateway", "embedder", "retriever", "generator", "ingest", "llm")}
+        self.data_dir = data_dir
+        redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+        script = (
+            "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "
+            f"raise SystemExit(up(SuitePlan(data_dir=Path({str(data_dir)!r}), redis_port={redis_port}, "
+            + ", ".join(f"{name}_port={port}" for name, port in self.ports.items())
+            + ")))"
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "COLUMNS": "200"},
+        )
+        self.lines: list[str] = []
+        self.reader = threading.Thread(
+            target=lambda: self.lines.extend(line.decode() for line in self.process.stdout), daemon=True
+        )
+        self.reader.start()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.output:
+            assert self.process.poll() is None, self.output
+            assert time.monotonic() < deadline, f"no {text!r} in time: " + self.output
             time.sleep(0.5)
-        ready = httpx.get(f"http://127.0.0.1:{ports['gateway']}/readyz", timeout=5)
-        assert ready.status_code == 200
-        assert set(ready.json()["dependencies"].values()) == {"serving"}
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=60)
-        reader.join(timeout=10)
-        output = "".join(lines)
-        assert process.returncode == 0, output
-        assert "ragmesh is up" in output and "stopped." in output
+
+    def children(self) -> dict[str, int]:
+        return json.loads((self.data_dir / "logs" / "children.json").read_text())
+
+    def status(self) -> dict[str, str]:
+        reply = httpx.get(
+            f"http://127.0.0.1:{self.ports['gateway']}/v1/admin/status", headers={"X-API-Key": DEV_KEY}, timeout=10
+        )
+        return reply.json()["dependencies"]
+
+    def listening(self) -> list[str]:
+        """The suite's parts that still accept connections."""
+        still = []
+        for name, port in self.ports.items():
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                still.append(name)
+        return still
+
+
+def test_up_starts_every_part_until_ready_and_stops_them_all_on_sigint(tmp_path, redis_url):
+    suite = _Up(tmp_path, redis_url)
+    try:
+        suite.wait_for("ragmesh is up", 240)
+        assert httpx.get(f"http://127.0.0.1:{suite.ports['gateway']}/readyz", timeout=5).status_code == 200
+        assert set(suite.status().values()) == {"serving"}
+        suite.process.send_signal(signal.SIGINT)
+        suite.process.wait(timeout=60)
+        suite.reader.join(timeout=10)
+        assert suite.process.returncode == 0, suite.output
+        assert "ragmesh is up" in suite.output and "stopped." in suite.output
         # Every child is gone: nothing listens on the suite's ports any more.
-        for port in ports.values():
-            with pytest.raises(httpx.ConnectError):
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=0.5)
+        assert suite.listening() == []
     finally:
-        if process.poll() is None:
-            process.kill()
+        if suite.process.poll() is None:
+            suite.process.kill()
+
+
+def test_up_restarts_a_dead_service_while_the_gateway_degrades_and_no_child_outlives_a_killed_supervisor(
+    tmp_path, redis_url
+):
+    suite = _Up(tmp_path, redis_url)
+    try:
+        suite.wait_for("ragmesh is up", 240)
+        generator = suite.children()["generator"]
+        os.kill(generator, signal.SIGKILL)
+        # The gateway keeps answering while the generator is down (retrieval only, degraded), never a 500.
+        base = f"http://127.0.0.1:{suite.ports['gateway']}"
+        reply = httpx.post(
+            f"{base}/v1/query", headers={"X-API-Key": DEV_KEY}, json={"question": "anything at all?"}, timeout=60
+        )
+        assert reply.status_code == 200, reply.text
+        suite.wait_for("generator restarted", 60)
+        assert suite.children()["generator"] != generator
+        deadline = time.monotonic() + 90
+        while suite.status()["generator"] != "serving":
+            assert time.monotonic() < deadline, suite.output
+            time.sleep(1)
+        # The supervisor is killed outright: its children die with it (none is left behind, holding a port).
+        pids = suite.children()
+        suite.process.kill()
+        suite.process.wait(timeout=10)
+        deadline = time.monotonic() + 60
+        while alive := [name for name, pid in pids.items() if _running(pid)]:
+            assert time.monotonic() < deadline, f"left behind: {alive}"
+            time.sleep(0.5)
+        assert suite.listening() == []
+    finally:
+        if suite.process.poll() is None:
+            suite.process.kill()
+
+
+def _running(pid: int) -> bool:
+    """Whether the process exists and is not a zombie."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_up_names_the_part_whose_port_is_taken_or_asked_for_twice(tmp_path, redis_url):
+    redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
+    plan = SuitePlan(data_dir=tmp_path, redis_port=redis_port, gateway_port=8090, llm_port=8090)
+    assert "port 8090 is asked for by both the gateway and the local LLM" in port_problem(plan)
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        taken = held.getsockname()[1]
+        plan = SuitePlan(data_dir=tmp_path, redis_port=redis_port, ingest_port=taken, gateway_port=free_port())
+        assert f"port {taken} (the ingest's) is already in use" in port_problem(plan)
