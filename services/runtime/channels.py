@@ -6,6 +6,7 @@ import grpc
 import pybreaker
 
 from services.runtime.breakers import BreakerInterceptor
+from services.runtime.deadlines import DeadlineInterceptor
 from services.runtime.peers import channel_credentials, client_interceptors
 from services.runtime.settings import ServiceSettings
 
@@ -93,6 +94,7 @@ def open_channel(
     if settings is None:
         return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
     interceptors: list[grpc.aio.ClientInterceptor] = [BreakerInterceptor(guard)] if guard else []
+    interceptors.append(DeadlineInterceptor())
     interceptors += client_interceptors(settings)
     credentials = channel_credentials(settings)
     if credentials is not None:

@@ -12,6 +12,7 @@ from grpc_reflection.v1alpha import reflection
 from prometheus_client import start_http_server
 
 from services.runtime.channels import SERVER_OPTIONS
+from services.runtime.deadlines import within_deadline
 from services.runtime.errors import map_errors
 from services.runtime.interceptors import GuardInterceptor
 from services.runtime.metrics import observe_call
@@ -76,7 +77,11 @@ def build_host(
 
     `register` adds the service's servicers and returns their full names.
     """
-    interceptors = [GuardInterceptor(observe_call), GuardInterceptor(map_errors)]
+    interceptors = [
+        GuardInterceptor(within_deadline),
+        GuardInterceptor(observe_call),
+        GuardInterceptor(map_errors),
+    ]
     guard = peer_guard(settings)
     if guard is not None:
         # Inside map_errors, so a refused peer gets UNAUTHENTICATED with the reason.
