@@ -1,0 +1,242 @@
+"""Caches and faults through the real suite (`ragmesh up` on free loopback ports; the answers from LiteLLM's mock,
+so that the model's own speed does not hide what the caches and the fault handling do).
+
+1. Caches: a replayed workload of `--questions` questions over `--documents` documents: 30% repeat an earlier
+   question word for word, 20% paraphrase one, the rest are new. Reported: hits per layer, model calls saved
+   against one call per question (no caches), p50/p95 of answer-cache hits, semantic hits and misses.
+2. Faults, each while a steady stream of questions runs: Redis paused (SIGSTOP) then resumed; the generator
+   killed (the supervisor restarts it). Reported per fault: success rate (HTTP 200) during it, p99 during it
+   against p99 before it, and how long after the fault the suite answered normally again.
+
+    python -m bench.resilience [--documents 100] [--questions 500]
+Results: printed, and written to bench/results/resilience-<UTC time>.json.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import signal
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+from rich.console import Console
+from rich.table import Table
+
+from bench.run import _probe
+from ragmesh.suite import BackgroundSuite
+
+KEY = "bench-resilience"
+console = Console()
+# Rewordings the paraphrase share uses (each question of bench/run's probes starts with one of these).
+REWORDINGS = [
+    ("When was ", "In what year was "),
+    ("How many people does ", "How many staff does "),
+    ("How long is ", "What length is "),
+    ("When does ", "At what time does "),
+]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))], 2) if ordered else 0.0
+
+
+def workload(questions: list[str], count: int, rng: random.Random) -> list[tuple[str, str]]:
+    """(kind, question): 30% repeats, 20% paraphrases of earlier questions, 50% new."""
+    asked: list[str] = []
+    fresh = iter(questions)
+    plan = []
+    for _ in range(count):
+        roll = rng.random()
+        if asked and roll < 0.3:
+            plan.append(("repeat", rng.choice(asked)))
+        elif asked and roll < 0.5:
+            original = rng.choice(asked)
+            reworded = next((original.replace(a, b, 1) for a, b in REWORDINGS if original.startswith(a)), original)
+            plan.append(("paraphrase", reworded))
+        else:
+            question = next(fresh)
+            asked.append(question)
+            plan.append(("new", question))
+    return plan
+
+
+async def _metric(client: httpx.AsyncClient, name: str, labels: str) -> float:
+    text = (await client.get("/metrics/")).text
+    for line in text.splitlines():
+        if line.startswith(name) and labels in line:
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def caches(client: httpx.AsyncClient, plan: list[tuple[str, str]]) -> dict:
+    before = await _metric(client, "ragmesh_gateway_cache_lookups_total", 'cache="retrieval",result="hit"')
+    by_outcome: dict[str, list[float]] = {"answer cache": [], "semantic cache": [], "answered": []}
+    model_calls = 0
+    for _, question in plan:
+        started = time.perf_counter()
+        reply = await client.post("/v1/query", json={"question": question})
+        elapsed = (time.perf_counter() - started) * 1000
+        reply.raise_for_status()
+        body = reply.json()
+        model_calls += body["usage"]["model_calls"]
+        cached = body["cached"]
+        by_outcome["answer cache" if cached is True else "semantic cache" if cached else "answered"].append(elapsed)
+    retrieval_hits = await _metric(client, "ragmesh_gateway_cache_lookups_total", 'cache="retrieval",result="hit"')
+    kinds = {kind: sum(1 for k, _ in plan if k == kind) for kind in ("new", "repeat", "paraphrase")}
+    return {
+        "questions": len(plan),
+        "kinds": kinds,
+        "answer_cache_hits": len(by_outcome["answer cache"]),
+        "semantic_cache_hits": len(by_outcome["semantic cache"]),
+        "retrieval_cache_hits": int(retrieval_hits - before),
+        "model_calls": model_calls,
+        "model_calls_saved": round(1 - model_calls / len(plan), 3),
+        "latency_ms": {
+            outcome: {"p50": _percentile(v, 0.5), "p95": _percentile(v, 0.95), "n": len(v)}
+            for outcome, v in by_outcome.items()
+        },
+    }
+
+
+async def _steady(client: httpx.AsyncClient, path: str, questions: list[str], stop: asyncio.Event, log: list) -> None:
+    """One request after another, each recorded as (start time, latency ms, status)."""
+    i = 0
+    while not stop.is_set():
+        started = time.perf_counter()
+        text = questions[i % len(questions)]
+        body = {"question": text} if path == "/v1/query" else {"query": text, "top_k": 3}
+        try:
+            status = (await client.post(path, json=body)).status_code
+        except httpx.HTTPError:
+            status = 0
+        log.append((started, (time.perf_counter() - started) * 1000, status))
+        i += 1
+
+
+async def fault(client: httpx.AsyncClient, path: str, questions: list[str], name: str, begin, end, hold: float) -> dict:
+    """Requests to `path` before (5 s), during (`hold` s) and after the fault, until they are normal again."""
+    stop, log = asyncio.Event(), []
+    runner = asyncio.create_task(_steady(client, path, questions, stop, log))
+    await asyncio.sleep(5)
+    began = time.perf_counter()
+    begin()
+    await asyncio.sleep(hold)
+    end()
+    ended = time.perf_counter()
+    recovered = None
+    while time.perf_counter() - ended < 90:
+        await asyncio.sleep(0.5)
+        recent = [entry for entry in log if entry[0] > ended and entry[2] == 200]
+        if len(recent) >= 5 and all(entry[2] == 200 for entry in log[-5:]):
+            recovered = round(recent[0][0] - ended, 2)
+            break
+    stop.set()
+    await runner
+    before = [ms for at, ms, _ in log if at < began]
+    during = [(ms, status) for at, ms, status in log if began <= at < ended]
+    return {
+        "fault": name,
+        "route": path,
+        "requests_during": len(during),
+        "success_rate_during": round(sum(1 for _, s in during if s == 200) / max(1, len(during)), 3),
+        "p99_before_ms": _percentile(before, 0.99),
+        "p99_during_ms": _percentile([ms for ms, _ in during], 0.99),
+        "answering_normally_again_after_s": recovered,
+    }
+
+
+async def main(documents: int, questions: int) -> dict:
+    results: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds")}
+    with tempfile.TemporaryDirectory(prefix="ragmesh-bench-") as data_dir:
+        env = {"RAGMESH_GENERATOR_MOCK_RESPONSE": "The passages answer this [1].", "RAGMESH_GATEWAY_RATE_LIMITS": "{}"}
+        suite = BackgroundSuite(Path(data_dir), {KEY: "bench"}, env)
+        async with suite.serving(console, KEY) as client:
+            rng = random.Random(11)
+            probes = [_probe(i, rng) for i in range(documents)]
+            for probe in probes:
+                reply = await client.post(
+                    "/v1/documents", files={"file": (probe.filename, probe.body.encode(), "text/markdown")}
+                )
+                reply.raise_for_status()
+            plan = workload([p.question for p in probes] * 10, questions, rng)
+            with console.status("replaying the workload…"):
+                results["caches"] = await caches(client, plan)
+            fresh = [f"{p.question} (steady {i})" for i, p in enumerate(probes)]
+
+            def signal_child(name: str, sent: signal.Signals) -> None:
+                os.kill(json.loads((Path(data_dir) / "logs" / "children.json").read_text())[name], sent)
+
+            faults = []
+            for path in ("/v1/search", "/v1/query"):
+                with console.status(f"Redis paused for 10 s under {path}…"):
+                    faults.append(
+                        await fault(
+                            client,
+                            path,
+                            fresh,
+                            "Redis paused (SIGSTOP) 10 s",
+                            lambda: signal_child("redis", signal.SIGSTOP),
+                            lambda: signal_child("redis", signal.SIGCONT),
+                            10,
+                        )
+                    )
+            with console.status("generator killed…"):
+                faults.append(
+                    await fault(
+                        client,
+                        "/v1/query",
+                        fresh,
+                        "generator killed (the supervisor restarts it)",
+                        lambda: signal_child("generator", signal.SIGKILL),
+                        lambda: None,
+                        3,
+                    )
+                )
+            results["faults"] = faults
+    return results
+
+
+def report(results: dict) -> None:
+    c = results["caches"]
+    table = Table(title=f"caches: {c['questions']} questions ({c['kinds']})")
+    for column in ("outcome", "count", "p50 ms", "p95 ms"):
+        table.add_column(column)
+    for outcome, figures in c["latency_ms"].items():
+        table.add_row(outcome, str(figures["n"]), str(figures["p50"]), str(figures["p95"]))
+    console.print(table)
+    console.print(
+        f"retrieval-cache hits {c['retrieval_cache_hits']}; model calls {c['model_calls']} "
+        f"({c['model_calls_saved']:.0%} saved against one per question)"
+    )
+    faults = Table(title="faults (a steady stream of questions)")
+    for column in ("fault", "route", "requests", "success", "p99 before", "p99 during", "normal again after"):
+        faults.add_column(column)
+    for f in results["faults"]:
+        faults.add_row(
+            f["fault"],
+            f["route"],
+            str(f["requests_during"]),
+            f"{f['success_rate_during']:.0%}",
+            f"{f['p99_before_ms']} ms",
+            f"{f['p99_during_ms']} ms",
+            f"{f['answering_normally_again_after_s']} s",
+        )
+    console.print(faults)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--documents", type=int, default=100)
+    parser.add_argument("--questions", type=int, default=500)
+    args = parser.parse_args()
+    outcome = asyncio.run(main(args.documents, args.questions))
+    report(outcome)
+    out = Path(__file__).parent / "results" / f"resilience-{datetime.now(UTC):%Y-%m-%dT%H%M%S%z}.json"
+    out.write_text(json.dumps(outcome, indent=2))
+    console.print(f"written to {out}")
