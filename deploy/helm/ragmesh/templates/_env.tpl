@@ -10,6 +10,14 @@
 {{- /* The process drains for what the pod is given after preStop, less 5 s to exit before the kubelet kills it. */}}
 - name: RAGMESH_{{ upper $name }}_GRACE_SECONDS
   value: {{ max 1 (sub (sub (int $svc.terminationGracePeriodSeconds) (int $svc.preStopSeconds)) 5) | quote }}
+{{- with $root.Values.resilience.breaker }}
+- name: RAGMESH_{{ upper $name }}_BREAKER_FAIL_MAX
+  value: {{ .failMax | quote }}
+- name: RAGMESH_{{ upper $name }}_BREAKER_RESET_SECONDS
+  value: {{ .resetSeconds | quote }}
+- name: RAGMESH_{{ upper $name }}_BREAKER_SUCCESS_THRESHOLD
+  value: {{ .successThreshold | quote }}
+{{- end }}
 - name: HF_HUB_OFFLINE
   value: "1"
 - name: RAGMESH_SECRETS_DIR
@@ -58,6 +66,16 @@
 {{- end }}
 - name: RAGMESH_GATEWAY_TIERS
   value: {{ $root.Values.tiers | toJson | quote }}
+- name: RAGMESH_GATEWAY_ANSWER_CACHE_SECONDS
+  value: {{ $root.Values.caches.answerSeconds | quote }}
+- name: RAGMESH_GATEWAY_RETRIEVAL_CACHE_SECONDS
+  value: {{ $root.Values.caches.retrievalSeconds | quote }}
+- name: RAGMESH_GATEWAY_SEMANTIC_CACHE_THRESHOLD
+  value: {{ $root.Values.caches.semanticThreshold | quote }}
+- name: RAGMESH_GATEWAY_MAX_IN_FLIGHT_REQUESTS
+  value: {{ $root.Values.resilience.maxInFlightRequests | quote }}
+- name: RAGMESH_GATEWAY_REDIS_TIMEOUT_SECONDS
+  value: {{ $root.Values.resilience.redisTimeoutSeconds | quote }}
 - name: RAGMESH_GATEWAY_DEFAULT_TIER
   value: {{ $root.Values.defaultTier | quote }}
 {{- with $root.Values.rateLimits }}
@@ -103,6 +121,10 @@
   value: {{ include "ragmesh.redisUrl" $root | quote }}
 {{- end }}
 {{- else if eq $name "embedder" }}
+- name: RAGMESH_EMBEDDER_EMBEDDING_CACHE_SECONDS
+  value: {{ $root.Values.caches.embeddingSeconds | quote }}
+- name: RAGMESH_EMBEDDER_REDIS_TIMEOUT_SECONDS
+  value: {{ $root.Values.resilience.redisTimeoutSeconds | quote }}
 {{- if $root.Values.redis.deploy }}
 - name: RAGMESH_EMBEDDER_REDIS_URL
   value: {{ include "ragmesh.redisUrl" $root | quote }}
