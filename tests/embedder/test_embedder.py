@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
+from ragmesh.suite import redis_server
+from services.embedder.cache import LOOKUPS as CACHE_LOOKUPS
 from services.embedder.config import EmbedderSettings
 from services.embedder.model import DROPPED
 from services.embedder.server import create_server
@@ -98,3 +100,30 @@ async def test_work_whose_caller_gave_up_is_dropped_and_a_full_queue_refuses_at_
             # Once the model came round to them, the impatient callers' 20 texts were dropped unencoded.
             await stub.Embed(embedder_pb2.EmbedRequest(texts=["after"]), timeout=60)
             assert _dropped() - before == 20
+
+
+async def test_the_embedding_cache_encodes_each_text_once_for_every_caller_and_survives_redis_going_away(
+    redis_url, tmp_path
+):
+    settings = EmbedderSettings(redis_url=redis_url)
+    texts = [f"the Tern ferry leaves Harl at 07:{i:02d}" for i in range(5)]
+    hits = CACHE_LOOKUPS.labels("hit")
+    async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
+        stub = embedder_pb2_grpc.EmbedderServiceStub(channel)
+        first = await stub.Embed(embedder_pb2.EmbedRequest(texts=texts, kind=embedder_pb2.INPUT_KIND_DOCUMENT))
+        before = hits._value.get()
+        # The same texts (spacing aside), from another caller: all five from the cache, the same vectors.
+        spaced = [text.replace(" ", "  ") for text in texts]
+        again = await stub.Embed(embedder_pb2.EmbedRequest(texts=spaced, kind=embedder_pb2.INPUT_KIND_DOCUMENT))
+        assert hits._value.get() - before == 5
+        assert [list(v.values) for v in again.vectors] == [list(v.values) for v in first.vectors]
+        # A query of the same words is cached apart (query and document encodings may differ by model).
+        await stub.Embed(embedder_pb2.EmbedRequest(texts=texts[:1], kind=embedder_pb2.INPUT_KIND_QUERY))
+        assert hits._value.get() - before == 5
+    # With a Redis that is not there, the model encodes: never an error.
+    with redis_server(tmp_path) as gone:
+        pass
+    async with running(create_server(EmbedderSettings(redis_url=gone))) as target:
+        async with grpc.aio.insecure_channel(target) as channel:
+            reply = await embedder_pb2_grpc.EmbedderServiceStub(channel).Embed(embedder_pb2.EmbedRequest(texts=texts))
+            assert len(reply.vectors) == 5

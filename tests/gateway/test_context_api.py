@@ -1,6 +1,9 @@
 """What the generator is shown: parent sections, compression to the sentences that matter within a token
 budget, precise quotes with offsets into the source, ambiguity, and a reranker that is skipped unless set."""
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
 import httpx
 import pytest
 
@@ -185,4 +188,34 @@ async def test_an_unreachable_reranker_keeps_the_retrievers_order(suite, ferry, 
         again = await _ask(other, "When does the Hallo ferry leave Skarvik in winter?", context_tokens=777)
         assert again["cached"] is False
     assert body["context"]["reranked"] is False
+    assert [c["document_id"] for c in body["citations"]] == [c["document_id"] for c in expected["citations"]]
+
+
+class _HtmlReranker(BaseHTTPRequestHandler):
+    """A reranker behind a proxy that answers 200 with an HTML error page."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["Content-Length"]))
+        page = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, *args: object) -> None:
+        """Quiet: the test reads the gateway's answer, not the access log."""
+
+
+async def test_a_reranker_answering_garbage_falls_back_like_one_that_is_down(suite, ferry, api):
+    expected = await _ask(api, "When does the Hallo ferry leave Skarvik in winter?")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _HtmlReranker)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        settings = suite.gateway_settings(reranker_url=f"http://127.0.0.1:{server.server_port}")
+        async with gateway(settings) as other:
+            body = await _ask(other, "When does the Hallo ferry leave Skarvik in winter?", context_tokens=778)
+    finally:
+        server.shutdown()
+    assert body["context"]["reranked"] is False and body["cached"] is False
     assert [c["document_id"] for c in body["citations"]] == [c["document_id"] for c in expected["citations"]]

@@ -28,7 +28,11 @@ class Reranker:
         async with httpx.AsyncClient(timeout=self._timeout) as client:
             reply = await client.post(f"{self._url}/rerank", json={"query": query, "texts": texts, "truncate": True})
             reply.raise_for_status()
-        ranked = [(int(item["index"]), float(item["score"])) for item in reply.json()]
+        try:
+            ranked = [(int(item["index"]), float(item["score"])) for item in reply.json()]
+        except (ValueError, KeyError, TypeError) as exc:
+            # A 200 with an HTML error page, or JSON of another shape: a failure like any other.
+            raise httpx.DecodingError(f"the reranker answered something other than scores ({exc})") from exc
         if sorted(index for index, _ in ranked) != list(range(len(texts))):
             raise httpx.DecodingError("the reranker did not score every passage exactly once")
         return sorted(ranked, key=lambda pair: -pair[1])
