@@ -155,3 +155,27 @@ async def test_a_stream_whose_model_dies_midway_ends_with_an_error_event(suite, 
     assert "midway" in json.loads(events[-3][1])["detail"]
     done = json.loads(events[-1][1])
     assert done["degraded"] is True and done["citations"]
+
+
+async def test_a_stopping_generator_finishes_the_answers_it_is_writing(llama_server):
+    """What SIGTERM does to a gRPC service (its host's graceful stop, for the pod's grace): no new calls, and
+    the answers being written are finished, not cut."""
+    host = create_server(GeneratorSettings(api_base=llama_server, max_tokens=96, temperature=0.0))
+    await host.start()
+    target = f"127.0.0.1:{host.port}"
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+        request = generator_pb2.GenerateRequest(
+            question="Describe the Skerry Point lighthouse log in detail.",
+            passages=[generator_pb2.Passage(index=1, title="Log", text=KEEPER[1].decode())],
+        )
+        writing = [asyncio.ensure_future(stub.Generate(request, timeout=120)) for _ in range(2)]
+        await asyncio.sleep(0.5)
+        stopping = asyncio.ensure_future(host.stop(30))
+        answers = await asyncio.gather(*writing)
+        await stopping
+    assert all(answer.text and answer.usage.completion_tokens > 0 for answer in answers)
+    async with grpc.aio.insecure_channel(target) as channel:
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await generator_pb2_grpc.GeneratorServiceStub(channel).Describe(generator_pb2.DescribeRequest(), timeout=3)
+    assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
