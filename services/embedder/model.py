@@ -32,7 +32,6 @@ class Embedder(Protocol):
 
     async def embed(self, texts: list[str], *, is_query: bool, deadline: float | None = None) -> np.ndarray:
         """Vectors for `texts`; `deadline` (time.monotonic()) is when the caller stops waiting."""
-        ...
 
     async def close(self) -> None: ...
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
-from ragmesh.suite import redis_server
+from ragmesh.suite import free_port
 from services.embedder.cache import LOOKUPS as CACHE_LOOKUPS
 from services.embedder.config import EmbedderSettings
 from services.embedder.model import DROPPED
@@ -102,9 +102,7 @@ async def test_work_whose_caller_gave_up_is_dropped_and_a_full_queue_refuses_at_
             assert _dropped() - before == 20
 
 
-async def test_the_embedding_cache_encodes_each_text_once_for_every_caller_and_survives_redis_going_away(
-    redis_url, tmp_path
-):
+async def test_the_embedding_cache_encodes_each_text_once_for_every_caller_and_survives_redis_going_away(redis_url):
     settings = EmbedderSettings(redis_url=redis_url)
     texts = [f"the Tern ferry leaves Harl at 07:{i:02d}" for i in range(5)]
     hits = CACHE_LOOKUPS.labels("hit")
@@ -121,8 +119,7 @@ async def test_the_embedding_cache_encodes_each_text_once_for_every_caller_and_s
         await stub.Embed(embedder_pb2.EmbedRequest(texts=texts[:1], kind=embedder_pb2.INPUT_KIND_QUERY))
         assert hits._value.get() - before == 5
     # With a Redis that is not there, the model encodes: never an error.
-    with redis_server(tmp_path) as gone:
-        pass
+    gone = f"redis://127.0.0.1:{free_port()}/0"
     async with running(create_server(EmbedderSettings(redis_url=gone))) as target:
         async with grpc.aio.insecure_channel(target) as channel:
             reply = await embedder_pb2_grpc.EmbedderServiceStub(channel).Embed(embedder_pb2.EmbedRequest(texts=texts))
