@@ -110,7 +110,12 @@ async def _steady(client: httpx.AsyncClient, path: str, questions: list[str], st
     while not stop.is_set():
         started = time.perf_counter()
         text = questions[i % len(questions)]
-        body = {"question": text} if path == "/v1/query" else {"query": text, "top_k": 3}
+        # Each request unlike any earlier one (its options differ), so that no cache hides the fault.
+        body = (
+            {"question": text, "context_tokens": 100 + i}
+            if path == "/v1/query"
+            else {"query": text, "candidates": 10 + i}
+        )
         try:
             status = (await client.post(path, json=body)).status_code
         except httpx.HTTPError:

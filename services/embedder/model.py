@@ -184,6 +184,6 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
     from services.runtime.stores import redis_options
 
     client = redis.from_url(
-        settings.redis_url, **redis_options(settings.redis_password, settings.redis_timeout_seconds)
+        settings.redis_url, **redis_options(settings.redis_url, settings.redis_password, settings.redis_timeout_seconds)
     )
     return CachedEmbedder(embedder, client, settings.embedding_cache_seconds)

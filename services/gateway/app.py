@@ -59,6 +59,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await app.state.service.spending.flush()
             await downstream.close()
             await database.close()
 

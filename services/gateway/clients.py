@@ -22,7 +22,7 @@ UP = Gauge("ragmesh_gateway_dependency_up", "1 when the dependency answers its h
 
 def redis_options(settings: GatewaySettings) -> dict[str, object]:
     """Connection options for every Redis client of the gateway."""
-    return stores.redis_options(settings.redis_password, settings.redis_timeout_seconds)
+    return stores.redis_options(settings.redis_url, settings.redis_password, settings.redis_timeout_seconds)
 
 
 @dataclass

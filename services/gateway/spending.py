@@ -7,6 +7,7 @@ A call the answer cannot do without is refused when a budget is spent (BudgetExc
 similarity scores stand in, and the answer itself is tightened (a shorter answer, the cheaper model).
 """
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -107,19 +108,33 @@ class Tab:
 
 
 class Spending:
-    """Opens a tab per request and writes each closed tab to the ledger."""
+    """Opens a tab per request and writes each closed tab to the ledger, after the response: the write (a SQL
+    commit, milliseconds) is not on the request's path. Reports of usage wait for the writes still in flight
+    (`flush`), and so does the replica's shutdown."""
 
     def __init__(self, budgets: Budgets, ledger: UsageLedger, prices: Callable[[], Awaitable[Prices]]) -> None:
         self.budgets = budgets
         self.ledger = ledger
         self._prices = prices
+        self._writing: set[asyncio.Task] = set()
 
     def tab(self, caller: Principal, route: str) -> Tab:
         return Tab(caller, route, self.budgets, self._prices)
 
     async def close(self, tab: Tab) -> None:
-        """The request's line in the ledger. A ledger that cannot take it never fails the request (its work is done
-        and its budgets charged): the loss is logged and counted."""
+        """The request's line in the ledger, written in the background."""
+        task = asyncio.create_task(self._record(tab))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+
+    async def flush(self) -> None:
+        """Wait for the ledger writes in flight."""
+        if self._writing:
+            await asyncio.gather(*list(self._writing))
+
+    async def _record(self, tab: Tab) -> None:
+        """A ledger that cannot take the line never fails the request (its work is done and its budgets charged):
+        the loss is logged and counted."""
         try:
             await self.ledger.record(tab.caller, tab.route, tab.usage, tab.cost_micro_usd, tab.cached)
         except SQLAlchemyError as exc:

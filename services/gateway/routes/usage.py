@@ -68,6 +68,7 @@ async def own_usage(
     """What the caller's credential used over a period (requests, model calls, tokens, cost by route), its rate
     limits with what is left of them, and today's budgets with what is left of them."""
     start, end = _period(since, until)
+    await service.spending.flush()
     rows = await ledger.totals(start, end, by=("route",), tenants=[caller.tenant], spender=caller.spender)
     by_route = [RouteUsage(route=row.group[0], **_sums(row)) for row in rows]
     total = UsageTotals(
@@ -108,6 +109,7 @@ async def own_usage(
 async def tenants_usage(
     caller: AdminCaller,
     ledger: LedgerDep,
+    service: ServiceDep,
     settings: SettingsDep,
     since: Since = None,
     until: Until = None,
@@ -123,6 +125,7 @@ async def tenants_usage(
     if tenant not in (None, caller.tenant) and not operator:
         raise PermissionDenied("only an operator's admin credential may read another tenant's usage")
     tenants = None if operator and tenant in (None, "*") else [tenant or caller.tenant]
+    await service.spending.flush()
     per_tenant = await ledger.totals(start, end, by=("tenant",), tenants=tenants)
     spenders = await ledger.totals(start, end, by=("tenant", "spender"), tenants=tenants, order_by_cost=True, limit=top)
     return AdminUsageReport(
