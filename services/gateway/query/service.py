@@ -1,35 +1,34 @@
-"""The query service: answer (from the cache when the same question met the same corpus), stream, search."""
+"""The query service: answer (from the caches when the same or a near-identical question met the same corpus),
+stream, search; each request held to its key's tier and charged to its tab."""
 
 import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.budgets import BudgetPolicy, Budgets
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
-from services.gateway.models import QueryRequest, QueryResponse, SearchHit, SearchRequest, SearchResponse
+from services.gateway.models import QueryRequest, QueryResponse, SearchRequest, SearchResponse
 from services.gateway.query.caches import AnswerCache, CorpusVersions, SemanticCache
-from services.gateway.query.evidence import Evidence, EvidenceGatherer, top_k
-from services.gateway.query.filters import to_retriever_filter
+from services.gateway.query.evidence import Evidence, EvidenceGatherer
 from services.gateway.query.generation import Generated, Generation
 from services.gateway.query.questions import clean_question
-from services.gateway.query.retrieval import FUSIONS, MODES
-from services.gateway.query.safety import StreamSanitizer, sanitize_counted
+from services.gateway.query.responses import (
+    CONFUSED_NOTE,
+    DEGRADED_ANSWER,
+    NO_CONTEXT_ANSWER,
+    answer_response,
+)
+from services.gateway.query.safety import StreamSanitizer
+from services.gateway.query.search import Searcher
 from services.gateway.spending import Charge, Spending, Tab
 from services.gateway.tiers import bound_query, bound_search, tier_of
 from services.gateway.usage import UsageLedger
 
 log = logging.getLogger(__name__)
-NO_CONTEXT_ANSWER = "I could not find anything about this in your documents."
 MIDWAY = "the answer was cut off: generation failed midway; the text so far and its citations follow"
-DEGRADED_ANSWER = "The answer could not be generated right now; these are the most relevant passages."
-CONFUSED_NOTE = (
-    "Note: several documents match this question about equally well, and none closely; they may not agree. "
-    "Check the cited passages."
-)
 
 
 def _event(name: str, data: object) -> dict[str, str]:
@@ -45,6 +44,7 @@ class QueryService:
         self.versions = CorpusVersions(downstream.ingest, settings.retrieval_timeout_seconds)
         self.evidence = EvidenceGatherer(settings, downstream)
         self.generation = Generation(settings, downstream)
+        self._search = Searcher(settings, self.evidence)
         self._cache = AnswerCache(downstream.redis, settings.answer_cache_seconds)
         self._semantic = SemanticCache(
             downstream.redis,
@@ -100,24 +100,6 @@ class QueryService:
         # 0 lets the generator use its own default length (the worst case assumed budget_max_tokens).
         return charge, request.max_tokens or 0
 
-    def _response(
-        self, tab: Tab, evidence: Evidence, answer: str, generated: Generated | None = None, **extra
-    ) -> QueryResponse:
-        # Before anything else sees it (citations, the cache, the caller): no images, no links the passages lack.
-        answer = sanitize_counted(answer, evidence.allowed_urls())
-        citations = evidence.citations(answer)
-        if evidence.is_confused and answer:
-            answer = f"{answer}\n\n{CONFUSED_NOTE}"
-        if generated is not None:
-            extra.update(model=generated.model, prompt_version=generated.prompt_version)
-        return QueryResponse(
-            answer=answer,
-            citations=citations,
-            usage=tab.usage,
-            **evidence.summary(),
-            **extra,
-        )
-
     async def answer(self, caller: Principal, request: QueryRequest) -> QueryResponse:
         """The whole answer; from the cache when the same question was answered on the same corpus and prompt."""
         request = self.held(caller, request)
@@ -154,16 +136,16 @@ class QueryService:
         if vector is not None:
             evidence.timings_ms = {**timings, **evidence.timings_ms}
         if evidence.no_context:
-            response = self._response(tab, evidence, NO_CONTEXT_ANSWER)
+            response = answer_response(tab.usage, evidence, NO_CONTEXT_ANSWER)
         elif not request.generate:
-            response = self._response(tab, evidence, "")
+            response = answer_response(tab.usage, evidence, "")
         else:
             charge, max_tokens = await self._reserve(tab, evidence, request)
             generated = await self.generation.generate(evidence, max_tokens, economy=tab.tight)
             await tab.settle(charge, generated.usage if generated else None)
             if generated is None:
-                return self._response(tab, evidence, DEGRADED_ANSWER, degraded=True)
-            response = self._response(tab, evidence, generated.text, generated)
+                return answer_response(tab.usage, evidence, DEGRADED_ANSWER, degraded=True)
+            response = answer_response(tab.usage, evidence, generated.text, generated)
         if key and not evidence.fallbacks:
             await self._cache.put(key, response, evidence.access())
             if semantic_key and vector is not None and not evidence.no_context:
@@ -198,10 +180,10 @@ class QueryService:
         final: Generated | None = None
         try:
             if evidence.no_context:
-                response = self._response(tab, evidence, NO_CONTEXT_ANSWER)
+                response = answer_response(tab.usage, evidence, NO_CONTEXT_ANSWER)
                 yield _event("token", {"text": NO_CONTEXT_ANSWER})
             elif charge is None:
-                response = self._response(tab, evidence, "")
+                response = answer_response(tab.usage, evidence, "")
             else:
                 pieces: list[str] = []
                 guard = StreamSanitizer(evidence.allowed_urls())
@@ -216,13 +198,13 @@ class QueryService:
                     yield _event("token", {"text": released})
                 await tab.settle(charge, final.usage if final else None)
                 if final is None:
-                    response = self._response(tab, evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
+                    response = answer_response(tab.usage, evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
                     if pieces:
                         yield _event("error", {"detail": MIDWAY, "degraded": True})
                     else:
                         yield _event("token", {"text": DEGRADED_ANSWER})
                 else:
-                    response = self._response(tab, evidence, final.text, final)
+                    response = answer_response(tab.usage, evidence, final.text, final)
             if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
                 yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
             yield _event("citations", [c.model_dump() for c in response.citations])
@@ -242,49 +224,4 @@ class QueryService:
         s = self.settings
         request = bound_search(request, *tier_of(caller, s.tiers, s.default_tier))
         async with self.tab(caller, "search") as tab:
-            return await self._search(tab, request)
-
-    async def _search(self, tab: Tab, request: SearchRequest) -> SearchResponse:
-        s = self.settings
-        caller = tab.caller
-        query = clean_question(request.query, s.max_question_chars)
-        k = top_k(request.top_k, s.default_top_k, s.max_search_top_k)
-        timings: dict[str, float] = {}
-        version = await self.versions.current(caller.tenant)
-        plan = await self.evidence.planner.plan(
-            tab, query, request.filters, request.self_query, timings, request.self_query_llm, version
-        )
-        search = retriever_pb2.SearchRequest(
-            top_k=k,
-            filter=to_retriever_filter(plan.filters),
-            mode=MODES[request.mode],
-            fusion=FUSIONS[request.fusion],
-            dense_weight=request.dense_weight,
-            sparse_weight=request.sparse_weight,
-            rrf_k=request.rrf_k,
-            candidates=request.candidates or 0,
-        )
-        if request.mmr_lambda is not None:
-            search.mmr_lambda = request.mmr_lambda
-        hits, _ = await self.evidence.retrieval.search(caller, plan.text, search, timings, version)
-        return SearchResponse(
-            filters_applied=plan.applied,
-            self_query=plan.self_query_result,
-            hits=[
-                SearchHit(
-                    document_id=hit.chunk.document_id,
-                    title=hit.chunk.title,
-                    chunk_index=hit.chunk.chunk_index,
-                    heading_path=list(hit.chunk.heading_path),
-                    source=hit.chunk.source,
-                    text=hit.chunk.text,
-                    char_start=hit.chunk.char_start,
-                    char_end=hit.chunk.char_end,
-                    score=hit.score,
-                    similarity=round(hit.dense_similarity, 4),
-                )
-                for hit in hits
-            ],
-            timings_ms=timings,
-            usage=tab.usage,
-        )
+            return await self._search.run(tab, request, await self.versions.current(caller.tenant))
