@@ -4,11 +4,11 @@
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
 from services.gateway.budgets import seconds_to_midnight
-from services.gateway.deps import AdminCaller, AnyCaller, LedgerDep, ServiceDep, SettingsDep, get_rate_limiter
+from services.gateway.deps import AdminCaller, AnyCaller, LedgerDep, LimiterDep, ServiceDep, SettingsDep
 from services.gateway.models import (
     AdminUsageReport,
     BudgetStanding,
@@ -57,8 +57,8 @@ def _sums(row: Totals) -> dict[str, object]:
 
 @router.get("/usage", response_model=UsageReport, tags=["usage"])
 async def own_usage(
-    request: Request,
     caller: AnyCaller,
+    limiter: LimiterDep,
     ledger: LedgerDep,
     service: ServiceDep,
     settings: SettingsDep,
@@ -88,7 +88,7 @@ async def own_usage(
     ]
     limits = [
         RateLimitStanding(bucket=bucket, scope=scope, limit=str(item), remaining=remaining, reset_seconds=reset)
-        for bucket, scope, item, remaining, reset in await get_rate_limiter(request).standing(caller)
+        for bucket, scope, item, remaining, reset in await limiter.standing(caller)
     ]
     tier, bounds = tier_of(caller, settings.tiers, settings.default_tier)
     return UsageReport(
