@@ -32,6 +32,8 @@ class Downstream:
     generator: generator_pb2_grpc.GeneratorServiceStub
     ingest: ingest_pb2_grpc.IngestServiceStub
     redis: redis.Redis
+    # The caches' Redis: `redis` itself unless the caches have their own.
+    cache_redis: redis.Redis
     channels: dict[str, grpc.aio.Channel]
     guards: dict[str, pybreaker.CircuitBreaker]
 
@@ -45,12 +47,20 @@ class Downstream:
         }
         guards = {name: breaker(name, settings) for name in targets}
         channels = {name: open_channel(target, settings, guards[name]) for name, target in targets.items()}
+        state = redis.from_url(settings.redis_url, **redis_options(settings))
+        caches = state
+        if settings.cache_redis_url:
+            options = stores.redis_options(
+                settings.cache_redis_url, settings.cache_redis_password, settings.redis_timeout_seconds
+            )
+            caches = redis.from_url(settings.cache_redis_url, **options)
         return cls(
             embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),
             retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),
             generator=generator_pb2_grpc.GeneratorServiceStub(channels["generator"]),
             ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
-            redis=redis.from_url(settings.redis_url, **redis_options(settings)),
+            redis=state,
+            cache_redis=caches,
             channels=channels,
             guards=guards,
         )
@@ -68,11 +78,16 @@ class Downstream:
                 states[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
             except grpc.aio.AioRpcError as exc:
                 states[name] = f"unreachable ({exc.code().name})"
-        try:
-            await self.redis.ping()
-            states["redis"] = "serving"
-        except redis.RedisError as exc:
-            states["redis"] = f"unreachable ({type(exc).__name__})"
+        stores_ = {
+            "redis": self.redis,
+            **({"cache-redis": self.cache_redis} if self.cache_redis is not self.redis else {}),
+        }
+        for name, client in stores_.items():
+            try:
+                await client.ping()
+                states[name] = "serving"
+            except redis.RedisError as exc:
+                states[name] = f"unreachable ({type(exc).__name__})"
         for name, state in states.items():
             UP.labels(name).set(1 if state == "serving" else 0)
         return states
@@ -81,3 +96,5 @@ class Downstream:
         for channel in self.channels.values():
             await channel.close()
         await self.redis.aclose()
+        if self.cache_redis is not self.redis:
+            await self.cache_redis.aclose()

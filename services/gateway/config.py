@@ -98,6 +98,10 @@ class GatewaySettings(ServiceSettings):
     # this long. Then rate limits fall back to this replica's memory, caches are skipped, and budgets (which must be
     # exact) refuse with 503.
     redis_timeout_seconds: float = 0.25
+    # The caches' own Redis (answers, semantic, retrieval), so that their eviction can never touch rate limits and
+    # budgets: run it with allkeys-lru and the state's Redis with noeviction. Empty: the caches share redis_url.
+    cache_redis_url: str = ""
+    cache_redis_password: SecretStr | None = None
     max_question_chars: int = 2_000
     default_top_k: int = 5
     max_top_k: int = 50

@@ -3,7 +3,9 @@
 /v1/admin/cache)."""
 
 import pytest
+import redis.asyncio as redis
 
+from ragmesh.suite import redis_server
 from services.gateway.query.caches.keys import LOOKUPS
 from tests.servers import gateway
 
@@ -102,3 +104,23 @@ async def test_operators_see_and_drop_cache_entries_and_administrators_only_thei
     assert everyone["tenant"] == "*" and everyone["entries"]["answer"] >= 1
     audit = (await api.get("/v1/admin/audit", headers=ADMIN)).json()["events"]
     assert audit[0]["action"] == "cache-dropped"
+
+
+async def test_caches_can_live_on_a_redis_of_their_own(suite, tmp_path):
+    """So that cache eviction can never touch rate limits and budgets: the answer lands in the caches' Redis."""
+    with redis_server(tmp_path) as cache_url:
+        settings = suite.gateway_settings(api_keys={"key-own-cache": "own-cache"}, cache_redis_url=cache_url)
+        key = {"X-API-Key": "key-own-cache"}
+        async with gateway(settings) as api:
+            uploaded = await api.post(
+                "/v1/documents", headers=key, files={"file": ("tern.md", DOCUMENT, "text/markdown")}
+            )
+            assert uploaded.status_code == 201, uploaded.text
+            assert (await _ask(api, QUESTION, key))["cached"] is False
+            assert (await _ask(api, QUESTION, key))["cached"] is True
+            status = (await api.get("/v1/admin/status", headers=key)).json()["dependencies"]
+            assert status["redis"] == status["cache-redis"] == "serving"
+        caches, state = redis.from_url(cache_url), redis.from_url(suite.redis_url)
+        assert await caches.keys("ragmesh:answer:own-cache:*") and not await state.keys("ragmesh:answer:own-cache:*")
+        await caches.aclose()
+        await state.aclose()

@@ -34,7 +34,7 @@ class Retrieval:
         self._settings = settings
         self._downstream = downstream
         self._reranker = Reranker(settings.reranker_url, settings.reranker_timeout_seconds)
-        self._cache = RetrievalCache(downstream.redis, settings.retrieval_cache_seconds)
+        self._cache = RetrievalCache(downstream.cache_redis, settings.retrieval_cache_seconds)
 
     async def embed(self, text: str, timings: dict[str, float]) -> list[float]:
         """The query vector of `text` (the embedder caches it)."""

@@ -45,9 +45,9 @@ class QueryService:
         self.evidence = EvidenceGatherer(settings, downstream)
         self.generation = Generation(settings, downstream)
         self._search = Searcher(settings, self.evidence)
-        self._cache = AnswerCache(downstream.redis, settings.answer_cache_seconds)
+        self._cache = AnswerCache(downstream.cache_redis, settings.answer_cache_seconds)
         self._semantic = SemanticCache(
-            downstream.redis,
+            downstream.cache_redis,
             settings.answer_cache_seconds,
             settings.semantic_cache_threshold,
             settings.semantic_cache_entries,

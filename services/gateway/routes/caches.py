@@ -35,7 +35,7 @@ async def cache_entries(
 ) -> CacheEntries:
     """Entries per layer (answer, semantic, retrieval) for the tenant, or every tenant."""
     scope = _scope(caller.tenant, caller.tenant in settings.operator_tenants, tenant)
-    return CacheEntries(tenant=scope or "*", entries=await Caches(clients.redis).sizes(scope))
+    return CacheEntries(tenant=scope or "*", entries=await Caches(clients.cache_redis).sizes(scope))
 
 
 @router.delete("", response_model=CacheEntries)
@@ -46,6 +46,6 @@ async def drop_cache(
     embedding cache too). Returns how many entries went, per layer."""
     scope = _scope(caller.tenant, caller.tenant in settings.operator_tenants, tenant)
     layers = LAYERS if scope else (*LAYERS, "embedding")
-    dropped = await Caches(clients.redis).drop(scope, layers)
+    dropped = await Caches(clients.cache_redis).drop(scope, layers)
     await audit.record(scope or caller.tenant, caller, "cache-dropped", f"{scope or '*'} {dropped}")
     return CacheEntries(tenant=scope or "*", entries=dropped)
