@@ -33,5 +33,5 @@ class EmbedderSettings(ServiceSettings):
     # ingest and every replica; empty URL: no cache.
     redis_url: str = ""
     redis_password: SecretStr | None = None
-    redis_timeout_seconds: float = 0.25
+    redis_timeout_seconds: float = 0.5
     embedding_cache_seconds: int = 7 * 86_400

@@ -97,7 +97,7 @@ class GatewaySettings(ServiceSettings):
     # Every Redis call's deadline (connect and reply), never retried: a paused or lost Redis costs a request at most
     # this long. Then rate limits fall back to this replica's memory, caches are skipped, and budgets (which must be
     # exact) refuse with 503.
-    redis_timeout_seconds: float = 0.25
+    redis_timeout_seconds: float = 0.5
     # The caches' own Redis (answers, semantic, retrieval), so that their eviction can never touch rate limits and
     # budgets: run it with allkeys-lru and the state's Redis with noeviction. Empty: the caches share redis_url.
     cache_redis_url: str = ""
