@@ -5,9 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
+from services.gateway.admin_models import AuditEntry, AuditList, CreatedKey, CreateKeyRequest, KeyInfo, KeyList
 from services.gateway.auth.keys import IssuedKey
 from services.gateway.deps import AdminCaller, AuditDep, AuthenticatorDep, KeysDep, SettingsDep
-from services.gateway.models import AuditEntry, AuditList, CreatedKey, CreateKeyRequest, KeyInfo, KeyList
 from services.gateway.records.models import ApiKey
 from services.gateway.routes import problems
 from services.runtime.errors import InvalidArgument

@@ -5,8 +5,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from services.gateway.admin_models import CacheEntries
 from services.gateway.deps import AdminCaller, AuditDep, ClientsDep, SettingsDep
-from services.gateway.models import CacheEntries
 from services.gateway.query.caches import Caches
 from services.gateway.query.caches.keys import LAYERS
 from services.gateway.routes import problems

@@ -7,8 +7,8 @@ dependency is down is for operators: GET /v1/admin/status, and the ragmesh_gatew
 
 from fastapi import APIRouter
 
+from services.gateway.admin_models import DependencyStatus
 from services.gateway.deps import AdminCaller, ClientsDep
-from services.gateway.models import DependencyStatus
 from services.gateway.routes import problems
 
 router = APIRouter(tags=["health"])

@@ -7,9 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import AwareDatetime
 
-from services.gateway.budgets import seconds_to_midnight
-from services.gateway.deps import AdminCaller, AnyCaller, LedgerDep, LimiterDep, ServiceDep, SettingsDep
-from services.gateway.models import (
+from services.gateway.admin_models import (
     AdminUsageReport,
     BudgetStanding,
     RateLimitStanding,
@@ -19,6 +17,8 @@ from services.gateway.models import (
     UsageReport,
     UsageTotals,
 )
+from services.gateway.budgets import seconds_to_midnight
+from services.gateway.deps import AdminCaller, AnyCaller, LedgerDep, LimiterDep, ServiceDep, SettingsDep
 from services.gateway.routes import problems
 from services.gateway.tiers import tier_of
 from services.gateway.usage import Totals
