@@ -1,12 +1,15 @@
-"""Caches and faults through the real suite (`ragmesh up` on free loopback ports; the answers from LiteLLM's mock,
-so that the model's own speed does not hide what the caches and the fault handling do).
+"""Caches and faults through the real suite (`ragmesh up` on free loopback ports; the model provider a local LLMock
+server, so that the model's own speed does not hide what the caches and the fault handling do, and so that it can
+be made to fail).
 
 1. Caches: a replayed workload of `--questions` questions over `--documents` documents: 30% repeat an earlier
    question word for word, 20% paraphrase one, the rest are new. Reported: hits per layer, model calls saved
    against one call per question (no caches), p50/p95 of answer-cache hits, semantic hits and misses.
-2. Faults, each while a steady stream of questions runs: Redis paused (SIGSTOP) then resumed; the generator
-   killed (the supervisor restarts it). Reported per fault: success rate (HTTP 200) during it, p99 during it
-   against p99 before it, and how long after the fault the suite answered normally again.
+2. Faults, each while a steady stream of questions runs: Redis paused (SIGSTOP) then resumed; the model provider
+   failing 30% of its calls (LLMock's provider-shaped 503s); the generator killed (the supervisor restarts it).
+   Reported per fault: success rate (HTTP 200) and degraded answers during it, p99 during it against p99 before
+   it, when the generator's breaker opened and closed again, and how long after the fault the suite answered
+   normally again.
 
     python -m bench.resilience [--documents 100] [--questions 500]
 Results: printed, and written to bench/results/resilience-<UTC time>.json.
@@ -24,6 +27,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+from llmock.chaos import ChaosSettings
+from llmock.testing import LLMockServer
 from rich.console import Console
 from rich.table import Table
 
@@ -116,18 +121,34 @@ async def _steady(client: httpx.AsyncClient, path: str, questions: list[str], st
             if path == "/v1/query"
             else {"query": text, "candidates": 10 + i}
         )
+        degraded = False
         try:
-            status = (await client.post(path, json=body)).status_code
+            reply = await client.post(path, json=body)
+            status = reply.status_code
+            degraded = status == 200 and path == "/v1/query" and reply.json()["degraded"]
         except httpx.HTTPError:
             status = 0
-        log.append((started, (time.perf_counter() - started) * 1000, status))
+        log.append((started, (time.perf_counter() - started) * 1000, status, degraded))
         i += 1
+
+
+async def _breaker(client: httpx.AsyncClient, stop: asyncio.Event, states: list) -> None:
+    """The generator's breaker as the gateway reports it, every 0.25 s, as (time, state) changes."""
+    while not stop.is_set():
+        try:
+            state = (await client.get("/v1/admin/status")).json()["breakers"]["generator"]
+        except (httpx.HTTPError, KeyError, ValueError):
+            state = "unknown"
+        if not states or states[-1][1] != state:
+            states.append((time.perf_counter(), state))
+        await asyncio.sleep(0.25)
 
 
 async def fault(client: httpx.AsyncClient, path: str, questions: list[str], name: str, begin, end, hold: float) -> dict:
     """Requests to `path` before (5 s), during (`hold` s) and after the fault, until they are normal again."""
-    stop, log = asyncio.Event(), []
+    stop, log, states = asyncio.Event(), [], []
     runner = asyncio.create_task(_steady(client, path, questions, stop, log))
+    watcher = asyncio.create_task(_breaker(client, stop, states))
     await asyncio.sleep(5)
     began = time.perf_counter()
     begin()
@@ -137,29 +158,40 @@ async def fault(client: httpx.AsyncClient, path: str, questions: list[str], name
     recovered = None
     while time.perf_counter() - ended < 90:
         await asyncio.sleep(0.5)
-        recent = [entry for entry in log if entry[0] > ended and entry[2] == 200]
-        if len(recent) >= 5 and all(entry[2] == 200 for entry in log[-5:]):
-            recovered = round(recent[0][0] - ended, 2)
+        normal = [entry for entry in log if entry[0] > ended and entry[2] == 200 and not entry[3]]
+        if len(normal) >= 5 and all(entry[2] == 200 and not entry[3] for entry in log[-5:]):
+            recovered = round(normal[0][0] - ended, 2)
             break
     stop.set()
-    await runner
-    before = [ms for at, ms, _ in log if at < began]
-    during = [(ms, status) for at, ms, status in log if began <= at < ended]
+    await asyncio.gather(runner, watcher)
+    before = [ms for at, ms, _, _ in log if at < began]
+    during = [(ms, status, degraded) for at, ms, status, degraded in log if began <= at < ended]
+    opened = next((at for at, state in states if at >= began and state == "open"), None)
+    closed = next((at for at, state in states if opened and at > opened and state == "closed"), None)
     return {
         "fault": name,
         "route": path,
         "requests_during": len(during),
-        "success_rate_during": round(sum(1 for _, s in during if s == 200) / max(1, len(during)), 3),
+        "success_rate_during": round(sum(1 for _, s, _ in during if s == 200) / max(1, len(during)), 3),
+        "degraded_during": round(sum(1 for _, _, d in during if d) / max(1, len(during)), 3),
         "p99_before_ms": _percentile(before, 0.99),
-        "p99_during_ms": _percentile([ms for ms, _ in during], 0.99),
+        "p99_during_ms": _percentile([ms for ms, _, _ in during], 0.99),
+        "breaker_opened_after_s": round(opened - began, 2) if opened else None,
+        "breaker_closed_after_s": round(closed - began, 2) if closed else None,
         "answering_normally_again_after_s": recovered,
     }
 
 
 async def main(documents: int, questions: int) -> dict:
     results: dict = {"at": datetime.now(UTC).isoformat(timespec="seconds")}
-    with tempfile.TemporaryDirectory(prefix="ragmesh-bench-") as data_dir:
-        env = {"RAGMESH_GENERATOR_MOCK_RESPONSE": "The passages answer this [1].", "RAGMESH_GATEWAY_RATE_LIMITS": "{}"}
+    chaos = ChaosSettings()
+    with tempfile.TemporaryDirectory(prefix="ragmesh-bench-") as data_dir, LLMockServer(chaos=chaos) as provider:
+        env = {
+            "RAGMESH_GENERATOR_MODEL": "openai/bench-model",
+            "RAGMESH_GENERATOR_API_BASE": provider.base_url("openai"),
+            "RAGMESH_GENERATOR_API_KEY": "bench",
+            "RAGMESH_GATEWAY_RATE_LIMITS": "{}",
+        }
         suite = BackgroundSuite(Path(data_dir), {KEY: "bench"}, env)
         async with suite.serving(console, KEY) as client:
             rng = random.Random(11)
@@ -191,6 +223,18 @@ async def main(documents: int, questions: int) -> dict:
                             10,
                         )
                     )
+            with console.status("the model provider failing 30% of its calls…"):
+                faults.append(
+                    await fault(
+                        client,
+                        "/v1/query",
+                        fresh,
+                        "model provider fails 30% of calls",
+                        lambda: setattr(chaos, "error_rate_503", 0.3),
+                        lambda: setattr(chaos, "error_rate_503", 0.0),
+                        20,
+                    )
+                )
             with console.status("generator killed…"):
                 faults.append(
                     await fault(
@@ -220,7 +264,8 @@ def report(results: dict) -> None:
         f"({c['model_calls_saved']:.0%} saved against one per question)"
     )
     faults = Table(title="faults (a steady stream of questions)")
-    for column in ("fault", "route", "requests", "success", "p99 before", "p99 during", "normal again after"):
+    columns = ("fault", "route", "requests", "success", "degraded", "p99 before", "p99 during", "breaker open/closed")
+    for column in (*columns, "normal again after"):
         faults.add_column(column)
     for f in results["faults"]:
         faults.add_row(
@@ -228,8 +273,10 @@ def report(results: dict) -> None:
             f["route"],
             str(f["requests_during"]),
             f"{f['success_rate_during']:.0%}",
+            f"{f['degraded_during']:.0%}",
             f"{f['p99_before_ms']} ms",
             f"{f['p99_during_ms']} ms",
+            f"{f['breaker_opened_after_s']} s / {f['breaker_closed_after_s']} s",
             f"{f['answering_normally_again_after_s']} s",
         )
     console.print(faults)

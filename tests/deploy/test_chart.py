@@ -174,6 +174,8 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
     if values.get("redis", {}).get("deploy", True):
         # The gateway's state and caches; the embedder's embedding cache.
         expected |= {("gateway", "redis"), ("embedder", "redis")}
+    if values.get("cacheRedis", {}).get("deploy", False):
+        expected.add(("gateway", "cache-redis"))
     if values.get("database", {}).get("deploy", True):
         expected.add(("gateway", "postgresql"))
     if name == "gpu":
@@ -190,6 +192,7 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
         ({"qdrant": {"deploy": False}}, "/qdrant/external/url"),
         ({"image": {"digests": {"gateway": "latest"}}}, "pattern"),
         ({"embedding": {"backend": "tei"}}, "anyOf"),
+        ({"cacheRedis": {"deploy": True}, "redis": {"deploy": False}}, "/redis/deploy"),
     ],
 )
 def test_the_schema_rejects_a_misspelt_or_impossible_value(overrides, message):
@@ -357,3 +360,22 @@ def test_every_process_drains_for_the_grace_its_pod_is_given(rendered):
         pre_stop = int(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1])
         assert 0 < grace <= pod["terminationGracePeriodSeconds"] - pre_stop, component
         assert grace >= pod["terminationGracePeriodSeconds"] - pre_stop - 5, component
+
+
+def test_the_caches_can_have_a_redis_of_their_own_in_the_chart_or_outside():
+    objects = render(load_values([], {"cacheRedis": {"deploy": True}, "redis": {"maxmemoryPolicy": "noeviction"}}))
+    stores = {
+        _component(s): s["spec"]["template"]["spec"]["containers"][0] for s in _of(objects, "StatefulSet").values()
+    }
+    state, caches = stores["redis"]["command"][-1], stores["cache-redis"]["command"][-1]
+    assert "--maxmemory-policy noeviction" in state and "--appendonly yes" in state
+    assert "--maxmemory-policy allkeys-lru" in caches and "--appendonly no" in caches and "--requirepass" in caches
+    gateway = next(d for d in _of(objects, "Deployment").values() if _component(d) == "gateway")
+    assert _env(gateway)["RAGMESH_GATEWAY_CACHE_REDIS_URL"]["value"].startswith("redis://")
+    assert "ragmesh_gateway_cache_redis_password" in _secret_files(gateway["spec"]["template"]["spec"])
+    assert ("gateway", "cache-redis") in _allowed_paths(objects)
+    # Outside the chart: its URL (with any password) comes from a Secret.
+    objects = render(load_values([EXAMPLES / "values-production.yaml"]))
+    gateway = next(d for d in _of(objects, "Deployment").values() if _component(d) == "gateway")
+    assert "ragmesh_gateway_cache_redis_url" in _secret_files(gateway["spec"]["template"]["spec"])
+    assert "cache-redis" not in {_component(s) for s in _of(objects, "StatefulSet").values()}

@@ -120,6 +120,10 @@
 - name: RAGMESH_GATEWAY_REDIS_URL
   value: {{ include "ragmesh.redisUrl" $root | quote }}
 {{- end }}
+{{- if and $root.Values.redis.deploy $root.Values.cacheRedis.deploy }}
+- name: RAGMESH_GATEWAY_CACHE_REDIS_URL
+  value: {{ printf "redis://%s:6379/0" (include "ragmesh.componentName" (dict "root" $root "component" "cache-redis")) | quote }}
+{{- end }}
 {{- else if eq $name "embedder" }}
 - name: RAGMESH_EMBEDDER_EMBEDDING_CACHE_SECONDS
   value: {{ $root.Values.caches.embeddingSeconds | quote }}
@@ -204,6 +208,10 @@
     items:
       - key: {{ $root.Values.redis.auth.passwordKey }}
         path: ragmesh_gateway_redis_password
+{{- if $root.Values.cacheRedis.deploy }}
+      - key: {{ $root.Values.redis.auth.passwordKey }}
+        path: ragmesh_gateway_cache_redis_password
+{{- end }}
 {{- end }}
 {{- with $root.Values.auth.jwt.existingSecret }}
 - secret:
@@ -218,6 +226,13 @@
     items:
       - key: {{ $root.Values.redis.external.urlKey }}
         path: ragmesh_gateway_redis_url
+{{- end }}
+{{- if and (not $root.Values.cacheRedis.deploy) $root.Values.cacheRedis.external.existingSecret }}
+- secret:
+    name: {{ $root.Values.cacheRedis.external.existingSecret }}
+    items:
+      - key: {{ $root.Values.cacheRedis.external.urlKey }}
+        path: ragmesh_gateway_cache_redis_url
 {{- end }}
 {{- else if eq .component "embedder" }}
 {{- if and $root.Values.redis.deploy $root.Values.redis.auth.existingSecret }}
