@@ -178,12 +178,8 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
     embedder: Embedder = TeiEmbedder(settings) if settings.backend == "tei" else LocalEmbedder(settings)
     if not settings.redis_url:
         return embedder
-    import redis.asyncio as redis
-
     from services.embedder.cache import CachedEmbedder
-    from services.runtime.stores import redis_options
+    from services.runtime.stores import redis_client
 
-    client = redis.from_url(
-        settings.redis_url, **redis_options(settings.redis_url, settings.redis_password, settings.redis_timeout_seconds)
-    )
+    client = redis_client(settings.redis_url, settings.redis_password, settings.redis_timeout_seconds)
     return CachedEmbedder(embedder, client, settings.embedding_cache_seconds)

@@ -47,13 +47,13 @@ class Downstream:
         }
         guards = {name: breaker(name, settings) for name in targets}
         channels = {name: open_channel(target, settings, guards[name]) for name, target in targets.items()}
-        state = redis.from_url(settings.redis_url, **redis_options(settings))
-        caches = state
-        if settings.cache_redis_url:
-            options = stores.redis_options(
-                settings.cache_redis_url, settings.cache_redis_password, settings.redis_timeout_seconds
-            )
-            caches = redis.from_url(settings.cache_redis_url, **options)
+        timeout = settings.redis_timeout_seconds
+        state = stores.redis_client(settings.redis_url, settings.redis_password, timeout)
+        caches = (
+            stores.redis_client(settings.cache_redis_url, settings.cache_redis_password, timeout)
+            if settings.cache_redis_url
+            else state
+        )
         return cls(
             embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),
             retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),
@@ -78,11 +78,10 @@ class Downstream:
                 states[name] = health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status).lower()
             except grpc.aio.AioRpcError as exc:
                 states[name] = f"unreachable ({exc.code().name})"
-        stores_ = {
-            "redis": self.redis,
-            **({"cache-redis": self.cache_redis} if self.cache_redis is not self.redis else {}),
-        }
-        for name, client in stores_.items():
+        redises = {"redis": self.redis}
+        if self.cache_redis is not self.redis:
+            redises["cache-redis"] = self.cache_redis
+        for name, client in redises.items():
             try:
                 await client.ping()
                 states[name] = "serving"

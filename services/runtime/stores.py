@@ -12,6 +12,7 @@ and of the limits library's Redis storage, goes through one.
 import pybreaker
 from prometheus_client import Gauge
 from pydantic import SecretStr
+from redis.asyncio import Redis
 from redis.asyncio.connection import Connection, SSLConnection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
@@ -91,3 +92,8 @@ def redis_options(url: str, password: SecretStr | None, timeout_seconds: float) 
     if password:
         options["password"] = password.get_secret_value()
     return options
+
+
+def redis_client(url: str, password: SecretStr | None, timeout_seconds: float) -> Redis:
+    """An asyncio Redis client for `url` with those options (short timeouts, no retries, a breaker per address)."""
+    return Redis.from_url(url, **redis_options(url, password, timeout_seconds))

@@ -120,9 +120,9 @@
 - name: RAGMESH_GATEWAY_REDIS_URL
   value: {{ include "ragmesh.redisUrl" $root | quote }}
 {{- end }}
-{{- if and $root.Values.redis.deploy $root.Values.cacheRedis.deploy }}
+{{- if $root.Values.cacheRedis.deploy }}
 - name: RAGMESH_GATEWAY_CACHE_REDIS_URL
-  value: {{ printf "redis://%s:6379/0" (include "ragmesh.componentName" (dict "root" $root "component" "cache-redis")) | quote }}
+  value: {{ include "ragmesh.cacheRedisUrl" $root | quote }}
 {{- end }}
 {{- else if eq $name "embedder" }}
 - name: RAGMESH_EMBEDDER_EMBEDDING_CACHE_SECONDS

@@ -52,6 +52,11 @@ dns:///{{ include "ragmesh.componentName" . }}-headless.{{ .root.Release.Namespa
 redis://{{ include "ragmesh.componentName" (dict "root" . "component" "redis") }}:6379/0
 {{- end }}
 
+{{/* The in-chart Redis of the caches (same password). */}}
+{{- define "ragmesh.cacheRedisUrl" -}}
+redis://{{ include "ragmesh.componentName" (dict "root" . "component" "cache-redis") }}:6379/0
+{{- end }}
+
 {{- define "ragmesh.qdrantUrl" -}}
 {{- if .Values.qdrant.deploy -}}
 http://{{ include "ragmesh.componentName" (dict "root" . "component" "qdrant") }}:6333
