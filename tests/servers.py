@@ -6,6 +6,7 @@ import json
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 from collections.abc import AsyncIterator
@@ -65,7 +66,8 @@ def postgres_server():
         )
         yield f"postgresql://ragmesh@127.0.0.1:{port}/ragmesh"
     finally:
-        process.terminate()
+        # Fast shutdown: clients still connected (a gateway's pool) are disconnected, not waited for.
+        process.send_signal(signal.SIGINT)
         process.wait(timeout=30)
         shutil.rmtree(workdir, ignore_errors=True)
 

@@ -15,7 +15,13 @@ from services.gateway.auth.keys import KeyStore
 from services.gateway.body_limits import BodyLimit
 from services.gateway.clients import Downstream, redis_options
 from services.gateway.config import GatewaySettings
-from services.gateway.errors import grpc_error_handler, service_error_handler, validation_error_handler
+from services.gateway.errors import (
+    DATABASE_UNAVAILABLE,
+    database_error_handler,
+    grpc_error_handler,
+    service_error_handler,
+    validation_error_handler,
+)
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
@@ -84,6 +90,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
+    for unavailable in DATABASE_UNAVAILABLE:
+        app.add_exception_handler(unavailable, database_error_handler)
     app.include_router(health.router)
     app.include_router(documents.router)
     app.include_router(query.router)

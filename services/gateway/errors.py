@@ -4,6 +4,7 @@
 import logging
 
 import grpc
+import sqlalchemy.exc
 from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -79,6 +80,17 @@ async def service_error_handler(request: Request, exc: Exception) -> JSONRespons
     elif status == 503:
         headers = {"Retry-After": "1"}
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers or None)
+
+
+# The records database did not answer (down, or every pooled connection busy past the pool's timeout).
+DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError)
+
+
+async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    """503 with Retry-After, never a 500 with the database's internals."""
+    log.warning("the records database did not answer: %s", exc)
+    detail = "the records database is unavailable; try again shortly"
+    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:

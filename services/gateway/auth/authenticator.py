@@ -1,7 +1,10 @@
 """The authenticator: whichever credential a request presents (a bootstrap key from configuration, a stored API
 key, a JWT) becomes a Principal, or Unauthenticated says why not. Stored keys are looked up at most every
-`key_cache_seconds` (1 s by default) per replica, so a revoked key is refused everywhere within that."""
+`key_cache_seconds` (1 s by default) per replica, so a revoked key is refused everywhere within that; requests that
+present the same key while it is being looked up wait for that one lookup instead of each querying the database."""
 
+import asyncio
+import functools
 import hmac
 import time
 from datetime import UTC, datetime
@@ -30,6 +33,8 @@ class Authenticator:
         self._ttl = key_cache_seconds
         # key hash -> (looked up at, the principal or the reason it was refused)
         self._cache: dict[str, tuple[float, Principal | str]] = {}
+        # key hash -> the lookup in flight: a burst on one key is one query, not one per request.
+        self._looking_up: dict[str, asyncio.Task[Principal | str]] = {}
 
     async def authenticate(self, presented: str) -> Principal:
         if not presented.strip():
@@ -51,6 +56,7 @@ class Authenticator:
     def forget(self) -> None:
         """Drop every cached lookup (this replica revoked a key: refuse it here at once)."""
         self._cache.clear()
+        self._looking_up.clear()
 
     async def _stored(self, presented: str) -> Principal | str:
         digest = key_hash(presented)
@@ -58,6 +64,20 @@ class Authenticator:
         cached = self._cache.get(digest)
         if cached is not None and now - cached[0] < self._ttl:
             return cached[1]
+        lookup = self._looking_up.get(digest)
+        if lookup is None:
+            lookup = asyncio.create_task(self._look_up(presented, digest))
+            self._looking_up[digest] = lookup
+            lookup.add_done_callback(functools.partial(self._looked_up, digest))
+        # Shielded: one waiter giving up (its client went away) never cancels the lookup the others wait on.
+        return await asyncio.shield(lookup)
+
+    def _looked_up(self, digest: str, lookup: asyncio.Task) -> None:
+        # Only this lookup's entry: forget() may have let a newer lookup of the same key start since.
+        if self._looking_up.get(digest) is lookup:
+            del self._looking_up[digest]
+
+    async def _look_up(self, presented: str, digest: str) -> Principal | str:
         record = await self._keys.find(presented)
         result: Principal | str
         if record is None:
@@ -79,5 +99,5 @@ class Authenticator:
             )
         if len(self._cache) >= _MAX_CACHED:
             self._cache.clear()
-        self._cache[digest] = (now, result)
+        self._cache[digest] = (time.monotonic(), result)
         return result

@@ -2,13 +2,14 @@
 operator acting for another tenant, audited. Two gateway replicas share one PostgreSQL, as in production."""
 
 import asyncio
+import contextlib
 import time
 
 import pytest
 
 from ragmesh.suite import redis_server
 from tests.conftest import ACME, GLOBEX
-from tests.servers import gateway
+from tests.servers import gateway, postgres_server
 
 OPS = {"X-API-Key": "key-ops"}
 
@@ -106,3 +107,21 @@ async def test_the_gateway_reaches_a_redis_that_demands_a_password(suite, tmp_pa
                 key = {"X-API-Key": next(iter(settings.api_keys))}
                 ready = (await api.get("/v1/admin/status", headers=key)).json()["dependencies"]["redis"]
                 assert ready.startswith(state), ready
+
+
+async def test_a_records_database_that_stops_answering_is_a_503_never_a_500(suite):
+    """Stored keys need the database: when it is gone, a request with one fails closed, saying to come back."""
+    with contextlib.ExitStack() as database:
+        url = database.enter_context(postgres_server())
+        settings = suite.gateway_settings(database_url=url, api_keys={"key-db": "db-down"}, key_cache_seconds=0)
+        async with gateway(settings) as api:
+            stored = {"X-API-Key": (await _create(api, {"X-API-Key": "key-db"}, scopes=["query"]))["key"]}
+            assert (await api.post("/v1/search", headers=stored, json={"query": "anything"})).status_code == 200
+            database.close()  # PostgreSQL stops; the gateway keeps running
+            reply = await api.post("/v1/search", headers=stored, json={"query": "anything"})
+            assert reply.status_code == 503 and reply.headers["Retry-After"] == "1"
+            assert "database is unavailable" in reply.json()["detail"] and "postgres" not in reply.text.lower()
+            # A bootstrap key needs no database and is still served.
+            assert (
+                await api.post("/v1/search", headers={"X-API-Key": "key-db"}, json={"query": "x"})
+            ).status_code == 200

@@ -1,11 +1,12 @@
 """The gateway's records on both databases it supports: migrations without drift, the key store, the audit log."""
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, event
 
 from services.gateway.audit import AuditLog
 from services.gateway.auth.authenticator import Authenticator
@@ -79,6 +80,34 @@ async def test_revoked_and_expired_keys_are_refused_with_the_reason(database):
         await auth.authenticate(short.key)
     assert [k.name for k in await keys.list("acme")] == ["short"]
     assert [k.name for k in await keys.list("acme", include_revoked=True)] == ["live", "short"]
+
+
+async def test_a_burst_on_one_key_is_one_database_query_and_a_wrong_key_is_refused_to_all(database):
+    keys = KeyStore(database)
+    auth = Authenticator({}, keys, None, key_cache_seconds=60)
+    issued = await keys.create("acme", "burst", ["query"], created_by="ops")
+    lookups: list[str] = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if "FROM api_keys" in statement:
+            lookups.append(statement)
+
+    event.listen(database.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        callers = await asyncio.gather(*(auth.authenticate(issued.key) for _ in range(200)))
+        assert {caller.key_id for caller in callers} == {issued.record.id} and len(lookups) == 1
+        wrong = issued.record.prefix + "_" + "y" * 43
+        refused = await asyncio.gather(*(auth.authenticate(wrong) for _ in range(50)), return_exceptions=True)
+        assert all(isinstance(r, Unauthenticated) for r in refused) and len(lookups) == 2
+        # A revocation on this replica forgets at once: the next request looks the key up again.
+        await keys.revoke("acme", issued.record.id)
+        auth.forget()
+        lookups.clear()
+        with pytest.raises(Unauthenticated, match="revoked"):
+            await auth.authenticate(issued.key)
+        assert len(lookups) == 1
+    finally:
+        event.remove(database.engine.sync_engine, "before_cursor_execute", count)
 
 
 async def test_another_tenants_key_cannot_be_revoked_and_bad_scopes_are_refused(database):
