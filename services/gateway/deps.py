@@ -20,6 +20,7 @@ from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import RateLimiter
 from services.gateway.usage import UsageLedger
 from services.runtime.errors import PermissionDenied, Unauthenticated
+from services.runtime.telemetry import annotate, step
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="An API key issued to a tenant.")
 _bearer = HTTPBearer(auto_error=False, description="An API key, or a JWT from the configured issuer.")
@@ -83,12 +84,16 @@ async def authenticate(
     presented = api_key or (bearer.credentials if bearer else None)
     if not presented:
         raise Unauthenticated("missing API key: send it as 'X-API-Key', or a key or JWT as 'Authorization: Bearer'")
-    caller = await authenticator.authenticate(presented)
+    with step("gateway", "auth"):
+        caller = await authenticator.authenticate(presented)
     if act_for and act_for != caller.tenant:
         if not (caller.allows("admin") and caller.tenant in settings.operator_tenants):
             raise PermissionDenied("only an operator's admin credential may act for another tenant")
         await audit.record(act_for, caller, "act-for-tenant", f"{request.method} {request.url.path}")
         caller = dataclasses.replace(caller, tenant=act_for)
+    # For the access log and the trace: the tenant, never the key or the user.
+    request.state.tenant = caller.tenant
+    annotate(tenant=caller.tenant)
     return caller
 
 
@@ -105,7 +110,8 @@ def admitted(scope: str, bucket: str):
         limiter: Annotated[RateLimiter, Depends(get_rate_limiter)],
         response: Response,
     ) -> AsyncIterator[Principal]:
-        ticket = await limiter.admit(caller, bucket, caller.rate_limits)
+        with step("gateway", "rate_limit", bucket=bucket):
+            ticket = await limiter.admit(caller, bucket, caller.rate_limits)
         response.headers.update(ticket.headers())
         try:
             yield caller

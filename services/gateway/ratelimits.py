@@ -25,6 +25,7 @@ from limits.errors import StorageError
 from prometheus_client import Counter
 
 from services.gateway.identity import Principal
+from services.gateway.metrics import RATE_LIMITED
 from services.runtime.errors import ServiceError
 
 log = logging.getLogger(__name__)
@@ -133,6 +134,7 @@ class RateLimiter:
             if not hit:
                 stats = await limiter.get_window_stats(item, *identifiers)
                 scope = identifiers[0]
+                RATE_LIMITED.labels(scope).inc()
                 raise RateLimited(
                     f"rate limit reached: {item.amount} {bucket} requests per {item.get_expiry()} s for this "
                     f"{'credential' if scope == 'caller' else scope}",
@@ -173,6 +175,7 @@ class RateLimiter:
             _, _, count, _ = await pipe.execute()
         if count > cap:
             await self._redis.zrem(key, member)
+            RATE_LIMITED.labels("in_flight").inc()
             raise RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
         return key, member
 
@@ -181,6 +184,7 @@ class RateLimiter:
         if not cap:
             return None
         if self._local_in_flight[tenant] >= cap:
+            RATE_LIMITED.labels("in_flight").inc()
             raise RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
         self._local_in_flight[tenant] += 1
         return "", tenant

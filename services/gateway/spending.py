@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ragmesh.generator.v1 import generator_pb2
 from services.gateway.budgets import MICRO, BudgetExceeded, Budgets, Prices, Reservation
 from services.gateway.identity import Principal
+from services.gateway.metrics import observe_model_use
 from services.gateway.models import Usage
 from services.gateway.usage import UsageLedger
 from services.runtime.errors import Unavailable
@@ -89,8 +90,9 @@ class Tab:
             return None
         return charge
 
-    async def settle(self, charge: Charge, usage: Usage | None) -> None:
-        """Charge the call's real cost instead of its worst case (nothing when it failed before any usage)."""
+    async def settle(self, charge: Charge, usage: Usage | None, model: str = "") -> None:
+        """Charge the call's real cost instead of its worst case (nothing when it failed before any usage), and
+        count its tokens and cost under `model`."""
         if charge.settled:
             return
         charge.settled = True
@@ -98,6 +100,7 @@ class Tab:
         await self.budgets.settle(charge.reservation, cost)
         if usage is None:
             return
+        observe_model_use(model, usage.prompt_tokens, usage.completion_tokens, cost)
         self.cost_micro_usd += round(cost * MICRO)
         self.usage = Usage(
             prompt_tokens=self.usage.prompt_tokens + usage.prompt_tokens,

@@ -1,6 +1,6 @@
 """Generator settings (env prefix RAGMESH_GENERATOR_)."""
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
@@ -18,6 +18,7 @@ class GeneratorSettings(ServiceSettings):
     """
 
     model_config = SettingsConfigDict(env_prefix="RAGMESH_GENERATOR_", extra="ignore")
+    service_name: ClassVar[str] = "generator"
 
     model: str = "text-completion-openai/gemma-3-270m"
     # Base URL of an OpenAI-compatible server (llama.cpp, vLLM, Ollama); empty for hosted providers.

@@ -28,6 +28,7 @@ from services.generator.prompts import (
     extraction_messages,
     extraction_prompt,
 )
+from services.generator.tracing import model_call_tracing
 from services.runtime.errors import INVALID_OUTPUT, InvalidArgument, Unavailable
 
 log = logging.getLogger(__name__)
@@ -113,6 +114,7 @@ class AnswerWriter:
     def __init__(self, settings: GeneratorSettings) -> None:
         self._guard = LeakGuard(INSTRUCTION)
         self._settings = settings
+        self._tracing = model_call_tracing(settings)
         # When the model server has no tokenize endpoint, when to ask it again.
         self._server_tokenizer_retry_at = 0.0
 
@@ -181,6 +183,7 @@ class AnswerWriter:
             "temperature": s.temperature if temperature is None else temperature,
             "timeout": s.timeout_seconds,
             "num_retries": s.num_retries,
+            **self._tracing,
         }
         if s.api_base and model == s.model:
             args.update(api_base=s.api_base, api_key=s.api_key)
@@ -210,6 +213,7 @@ class AnswerWriter:
             "temperature": 0.0,
             "timeout": s.timeout_seconds,
             "num_retries": s.num_retries,
+            **self._tracing,
         }
         constrained = False
         if s.api_base and model == s.model:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from services.ingest.metrics import QUARANTINED
 from services.ingest.schema import FieldSpec
 from services.runtime.access import Viewer
 
@@ -124,6 +125,7 @@ class Catalog:
             if name not in columns:
                 self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} TEXT NOT NULL DEFAULT '{empty}'")
         self._lock = threading.Lock()
+        QUARANTINED.set(self._quarantine_size())
 
     def get(self, tenant: str, document_id: str) -> DocumentRecord | None:
         with self._lock:
@@ -249,6 +251,10 @@ class Catalog:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (now(), tenant, filename, content_type, size_bytes, reason),
             )
+            QUARANTINED.set(self._quarantine_size())
+
+    def _quarantine_size(self) -> int:
+        return int(self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
 
     def audit_log(self, tenant: str) -> list[dict[str, object]]:
         with self._lock:

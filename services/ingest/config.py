@@ -1,6 +1,7 @@
 """Ingest settings (env prefix RAGMESH_INGEST_)."""
 
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic_settings import SettingsConfigDict
 
@@ -11,6 +12,7 @@ class IngestSettings(ServiceSettings):
     """Where documents are kept, the services ingest calls, and the limits it enforces."""
 
     model_config = SettingsConfigDict(env_prefix="RAGMESH_INGEST_", extra="ignore")
+    service_name: ClassVar[str] = "ingest"
 
     data_dir: Path = Path(".ragmesh/ingest")
     embedder_target: str = "127.0.0.1:50051"

@@ -18,11 +18,13 @@ from services.ingest.catalog import Catalog, DocumentRecord, now
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
 from services.ingest.extract import Extracted, extract, resolve_type
+from services.ingest.metrics import DOCUMENTS
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
 from services.runtime.access import Viewer
 from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from services.runtime.telemetry import step
 
 log = logging.getLogger(__name__)
 
@@ -124,11 +126,28 @@ class Ingestor:
         return Path(self._settings.data_dir) / "raw" / tenant_dir / document_id
 
     async def ingest(self, item: IngestInput) -> IngestResult:
+        """Validate, extract, chunk, embed and index one document (or quarantine it with the reason)."""
+        with step("ingest", "ingest_document", tenant=item.tenant, size_bytes=len(item.content)) as span:
+            try:
+                result = await self._ingest(item)
+            except InvalidArgument:
+                DOCUMENTS.labels("quarantined").inc()
+                raise
+            except BaseException:
+                DOCUMENTS.labels("failed").inc()
+                raise
+            DOCUMENTS.labels(result.status).inc()
+            span.set_attributes({"document.id": result.document_id, "document.status": result.status})
+            return result
+
+    async def _ingest(self, item: IngestInput) -> IngestResult:
         content_type = resolve_type(item.content_type, item.filename)
         try:
-            _validate(item, self._settings.max_document_bytes)
-            attributes = check_attributes(self.catalog.schema(item.tenant)[0], item.attributes)
-            document = extract(item.content, content_type, item.title)
+            with step("ingest", "validate"):
+                _validate(item, self._settings.max_document_bytes)
+                attributes = check_attributes(self.catalog.schema(item.tenant)[0], item.attributes)
+            with step("ingest", "extract", content_type=content_type):
+                document = extract(item.content, content_type, item.title)
         except InvalidArgument as exc:
             if item.tenant:
                 self.catalog.quarantine(item.tenant, item.filename, content_type, len(item.content), str(exc))

@@ -1,7 +1,7 @@
 """Retriever settings (env prefix RAGMESH_RETRIEVER_)."""
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
@@ -13,6 +13,7 @@ class RetrieverSettings(ServiceSettings):
     """Which Qdrant engine holds the index, and how searches are shaped."""
 
     model_config = SettingsConfigDict(env_prefix="RAGMESH_RETRIEVER_", extra="ignore")
+    service_name: ClassVar[str] = "retriever"
 
     # "edge": qdrant-edge, Qdrant's engine in process, on disk under data_dir (the embedded default).
     # "qdrant": a Qdrant server or cluster at qdrant_url through qdrant-client; with qdrant_url empty,

@@ -9,6 +9,7 @@ from services.runtime.breakers import BreakerInterceptor
 from services.runtime.deadlines import DeadlineInterceptor
 from services.runtime.peers import channel_credentials, client_interceptors
 from services.runtime.settings import ServiceSettings
+from services.runtime.telemetry import grpc_client_interceptors
 
 # Big enough for a batch of document chunks with their vectors.
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -90,10 +91,12 @@ def open_channel(
 ) -> grpc.aio.Channel:
     """A channel to another service, authenticated as the settings say (services/runtime/peers.py): TLS with our
     certificate for mtls, our token on every call for token, plaintext for none (one machine); every call through
-    the service's circuit breaker when one is given (services/runtime/breakers.py)."""
+    the service's circuit breaker when one is given (services/runtime/breakers.py) and traced (telemetry.py)."""
     if settings is None:
         return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
-    interceptors: list[grpc.aio.ClientInterceptor] = [BreakerInterceptor(guard)] if guard else []
+    # The trace's context goes on every call (and a span per call), the breaker's refusals included.
+    interceptors: list[grpc.aio.ClientInterceptor] = grpc_client_interceptors(settings)
+    interceptors += [BreakerInterceptor(guard)] if guard else []
     interceptors.append(DeadlineInterceptor())
     interceptors += client_interceptors(settings)
     credentials = channel_credentials(settings)

@@ -15,9 +15,11 @@ from services.runtime.channels import SERVER_OPTIONS
 from services.runtime.deadlines import within_deadline
 from services.runtime.errors import map_errors
 from services.runtime.interceptors import GuardInterceptor
+from services.runtime.logs import configure_logging
 from services.runtime.metrics import observe_call
 from services.runtime.peers import peer_guard, server_credentials
 from services.runtime.settings import ServiceSettings
+from services.runtime.telemetry import grpc_server_interceptor
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def build_host(
 
     `register` adds the service's servicers and returns their full names.
     """
-    interceptors = [
+    interceptors: list[grpc.aio.ServerInterceptor] = [
         GuardInterceptor(within_deadline),
         GuardInterceptor(observe_call),
         GuardInterceptor(map_errors),
@@ -86,6 +88,9 @@ def build_host(
     if guard is not None:
         # Inside map_errors, so a refused peer gets UNAUTHENTICATED with the reason.
         interceptors.append(GuardInterceptor(guard))
+    if (tracing := grpc_server_interceptor(settings)) is not None:
+        # Outermost: the caller's trace continues here, and every other interceptor's work is inside the span.
+        interceptors.insert(0, tracing)
     server = grpc.aio.server(interceptors=interceptors, options=SERVER_OPTIONS)
     names = register(server)
     health_servicer = health.aio.HealthServicer()
@@ -107,7 +112,7 @@ def build_host(
 
 def serve(create: Callable[[], ServiceHost], settings: ServiceSettings) -> None:
     """Run one service until SIGTERM or SIGINT, then drain and stop."""
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings)
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.host)
 

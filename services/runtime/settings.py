@@ -2,7 +2,7 @@
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +21,8 @@ class ServiceSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(extra="ignore", secrets_dir=SECRETS_DIR)
+    # The service's name in traces, logs and metrics (each subclass sets its own).
+    service_name: ClassVar[str] = "service"
 
     host: str = "127.0.0.1"
     # 0 picks a free port (tests); the chart sets a fixed one.
@@ -30,6 +32,15 @@ class ServiceSettings(BaseSettings):
     # Port of the Prometheus /metrics endpoint; 0 turns it off.
     metrics_port: int = 0
     log_level: str = "INFO"
+    # json: one JSON object per line (time, level, service, trace and span ids, event), personal data redacted;
+    # text: the same redacted lines for a human at a terminal.
+    log_format: Literal["json", "text"] = "json"
+    # OpenTelemetry traces (services/runtime/telemetry.py): off makes no spans at all.
+    tracing: bool = True
+    # Share of requests traced (decided where the request enters; the services it reaches follow).
+    trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
+    # An OTLP/gRPC collector, e.g. http://otel-collector:4317; empty: spans are not exported.
+    otlp_endpoint: str = ""
     # Service-to-service authentication (services/runtime/peers.py): none, token or mtls.
     peer_auth: Literal["none", "token", "mtls"] = "none"
     # token: what this service sends when it calls another ...

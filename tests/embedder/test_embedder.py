@@ -8,10 +8,10 @@ import pytest
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.suite import free_port
-from services.embedder.cache import LOOKUPS as CACHE_LOOKUPS
 from services.embedder.config import EmbedderSettings
 from services.embedder.model import DROPPED
 from services.embedder.server import create_server
+from services.runtime.metrics import CACHE_HITS
 from tests.servers import running
 
 
@@ -105,7 +105,7 @@ async def test_work_whose_caller_gave_up_is_dropped_and_a_full_queue_refuses_at_
 async def test_the_embedding_cache_encodes_each_text_once_for_every_caller_and_survives_redis_going_away(redis_url):
     settings = EmbedderSettings(redis_url=redis_url)
     texts = [f"the Tern ferry leaves Harl at 07:{i:02d}" for i in range(5)]
-    hits = CACHE_LOOKUPS.labels("hit")
+    hits = CACHE_HITS.labels("embedding")
     async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
         stub = embedder_pb2_grpc.EmbedderServiceStub(channel)
         first = await stub.Embed(embedder_pb2.EmbedRequest(texts=texts, kind=embedder_pb2.INPUT_KIND_DOCUMENT))

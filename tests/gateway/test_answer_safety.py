@@ -43,7 +43,7 @@ async def test_whole_and_cached_answers_carry_no_images_or_foreign_links(obedien
     again = (await obedient.post("/v1/query", headers=KEY, json=body)).json()
     assert again["cached"] is True
     _assert_safe(again["answer"])
-    metrics = (await obedient.get("/metrics/")).text
+    metrics = (await obedient.get("/metrics", headers=KEY)).text
     assert "ragmesh_gateway_answer_removals_total" in metrics
 
 

@@ -376,4 +376,6 @@ async def test_openapi_documents_every_route(api):
         "/healthz",
         "/readyz",
     } <= set(paths)
-    assert (await api.get("/metrics")).status_code in (200, 307)
+    # Metrics are for administrators (and for Prometheus on the metrics port), not the public.
+    assert (await api.get("/metrics")).status_code == 401
+    assert (await api.get("/metrics", headers=ACME)).status_code == 200

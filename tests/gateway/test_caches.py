@@ -6,7 +6,7 @@ import pytest
 import redis.asyncio as redis
 
 from ragmesh.suite import redis_server
-from services.gateway.query.caches.keys import LOOKUPS
+from services.runtime.metrics import CACHE_HITS
 from tests.servers import gateway
 
 ADMIN = {"X-API-Key": "key-caches"}
@@ -17,7 +17,7 @@ PARAPHRASE = "When does the Tern ferry depart from Harl harbour?"
 
 
 def _hits(layer: str) -> float:
-    return LOOKUPS.labels(layer, "hit")._value.get()
+    return CACHE_HITS.labels(layer)._value.get()
 
 
 @pytest.fixture(scope="module")

@@ -166,7 +166,7 @@ class Compressor:
             fallbacks.append("compress_llm")
             return None
         finally:
-            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None)
+            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None, reply.model if reply else "")
         return set(json.loads(reply.json)["sentences"])
 
 

@@ -138,4 +138,4 @@ class Planner:
             log.warning("self-query LLM unavailable (%s); using the parser's filters", exc)
             return {}
         finally:
-            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None)
+            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None, reply.model if reply else "")

@@ -33,7 +33,7 @@ class Retrieval:
     def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
         self._settings = settings
         self._downstream = downstream
-        self._reranker = Reranker(settings.reranker_url, settings.reranker_timeout_seconds)
+        self._reranker = Reranker(settings)
         self._cache = RetrievalCache(downstream.cache_redis, settings.retrieval_cache_seconds)
 
     async def embed(self, text: str, timings: dict[str, float]) -> list[float]:
@@ -60,15 +60,17 @@ class Retrieval:
         search.viewer.CopyFrom(caller.viewer_message())
         key = RetrievalCache.key(version, search) if version else ""
         if key:
-            with timed(timings, "retrieval_cache"):
+            with timed(timings, "retrieval_cache") as span:
                 cached = await self._cache.get(key)
+                span.set_attribute("cache.hit", cached is not None)
             if cached is not None:
                 return cached
         if vector is None:
             vector = await self.embed(text, timings)
-        with timed(timings, "retrieve"):
+        with timed(timings, "retrieve") as span:
             search.dense.extend(vector)
             found = await self._downstream.retriever.Search(search, timeout=self._settings.retrieval_timeout_seconds)
+            span.set_attribute("retrieval.document_ids", list(dict.fromkeys(h.chunk.document_id for h in found.hits)))
         hits = list(found.hits)
         if key:
             await self._cache.put(key, hits, vector)

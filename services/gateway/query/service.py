@@ -10,6 +10,7 @@ from services.gateway.budgets import BudgetPolicy, Budgets
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.metrics import observe_answer
 from services.gateway.models import QueryRequest, QueryResponse, SearchRequest, SearchResponse
 from services.gateway.query.caches import AnswerCache, CorpusVersions, SemanticCache
 from services.gateway.query.evidence import Evidence, EvidenceGatherer
@@ -23,9 +24,11 @@ from services.gateway.query.responses import (
 )
 from services.gateway.query.safety import StreamSanitizer
 from services.gateway.query.search import Searcher
+from services.gateway.query.traced import described
 from services.gateway.spending import Charge, Spending, Tab
 from services.gateway.tiers import bound_query, bound_search, tier_of
 from services.gateway.usage import UsageLedger
+from services.runtime.telemetry import step
 
 log = logging.getLogger(__name__)
 MIDWAY = "the answer was cut off: generation failed midway; the text so far and its citations follow"
@@ -94,7 +97,8 @@ class QueryService:
         # Instructions, the worked example and the question stay under this many tokens (a question is at most
         # max_question_chars, about a quarter as many tokens).
         overhead = 300 + s.max_question_chars // 4
-        charge = await tab.reserve("answer", evidence.context.tokens + overhead, max_tokens)
+        with step("gateway", "budget"):
+            charge = await tab.reserve("answer", evidence.context.tokens + overhead, max_tokens)
         if tab.tight:
             return charge, min(max_tokens, s.budget_tight_max_tokens)
         # 0 lets the generator use its own default length (the worst case assumed budget_max_tokens).
@@ -103,13 +107,18 @@ class QueryService:
     async def answer(self, caller: Principal, request: QueryRequest) -> QueryResponse:
         """The whole answer; from the cache when the same question was answered on the same corpus and prompt."""
         request = self.held(caller, request)
-        async with self.tab(caller, "query") as tab:
-            return await self._answer(tab, request)
+        with step("gateway", "answer", tenant=caller.tenant) as span:
+            async with self.tab(caller, "query") as tab:
+                response = await self._answer(tab, request)
+            described(span, request.question, response, self.settings.trace_question_text)
+        observe_answer("query", response)
+        return response
 
     async def _answer(self, tab: Tab, request: QueryRequest) -> QueryResponse:
         caller = tab.caller
         tenant = caller.tenant
-        question = clean_question(request.question, self.settings.max_question_chars)
+        with step("gateway", "validate"):
+            question = clean_question(request.question, self.settings.max_question_chars)
         version = await self.versions.current(tenant)
         prompt_version = await self.generation.prompt_version() if version and request.generate else "none"
         key = (
@@ -117,7 +126,10 @@ class QueryService:
             if version and prompt_version
             else ""
         )
-        if key and (cached := await self._cache.get(key, caller.viewer)) is not None:
+        with step("gateway", "answer_cache") as span:
+            cached = await self._cache.get(key, caller.viewer) if key else None
+            span.set_attribute("cache.hit", cached is not None)
+        if cached is not None:
             tab.cached = True
             # What this request spent: nothing (the cached usage was the first asker's).
             return cached.model_copy(update={"cached": True, "usage": tab.usage})
@@ -126,12 +138,14 @@ class QueryService:
             timings: dict[str, float] = {}
             vector = await self.evidence.retrieval.embed(question, timings)
             semantic_key = SemanticCache.key(tenant, caller.viewer, version, request, prompt_version)
-            if (similar := await self._semantic.find(semantic_key, vector)) is not None:
-                answer_key, earlier, _ = similar
-                if (cached := await self._cache.get(answer_key, caller.viewer)) is not None:
-                    tab.cached = True
-                    update = {"cached": "semantic", "cached_question": earlier, "usage": tab.usage}
-                    return cached.model_copy(update=update)
+            with step("gateway", "semantic_cache") as span:
+                similar = await self._semantic.find(semantic_key, vector)
+                cached = await self._cache.get(similar[0], caller.viewer) if similar is not None else None
+                span.set_attribute("cache.hit", cached is not None)
+            if similar is not None and cached is not None:
+                tab.cached = True
+                update = {"cached": "semantic", "cached_question": similar[1], "usage": tab.usage}
+                return cached.model_copy(update=update)
         evidence = await self.evidence.gather(tab, request, version, vector)
         if vector is not None:
             evidence.timings_ms = {**timings, **evidence.timings_ms}
@@ -142,14 +156,16 @@ class QueryService:
         else:
             charge, max_tokens = await self._reserve(tab, evidence, request)
             generated = await self.generation.generate(evidence, max_tokens, economy=tab.tight)
-            await tab.settle(charge, generated.usage if generated else None)
+            await tab.settle(charge, generated.usage if generated else None, generated.model if generated else "")
             if generated is None:
                 return answer_response(tab.usage, evidence, DEGRADED_ANSWER, degraded=True)
-            response = answer_response(tab.usage, evidence, generated.text, generated)
+            with step("gateway", "post_process"):
+                response = answer_response(tab.usage, evidence, generated.text, generated)
         if key and not evidence.fallbacks:
-            await self._cache.put(key, response, evidence.access())
-            if semantic_key and vector is not None and not evidence.no_context:
-                await self._semantic.add(semantic_key, question, key, vector)
+            with step("gateway", "cache_store"):
+                await self._cache.put(key, response, evidence.access())
+                if semantic_key and vector is not None and not evidence.no_context:
+                    await self._semantic.add(semantic_key, question, key, vector)
         return response
 
     async def stream(self, caller: Principal, request: QueryRequest) -> AsyncIterator[dict]:
@@ -196,7 +212,7 @@ class QueryService:
                             yield _event("token", {"text": released})
                 if released := guard.finish():
                     yield _event("token", {"text": released})
-                await tab.settle(charge, final.usage if final else None)
+                await tab.settle(charge, final.usage if final else None, final.model if final else "")
                 if final is None:
                     response = answer_response(tab.usage, evidence, "".join(pieces) or DEGRADED_ANSWER, degraded=True)
                     if pieces:
@@ -207,6 +223,7 @@ class QueryService:
                     response = answer_response(tab.usage, evidence, final.text, final)
             if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
                 yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
+            observe_answer("query", response)
             yield _event("citations", [c.model_dump() for c in response.citations])
             yield _event("done", response.model_dump_json())
         except Exception:
@@ -216,7 +233,7 @@ class QueryService:
         finally:
             # A caller that hangs up mid-answer: the model may have run to its end; its worst case stays charged.
             if charge is not None and not charge.settled and final is not None:
-                await tab.settle(charge, final.usage)
+                await tab.settle(charge, final.usage, final.model)
             await self.spending.close(tab)
 
     async def search(self, caller: Principal, request: SearchRequest) -> SearchResponse:

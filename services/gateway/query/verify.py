@@ -94,7 +94,7 @@ class ClaimChecker:
             log.warning("verdict unavailable (%s); answering with retrieval only", exc.code().name)
             return self._response(evidence, None, set(), degraded=True, usage=tab.usage)
         finally:
-            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None)
+            await tab.settle(charge, usage_of(reply.usage) if reply is not None else None, reply.model if reply else "")
         answer = json.loads(reply.json)
         verdict = answer["verdict"]
         cited = set(answer["evidence"])

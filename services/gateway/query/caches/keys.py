@@ -1,6 +1,7 @@
 """What every cache layer shares: keys under the tenant's prefix (so one tenant's entries can be dropped), hit and
 miss counters, and safe Redis calls (a Redis that does not answer is a miss, never an error)."""
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -8,10 +9,10 @@ from collections.abc import Awaitable
 from typing import TypeVar
 
 import redis.asyncio as redis
-from prometheus_client import Counter
+
+from services.runtime.metrics import CACHE_HITS, CACHE_MISSES, CACHE_SIZE
 
 log = logging.getLogger(__name__)
-LOOKUPS = Counter("ragmesh_gateway_cache_lookups_total", "Cache lookups by layer and result.", ["cache", "result"])
 LAYERS = ("answer", "semantic", "retrieval")
 T = TypeVar("T")
 
@@ -23,7 +24,7 @@ def cache_key(layer: str, tenant: str, *identity: object) -> str:
 
 
 def counted(layer: str, hit: bool) -> None:
-    LOOKUPS.labels(layer, "hit" if hit else "miss").inc()
+    (CACHE_HITS if hit else CACHE_MISSES).labels(layer).inc()
 
 
 async def quietly(layer: str, call: Awaitable[T], default: T) -> T:
@@ -44,15 +45,35 @@ class Caches:
     def _pattern(self, layer: str, tenant: str | None) -> str:
         return f"ragmesh:{layer}:{tenant or '*'}:*" if layer in LAYERS else f"ragmesh:{layer}:*"
 
-    async def sizes(self, tenant: str | None) -> dict[str, int]:
+    async def sizes(self, tenant: str | None, layers: tuple[str, ...] = LAYERS) -> dict[str, int]:
         """Entries per layer (for one tenant, or all)."""
         sizes = {}
-        for layer in LAYERS:
+        for layer in layers:
             count = 0
             async for _ in self._redis.scan_iter(match=self._pattern(layer, tenant), count=1000):
                 count += 1
             sizes[layer] = count
         return sizes
+
+    def keep_counted(self, every_seconds: float) -> asyncio.Task | asyncio.Future:
+        """Count every layer's entries (all tenants, and the embedding cache) into the cache_size gauge now and every
+        `every_seconds`, in the background; cancel what this returns to stop. SCAN walks the keys in small steps,
+        so Redis keeps serving between them."""
+
+        async def count() -> None:
+            while True:
+                try:
+                    for layer, entries in (await self.sizes(None, (*LAYERS, "embedding"))).items():
+                        CACHE_SIZE.labels(layer).set(entries)
+                except (redis.RedisError, OSError) as exc:
+                    log.warning("could not count the cache entries (%s)", type(exc).__name__)
+                await asyncio.sleep(every_seconds)
+
+        if every_seconds <= 0:
+            done = asyncio.get_running_loop().create_future()
+            done.set_result(None)
+            return done
+        return asyncio.create_task(count())
 
     async def drop(self, tenant: str | None, layers: tuple[str, ...] = LAYERS) -> dict[str, int]:
         """Delete the entries of `layers` (for one tenant, or all); how many went, per layer."""

@@ -1,0 +1,159 @@
+"""Traces: one OpenTelemetry tracer provider per service, W3C trace context over HTTP and gRPC, the maintained
+instrumentations (FastAPI, gRPC, Redis, SQLAlchemy, HTTPX) handed that provider, OTLP export when a collector is
+configured.
+
+Providers are passed to each instrumentation explicitly rather than set as the process's global, because the tests
+(and `ragmesh up --in-process`) run several services in one process and each span must name the service it came
+from. With no collector configured spans are still made (trace ids reach logs and the `X-Trace-Id` header) and
+dropped at once; with tracing off no span is made at all.
+"""
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+from opentelemetry.trace import NoOpTracer, Span, Tracer
+
+from services.runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+_PROVIDERS: dict[tuple[str, float, str], TracerProvider] = {}
+# The tracer each service's own code uses (the last one configured for that service in this process).
+_TRACERS: dict[str, Tracer] = {}
+# Processors every provider gets, present and future: the tests' in-memory exporter.
+_EXTRA: list[SpanProcessor] = []
+_NO_TRACER = NoOpTracer()
+
+
+def provider(settings: ServiceSettings) -> TracerProvider | None:
+    """The service's tracer provider, made once per process and configuration; None with tracing off."""
+    name = settings.service_name
+    if not settings.tracing:
+        _TRACERS[name] = _NO_TRACER
+        return None
+    key = (name, settings.trace_sample_ratio, settings.otlp_endpoint)
+    if (made := _PROVIDERS.get(key)) is None:
+        made = TracerProvider(
+            resource=Resource.create({"service.name": f"ragmesh-{name}", "service.namespace": "ragmesh"}),
+            # A sampled request is sampled in every service it reaches: the gateway decides, the others follow.
+            sampler=ParentBased(TraceIdRatioBased(settings.trace_sample_ratio)),
+        )
+        if settings.otlp_endpoint:
+            made.add_span_processor(_otlp(settings.otlp_endpoint))
+        for processor in _EXTRA:
+            made.add_span_processor(processor)
+        _PROVIDERS[key] = made
+    _TRACERS[name] = made.get_tracer(f"ragmesh.{name}")
+    return made
+
+
+def _otlp(endpoint: str) -> SpanProcessor:
+    # Imported only when a collector is configured; batching keeps export off the request path, and a collector
+    # that does not answer costs dropped spans, never a blocked request.
+    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    log.info("exporting traces over OTLP to %s", endpoint)
+    return BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, insecure=endpoint.startswith("http://")))
+
+
+def add_span_processor(processor: SpanProcessor) -> None:
+    """Send every service's spans to `processor` as well (tests: an in-memory exporter)."""
+    _EXTRA.append(processor)
+    for made in _PROVIDERS.values():
+        made.add_span_processor(processor)
+
+
+def tracer(service: str) -> Tracer:
+    """The tracer of `service`'s own spans (pipeline steps); a no-op one until the service is configured."""
+    return _TRACERS.get(service, _NO_TRACER)
+
+
+@contextmanager
+def step(service: str, name: str, **attributes: object) -> Iterator[Span]:
+    """A span for one step of a service's work, as a child of the current one."""
+    with tracer(service).start_as_current_span(name, attributes=attributes or None) as span:
+        yield span
+
+
+def trace_id() -> str:
+    """The current trace's id as 32 hex digits; empty outside a trace."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else ""
+
+
+def annotate(**attributes: object) -> None:
+    """Set attributes on the current span (None values are left out)."""
+    span = trace.get_current_span()
+    if span.is_recording():
+        span.set_attributes({key: value for key, value in attributes.items() if value is not None})
+
+
+def grpc_server_interceptor(settings: ServiceSettings):
+    """The gRPC server interceptor that continues the caller's trace; None with tracing off."""
+    made = provider(settings)
+    if made is None:
+        return None
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    return aio_server_interceptor(tracer_provider=made)
+
+
+def grpc_client_interceptors(settings: ServiceSettings) -> list:
+    """The gRPC client interceptors that carry the current trace to the callee."""
+    made = provider(settings)
+    if made is None:
+        return []
+    from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+    return aio_client_interceptors(tracer_provider=made)
+
+
+def instrument_app(app, settings: ServiceSettings) -> None:
+    """Server spans for every FastAPI route (probes and metrics left out)."""
+    made = provider(settings)
+    if made is not None:
+        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+        FastAPIInstrumentor.instrument_app(
+            app, tracer_provider=made, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+        )
+
+
+def instrument_redis(client, settings: ServiceSettings) -> None:
+    """A span per Redis command of this client."""
+    made = provider(settings)
+    if made is not None:
+        from opentelemetry.instrumentation.redis import RedisInstrumentor
+
+        RedisInstrumentor.instrument_client(client, tracer_provider=made)
+
+
+def instrument_engine(engine, settings: ServiceSettings) -> None:
+    """A span per SQL statement on this engine (an AsyncEngine's sync engine)."""
+    made = provider(settings)
+    if made is not None:
+        # The instrumentor's own entry point patches create_engine process-wide and instruments only once per
+        # process; its EngineTracer instruments just this engine, with this service's provider.
+        from opentelemetry.instrumentation.sqlalchemy import __version__
+        from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+        from opentelemetry.metrics import get_meter
+
+        usage = get_meter("opentelemetry.instrumentation.sqlalchemy", __version__).create_up_down_counter(
+            "db.client.connections.usage"
+        )
+        EngineTracer(made.get_tracer("opentelemetry.instrumentation.sqlalchemy", __version__), engine, usage)
+
+
+def instrument_httpx(client, settings: ServiceSettings) -> None:
+    """A span per HTTP request of this client, carrying the trace to the server."""
+    made = provider(settings)
+    if made is not None:
+        from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
+        HTTPXClientInstrumentor.instrument_client(client, tracer_provider=made)

@@ -1,0 +1,151 @@
+"""Observability through the real suite: one trace per question across all five services, Prometheus metrics on
+every service, the trace id in the response."""
+
+import threading
+
+import pytest
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from prometheus_client import REGISTRY, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from services.runtime import telemetry
+from tests.servers import gateway
+
+TRACES = {"key-traces": "traces"}
+HEADERS = {"X-API-Key": "key-traces"}
+DOCUMENT = (
+    "Harl harbour timetable\n\n"
+    "The Tern ferry leaves Harl harbour at 07:15 every weekday and at 09:00 on Sundays. "
+    "Tickets are sold on board; bicycles travel free."
+)
+QUESTION = "When does the Tern ferry leave Harl harbour?"
+
+
+class Recorder(SpanProcessor):
+    """Keeps the spans that end while recording (processors cannot be removed from a provider once added)."""
+
+    def __init__(self) -> None:
+        self.spans: list[ReadableSpan] = []
+        self.recording = False
+        self._lock = threading.Lock()
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if self.recording:
+            with self._lock:
+                self.spans.append(span)
+
+
+@pytest.fixture(scope="module")
+def recorder() -> Recorder:
+    recorder = Recorder()
+    telemetry.add_span_processor(recorder)
+    return recorder
+
+
+@pytest.fixture(scope="module")
+async def api(suite, recorder):
+    async with gateway(suite.gateway_settings(api_keys=TRACES)) as client:
+        files = {"file": ("harl.txt", DOCUMENT.encode(), "text/plain")}
+        reply = await client.post("/v1/documents", headers=HEADERS, files=files)
+        assert reply.status_code in (200, 201), reply.text
+        yield client
+
+
+def _service(span: ReadableSpan) -> str:
+    return str(span.resource.attributes["service.name"])
+
+
+async def test_one_question_is_one_trace_through_all_five_services_with_a_span_per_step(api, recorder):
+    recorder.spans.clear()
+    recorder.recording = True
+    try:
+        reply = await api.post("/v1/query", headers=HEADERS, json={"question": QUESTION})
+    finally:
+        recorder.recording = False
+    assert reply.status_code == 200, reply.text
+    trace_id = reply.headers["X-Trace-Id"]
+    assert len(trace_id) == 32
+    spans = [s for s in recorder.spans if format(s.context.trace_id, "032x") == trace_id]
+    # Every span the request caused is in its trace, none of them a root but the gateway's server span.
+    assert {_service(s) for s in spans} == {
+        "ragmesh-gateway",
+        "ragmesh-embedder",
+        "ragmesh-retriever",
+        "ragmesh-generator",
+        "ragmesh-ingest",
+    }
+    roots = [s for s in spans if s.parent is None]
+    assert len(roots) == 1 and _service(roots[0]) == "ragmesh-gateway" and roots[0].kind.name == "SERVER"
+    ids = {s.context.span_id for s in spans}
+    assert all(s.parent.span_id in ids for s in spans if s.parent is not None)
+    names = {s.name for s in spans}
+    steps = {"auth", "rate_limit", "validate", "answer_cache", "embed", "retrieve", "expand", "budget", "generate"}
+    assert steps <= names, steps - names
+    assert {"post_process", "answer"} <= names
+    # The gRPC hops: client and server spans of the same call, in the callee's service.
+    assert any(s.name.endswith("RetrieverService/Search") and _service(s) == "ragmesh-retriever" for s in spans)
+    assert any(s.name.endswith("EmbedderService/Embed") and _service(s) == "ragmesh-embedder" for s in spans)
+    # The model call, by LiteLLM's own callback, under the generator's span, with tokens and cost but no text.
+    model_call = next(s for s in spans if s.name == "litellm_request")
+    assert _service(model_call) == "ragmesh-generator"
+    assert model_call.attributes["gen_ai.usage.output_tokens"] > 0
+    # The answer's span: tenant and a hash of the question, never the key or (by default) the question itself.
+    answer = next(s for s in spans if s.name == "answer")
+    assert answer.attributes["tenant"] == "traces"
+    assert len(answer.attributes["question.hash"]) == 16
+    assert answer.attributes["answer.degraded"] is False
+    assert answer.attributes["retrieval.document_ids"]
+    every_value = " ".join(str(v) for s in spans for v in s.attributes.values())
+    assert "key-traces" not in every_value
+    assert QUESTION not in every_value
+    cache = next(s for s in spans if s.name == "answer_cache")
+    assert cache.attributes["cache.hit"] is False
+
+
+async def test_a_repeated_question_is_a_cache_hit_on_its_span_and_calls_no_other_service(api, recorder):
+    await api.post("/v1/query", headers=HEADERS, json={"question": QUESTION + " "})
+    recorder.spans.clear()
+    recorder.recording = True
+    try:
+        reply = await api.post("/v1/query", headers=HEADERS, json={"question": QUESTION + " "})
+    finally:
+        recorder.recording = False
+    assert reply.json()["cached"] is True
+    trace_id = reply.headers["X-Trace-Id"]
+    spans = [s for s in recorder.spans if format(s.context.trace_id, "032x") == trace_id]
+    assert next(s for s in spans if s.name == "answer_cache").attributes["cache.hit"] is True
+    assert not {"ragmesh-embedder", "ragmesh-retriever", "ragmesh-generator"} & {_service(s) for s in spans}
+
+
+async def test_metrics_parse_and_carry_the_red_and_business_metrics(api):
+    await api.post("/v1/query", headers=HEADERS, json={"question": QUESTION})
+    await api.post("/v1/query", headers=HEADERS, json={"question": "Which colour is the harbour master's boat?"})
+    await api.post("/v1/search", headers=HEADERS, json={"query": "ferry"})
+    # Every service registers in this process's default registry (each runs its own process, and port, in
+    # production): the gateway's /metrics shows them all here.
+    text = (await api.get("/metrics", headers=HEADERS)).text
+    families = {family.name: family for family in text_string_to_metric_families(text)}
+    for name in (
+        "assistant_requests",
+        "assistant_request_duration_seconds",
+        "cache_hits",
+        "cache_misses",
+        "api_tokens_used",
+        "api_cost_dollars",
+        "answer_confidence",
+        "context_relevance_score",
+        "ragmesh_grpc_server_handled",
+        "ragmesh_grpc_server_handling_seconds",
+        "ragmesh_embedder_batch_texts",
+        "ragmesh_ingest_documents",
+        "ragmesh_breaker_state",
+    ):
+        assert name in families, name
+    routes = {s.labels["route"] for s in families["assistant_requests"].samples if s.name.endswith("_total")}
+    assert {"/v1/query", "/v1/search", "/v1/documents"} <= routes
+    # Bounded labels: route templates, never a tenant, key or question.
+    labels = {value for family in families.values() for s in family.samples for value in s.labels.values()}
+    assert not {"traces", "key-traces", QUESTION} & labels
+    methods = {s.labels["method"] for s in families["ragmesh_grpc_server_handled"].samples}
+    assert {"/ragmesh.embedder.v1.EmbedderService/Embed", "/ragmesh.retriever.v1.RetrieverService/Search"} <= methods
+    assert generate_latest(REGISTRY)
