@@ -59,7 +59,7 @@ def lint(values: dict, chart: Path = CHART) -> list[str]:
     return findings + list(report.get("errors") or [])
 
 
-CUSTOM_API_VERSIONS = ("cert-manager.io/v1",)
+CUSTOM_API_VERSIONS = ("cert-manager.io/v1", "monitoring.coreos.com/v1")
 
 
 def validate(objects: list[dict], versions: tuple[str, ...] = KUBE_VERSIONS) -> list[str]:
@@ -68,7 +68,8 @@ def validate(objects: list[dict], versions: tuple[str, ...] = KUBE_VERSIONS) -> 
 
     errors = []
     for version in versions:
-        # Custom resources (cert-manager's Certificate) have no schema in Kubernetes' own set.
+        # Custom resources (cert-manager's Certificate, the Prometheus Operator's ServiceMonitor and PrometheusRule)
+        # have no schema in Kubernetes' own set.
         for obj in (o for o in objects if o["apiVersion"] not in CUSTOM_API_VERSIONS):
             try:
                 kubernetes_validate.validate(obj, version, strict=True)

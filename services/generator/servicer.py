@@ -4,6 +4,7 @@ import json
 from collections.abc import AsyncIterator
 
 import grpc
+from prometheus_client import Gauge
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from services.generator.llm import Answer, AnswerWriter, parse_schema
@@ -15,6 +16,9 @@ MAX_TOKENS_LIMIT = 4_096
 MAX_COUNT_TEXTS = 512
 MAX_SCHEMA_CHARS = 20_000
 MAX_EXAMPLES = 8
+# What the generator's HPA can scale on through a metrics adapter (the chart's autoscaling.inFlightTarget): CPU says
+# little about a replica waiting on a model provider.
+IN_FLIGHT = Gauge("ragmesh_generator_in_flight_generations", "Answers this replica is generating now.")
 
 
 def _validate(request: generator_pb2.GenerateRequest) -> list[Passage]:
@@ -52,9 +56,11 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     ) -> generator_pb2.GenerateResponse:
         passages = _validate(request)
         temperature = request.temperature if request.HasField("temperature") else None
-        return _response(
-            await self._writer.answer(request.question, passages, request.max_tokens, temperature, request.economy)
-        )
+        with IN_FLIGHT.track_inprogress():
+            answer = await self._writer.answer(
+                request.question, passages, request.max_tokens, temperature, request.economy
+            )
+        return _response(answer)
 
     async def GenerateStream(
         self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
@@ -62,11 +68,12 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         passages = _validate(request)
         temperature = request.temperature if request.HasField("temperature") else None
         deltas = self._writer.stream(request.question, passages, request.max_tokens, temperature, request.economy)
-        async for delta in deltas:
-            if delta.final is not None:
-                yield generator_pb2.GenerateStreamResponse(final=_response(delta.final))
-            else:
-                yield generator_pb2.GenerateStreamResponse(delta=delta.text)
+        with IN_FLIGHT.track_inprogress():
+            async for delta in deltas:
+                if delta.final is not None:
+                    yield generator_pb2.GenerateStreamResponse(final=_response(delta.final))
+                else:
+                    yield generator_pb2.GenerateStreamResponse(delta=delta.text)
 
     async def CountTokens(
         self, request: generator_pb2.CountTokensRequest, context: grpc.aio.ServicerContext

@@ -8,3 +8,4 @@ DOCUMENTS = Counter(
     ["state"],
 )
 QUARANTINED = Gauge("ragmesh_ingest_quarantined_documents", "Documents held in quarantine (every tenant).")
+IN_PROGRESS = Gauge("ragmesh_ingest_in_progress_documents", "Documents this replica is ingesting now (the backlog).")

@@ -18,7 +18,7 @@ from services.ingest.catalog import Catalog, DocumentRecord, now
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
 from services.ingest.extract import Extracted, extract, resolve_type
-from services.ingest.metrics import DOCUMENTS
+from services.ingest.metrics import DOCUMENTS, IN_PROGRESS
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
 from services.runtime.access import Viewer
 from services.runtime.breakers import breaker
@@ -127,7 +127,10 @@ class Ingestor:
 
     async def ingest(self, item: IngestInput) -> IngestResult:
         """Validate, extract, chunk, embed and index one document (or quarantine it with the reason)."""
-        with step("ingest", "ingest_document", tenant=item.tenant, size_bytes=len(item.content)) as span:
+        with (
+            IN_PROGRESS.track_inprogress(),
+            step("ingest", "ingest_document", tenant=item.tenant, size_bytes=len(item.content)) as span,
+        ):
             try:
                 result = await self._ingest(item)
             except InvalidArgument:

@@ -1,10 +1,12 @@
 """The Helm chart, rendered by Helm's own engine and checked against the Kubernetes schemas and our rules."""
 
+import json
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ragmesh.deploy import EXAMPLES, KUBE_VERSIONS, dump, lint, load_values, render, validate
 
@@ -15,6 +17,7 @@ VALUE_SETS = {
     "gpu": [EXAMPLES / "values-gpu.yaml"],
 }
 SERVICES = ("gateway", "embedder", "retriever", "generator", "ingest")
+METRICS_PORT = 9464
 
 
 @pytest.fixture(scope="module", params=sorted(VALUE_SETS))
@@ -146,11 +149,13 @@ def _allowed_paths(objects: list[dict]) -> set[tuple[str, str]]:
         if selected is None:
             continue
         for rule in policy["spec"].get("ingress", []):
+            # Prometheus's rule opens the metrics port and nothing else.
+            scrape = [port["port"] for port in rule.get("ports", [])] == [METRICS_PORT]
             for source in rule.get("from", []):
                 if "podSelector" in source:
                     paths.add((source["podSelector"]["matchLabels"]["app.kubernetes.io/component"], selected))
                 elif "namespaceSelector" in source:
-                    paths.add(("ingress-controller", selected))
+                    paths.add(("prometheus" if scrape else "ingress-controller", selected))
     assert {callee for _, callee in paths} <= pods
     return paths
 
@@ -168,6 +173,7 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
         ("ingest", "retriever"),
         ("gateway", "generator"),
         ("gateway", "ingest"),
+        *(("prometheus", service) for service in SERVICES),
     }
     if values.get("qdrant", {}).get("deploy", True):
         expected.add(("retriever", "qdrant"))
@@ -379,3 +385,49 @@ def test_the_caches_can_have_a_redis_of_their_own_in_the_chart_or_outside():
     gateway = next(d for d in _of(objects, "Deployment").values() if _component(d) == "gateway")
     assert "ragmesh_gateway_cache_redis_url" in _secret_files(gateway["spec"]["template"]["spec"])
     assert "cache-redis" not in {_component(s) for s in _of(objects, "StatefulSet").values()}
+
+
+def test_every_service_serves_metrics_and_the_operator_objects_come_from_deploy_monitoring():
+
+    monitoring = Path(__file__).resolve().parents[2] / "deploy" / "monitoring"
+    on = {"enabled": True}
+    values = load_values(
+        [EXAMPLES / "values-production.yaml"],
+        {"observability": {"serviceMonitor": on, "prometheusRule": on, "dashboards": on}},
+    )
+    objects = render(values, release="rm", namespace="prod")
+    assert not validate(objects)
+    for deployment in _of(objects, "Deployment").values():
+        component = _component(deployment)
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        assert {"name": "metrics", "containerPort": METRICS_PORT, "protocol": "TCP"} in container["ports"]
+        assert _env(deployment)[f"RAGMESH_{component.upper()}_METRICS_PORT"]["value"] == str(METRICS_PORT)
+    for service in SERVICES:
+        ports = {p["name"]: p for p in _of(objects, "Service")[f"rm-ragmesh-{service}"]["spec"]["ports"]}
+        assert ports["metrics"]["targetPort"] == "metrics"
+    (monitor,) = _of(objects, "ServiceMonitor").values()
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    (rule,) = _of(objects, "PrometheusRule").values()
+    assert rule["spec"] == yaml.safe_load((monitoring / "alerts.yaml").read_text())
+    dashboards = _of(objects, "ConfigMap")["rm-ragmesh-dashboards"]
+    shipped = {f"ragmesh-{p.name}": json.loads(p.read_text()) for p in (monitoring / "dashboards").glob("*.json")}
+    assert {key: json.loads(text) for key, text in dashboards["data"].items()} == shipped
+    # Off by default: a cluster without the operator's CRDs installs cleanly.
+    default = render(load_values([]))
+    assert not _of(default, "ServiceMonitor") and not _of(default, "PrometheusRule")
+
+
+def test_the_generator_can_scale_on_generations_in_flight_and_a_service_without_such_a_gauge_cannot():
+    import helm_python as helm
+
+    values = load_values([], {"services": {"generator": {"autoscaling": {"inFlightTarget": 4}}}})
+    hpa = _of(render(values), "HorizontalPodAutoscaler")["ragmesh-generator"]
+    pods = [m["pods"] for m in hpa["spec"]["metrics"] if m["type"] == "Pods"]
+    assert pods == [
+        {
+            "metric": {"name": "ragmesh_generator_in_flight_generations"},
+            "target": {"type": "AverageValue", "averageValue": "4"},
+        }
+    ]
+    with pytest.raises(helm.HelmError, match="exports no in-flight gauge"):
+        render(load_values([], {"services": {"retriever": {"autoscaling": {"inFlightTarget": 4}}}}))

@@ -18,6 +18,26 @@
 - name: RAGMESH_{{ upper $name }}_BREAKER_SUCCESS_THRESHOLD
   value: {{ .successThreshold | quote }}
 {{- end }}
+{{- with $root.Values.observability }}
+- name: RAGMESH_{{ upper $name }}_METRICS_PORT
+  value: {{ .metricsPort | quote }}
+- name: RAGMESH_{{ upper $name }}_LOG_LEVEL
+  value: {{ $svc.logLevel | default .logLevel | quote }}
+- name: RAGMESH_{{ upper $name }}_LOG_FORMAT
+  value: {{ .logFormat | quote }}
+- name: RAGMESH_{{ upper $name }}_TRACING
+  value: {{ .tracing.enabled | quote }}
+- name: RAGMESH_{{ upper $name }}_TRACE_SAMPLE_RATIO
+  value: {{ .tracing.sampleRatio | quote }}
+- name: RAGMESH_{{ upper $name }}_OTLP_ENDPOINT
+  value: {{ .tracing.otlpEndpoint | quote }}
+{{- if eq $name "gateway" }}
+- name: RAGMESH_GATEWAY_DOCS_ENABLED
+  value: {{ .docs | quote }}
+- name: RAGMESH_GATEWAY_TRACE_QUESTION_TEXT
+  value: {{ .tracing.questionText | quote }}
+{{- end }}
+{{- end }}
 - name: HF_HUB_OFFLINE
   value: "1"
 - name: RAGMESH_SECRETS_DIR

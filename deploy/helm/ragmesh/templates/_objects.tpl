@@ -73,6 +73,9 @@ spec:
             - name: {{ $svc.protocol }}
               containerPort: {{ $svc.port }}
               protocol: TCP
+            - name: metrics
+              containerPort: {{ .root.Values.observability.metricsPort }}
+              protocol: TCP
           env:
             {{- include "ragmesh.env" . | nindent 12 }}
           {{- if and (eq .component "generator") .root.Values.llm.existingSecret }}
@@ -186,6 +189,11 @@ spec:
       {{- if eq .svc.protocol "grpc" }}
       appProtocol: grpc
       {{- end }}
+    # Prometheus scrapes each pod behind this Service (the ServiceMonitor names this port).
+    - name: metrics
+      port: {{ .root.Values.observability.metricsPort }}
+      targetPort: metrics
+      appProtocol: http
 {{- end }}
 
 {{/* gRPC keeps one HTTP/2 connection per client: a ClusterIP would pin it to one replica. The headless
@@ -239,6 +247,21 @@ spec:
         target:
           type: Utilization
           averageUtilization: {{ $scale.memory }}
+    {{- if $scale.inFlightTarget }}
+    {{- $gauges := dict "gateway" "ragmesh_gateway_requests_in_flight" "generator" "ragmesh_generator_in_flight_generations" "embedder" "ragmesh_embedder_queued_texts" "ingest" "ragmesh_ingest_in_progress_documents" }}
+    {{- if not (hasKey $gauges .component) }}
+    {{- fail (printf "services.%s.autoscaling.inFlightTarget: the %s exports no in-flight gauge to scale on" .component .component) }}
+    {{- end }}
+    # Served by a metrics adapter (prometheus-adapter) from the pods' own gauge: a generator waiting on a model
+    # provider is busy at low CPU.
+    - type: Pods
+      pods:
+        metric:
+          name: {{ get $gauges .component }}
+        target:
+          type: AverageValue
+          averageValue: {{ $scale.inFlightTarget | quote }}
+    {{- end }}
   behavior:
     scaleDown:
       stabilizationWindowSeconds: {{ $scale.scaleDownStabilizationSeconds }}
@@ -309,4 +332,12 @@ spec:
             matchLabels:
               {{- include "ragmesh.selectorLabels" (dict "root" $.root "component" .) | nindent 14 }}
         {{- end }}
+    # Prometheus, from its namespace, on the metrics port only.
+    - ports:
+        - port: {{ .root.Values.observability.metricsPort }}
+          protocol: TCP
+      from:
+        - namespaceSelector:
+            matchLabels:
+              {{- toYaml .root.Values.observability.prometheusNamespaceLabels | nindent 14 }}
 {{- end }}
