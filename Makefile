@@ -98,11 +98,13 @@ deploy: $(STAMP) ## Install or upgrade the release (VALUES=..., SMOKE_URL=..., R
 	$(BIN)/ragmesh deploy -f $(VALUES) --smoke-url "$(SMOKE_URL)"
 
 .PHONY: bench
-bench: install redis-server ## Query latency (p50/p95), ingest throughput, and what authentication adds, on loopback.
+bench: install redis-server ## Query latency (p50/p95), ingest throughput, what auth and tracing add, caches and faults, on loopback.
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.auth
 	$(BIN)/python -m bench.self_query
 	$(BIN)/python -m bench.neighbours
+	$(BIN)/python -m bench.resilience
+	$(BIN)/python -m bench.observability
 
 .PHONY: eval
 eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.

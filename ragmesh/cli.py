@@ -36,9 +36,13 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="Where indexes, catalogue, model and logs live.")] = Path(".ragmesh"),
     port: Annotated[int, typer.Option(help="The gateway's port.")] = 8080,
     llm_threads: Annotated[int, typer.Option(help="CPU threads for the local LLM.")] = 1,
+    with_prometheus: Annotated[
+        bool, typer.Option(help="Also start a local Prometheus (when installed) scraping every service.")
+    ] = False,
 ) -> None:
     """Start Redis, the local LLM and the five services; wait until healthy; Ctrl-C stops everything."""
-    raise typer.Exit(run_suite(SuitePlan(data_dir=data_dir, gateway_port=port, llm_threads=llm_threads), console))
+    plan = SuitePlan(data_dir=data_dir, gateway_port=port, llm_threads=llm_threads, with_prometheus=with_prometheus)
+    raise typer.Exit(run_suite(plan, console))
 
 
 def _files(paths: list[Path]) -> list[Path]:

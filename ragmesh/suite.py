@@ -21,10 +21,12 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 
+from ragmesh.prometheus import start_prometheus
 from ragmesh.supervisor import Supervisor, die_with_parent
 
 DEV_KEY = "ragmesh-dev-key"
 DEV_TENANT = "default"
+SERVICES = ("gateway", "embedder", "retriever", "generator", "ingest")
 
 
 @dataclass
@@ -39,6 +41,15 @@ class SuitePlan:
     ingest_port: int = 50054
     llm_port: int = 8090
     redis_port: int = 6379
+    # Each service's Prometheus metrics (the gateway's public /metrics needs the admin scope; this port does not).
+    gateway_metrics_port: int = 9464
+    embedder_metrics_port: int = 9465
+    retriever_metrics_port: int = 9466
+    generator_metrics_port: int = 9467
+    ingest_metrics_port: int = 9468
+    # `ragmesh up --with-prometheus`: a local Prometheus scraping them all, with the alert rules loaded.
+    with_prometheus: bool = False
+    prometheus_port: int = 9090
     llm_threads: int = 1
     api_keys: str = field(
         default_factory=lambda: os.environ.get("RAGMESH_GATEWAY_API_KEYS", f'{{"{DEV_KEY}": "{DEV_TENANT}"}}')
@@ -47,6 +58,9 @@ class SuitePlan:
     @property
     def redis_url(self) -> str:
         return f"redis://127.0.0.1:{self.redis_port}/0"
+
+    def metrics_ports(self) -> dict[str, int]:
+        return {name: getattr(self, f"{name}_metrics_port") for name in SERVICES}
 
     def env(self) -> dict[str, str]:
         target = "127.0.0.1:{}".format
@@ -73,6 +87,7 @@ class SuitePlan:
             "HF_HUB_OFFLINE": "1",
             "TOKENIZERS_PARALLELISM": "false",
         }
+        values |= {f"RAGMESH_{name.upper()}_METRICS_PORT": port for name, port in self.metrics_ports().items()}
         if os.environ.get("RAGMESH_GENERATOR_MODEL"):
             # A model the user chose (hosted, or on their own server): the base URL is theirs too, not ours.
             values["RAGMESH_GENERATOR_API_BASE"] = os.environ.get("RAGMESH_GENERATOR_API_BASE", "")
@@ -147,7 +162,10 @@ def port_problem(plan: SuitePlan) -> str:
         "generator": plan.generator_port,
         "ingest": plan.ingest_port,
         "local LLM": plan.llm_port,
+        **{f"{name} metrics": port for name, port in plan.metrics_ports().items()},
     }
+    if plan.with_prometheus:
+        ports["Prometheus"] = plan.prometheus_port
     if not redis_ready(plan.redis_port):
         ports["redis"] = plan.redis_port
     owners: dict[int, list[str]] = {}
@@ -229,10 +247,15 @@ def up(plan: SuitePlan, console: Console | None = None) -> int:
         supervisor.spawn("gateway", [sys.executable, "-m", "services.gateway"])
         base = f"http://127.0.0.1:{plan.gateway_port}"
         supervisor.wait_until("gateway", lambda: http_ok(f"{base}/readyz"), 60)
+        prometheus = start_prometheus(plan, supervisor, console) if plan.with_prometheus else ""
         console.rule(f"[bold green]ragmesh is up in {time.monotonic() - begun:.1f} s")
         console.print(f"  API           {base}")
         console.print(f"  OpenAPI docs  {base}/docs")
-        console.print(f"  readiness     {base}/readyz    metrics {base}/metrics")
+        console.print(f"  readiness     {base}/readyz")
+        metrics = "  ".join(f"{name} :{port}" for name, port in plan.metrics_ports().items())
+        console.print(f"  metrics       http://127.0.0.1:<port>/metrics  ({metrics})")
+        if prometheus:
+            console.print(f"  Prometheus    {prometheus}  (targets {prometheus}/targets, alerts {prometheus}/alerts)")
         if plan.api_keys == f'{{"{DEV_KEY}": "{DEV_TENANT}"}}':
             console.print(
                 f"  API key       {DEV_KEY}  (tenant '{DEV_TENANT}'; set RAGMESH_GATEWAY_API_KEYS for your own)"
@@ -262,9 +285,8 @@ class BackgroundSuite:
         import json
         import threading
 
-        self.ports = {
-            n: free_port() for n in ("gateway", "embedder", "retriever", "generator", "ingest", "llm", "redis")
-        }
+        names = (*SERVICES, "llm", "redis", *(f"{service}_metrics" for service in SERVICES))
+        self.ports = {name: free_port() for name in names}
         plan = ", ".join(f"{name}_port={port}" for name, port in self.ports.items())
         script = (
             "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "

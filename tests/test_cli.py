@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,10 +13,11 @@ import threading
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from ragmesh.cli import app
-from ragmesh.suite import DEV_KEY, SuitePlan, free_port, port_problem
+from ragmesh.suite import DEV_KEY, SERVICES, SuitePlan, free_port, port_problem
 from tests.conftest import MOCK_ANSWER
 from tests.servers import gateway
 
@@ -89,15 +91,16 @@ async def test_keys_create_list_and_revoke(suite):
 class _Up:
     """`ragmesh up` in a child process on free ports, its output collected."""
 
-    def __init__(self, data_dir, redis_url: str) -> None:
-        self.ports = {name: free_port() for name in ("gateway", "embedder", "retriever", "generator", "ingest", "llm")}
+    def __init__(self, data_dir, redis_url: str, with_prometheus: bool = False) -> None:
+        names = (*SERVICES, "llm", *(f"{service}_metrics" for service in SERVICES))
+        self.ports = {name: free_port() for name in (*names, *(["prometheus"] if with_prometheus else []))}
         self.data_dir = data_dir
         redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
         script = (
             "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "
             f"raise SystemExit(up(SuitePlan(data_dir=Path({str(data_dir)!r}), redis_port={redis_port}, "
             + ", ".join(f"{name}_port={port}" for name, port in self.ports.items())
-            + ")))"
+            + f", with_prometheus={with_prometheus})))"
         )
         self.process = subprocess.Popen(
             [sys.executable, "-c", script],
@@ -141,11 +144,13 @@ class _Up:
 
 
 def test_up_starts_every_part_until_ready_and_stops_them_all_on_sigint(tmp_path, redis_url):
-    suite = _Up(tmp_path, redis_url)
+    with_prometheus = shutil.which("prometheus") is not None
+    suite = _Up(tmp_path, redis_url, with_prometheus=with_prometheus)
     try:
         suite.wait_for("ragmesh is up", 240)
         assert httpx.get(f"http://127.0.0.1:{suite.ports['gateway']}/readyz", timeout=5).status_code == 200
         assert set(suite.status().values()) == {"serving"}
+        _observed(suite, with_prometheus)
         suite.process.send_signal(signal.SIGINT)
         suite.process.wait(timeout=60)
         suite.reader.join(timeout=10)
@@ -190,6 +195,51 @@ def test_up_restarts_a_dead_service_while_the_gateway_degrades_and_no_child_outl
     finally:
         if suite.process.poll() is None:
             suite.process.kill()
+
+
+def _observed(suite: _Up, with_prometheus: bool) -> None:
+    """Each process serves its own metrics, writes JSON log lines with the trace of each request, and Prometheus
+    (when installed) scrapes them all with the alert rules loaded."""
+    base = f"http://127.0.0.1:{suite.ports['gateway']}"
+    reply = httpx.post(f"{base}/v1/search", headers={"X-API-Key": DEV_KEY}, json={"query": "ferry"}, timeout=60)
+    assert reply.status_code == 200, reply.text
+    expected = {
+        "gateway": "assistant_requests",
+        "embedder": "ragmesh_grpc_server_handled",
+        "retriever": "ragmesh_grpc_server_handled",
+        "generator": "ragmesh_generator_in_flight_generations",
+        "ingest": "ragmesh_ingest_quarantined_documents",
+    }
+    for service, metric in expected.items():
+        text = httpx.get(f"http://127.0.0.1:{suite.ports[f'{service}_metrics']}/metrics", timeout=10).text
+        assert metric in {family.name for family in text_string_to_metric_families(text)}, service
+    # The access-log line of that request: JSON, carrying the trace id the response gave.
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [
+            json.loads(x) for x in (suite.data_dir / "logs" / "gateway.log").read_text().splitlines() if x[:1] == "{"
+        ]
+        access = [x for x in lines if x.get("event") == "request" and x.get("trace_id") == reply.headers["X-Trace-Id"]]
+        if access or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    assert access and access[0]["service"] == "gateway" and access[0]["route"] == "/v1/search", lines[-5:]
+    assert access[0]["tenant"] == "default" and access[0]["status"] == 200
+    if not with_prometheus:
+        return
+    prometheus = f"http://127.0.0.1:{suite.ports['prometheus']}"
+    deadline = time.monotonic() + 60
+    while True:
+        up = httpx.get(f"{prometheus}/api/v1/query", params={"query": "up"}, timeout=10).json()["data"]["result"]
+        if sorted(r["metric"]["job"] for r in up if r["value"][1] == "1") == sorted(f"ragmesh-{s}" for s in SERVICES):
+            break
+        assert time.monotonic() < deadline, up
+        time.sleep(1)
+    groups = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"]
+    assert {rule["name"] for group in groups for rule in group["rules"]} >= {
+        "RagmeshBreakerOpen",
+        "RagmeshErrorRateHigh",
+    }
 
 
 def _running(pid: int) -> bool:
