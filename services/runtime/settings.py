@@ -37,7 +37,8 @@ class ServiceSettings(BaseSettings):
     log_format: Literal["json", "text"] = "json"
     # OpenTelemetry traces (services/runtime/telemetry.py): off makes no spans at all.
     tracing: bool = True
-    # Share of requests traced (decided where the request enters; the services it reaches follow).
+    # Share of requests traced, decided at the gateway; the services a request reaches follow its decision and start
+    # no trace of their own (their setting is not read).
     trace_sample_ratio: float = Field(1.0, ge=0.0, le=1.0)
     # An OTLP/gRPC collector, e.g. http://otel-collector:4317; empty: spans are not exported.
     otlp_endpoint: str = ""

@@ -1,9 +1,13 @@
 """Observability through the real suite: one trace per question across all five services, Prometheus metrics on
 every service, the trace id in the response."""
 
+import asyncio
 import threading
+import time
 
+import grpc
 import pytest
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -149,3 +153,65 @@ async def test_metrics_parse_and_carry_the_red_and_business_metrics(api):
     methods = {s.labels["method"] for s in families["ragmesh_grpc_server_handled"].samples}
     assert {"/ragmesh.embedder.v1.EmbedderService/Embed", "/ragmesh.retriever.v1.RetrieverService/Search"} <= methods
     assert generate_latest(REGISTRY)
+
+
+async def test_an_unsampled_request_has_a_trace_id_but_records_nothing_in_any_service(suite, recorder):
+    settings = suite.gateway_settings(api_keys=TRACES, trace_sample_ratio=0.0)
+    async with gateway(settings) as unsampled:
+        recorder.spans.clear()
+        recorder.recording = True
+        try:
+            reply = await unsampled.post("/v1/query", headers=HEADERS, json={"question": "Are bicycles free?"})
+        finally:
+            recorder.recording = False
+    assert reply.status_code == 200, reply.text
+    # The id is there for the logs and the user's complaint; no service recorded a span of it (nor of its own).
+    assert len(reply.headers["X-Trace-Id"]) == 32
+    assert recorder.spans == []
+
+
+class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """An OTLP/gRPC trace receiver, as an OpenTelemetry collector runs one: keeps what it is sent."""
+
+    def __init__(self) -> None:
+        self.requests: list[trace_service_pb2.ExportTraceServiceRequest] = []
+
+    async def Export(self, request, context):
+        self.requests.append(request)
+        return trace_service_pb2.ExportTraceServiceResponse()
+
+
+async def test_spans_go_to_the_configured_collector_and_a_collector_that_is_down_blocks_nothing(suite):
+    collector = _Collector()
+    server = grpc.aio.server()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        settings = suite.gateway_settings(api_keys=TRACES, otlp_endpoint=f"http://127.0.0.1:{port}")
+        async with gateway(settings) as exported:
+            reply = await exported.post("/v1/search", headers=HEADERS, json={"query": "ferry timetable"})
+            assert reply.status_code == 200, reply.text
+            await asyncio.to_thread(telemetry.provider(settings).force_flush)
+        spans = [
+            (resource.resource, span)
+            for request in collector.requests
+            for resource in request.resource_spans
+            for scope in resource.scope_spans
+            for span in scope.spans
+        ]
+        trace_id = reply.headers["X-Trace-Id"]
+        ours = [span for _, span in spans if span.trace_id.hex() == trace_id]
+        assert {span.name for span in ours} >= {"POST /v1/search", "auth", "retrieve"}
+        names = {a.value.string_value for resource, _ in spans for a in resource.attributes if a.key == "service.name"}
+        assert names == {"ragmesh-gateway"}
+    finally:
+        await server.stop(0)
+    # Nothing listens there any more: requests are answered as quickly as ever, the spans are dropped.
+    down = suite.gateway_settings(api_keys=TRACES, otlp_endpoint=f"http://127.0.0.1:{port}", trace_sample_ratio=1.0)
+    async with gateway(down) as orphaned:
+        started = time.monotonic()
+        for _ in range(5):
+            reply = await orphaned.post("/v1/search", headers=HEADERS, json={"query": "ferry timetable"})
+            assert reply.status_code == 200
+        assert time.monotonic() - started < 5
