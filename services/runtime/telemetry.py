@@ -81,7 +81,12 @@ def tracer(service: str) -> Tracer:
 
 @contextmanager
 def step(service: str, name: str, **attributes: object) -> Iterator[Span]:
-    """A span for one step of a service's work, as a child of the current one."""
+    """A span for one step of a service's work, as a child of the current one; inside a request that is not traced,
+    no span at all (the current, unrecorded one is yielded, so attributes set on it go nowhere)."""
+    current = trace.get_current_span()
+    if current.get_span_context().is_valid and not current.is_recording():
+        yield current
+        return
     with tracer(service).start_as_current_span(name, attributes=attributes or None) as span:
         yield span
 
