@@ -26,6 +26,7 @@ from services.gateway.self_query import (
 )
 from services.gateway.spending import Tab, tokens_at_most, usage_of
 from services.runtime.errors import Unavailable
+from services.runtime.telemetry import step
 
 log = logging.getLogger(__name__)
 _SELF_QUERY_TOKENS = 120
@@ -96,7 +97,9 @@ class Planner:
         given = explicit_filters(filters, fields)
         if not self_query or not fields:
             return Plan(text=question, filters=given)
-        extracted, unresolved = self._parser.parse(question, fields)
+        with step("gateway", "self_query") as span:
+            extracted, unresolved = self._parser.parse(question, fields)
+            span.set_attribute("self_query.fields", sorted(extracted.filters))
         extracted.filters = {name: f for name, f in extracted.filters.items() if name not in given}
         unresolved = [spec for spec in unresolved if spec.name not in given]
         if unresolved and (self._settings.self_query_llm if llm is None else llm):
