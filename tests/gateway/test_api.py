@@ -379,3 +379,10 @@ async def test_openapi_documents_every_route(api):
     # Metrics are for administrators (and for Prometheus on the metrics port), not the public.
     assert (await api.get("/metrics")).status_code == 401
     assert (await api.get("/metrics", headers=ACME)).status_code == 200
+
+
+async def test_docs_can_be_turned_off_for_production(suite):
+    async with gateway(suite.gateway_settings(docs_enabled=False)) as closed:
+        for path in ("/docs", "/redoc", "/openapi.json"):
+            assert (await closed.get(path)).status_code == 404, path
+        assert (await closed.get("/healthz")).status_code == 200
