@@ -7,7 +7,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from services.ingest.metrics import QUARANTINED
@@ -57,8 +57,10 @@ CREATE TABLE IF NOT EXISTS quarantine (
 """
 
 
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now(days_ago: float = 0) -> str:
+    """The time (or `days_ago` days before it) as stored: ISO 8601 in UTC, to the millisecond, sortable as text."""
+    at = datetime.now(UTC) - timedelta(days=days_ago)
+    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -252,6 +254,25 @@ class Catalog:
                 (now(), tenant, filename, content_type, size_bytes, reason),
             )
             QUARANTINED.set(self._quarantine_size())
+
+    def prune(self, quarantine_days: float, audit_days: float) -> tuple[int, int]:
+        """Drop quarantine entries and audit entries older than their retention (0: keep forever); how many of each
+        went. Each tenant's newest audit entry stays whatever its age: it is the tenant's corpus version, and a
+        version must never go back to one a cache may still hold entries for."""
+        cutoff = lambda days: (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")[:23] + "Z"  # noqa: E731
+        with self._lock:
+            quarantined = audited = 0
+            if quarantine_days:
+                quarantined = self._db.execute(
+                    "DELETE FROM quarantine WHERE at < ?", (cutoff(quarantine_days),)
+                ).rowcount
+                QUARANTINED.set(self._quarantine_size())
+            if audit_days:
+                audited = self._db.execute(
+                    "DELETE FROM audit WHERE at < ? AND id NOT IN (SELECT MAX(id) FROM audit GROUP BY tenant)",
+                    (now(audit_days),),
+                ).rowcount
+        return quarantined, audited
 
     def _quarantine_size(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])

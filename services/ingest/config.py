@@ -18,6 +18,16 @@ class IngestSettings(ServiceSettings):
     embedder_target: str = "127.0.0.1:50051"
     retriever_target: str = "127.0.0.1:50052"
     max_document_bytes: int = 20 * 1024 * 1024
+    # Extraction runs in worker processes (services/ingest/sandbox.py): how many, how long one document may take,
+    # how much memory a worker may use; and how many pages and characters of text a document may have.
+    extract_workers: int = 2
+    extract_timeout_seconds: float = 30.0
+    extract_memory_mb: int = 1024
+    max_pages: int = 2_000
+    max_extracted_chars: int = 5_000_000
+    # How long quarantine and audit entries are kept, in days (0: forever); pruned at start and daily.
+    quarantine_retention_days: float = 90.0
+    audit_retention_days: float = 0.0
     # Largest chunk, in characters (about 200 model tokens for all-MiniLM-L6-v2's 256-token window).
     chunk_max_chars: int = 800
     # Texts per Embed call and chunks per Upsert call.

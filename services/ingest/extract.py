@@ -6,6 +6,8 @@ Plain text, Markdown, HTML and PDF. Anything else is refused with the reason, ne
 import io
 import mimetypes
 import re
+import sys
+import unicodedata
 from dataclasses import dataclass, field
 
 from services.runtime.errors import InvalidArgument
@@ -15,6 +17,7 @@ PLAIN = "text/plain"
 HTML = "text/html"
 PDF = "application/pdf"
 SUPPORTED_TYPES = (PLAIN, MARKDOWN, HTML, PDF)
+TEXT_TYPES = (PLAIN, MARKDOWN, HTML)
 _ALIASES = {"text/x-markdown": MARKDOWN, "application/xhtml+xml": HTML, "application/x-pdf": PDF}
 _EXTENSIONS = {".md": MARKDOWN, ".markdown": MARKDOWN, ".txt": PLAIN, ".text": PLAIN, ".htm": HTML, ".html": HTML}
 
@@ -27,10 +30,14 @@ class UnsupportedType(InvalidArgument):
 
 
 class Unreadable(InvalidArgument):
-    """The bytes do not parse as the type they claim, or hold no text."""
+    """The bytes do not parse as the type they claim, hold no text, or are past a limit of extraction."""
 
-    def __init__(self, message: str) -> None:
-        super().__init__(message, reason="unprocessable")
+    def __init__(self, message: str, reason: str = "unprocessable") -> None:
+        super().__init__(message, reason=reason)
+
+    def __reduce__(self):
+        # It crosses from an extraction worker to the service (services/ingest/sandbox.py) with its reason.
+        return (type(self), (str(self), self.reason))
 
 
 @dataclass
@@ -47,6 +54,8 @@ class Section:
 class Extracted:
     title: str
     sections: list[Section] = field(default_factory=list)
+    # Format characters (zero-width, bidirectional overrides) removed from the text: worth a reviewer's look.
+    invisible_removed: int = 0
 
     @property
     def text(self) -> str:
@@ -78,9 +87,20 @@ def _decode(content: bytes) -> str:
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _BLANK_RUN = re.compile(r"\n{3,}")
+# Unicode's format characters (category Cf): zero-width spaces and joiners, bidirectional overrides and isolates,
+# soft hyphens, tags. They can hide text from a reviewer, or reorder what one sees, without changing what a model
+# reads; none of them carries meaning a search needs.
+_INVISIBLE = dict.fromkeys(c for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf")
+
+
+def invisible_count(text: str) -> int:
+    """How many format characters `text` holds."""
+    return len(text) - len(text.translate(_INVISIBLE))
 
 
 def _clean(text: str) -> str:
+    """NFC-normalized text without control or format characters, with unified line ends and no blank runs."""
+    text = unicodedata.normalize("NFC", text).translate(_INVISIBLE)
     text = _CONTROL.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
     return _BLANK_RUN.sub("\n\n", "\n".join(line.rstrip() for line in text.split("\n"))).strip()
 
@@ -118,6 +138,7 @@ def _markdown(text: str, title: str) -> Extracted:
 
 _BLOCKS = "h1,h2,h3,h4,h5,h6,p,li,pre,blockquote,td,th,dt,dd,figcaption"
 _BLOCK_TAGS = frozenset(_BLOCKS.split(","))
+MAX_HTML_DEPTH = 256
 
 
 def _html(text: str, title: str) -> Extracted:
@@ -141,12 +162,15 @@ def _html(text: str, title: str) -> Extracted:
 
     for node in root.css(_BLOCKS):
         # A block inside another block (a <p> in an <li>) was already taken with its parent.
-        parent, nested = node.parent, False
+        parent, nested, depth = node.parent, False, 0
         while parent is not None:
             if parent.tag in _BLOCK_TAGS:
                 nested = True
                 break
-            parent = parent.parent
+            parent, depth = parent.parent, depth + 1
+            if depth > MAX_HTML_DEPTH:
+                # Real pages nest a few dozen deep; thousands is an attack on this walk (quadratic in the depth).
+                raise Unreadable(f"the HTML is nested more than {MAX_HTML_DEPTH} elements deep", reason="too_complex")
         if nested:
             continue
         content = node.text(separator=" ", strip=True)
@@ -167,25 +191,38 @@ def _html(text: str, title: str) -> Extracted:
     return Extracted(title=title or page_title or (first_h1.text(strip=True) if first_h1 else ""), sections=sections)
 
 
-def _pdf(content: bytes, title: str) -> Extracted:
+def _pdf(content: bytes, title: str, max_pages: int, max_chars: int) -> Extracted:
     from pypdf import PdfReader
 
     try:
         reader = PdfReader(io.BytesIO(content))
         if reader.is_encrypted:
             raise Unreadable("the PDF is encrypted")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        if len(reader.pages) > max_pages:
+            raise Unreadable(f"the PDF has {len(reader.pages)} pages; the limit is {max_pages}", reason="too_large")
+        pages, chars = [], 0
+        for page in reader.pages:
+            pages.append(page.extract_text() or "")
+            chars += len(pages[-1])
+            # Checked page by page: pages sharing one huge content stream (a page bomb) stop here, not at the end.
+            if chars > max_chars:
+                raise Unreadable(
+                    f"the PDF's text passes {max_chars} characters by page {len(pages)}", reason="too_large"
+                )
         meta_title = (reader.metadata.title if reader.metadata else None) or ""
     except Unreadable:
         raise
     except Exception as exc:
         raise Unreadable(f"the PDF could not be read: {exc}") from exc
     sections = [Section([f"Page {n}"], _clean(text)) for n, text in enumerate(pages, start=1) if _clean(text)]
-    return Extracted(title=title or meta_title, sections=sections)
+    return Extracted(title=title or meta_title, sections=sections, invisible_removed=sum(map(invisible_count, pages)))
 
 
-def extract(content: bytes, content_type: str, title: str = "") -> Extracted:
-    """Structured text from a document's bytes. Raises UnsupportedType or Unreadable with the reason."""
+def extract(
+    content: bytes, content_type: str, title: str = "", max_pages: int = 2_000, max_chars: int = 5_000_000
+) -> Extracted:
+    """Structured text from a document's bytes. Raises UnsupportedType or Unreadable with the reason, also when the
+    document has more than `max_pages` pages or more than `max_chars` characters of text."""
     if content_type not in SUPPORTED_TYPES:
         raise UnsupportedType(
             f"content type {content_type or 'unknown'!r} is not supported; send one of: {', '.join(SUPPORTED_TYPES)}"
@@ -193,15 +230,20 @@ def extract(content: bytes, content_type: str, title: str = "") -> Extracted:
     if content_type == PDF:
         if not content.startswith(b"%PDF"):
             raise Unreadable("the file is not a PDF (it does not start with %PDF)")
-        document = _pdf(content, title)
+        document = _pdf(content, title, max_pages, max_chars)
     else:
-        text = _clean(_decode(content))
-        if "\x00" in text:
+        raw = _decode(content)
+        if "\x00" in raw:
             raise Unreadable("the file holds binary data, not text")
-        document = {MARKDOWN: _markdown, HTML: _html}.get(content_type, _plain)(text, title)
+        if len(raw) > max_chars:
+            raise Unreadable(f"the text is {len(raw)} characters; the limit is {max_chars}", reason="too_large")
+        document = {MARKDOWN: _markdown, HTML: _html}.get(content_type, _plain)(_clean(raw), title)
+        document.invisible_removed = invisible_count(raw)
     document.sections = [Section(s.heading_path, _clean(s.text)) for s in document.sections if _clean(s.text)]
     if not document.sections:
         raise Unreadable("no text could be extracted from the document")
+    if (chars := sum(len(section.text) for section in document.sections)) > max_chars:
+        raise Unreadable(f"the extracted text is {chars} characters; the limit is {max_chars}", reason="too_large")
     offset = 0
     for section in document.sections:
         section.start = offset

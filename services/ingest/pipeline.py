@@ -1,12 +1,15 @@
 """The ingest pipeline: validate, extract, chunk, embed, index, record. All or nothing per document."""
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
+import os
 import re
+import tempfile
 import uuid
-from collections import defaultdict
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +20,11 @@ from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.ingest.catalog import Catalog, DocumentRecord, now
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
-from services.ingest.extract import Extracted, extract, resolve_type
+from services.ingest.extract import Extracted, resolve_type
 from services.ingest.metrics import DOCUMENTS, IN_PROGRESS
+from services.ingest.sandbox import Sandbox
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
+from services.ingest.sniffing import real_type
 from services.runtime.access import Viewer
 from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
@@ -29,7 +34,7 @@ from services.runtime.telemetry import step
 log = logging.getLogger(__name__)
 
 _POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
-_DOCUMENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$")
+_DOCUMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 MAX_TAGS = 32
 MAX_FIELD_CHARS = 512
 MAX_ACCESS_NAMES = 100
@@ -68,7 +73,8 @@ def _validate(item: IngestInput, max_bytes: int) -> None:
         raise InvalidArgument(
             f"the document is {len(item.content)} bytes; the limit is {max_bytes}", reason="too_large"
         )
-    if item.document_id and not _DOCUMENT_ID.match(item.document_id):
+    # fullmatch: `$` would let a trailing newline through ("abc\n").
+    if item.document_id and not _DOCUMENT_ID.fullmatch(item.document_id):
         raise InvalidArgument("document_id must be 1-128 characters of letters, digits, '.', '_', ':' or '-'")
     if len(item.tags) > MAX_TAGS:
         raise InvalidArgument(f"{len(item.tags)} tags; the limit is {MAX_TAGS}")
@@ -93,8 +99,11 @@ class Ingestor:
         self._channels: list[grpc.aio.Channel] = []
         self._embedder: embedder_pb2_grpc.EmbedderServiceStub | None = None
         self._retriever: retriever_pb2_grpc.RetrieverServiceStub | None = None
-        # One writer per document at a time; different documents ingest concurrently.
-        self._locks: defaultdict[tuple[str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        # One writer per document at a time; different documents ingest concurrently. A lock lives only while some
+        # request holds or awaits it, so the map does not grow with every document ever ingested.
+        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        self._sandbox: Sandbox | None = None
+        self._pruning: asyncio.Task | None = None
 
     @property
     def catalog(self) -> Catalog:
@@ -105,6 +114,11 @@ class Ingestor:
     async def warm_up(self) -> None:
         data_dir = Path(self._settings.data_dir)
         self._catalog = Catalog(data_dir / "catalog.sqlite3")
+        s = self._settings
+        self._pruning = asyncio.create_task(self._prune_daily())
+        self._sandbox = Sandbox(
+            s.extract_workers, s.extract_timeout_seconds, s.extract_memory_mb, s.max_pages, s.max_extracted_chars
+        )
         embedder_channel = open_channel(
             self._settings.embedder_target, self._settings, breaker("embedder", self._settings)
         )
@@ -115,11 +129,36 @@ class Ingestor:
         self._embedder = embedder_pb2_grpc.EmbedderServiceStub(embedder_channel)
         self._retriever = retriever_pb2_grpc.RetrieverServiceStub(retriever_channel)
 
+    async def _prune_daily(self) -> None:
+        s = self._settings
+        while True:
+            quarantined, audited = await asyncio.to_thread(
+                self.catalog.prune, s.quarantine_retention_days, s.audit_retention_days
+            )
+            if quarantined or audited:
+                log.info("pruned %d quarantine and %d audit entries past their retention", quarantined, audited)
+            await asyncio.sleep(24 * 3600)
+
     async def close(self) -> None:
+        if self._pruning is not None:
+            self._pruning.cancel()
         for channel in self._channels:
             await channel.close()
         if self._catalog is not None:
             self._catalog.close()
+        if self._sandbox is not None:
+            await asyncio.to_thread(self._sandbox.close)
+
+    def _lock(self, tenant: str, document_id: str) -> asyncio.Lock:
+        key = (tenant, document_id)
+        if (lock := self._locks.get(key)) is None:
+            lock = self._locks[key] = asyncio.Lock()
+        return lock
+
+    async def _extract(self, content: bytes, content_type: str, title: str) -> Extracted:
+        if self._sandbox is None:
+            raise RuntimeError("Ingestor used before warm_up")
+        return await self._sandbox.extract(content, content_type, title)
 
     def _raw_path(self, tenant: str, document_id: str) -> Path:
         tenant_dir = hashlib.sha256(tenant.encode()).hexdigest()[:16]
@@ -149,8 +188,9 @@ class Ingestor:
             with step("ingest", "validate"):
                 _validate(item, self._settings.max_document_bytes)
                 attributes = check_attributes(self.catalog.schema(item.tenant)[0], item.attributes)
+                content_type = real_type(item.content, content_type)
             with step("ingest", "extract", content_type=content_type):
-                document = extract(item.content, content_type, item.title)
+                document = await self._extract(item.content, content_type, item.title)
         except InvalidArgument as exc:
             if item.tenant:
                 self.catalog.quarantine(item.tenant, item.filename, content_type, len(item.content), str(exc))
@@ -161,7 +201,7 @@ class Ingestor:
         title = item.title or document.title or item.filename
         tags = sorted({tag.strip() for tag in item.tags})
         users, groups = access_names(item.allowed_users, item.allowed_groups)
-        async with self._locks[(item.tenant, document_id)]:
+        async with self._lock(item.tenant, document_id):
             existing = self.catalog.get(item.tenant, document_id)
             metadata = (title, item.source, tags, item.licence, item.filename, content_type, attributes)
             if (
@@ -255,7 +295,11 @@ class Ingestor:
                 allowed_groups=groups,
             )
             status = "updated" if existing else "created"
-            self.catalog.save(record, status, {"chunks": len(chunks), "revision": revision, "licence": item.licence})
+            detail = {"chunks": len(chunks), "revision": revision, "licence": item.licence}
+            if document.invisible_removed:
+                # Text hidden from a reviewer (zero-width, bidirectional overrides) was there: worth a look.
+                detail["invisible_characters_removed"] = document.invisible_removed
+            self.catalog.save(record, status, detail)
             return IngestResult(document_id, len(chunks), status)
 
     async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
@@ -288,7 +332,7 @@ class Ingestor:
             raise Unavailable(f"a downstream service failed: {exc.code().name}: {exc.details()}") from exc
 
     async def delete(self, tenant: str, document_id: str, viewer: Viewer) -> int:
-        async with self._locks[(tenant, document_id)]:
+        async with self._lock(tenant, document_id):
             existing = self.get(tenant, document_id, viewer)
             await self._call(
                 self._retriever.DeleteDocument,
@@ -337,7 +381,7 @@ class Ingestor:
         """Change who may see a document: every chunk's access list first, then the catalogue (a failure in
         between is repaired by repeating the call)."""
         users, groups = access_names(allowed_users, allowed_groups)
-        async with self._locks[(tenant, document_id)]:
+        async with self._lock(tenant, document_id):
             record = self.get(tenant, document_id, viewer)
             return await self._apply_access(record, users, groups)
 
@@ -364,7 +408,7 @@ class Ingestor:
             raise FailedPrecondition(
                 f"the raw artifact of document {document_id!r} is missing; ingest the document again"
             ) from None
-        document = extract(content, record.content_type, record.title)
+        document = await self._extract(content, record.content_type, record.title)
         if hashlib.sha256(document.text.encode()).hexdigest() != record.content_hash:
             raise FailedPrecondition(
                 f"document {document_id!r} no longer extracts to the text it was indexed from (the extractor "
@@ -390,7 +434,15 @@ def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> 
 
 
 def _write_atomically(path: Path, content: bytes) -> None:
+    """Write a temporary file of a name of its own beside `path`, then rename it over `path`: two writers of the
+    same document never write into one file, and a reader sees the old bytes or the new ones."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".partial")
-    temporary.write_bytes(content)
-    temporary.replace(path)
+    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(content)
+        os.replace(name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
