@@ -340,7 +340,14 @@ class DocumentList(BaseModel):
 class IngestResponse(BaseModel):
     document_id: str
     chunk_count: int
-    status: Literal["created", "updated", "unchanged"]
+    status: Literal["created", "updated", "unchanged", "duplicate"] = Field(
+        description="duplicate: the same or nearly the same text is indexed already, for the same readers, as "
+        "`duplicate_of`; recorded in the audit log, not indexed twice."
+    )
+    duplicate_of: str | None = None
+    similarity: float | None = Field(
+        default=None, description="With duplicate: estimated Jaccard similarity (1: same)."
+    )
 
 
 class DeleteResponse(BaseModel):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from services.ingest.duplicates import Fingerprint
 from services.ingest.metrics import QUARANTINED
 from services.ingest.schema import FieldSpec
 from services.runtime.access import Viewer
@@ -45,6 +46,18 @@ CREATE TABLE IF NOT EXISTS audit (
     detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_tenant_id ON audit (tenant, id);
+CREATE TABLE IF NOT EXISTS signatures (
+    tenant TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    minhash BLOB NOT NULL,
+    PRIMARY KEY (tenant, document_id)
+);
+CREATE TABLE IF NOT EXISTS signature_bands (
+    tenant TEXT NOT NULL,
+    band TEXT NOT NULL,
+    document_id TEXT NOT NULL,
+    PRIMARY KEY (tenant, band, document_id)
+);
 CREATE TABLE IF NOT EXISTS quarantine (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     at TEXT NOT NULL,
@@ -150,8 +163,11 @@ class Catalog:
             ).fetchone()[0]
         return [_row(row) for row in rows], int(total)
 
-    def save(self, record: DocumentRecord, action: str, detail: dict[str, object]) -> None:
-        """Insert or replace the record and append the audit entry, in one transaction."""
+    def save(
+        self, record: DocumentRecord, action: str, detail: dict[str, object], fingerprint: Fingerprint | None = None
+    ) -> None:
+        """Insert or replace the record (and its near-duplicate fingerprint, when given) and append the audit entry,
+        in one transaction."""
         values = {
             **record.__dict__,
             "tags": json.dumps(record.tags),
@@ -166,6 +182,16 @@ class Catalog:
                     _UPSERT_DOCUMENT,
                     [values[name] for name in _COLUMNS],
                 )
+                if fingerprint is not None:
+                    self._forget_fingerprint(record.tenant, record.document_id)
+                    self._db.execute(
+                        "INSERT INTO signatures (tenant, document_id, minhash) VALUES (?, ?, ?)",
+                        (record.tenant, record.document_id, fingerprint.signature),
+                    )
+                    self._db.executemany(
+                        "INSERT INTO signature_bands (tenant, band, document_id) VALUES (?, ?, ?)",
+                        [(record.tenant, band, record.document_id) for band in fingerprint.bands],
+                    )
                 self._audit(record.tenant, record.document_id, action, detail)
                 self._db.execute("COMMIT")
             except BaseException:
@@ -177,11 +203,37 @@ class Catalog:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute("DELETE FROM documents WHERE tenant = ? AND document_id = ?", (tenant, document_id))
+                self._forget_fingerprint(tenant, document_id)
                 self._audit(tenant, document_id, "deleted", detail)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def _forget_fingerprint(self, tenant: str, document_id: str) -> None:
+        for table in ("signatures", "signature_bands"):
+            self._db.execute(f"DELETE FROM {table} WHERE tenant = ? AND document_id = ?", (tenant, document_id))
+
+    def same_content(self, tenant: str, content_hash: str, other_than: str) -> list[str]:
+        """The tenant's other documents whose extracted text hashes to `content_hash`."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT document_id FROM documents WHERE tenant = ? AND content_hash = ? AND document_id != ?",
+                (tenant, content_hash, other_than),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def sharing_a_band(self, tenant: str, bands: list[str], other_than: str) -> list[tuple[str, bytes]]:
+        """(document id, signature) of the tenant's other documents that share an LSH band with `bands`."""
+        marks = ", ".join("?" * len(bands))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT DISTINCT s.document_id, s.minhash FROM signature_bands AS b JOIN signatures AS s"
+                " ON s.tenant = b.tenant AND s.document_id = b.document_id"
+                f" WHERE b.tenant = ? AND b.band IN ({marks}) AND b.document_id != ?",
+                (tenant, *bands, other_than),
+            ).fetchall()
+        return [(row[0], bytes(row[1])) for row in rows]
 
     def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
         """The tenant's declared fields (empty when it declared none) and when they were declared."""

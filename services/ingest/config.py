@@ -25,6 +25,10 @@ class IngestSettings(ServiceSettings):
     extract_memory_mb: int = 1024
     max_pages: int = 2_000
     max_extracted_chars: int = 5_000_000
+    # A document whose text is at least this similar (MinHash estimate of the Jaccard similarity of word 5-shingles)
+    # to one the tenant already has, for the same readers, is recorded against it and not indexed; 0: only exact
+    # copies are.
+    near_duplicate_threshold: float = 0.9
     # How long quarantine and audit entries are kept, in days (0: forever); pruned at start and daily.
     quarantine_retention_days: float = 90.0
     audit_retention_days: float = 0.0

@@ -17,6 +17,7 @@ import grpc
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
+from services.ingest import duplicates
 from services.ingest.catalog import Catalog, DocumentRecord, now
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
@@ -61,7 +62,10 @@ class IngestInput:
 class IngestResult:
     document_id: str
     chunk_count: int
-    status: str  # "created", "updated" or "unchanged"
+    status: str  # "created", "updated", "unchanged" or "duplicate"
+    # With "duplicate": the document already indexed, and the estimated Jaccard similarity (1.0: the same text).
+    duplicate_of: str = ""
+    similarity: float = 0.0
 
 
 def _validate(item: IngestInput, max_bytes: int) -> None:
@@ -223,6 +227,16 @@ class Ingestor:
                 # Only who may see it changed: the chunks stay, their access lists change.
                 await self._apply_access(existing, users, groups)
                 return IngestResult(document_id, existing.chunk_count, "updated")
+            threshold = self._settings.near_duplicate_threshold
+            shingled = duplicates.fingerprint(text, threshold) if threshold else None
+            changed = not existing or existing.content_hash != content_hash
+            if changed and (
+                found := self._duplicate_of(item.tenant, document_id, content_hash, shingled, users, groups)
+            ):
+                original, similarity = found
+                detail = {"document_id": document_id, "filename": item.filename, "similarity": similarity}
+                self.catalog.record(item.tenant, original, "duplicate-not-indexed", detail)
+                return IngestResult(document_id, 0, "duplicate", original, similarity)
             drafts = chunk_document(document, self._settings.chunk_max_chars)
             fingerprint = json.dumps(metadata, sort_keys=True, default=str)
             revision = content_hash[:16] + hashlib.sha256(fingerprint.encode()).hexdigest()[:8]
@@ -299,8 +313,34 @@ class Ingestor:
             if document.invisible_removed:
                 # Text hidden from a reviewer (zero-width, bidirectional overrides) was there: worth a look.
                 detail["invisible_characters_removed"] = document.invisible_removed
-            self.catalog.save(record, status, detail)
+            self.catalog.save(record, status, detail, shingled)
             return IngestResult(document_id, len(chunks), status)
+
+    def _duplicate_of(
+        self,
+        tenant: str,
+        document_id: str,
+        content_hash: str,
+        shingled: duplicates.Fingerprint | None,
+        users: list[str],
+        groups: list[str],
+    ) -> tuple[str, float] | None:
+        """Another document of the tenant with the same text, or (past the threshold) nearly the same, shown to the
+        same readers: (its id, the similarity). A copy meant for other readers is not a duplicate: it is indexed."""
+        candidates = [(other, 1.0) for other in self.catalog.same_content(tenant, content_hash, document_id)]
+        if shingled is not None:
+            near = [
+                (other, duplicates.similarity(shingled.signature, signature))
+                for other, signature in self.catalog.sharing_a_band(tenant, shingled.bands, document_id)
+            ]
+            candidates += sorted(
+                ((o, s) for o, s in near if s >= self._settings.near_duplicate_threshold), key=lambda c: -c[1]
+            )
+        for other, similarity in candidates:
+            record = self.catalog.get(tenant, other)
+            if record is not None and (record.allowed_users, record.allowed_groups) == (users, groups):
+                return other, round(similarity, 4)
+        return None
 
     async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
         try:

@@ -16,6 +16,7 @@ _STATUS = {
     "created": ingest_pb2.INGEST_STATUS_CREATED,
     "updated": ingest_pb2.INGEST_STATUS_UPDATED,
     "unchanged": ingest_pb2.INGEST_STATUS_UNCHANGED,
+    "duplicate": ingest_pb2.INGEST_STATUS_DUPLICATE,
 }
 MAX_PAGE = 500
 
@@ -117,7 +118,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             )
         )
         return ingest_pb2.IngestDocumentResponse(
-            document_id=result.document_id, chunk_count=result.chunk_count, status=_STATUS[result.status]
+            document_id=result.document_id,
+            chunk_count=result.chunk_count,
+            status=_STATUS[result.status],
+            duplicate_of=result.duplicate_of,
+            similarity=result.similarity,
         )
 
     async def GetDocument(

@@ -4,6 +4,8 @@ A binary file renamed `.txt`, an archive (a zip bomb among them) sent as text, a
 numbers decide (the `filetype` library's table), and text is told from binary by the bytes themselves.
 """
 
+import codecs
+
 import filetype
 
 from services.ingest.extract import PDF, SUPPORTED_TYPES, TEXT_TYPES, Unreadable, UnsupportedType
@@ -18,7 +20,9 @@ def real_type(content: bytes, declared: str) -> str:
     head = content[:_HEAD]
     if head.startswith(b"%PDF"):
         return PDF
-    kind = filetype.guess(head)
+    # Text first: some magic numbers are printable ("BM" is a bitmap's, and the start of "BMP is thought to..."), so a
+    # head that is valid UTF-8 without NUL bytes is text whatever it starts with.
+    kind = None if _utf8_text(head) else filetype.guess(head)
     if kind is not None:
         raise UnsupportedType(
             f"the file is {kind.mime} (.{kind.extension}) by its content, which is not supported"
@@ -33,3 +37,14 @@ def real_type(content: bytes, declared: str) -> str:
     if declared in TEXT_TYPES or not declared:
         return declared or TEXT_TYPES[0]
     raise UnsupportedType(f"content type {declared!r} is not supported; send one of: {', '.join(SUPPORTED_TYPES)}")
+
+
+def _utf8_text(head: bytes) -> bool:
+    """Whether the bytes are UTF-8 text (a character cut at the end of the head allowed) without NUL bytes."""
+    if b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True

@@ -147,7 +147,9 @@ PAPER_SCHEMA = [
 
 
 def _paper(tenant: str, document_id: str, attributes: dict) -> ingest_pb2.IngestDocumentRequest:
-    request = _request(tenant, document_id=document_id)
+    # A text of its own: the same text under another id would be a duplicate, not indexed.
+    text = GUIDE.replace(b"five percent", f"five percent ({document_id})".encode())
+    request = _request(tenant, text, document_id=document_id)
     request.metadata.attributes.update(attributes)
     return request
 
@@ -157,7 +159,10 @@ async def test_attributes_follow_the_declared_schema_into_the_index(stubs):
     declared = await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta", fields=PAPER_SCHEMA))
     assert [f.name for f in declared.fields] == ["year", "authors", "journal"]
     assert list(declared.fields[0].operators) == [ingest_pb2.OPERATOR_GTE, ingest_pb2.OPERATOR_LTE]
-    await ingest.IngestDocument(_paper("t-meta", "p1", {"year": 2019, "authors": ["Smith", "Li"], "journal": "Lancet"}))
+    reply = await ingest.IngestDocument(
+        _paper("t-meta", "p1", {"year": 2019, "authors": ["Smith", "Li"], "journal": "Lancet"})
+    )
+    assert reply.status == ingest_pb2.INGEST_STATUS_CREATED, reply
     stored = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-meta", document_id="p1"))
     assert dict(stored.metadata.attributes)["year"] == 2019
     schema = await ingest.GetMetadataSchema(ingest_pb2.GetMetadataSchemaRequest(tenant="t-meta"))

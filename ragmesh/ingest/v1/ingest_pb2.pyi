@@ -32,6 +32,7 @@ class IngestStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INGEST_STATUS_CREATED: _ClassVar[IngestStatus]
     INGEST_STATUS_UPDATED: _ClassVar[IngestStatus]
     INGEST_STATUS_UNCHANGED: _ClassVar[IngestStatus]
+    INGEST_STATUS_DUPLICATE: _ClassVar[IngestStatus]
 FIELD_TYPE_UNSPECIFIED: FieldType
 FIELD_TYPE_KEYWORD: FieldType
 FIELD_TYPE_KEYWORDS: FieldType
@@ -47,6 +48,7 @@ INGEST_STATUS_UNSPECIFIED: IngestStatus
 INGEST_STATUS_CREATED: IngestStatus
 INGEST_STATUS_UPDATED: IngestStatus
 INGEST_STATUS_UNCHANGED: IngestStatus
+INGEST_STATUS_DUPLICATE: IngestStatus
 
 class GetCorpusVersionRequest(_message.Message):
     __slots__ = ("tenant",)
@@ -135,14 +137,18 @@ class IngestDocumentRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., document_id: _Optional[str] = ...) -> None: ...
 
 class IngestDocumentResponse(_message.Message):
-    __slots__ = ("document_id", "chunk_count", "status")
+    __slots__ = ("document_id", "chunk_count", "status", "duplicate_of", "similarity")
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_OF_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     document_id: str
     chunk_count: int
     status: IngestStatus
-    def __init__(self, document_id: _Optional[str] = ..., chunk_count: _Optional[int] = ..., status: _Optional[_Union[IngestStatus, str]] = ...) -> None: ...
+    duplicate_of: str
+    similarity: float
+    def __init__(self, document_id: _Optional[str] = ..., chunk_count: _Optional[int] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., duplicate_of: _Optional[str] = ..., similarity: _Optional[float] = ...) -> None: ...
 
 class Document(_message.Message):
     __slots__ = ("document_id", "filename", "content_type", "metadata", "chunk_count", "size_bytes", "content_hash", "created_at", "updated_at")

@@ -28,6 +28,7 @@ _STATUS = {
     ingest_pb2.INGEST_STATUS_CREATED: "created",
     ingest_pb2.INGEST_STATUS_UPDATED: "updated",
     ingest_pb2.INGEST_STATUS_UNCHANGED: "unchanged",
+    ingest_pb2.INGEST_STATUS_DUPLICATE: "duplicate",
 }
 
 
@@ -125,7 +126,10 @@ async def add_document(
     status = _STATUS[reply.status]
     if status != "created":
         response.status_code = 200
-    return IngestResponse(document_id=reply.document_id, chunk_count=reply.chunk_count, status=status)
+    duplicate = (
+        {"duplicate_of": reply.duplicate_of, "similarity": round(reply.similarity, 4)} if reply.duplicate_of else {}
+    )
+    return IngestResponse(document_id=reply.document_id, chunk_count=reply.chunk_count, status=status, **duplicate)
 
 
 @router.get("", response_model=DocumentList, responses=problems(401))
