@@ -61,6 +61,8 @@ def _names(listed: str) -> list[str]:
 @router.post(
     "",
     response_model=IngestResponse,
+    # duplicate_of and similarity only when the document is a duplicate.
+    response_model_exclude_none=True,
     status_code=201,
     responses={
         200: {"model": IngestResponse, "description": "Updated, or unchanged (the same content was already indexed)."},
