@@ -14,7 +14,6 @@ Results: printed, and written to bench/results/observability-<UTC time>.json.
 import argparse
 import asyncio
 import contextlib
-import json
 import statistics
 import tempfile
 import time
@@ -25,6 +24,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from bench.figures import percentile, save
 from ragmesh.suite import SERVICES, BackgroundSuite
 
 console = Console()
@@ -45,15 +45,10 @@ def _question(i: int) -> str:
     return f"When does the {PLACES[i % len(PLACES)]} {TOPICS[i % len(TOPICS)]} on route {i % 997} leave, case {i}?"
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _summary(values: list[float]) -> dict[str, float]:
     return {
         "p50_ms": round(statistics.median(values), 3),
-        "p95_ms": round(_percentile(values, 0.95), 3),
+        "p95_ms": round(percentile(values, 0.95), 3),
         "mean_ms": round(statistics.fmean(values), 3),
     }
 
@@ -152,7 +147,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     results = asyncio.run(main(args.requests, args.documents))
     report(results)
-    out = Path(__file__).parent / "results" / f"observability-{datetime.now(UTC).strftime('%Y-%m-%dT%H%M%S%z')}.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(results, indent=2))
-    console.print(f"written to {out}")
+    console.print(f"written to {save('observability', results)}")

@@ -32,6 +32,7 @@ from llmock.testing import LLMockServer
 from rich.console import Console
 from rich.table import Table
 
+from bench.figures import save
 from bench.run import _probe
 from ragmesh.suite import BackgroundSuite
 
@@ -289,6 +290,4 @@ if __name__ == "__main__":
     args = parser.parse_args()
     outcome = asyncio.run(main(args.documents, args.questions))
     report(outcome)
-    out = Path(__file__).parent / "results" / f"resilience-{datetime.now(UTC):%Y-%m-%dT%H%M%S%z}.json"
-    out.write_text(json.dumps(outcome, indent=2))
-    console.print(f"written to {out}")
+    console.print(f"written to {save('resilience', outcome)}")

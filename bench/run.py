@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from bench.figures import percentile
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.suite import BackgroundSuite
 
@@ -74,15 +75,10 @@ def _probe(i: int, rng: random.Random) -> Probe:
     return Probe(f"doc-{i:04d}.md", body, facts[0][1], facts[0][2])
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 def _summary(values: list[float]) -> dict[str, float]:
     return {
         "p50_ms": round(statistics.median(values), 2),
-        "p95_ms": round(_percentile(values, 0.95), 2),
+        "p95_ms": round(percentile(values, 0.95), 2),
         "n": len(values),
     }
 

@@ -11,9 +11,13 @@ import functools
 import hashlib
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from datasketch import MinHash, MinHashLSH
+
+if TYPE_CHECKING:
+    from services.ingest.catalog import Catalog
 
 NUM_PERM = 128
 # datasketch's hashing scheme, named so that signatures stored today compare with those made after an upgrade.
@@ -56,3 +60,29 @@ def similarity(one: bytes, other: bytes) -> float:
     a = MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(one, dtype=np.uint64), scheme=SCHEME)
     b = MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(other, dtype=np.uint64), scheme=SCHEME)
     return float(a.jaccard(b))
+
+
+def original_of(
+    catalog: "Catalog",
+    threshold: float,
+    tenant: str,
+    document_id: str,
+    content_hash: str,
+    shingled: Fingerprint | None,
+    users: list[str],
+    groups: list[str],
+) -> tuple[str, float] | None:
+    """Another document of the tenant with the same text, or (past the threshold) nearly the same, shown to the
+    same readers: (its id, the similarity). A copy meant for other readers is not a duplicate: it is indexed."""
+    candidates = [(other, 1.0) for other in catalog.same_content(tenant, content_hash, document_id)]
+    if shingled is not None:
+        near = [
+            (other, similarity(shingled.signature, signature))
+            for other, signature in catalog.sharing_a_band(tenant, shingled.bands, document_id)
+        ]
+        candidates += sorted(((o, s) for o, s in near if s >= threshold), key=lambda c: -c[1])
+    for other, score in candidates:
+        record = catalog.get(tenant, other)
+        if record is not None and (record.allowed_users, record.allowed_groups) == (users, groups):
+            return other, round(score, 4)
+    return None

@@ -1,16 +1,11 @@
 """The ingest pipeline: validate, extract, chunk, embed, index, record. All or nothing per document."""
 
 import asyncio
-import contextlib
 import hashlib
 import json
 import logging
-import os
-import re
-import tempfile
 import uuid
 import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
@@ -18,10 +13,12 @@ import grpc
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.ingest import duplicates
+from services.ingest.artifacts import RawArtifacts
 from services.ingest.catalog import Catalog, DocumentRecord, now
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
 from services.ingest.extract import Extracted, resolve_type
+from services.ingest.inputs import IngestInput, IngestResult, access_names, derived_document_id, validate_input
 from services.ingest.metrics import DOCUMENTS, IN_PROGRESS
 from services.ingest.sandbox import Sandbox
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
@@ -35,63 +32,6 @@ from services.runtime.telemetry import step
 log = logging.getLogger(__name__)
 
 _POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
-_DOCUMENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
-MAX_TAGS = 32
-MAX_FIELD_CHARS = 512
-MAX_ACCESS_NAMES = 100
-MAX_NAME_CHARS = 200
-
-
-@dataclass
-class IngestInput:
-    tenant: str
-    filename: str
-    content_type: str
-    content: bytes
-    title: str = ""
-    source: str = ""
-    tags: list[str] = field(default_factory=list)
-    licence: str = ""
-    document_id: str = ""
-    attributes: dict[str, object] = field(default_factory=dict)
-    allowed_users: list[str] = field(default_factory=list)
-    allowed_groups: list[str] = field(default_factory=list)
-
-
-@dataclass
-class IngestResult:
-    document_id: str
-    chunk_count: int
-    status: str  # "created", "updated", "unchanged" or "duplicate"
-    # With "duplicate": the document already indexed, and the estimated Jaccard similarity (1.0: the same text).
-    duplicate_of: str = ""
-    similarity: float = 0.0
-
-
-def _validate(item: IngestInput, max_bytes: int) -> None:
-    if not item.tenant:
-        raise InvalidArgument("tenant is required")
-    if not item.content:
-        raise InvalidArgument("the document is empty (0 bytes)", reason="unprocessable")
-    if len(item.content) > max_bytes:
-        raise InvalidArgument(
-            f"the document is {len(item.content)} bytes; the limit is {max_bytes}", reason="too_large"
-        )
-    # fullmatch: `$` would let a trailing newline through ("abc\n").
-    if item.document_id and not _DOCUMENT_ID.fullmatch(item.document_id):
-        raise InvalidArgument("document_id must be 1-128 characters of letters, digits, '.', '_', ':' or '-'")
-    if len(item.tags) > MAX_TAGS:
-        raise InvalidArgument(f"{len(item.tags)} tags; the limit is {MAX_TAGS}")
-    for name in ("filename", "title", "source", "licence"):
-        if len(getattr(item, name)) > MAX_FIELD_CHARS:
-            raise InvalidArgument(f"{name} is longer than {MAX_FIELD_CHARS} characters")
-    if any(not tag.strip() or len(tag) > 64 for tag in item.tags):
-        raise InvalidArgument("tags must be non-empty and at most 64 characters")
-
-
-def derived_document_id(tenant: str, content_hash: str) -> str:
-    """The id of a document sent without one: the same content in the same tenant gets the same id."""
-    return "doc_" + hashlib.sha256(f"{tenant}\x1f{content_hash}".encode()).hexdigest()[:24]
 
 
 class Ingestor:
@@ -107,6 +47,7 @@ class Ingestor:
         # request holds or awaits it, so the map does not grow with every document ever ingested.
         self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._sandbox: Sandbox | None = None
+        self._artifacts = RawArtifacts(settings.data_dir)
         self._pruning: asyncio.Task | None = None
 
     @property
@@ -164,10 +105,6 @@ class Ingestor:
             raise RuntimeError("Ingestor used before warm_up")
         return await self._sandbox.extract(content, content_type, title)
 
-    def _raw_path(self, tenant: str, document_id: str) -> Path:
-        tenant_dir = hashlib.sha256(tenant.encode()).hexdigest()[:16]
-        return Path(self._settings.data_dir) / "raw" / tenant_dir / document_id
-
     async def ingest(self, item: IngestInput) -> IngestResult:
         """Validate, extract, chunk, embed and index one document (or quarantine it with the reason)."""
         with (
@@ -190,7 +127,7 @@ class Ingestor:
         content_type = resolve_type(item.content_type, item.filename)
         try:
             with step("ingest", "validate"):
-                _validate(item, self._settings.max_document_bytes)
+                validate_input(item, self._settings.max_document_bytes)
                 attributes = check_attributes(self.catalog.schema(item.tenant)[0], item.attributes)
                 content_type = real_type(item.content, content_type)
             with step("ingest", "extract", content_type=content_type):
@@ -231,7 +168,9 @@ class Ingestor:
             shingled = duplicates.fingerprint(text, threshold) if threshold else None
             changed = not existing or existing.content_hash != content_hash
             if changed and (
-                found := self._duplicate_of(item.tenant, document_id, content_hash, shingled, users, groups)
+                found := duplicates.original_of(
+                    self.catalog, threshold, item.tenant, document_id, content_hash, shingled, users, groups
+                )
             ):
                 original, similarity = found
                 detail = {"document_id": document_id, "filename": item.filename, "similarity": similarity}
@@ -287,8 +226,7 @@ class Ingestor:
                         tenant=item.tenant, document_id=document_id, keep_revision=revision
                     ),
                 )
-            raw_path = self._raw_path(item.tenant, document_id)
-            await asyncio.to_thread(_write_atomically, raw_path, item.content)
+            await self._artifacts.write(item.tenant, document_id, item.content)
             stamp = now()
             record = DocumentRecord(
                 tenant=item.tenant,
@@ -315,32 +253,6 @@ class Ingestor:
                 detail["invisible_characters_removed"] = document.invisible_removed
             self.catalog.save(record, status, detail, shingled)
             return IngestResult(document_id, len(chunks), status)
-
-    def _duplicate_of(
-        self,
-        tenant: str,
-        document_id: str,
-        content_hash: str,
-        shingled: duplicates.Fingerprint | None,
-        users: list[str],
-        groups: list[str],
-    ) -> tuple[str, float] | None:
-        """Another document of the tenant with the same text, or (past the threshold) nearly the same, shown to the
-        same readers: (its id, the similarity). A copy meant for other readers is not a duplicate: it is indexed."""
-        candidates = [(other, 1.0) for other in self.catalog.same_content(tenant, content_hash, document_id)]
-        if shingled is not None:
-            near = [
-                (other, duplicates.similarity(shingled.signature, signature))
-                for other, signature in self.catalog.sharing_a_band(tenant, shingled.bands, document_id)
-            ]
-            candidates += sorted(
-                ((o, s) for o, s in near if s >= self._settings.near_duplicate_threshold), key=lambda c: -c[1]
-            )
-        for other, similarity in candidates:
-            record = self.catalog.get(tenant, other)
-            if record is not None and (record.allowed_users, record.allowed_groups) == (users, groups):
-                return other, round(similarity, 4)
-        return None
 
     async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
         try:
@@ -379,7 +291,7 @@ class Ingestor:
                 retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id),
             )
             self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
-            self._raw_path(tenant, document_id).unlink(missing_ok=True)
+            self._artifacts.delete(tenant, document_id)
             return existing.chunk_count
 
     def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
@@ -441,9 +353,8 @@ class Ingestor:
         """The document's extracted text, rebuilt from its raw artifact, exactly as it was when chunked: its
         sha256 must equal the recorded content hash, so every stored offset still points at the same words."""
         record = self.get(tenant, document_id, viewer)
-        path = self._raw_path(tenant, document_id)
         try:
-            content = await asyncio.to_thread(path.read_bytes)
+            content = await self._artifacts.read(tenant, document_id)
         except FileNotFoundError:
             raise FailedPrecondition(
                 f"the raw artifact of document {document_id!r} is missing; ingest the document again"
@@ -457,32 +368,7 @@ class Ingestor:
         return record, document
 
 
-def access_names(users: list[str], groups: list[str]) -> tuple[list[str], list[str]]:
-    """Allowed users and groups, de-duplicated and sorted; InvalidArgument for empty, long or too many names."""
-    cleaned = sorted({u.strip() for u in users}), sorted({g.strip() for g in groups})
-    if len(cleaned[0]) > MAX_ACCESS_NAMES or len(cleaned[1]) > MAX_ACCESS_NAMES:
-        raise InvalidArgument(f"at most {MAX_ACCESS_NAMES} allowed users and {MAX_ACCESS_NAMES} allowed groups")
-    if any(not name or len(name) > MAX_NAME_CHARS for names in cleaned for name in names):
-        raise InvalidArgument(f"allowed user and group names must be 1 to {MAX_NAME_CHARS} characters")
-    return cleaned
-
-
 def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> str:
     """Deterministic: re-ingesting the same revision overwrites its points instead of duplicating them, and
     a new revision never touches the points of the one it replaces until it is complete."""
     return str(uuid.uuid5(_POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{revision}\x1f{chunk_index}"))
-
-
-def _write_atomically(path: Path, content: bytes) -> None:
-    """Write a temporary file of a name of its own beside `path`, then rename it over `path`: two writers of the
-    same document never write into one file, and a reader sees the old bytes or the new ones."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(content)
-        os.replace(name, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(name)
-        raise

@@ -6,7 +6,8 @@ from google.protobuf import json_format
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest.catalog import DocumentRecord
-from services.ingest.pipeline import IngestInput, Ingestor
+from services.ingest.inputs import IngestInput
+from services.ingest.pipeline import Ingestor
 from services.ingest.schema import FieldSpec
 from services.runtime.access import Viewer
 from services.runtime.errors import InvalidArgument

@@ -1,12 +1,11 @@
 """Exact and near duplicates within a tenant are recorded against the document already indexed, never indexed
 twice; a copy for other readers, or another tenant's copy, is indexed as usual."""
 
-import grpc
-import pytest
+from ragmesh.ingest.v1 import ingest_pb2
+from tests.ingest.conftest import indexed_chunks
+from tests.servers import gateway
 
-from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
-from tests.conftest import ACME
+DUPES = {"X-API-Key": "key-dupes"}
 
 SENTENCES = [
     "The Tern ferry leaves Harl harbour at 07:15 every weekday and at 09:00 on Sundays.",
@@ -23,15 +22,6 @@ ORIGINAL = "# Tern ferry\n\n" + " ".join(SENTENCES) + "\n"
 NEAR = ORIGINAL.replace("hot drinks, soup and sandwiches", "hot drinks, soups and fresh sandwiches")
 
 
-@pytest.fixture
-async def stubs(suite):
-    async with (
-        grpc.aio.insecure_channel(suite.ingest) as ingest,
-        grpc.aio.insecure_channel(suite.retriever) as retriever,
-    ):
-        yield ingest_pb2_grpc.IngestServiceStub(ingest), retriever_pb2_grpc.RetrieverServiceStub(retriever)
-
-
 def _request(tenant: str, text: str, document_id: str, **metadata) -> ingest_pb2.IngestDocumentRequest:
     return ingest_pb2.IngestDocumentRequest(
         tenant=tenant,
@@ -42,16 +32,12 @@ def _request(tenant: str, text: str, document_id: str, **metadata) -> ingest_pb2
     )
 
 
-async def _chunks(retriever, tenant: str) -> int:
-    return (await retriever.GetStats(retriever_pb2.GetStatsRequest(tenant=tenant))).chunks
-
-
 async def test_exact_and_near_copies_are_recorded_against_the_original_and_not_indexed(stubs):
     ingest, retriever = stubs
     tenant = "t-dupes"
     first = await ingest.IngestDocument(_request(tenant, ORIGINAL, "ferry"))
     assert first.status == ingest_pb2.INGEST_STATUS_CREATED
-    indexed = await _chunks(retriever, tenant)
+    indexed = await indexed_chunks(retriever, tenant)
 
     exact = await ingest.IngestDocument(_request(tenant, ORIGINAL, "ferry-copy"))
     assert exact.status == ingest_pb2.INGEST_STATUS_DUPLICATE
@@ -59,7 +45,7 @@ async def test_exact_and_near_copies_are_recorded_against_the_original_and_not_i
     near = await ingest.IngestDocument(_request(tenant, NEAR, "ferry-reworded"))
     assert near.status == ingest_pb2.INGEST_STATUS_DUPLICATE and near.duplicate_of == "ferry"
     assert 0.9 <= near.similarity < 1.0
-    assert await _chunks(retriever, tenant) == indexed
+    assert await indexed_chunks(retriever, tenant) == indexed
     listed = await ingest.ListDocuments(ingest_pb2.ListDocumentsRequest(tenant=tenant))
     assert [d.document_id for d in listed.documents] == ["ferry"]
 
@@ -81,16 +67,14 @@ async def test_exact_and_near_copies_are_recorded_against_the_original_and_not_i
     assert again.status == ingest_pb2.INGEST_STATUS_CREATED
 
 
-async def test_the_api_says_which_document_an_upload_duplicates(api):
-    text = ORIGINAL.replace("Tern", "Skua").replace("Harl", "Vask").encode()
-    first = await api.post("/v1/documents", headers=ACME, files={"file": ("skua.md", text, "text/markdown")})
-    assert first.status_code == 201, first.text
-    copy = await api.post(
-        "/v1/documents",
-        headers=ACME,
-        files={"file": ("skua.md", text, "text/markdown")},
-        data={"document_id": "skua-2"},
-    )
+async def test_the_api_says_which_document_an_upload_duplicates(suite):
+    text = ORIGINAL.encode()
+    files = {"file": ("tern.md", text, "text/markdown")}
+    # A tenant of its own: other tests count the shared tenants' documents.
+    async with gateway(suite.gateway_settings(api_keys={"key-dupes": "dupes"})) as api:
+        first = await api.post("/v1/documents", headers=DUPES, files=files)
+        assert first.status_code == 201, first.text
+        copy = await api.post("/v1/documents", headers=DUPES, files=files, data={"document_id": "tern-2"})
     assert copy.status_code == 200, copy.text
     body = copy.json()
     assert body["status"] == "duplicate" and body["duplicate_of"] == first.json()["document_id"]

@@ -9,42 +9,30 @@ from ragmesh.suite import free_port
 from services.ingest.config import IngestSettings
 from services.ingest.extract import extract
 from services.ingest.server import create_server
+from tests.ingest.conftest import indexed_chunks
 from tests.servers import running
 
 GUIDE = b"# Deploy guide\n\n## Canary\n\nShip to five percent of pods first.\n\n## Rollback\n\nUse helm rollback.\n"
-
-
-@pytest.fixture
-async def stubs(suite):
-    async with (
-        grpc.aio.insecure_channel(suite.ingest) as ingest,
-        grpc.aio.insecure_channel(suite.retriever) as retriever,
-    ):
-        yield ingest_pb2_grpc.IngestServiceStub(ingest), retriever_pb2_grpc.RetrieverServiceStub(retriever)
-
-
-async def _chunks(retriever, tenant: str) -> int:
-    return (await retriever.GetStats(retriever_pb2.GetStatsRequest(tenant=tenant))).chunks
 
 
 def _request(tenant: str, content: bytes = GUIDE, **fields) -> ingest_pb2.IngestDocumentRequest:
     return ingest_pb2.IngestDocumentRequest(tenant=tenant, filename="guide.md", content=content, **fields)
 
 
-async def test_ingest_is_idempotent_and_an_update_replaces_the_chunks(stubs):
+async def test_ingest_is_idempotent_and_an_update_replaces_theindexed_chunks(stubs):
     ingest, retriever = stubs
     first = await ingest.IngestDocument(_request("t-idem", document_id="guide"))
     assert first.status == ingest_pb2.INGEST_STATUS_CREATED and first.chunk_count == 2
     again = await ingest.IngestDocument(_request("t-idem", document_id="guide"))
-    assert again.status == ingest_pb2.INGEST_STATUS_UNCHANGED and await _chunks(retriever, "t-idem") == 2
+    assert again.status == ingest_pb2.INGEST_STATUS_UNCHANGED and await indexed_chunks(retriever, "t-idem") == 2
     longer = GUIDE + b"\n## Monitoring\n\nWatch the error budget.\n\n## Alerts\n\nPage the on-call.\n"
     updated = await ingest.IngestDocument(_request("t-idem", longer, document_id="guide"))
     assert updated.status == ingest_pb2.INGEST_STATUS_UPDATED and updated.chunk_count == 4
-    assert await _chunks(retriever, "t-idem") == 4
+    assert await indexed_chunks(retriever, "t-idem") == 4
     shorter = await ingest.IngestDocument(
         _request("t-idem", b"# Deploy guide\n\nOnly one line now.\n", document_id="guide")
     )
-    assert shorter.chunk_count == 1 and await _chunks(retriever, "t-idem") == 1
+    assert shorter.chunk_count == 1 and await indexed_chunks(retriever, "t-idem") == 1
     record = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-idem", document_id="guide"))
     assert (
         record.chunk_count == 1 and record.created_at <= record.updated_at and record.metadata.title == "Deploy guide"
@@ -56,7 +44,7 @@ async def test_content_without_an_id_gets_a_stable_derived_one(stubs):
     one = await ingest.IngestDocument(_request("t-derived"))
     two = await ingest.IngestDocument(_request("t-derived"))
     assert one.document_id == two.document_id and one.document_id.startswith("doc_")
-    assert two.status == ingest_pb2.INGEST_STATUS_UNCHANGED and await _chunks(retriever, "t-derived") == 2
+    assert two.status == ingest_pb2.INGEST_STATUS_UNCHANGED and await indexed_chunks(retriever, "t-derived") == 2
 
 
 async def test_metadata_is_stored_and_listed(stubs):
@@ -81,7 +69,7 @@ async def test_delete_removes_the_record_and_every_chunk(stubs):
     ingest, retriever = stubs
     await ingest.IngestDocument(_request("t-del", document_id="gone"))
     reply = await ingest.DeleteDocument(ingest_pb2.DeleteDocumentRequest(tenant="t-del", document_id="gone"))
-    assert reply.chunks_deleted == 2 and await _chunks(retriever, "t-del") == 0
+    assert reply.chunks_deleted == 2 and await indexed_chunks(retriever, "t-del") == 0
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-del", document_id="gone"))
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
@@ -126,7 +114,7 @@ async def test_a_failed_ingest_leaves_nothing_behind_and_keeps_the_previous_revi
             with pytest.raises(grpc.aio.AioRpcError):
                 await ingest.IngestDocument(_request("t-fail", b"# Other\n\nNew document.\n", document_id="new"))
             # The previous revision is whole; the new document left no chunk and no record.
-            assert await _chunks(retriever, "t-fail") == 2
+            assert await indexed_chunks(retriever, "t-fail") == 2
             record = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-fail", document_id="doc"))
             assert record.chunk_count == 2
             listed = await ingest.ListDocuments(ingest_pb2.ListDocumentsRequest(tenant="t-fail"))
@@ -189,12 +177,14 @@ async def test_attributes_outside_the_schema_are_refused_and_nothing_changes(stu
     ingest, retriever = stubs
     await ingest.PutMetadataSchema(ingest_pb2.PutMetadataSchemaRequest(tenant="t-meta-bad", fields=PAPER_SCHEMA))
     await ingest.IngestDocument(_paper("t-meta-bad", "kept", {"year": 2020}))
-    before = await _chunks(retriever, "t-meta-bad")
+    before = await indexed_chunks(retriever, "t-meta-bad")
     with pytest.raises(grpc.aio.AioRpcError) as error:
         await ingest.IngestDocument(_paper("t-meta-bad", "kept", attributes))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in error.value.details()
     stored = await ingest.GetDocument(ingest_pb2.GetDocumentRequest(tenant="t-meta-bad", document_id="kept"))
-    assert dict(stored.metadata.attributes) == {"year": 2020} and await _chunks(retriever, "t-meta-bad") == before
+    assert (
+        dict(stored.metadata.attributes) == {"year": 2020} and await indexed_chunks(retriever, "t-meta-bad") == before
+    )
 
 
 async def test_a_schema_change_may_not_strand_stored_attributes(stubs):
