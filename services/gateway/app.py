@@ -45,8 +45,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await database.migrate()
         downstream = Downstream.open(settings)
-        for client in {id(c): c for c in (downstream.redis, downstream.cache_redis)}.values():
-            telemetry.instrument_redis(client, settings)
         # Prometheus scrapes this port inside the cluster; the public port's /metrics needs the admin scope.
         exporter = start_http_server(settings.metrics_port, addr=settings.host) if settings.metrics_port else None
         counting = Caches(downstream.cache_redis).keep_counted(settings.cache_size_interval_seconds)
@@ -74,7 +72,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            counting.cancel()
+            if counting is not None:
+                counting.cancel()
             if exporter is not None:
                 exporter[0].shutdown()
             await app.state.service.spending.flush()

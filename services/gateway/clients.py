@@ -16,6 +16,7 @@ from services.gateway.config import GatewaySettings
 from services.runtime import stores
 from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
+from services.runtime.telemetry import instrument_redis
 
 UP = Gauge("ragmesh_gateway_dependency_up", "1 when the dependency answers its health check, else 0.", ["dependency"])
 
@@ -54,6 +55,8 @@ class Downstream:
             if settings.cache_redis_url
             else state
         )
+        for client in {state, caches}:
+            instrument_redis(client, settings)
         return cls(
             embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),
             retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),

@@ -55,10 +55,10 @@ class Caches:
             sizes[layer] = count
         return sizes
 
-    def keep_counted(self, every_seconds: float) -> asyncio.Task | asyncio.Future:
+    def keep_counted(self, every_seconds: float) -> asyncio.Task | None:
         """Count every layer's entries (all tenants, and the embedding cache) into the cache_size gauge now and every
-        `every_seconds`, in the background; cancel what this returns to stop. SCAN walks the keys in small steps,
-        so Redis keeps serving between them."""
+        `every_seconds`, in the background (None when 0: never); cancel the task to stop. SCAN walks the keys in
+        small steps, so Redis keeps serving between them."""
 
         async def count() -> None:
             while True:
@@ -69,11 +69,7 @@ class Caches:
                     log.warning("could not count the cache entries (%s)", type(exc).__name__)
                 await asyncio.sleep(every_seconds)
 
-        if every_seconds <= 0:
-            done = asyncio.get_running_loop().create_future()
-            done.set_result(None)
-            return done
-        return asyncio.create_task(count())
+        return asyncio.create_task(count()) if every_seconds > 0 else None
 
     async def drop(self, tenant: str | None, layers: tuple[str, ...] = LAYERS) -> dict[str, int]:
         """Delete the entries of `layers` (for one tenant, or all); how many went, per layer."""
