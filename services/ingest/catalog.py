@@ -1,79 +1,37 @@
-"""The document catalogue, the append-only audit log and the quarantine list, in one SQLite file.
+"""The document catalogue: what each tenant has indexed, its metadata schema, and the audit log that versions its
+corpus. Every method is one short transaction on the ingest database (SQLite on one machine, PostgreSQL shared by
+every replica); nothing here locks in process."""
 
-SQLite gives atomic, durable commits on one node; raw artifacts sit beside it as files.
-"""
-
-import json
-import sqlite3
-import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
+
+from sqlalchemy import delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.duplicates import Fingerprint
-from services.ingest.metrics import QUARANTINED
+from services.ingest.records.database import Database
+from services.ingest.records.models import (
+    AuditEntry,
+    Document,
+    DocumentAttribute,
+    DocumentReader,
+    DocumentWrite,
+    MetadataSchema,
+    Signature,
+    SignatureBand,
+)
 from services.ingest.schema import FieldSpec
-from services.runtime.access import Viewer
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS documents (
-    tenant TEXT NOT NULL,
-    document_id TEXT NOT NULL,
-    filename TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    title TEXT NOT NULL,
-    source TEXT NOT NULL,
-    tags TEXT NOT NULL,
-    licence TEXT NOT NULL,
-    chunk_count INTEGER NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    content_hash TEXT NOT NULL,
-    created_at TEXT NOT NULL,
-    updated_at TEXT NOT NULL,
-    PRIMARY KEY (tenant, document_id)
-);
-CREATE TABLE IF NOT EXISTS metadata_schemas (
-    tenant TEXT PRIMARY KEY,
-    fields TEXT NOT NULL,
-    updated_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS audit (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    document_id TEXT NOT NULL,
-    action TEXT NOT NULL,
-    detail TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS audit_tenant_id ON audit (tenant, id);
-CREATE TABLE IF NOT EXISTS signatures (
-    tenant TEXT NOT NULL,
-    document_id TEXT NOT NULL,
-    minhash BLOB NOT NULL,
-    PRIMARY KEY (tenant, document_id)
-);
-CREATE TABLE IF NOT EXISTS signature_bands (
-    tenant TEXT NOT NULL,
-    band TEXT NOT NULL,
-    document_id TEXT NOT NULL,
-    PRIMARY KEY (tenant, band, document_id)
-);
-CREATE TABLE IF NOT EXISTS quarantine (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    at TEXT NOT NULL,
-    tenant TEXT NOT NULL,
-    filename TEXT NOT NULL,
-    content_type TEXT NOT NULL,
-    size_bytes INTEGER NOT NULL,
-    reason TEXT NOT NULL
-);
-"""
+from services.runtime.access import Viewer, access_entries
+from services.runtime.errors import Aborted
 
 
-def now(days_ago: float = 0) -> str:
-    """The time (or `days_ago` days before it) as stored: ISO 8601 in UTC, to the millisecond, sortable as text."""
-    at = datetime.now(UTC) - timedelta(days=days_ago)
-    return at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def stamp(at: datetime) -> str:
+    """A moment as the API shows it: ISO 8601 in UTC, to the millisecond."""
+    return at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass
@@ -96,255 +54,290 @@ class DocumentRecord:
     # Who may see the document inside its tenant; both empty: the whole tenant.
     allowed_users: list[str] = field(default_factory=list)
     allowed_groups: list[str] = field(default_factory=list)
+    # The revision whose chunks the index holds.
+    revision: str = ""
 
 
-_COLUMNS = list(DocumentRecord.__dataclass_fields__)
-_UPSERT_DOCUMENT = f"INSERT OR REPLACE INTO documents ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+def _record(row: Document) -> DocumentRecord:
+    return DocumentRecord(
+        tenant=row.tenant,
+        document_id=row.document_id,
+        filename=row.filename,
+        content_type=row.content_type,
+        title=row.title,
+        source=row.source,
+        tags=list(row.tags),
+        licence=row.licence,
+        chunk_count=row.chunk_count,
+        size_bytes=row.size_bytes,
+        content_hash=row.content_hash,
+        created_at=stamp(row.created_at),
+        updated_at=stamp(row.updated_at),
+        attributes=dict(row.attributes),
+        allowed_users=list(row.allowed_users),
+        allowed_groups=list(row.allowed_groups),
+        revision=row.revision,
+    )
 
 
-def _row(row: sqlite3.Row) -> DocumentRecord:
-    values = dict(row)
-    values["tags"] = json.loads(values["tags"])
-    for name in ("attributes", "allowed_users", "allowed_groups"):
-        values[name] = json.loads(values[name])
-    return DocumentRecord(**values)
+def _attribute_values(attributes: dict[str, object]) -> list[tuple[str, str]]:
+    values = []
+    for name, value in attributes.items():
+        for item in value if isinstance(value, list) else [value]:
+            values.append((name, str(item)))
+    return list(dict.fromkeys(values))
 
 
-# Documents a reader may see: open to the whole tenant, or naming the reader or one of the reader's groups.
-_VISIBLE = """(
-    (allowed_users = '[]' AND allowed_groups = '[]')
-    OR EXISTS (SELECT 1 FROM json_each(documents.allowed_users) WHERE value = ?)
-    OR EXISTS (SELECT 1 FROM json_each(documents.allowed_groups) WHERE value IN (SELECT value FROM json_each(?)))
-)"""
+def _visible(viewer: Viewer):
+    """The documents a reader may see: one of the reader's own access entries among the document's."""
+    entries = viewer.entries()
+    if entries is None:
+        return True
+    return exists().where(
+        DocumentReader.tenant == Document.tenant,
+        DocumentReader.document_id == Document.document_id,
+        DocumentReader.entry.in_(entries),
+    )
 
 
-def _visible(viewer: Viewer) -> tuple[str, list[object]]:
-    if viewer.everything:
-        return "1", []
-    return _VISIBLE, [viewer.user or None, json.dumps(list(viewer.groups))]
+class LeaseLost(Aborted):
+    """Another replica took over this document's write (ours outlived its lease): its outcome stands, ours not."""
 
 
 class Catalog:
-    """Documents per tenant. Every write commits before it returns."""
+    """Documents per tenant. Every write commits before it returns, with its audit entry in the same transaction."""
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.executescript(_SCHEMA)
-        columns = {row["name"] for row in self._db.execute("PRAGMA table_info(documents)")}
-        # Catalogues written before these columns existed gain them, empty (open to the tenant) for every document.
-        for name, empty in (("attributes", "{}"), ("allowed_users", "[]"), ("allowed_groups", "[]")):
-            if name not in columns:
-                self._db.execute(f"ALTER TABLE documents ADD COLUMN {name} TEXT NOT NULL DEFAULT '{empty}'")
-        self._lock = threading.Lock()
-        QUARANTINED.set(self._quarantine_size())
+    def __init__(self, database: Database) -> None:
+        self.database = database
 
-    def get(self, tenant: str, document_id: str) -> DocumentRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT * FROM documents WHERE tenant = ? AND document_id = ?", (tenant, document_id)
-            ).fetchone()
-        return _row(row) if row else None
+    async def get(self, tenant: str, document_id: str) -> DocumentRecord | None:
+        async with self.database.session() as session:
+            row = await session.get(Document, (tenant, document_id))
+            return _record(row) if row else None
 
-    def page(self, tenant: str, limit: int, offset: int, viewer: Viewer) -> tuple[list[DocumentRecord], int]:
+    async def page(self, tenant: str, limit: int, offset: int, viewer: Viewer) -> tuple[list[DocumentRecord], int]:
         """The documents the viewer may see, oldest first, and how many there are."""
-        visible, parameters = _visible(viewer)
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT * FROM documents WHERE tenant = ? AND {visible} "
-                "ORDER BY created_at, document_id LIMIT ? OFFSET ?",
-                (tenant, *parameters, limit, offset),
-            ).fetchall()
-            total = self._db.execute(
-                f"SELECT COUNT(*) FROM documents WHERE tenant = ? AND {visible}", (tenant, *parameters)
-            ).fetchone()[0]
-        return [_row(row) for row in rows], int(total)
+        where = (Document.tenant == tenant, _visible(viewer))
+        async with self.database.session() as session:
+            rows = await session.scalars(
+                select(Document)
+                .where(*where)
+                .order_by(Document.created_at, Document.document_id)
+                .limit(limit)
+                .offset(offset)
+            )
+            records = [_record(row) for row in rows]
+            total = await session.scalar(select(func.count()).select_from(Document).where(*where))
+        return records, int(total or 0)
 
-    def save(
-        self, record: DocumentRecord, action: str, detail: dict[str, object], fingerprint: Fingerprint | None = None
+    async def save(
+        self,
+        record: DocumentRecord,
+        action: str,
+        detail: dict[str, object],
+        fingerprint: Fingerprint | None = None,
+        holder: str = "",
+        actor: str = "",
     ) -> None:
         """Insert or replace the record (and its near-duplicate fingerprint, when given) and append the audit entry,
-        in one transaction."""
-        values = {
-            **record.__dict__,
-            "tags": json.dumps(record.tags),
-            "attributes": json.dumps(record.attributes, sort_keys=True),
-            "allowed_users": json.dumps(sorted(set(record.allowed_users))),
-            "allowed_groups": json.dumps(sorted(set(record.allowed_groups))),
-        }
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    _UPSERT_DOCUMENT,
-                    [values[name] for name in _COLUMNS],
+        in one transaction. With `holder`, the document's write lease must still be that holder's (LeaseLost
+        otherwise, and nothing changes); the lease then records that the catalogue names the new revision."""
+        at = now()
+        async with self.database.session() as session:
+            if holder:
+                claimed = await session.execute(
+                    update(DocumentWrite)
+                    .where(
+                        DocumentWrite.tenant == record.tenant,
+                        DocumentWrite.document_id == record.document_id,
+                        DocumentWrite.holder == holder,
+                    )
+                    .values(revision=record.revision, committed=True)
                 )
-                if fingerprint is not None:
-                    self._forget_fingerprint(record.tenant, record.document_id)
-                    self._db.execute(
-                        "INSERT INTO signatures (tenant, document_id, minhash) VALUES (?, ?, ?)",
-                        (record.tenant, record.document_id, fingerprint.signature),
-                    )
-                    self._db.executemany(
-                        "INSERT INTO signature_bands (tenant, band, document_id) VALUES (?, ?, ?)",
-                        [(record.tenant, band, record.document_id) for band in fingerprint.bands],
-                    )
-                self._audit(record.tenant, record.document_id, action, detail)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+                if claimed.rowcount != 1:
+                    raise LeaseLost(f"the write of {record.document_id!r} was taken over by another replica")
+            key = (record.tenant, record.document_id)
+            existing = await session.get(Document, key)
+            created = existing.created_at if existing else at
+            if existing is not None:
+                await session.delete(existing)
+                await session.flush()
+            session.add(
+                Document(
+                    tenant=record.tenant,
+                    document_id=record.document_id,
+                    filename=record.filename,
+                    content_type=record.content_type,
+                    title=record.title,
+                    source=record.source,
+                    tags=record.tags,
+                    licence=record.licence,
+                    chunk_count=record.chunk_count,
+                    size_bytes=record.size_bytes,
+                    content_hash=record.content_hash,
+                    revision=record.revision,
+                    attributes=record.attributes,
+                    allowed_users=sorted(set(record.allowed_users)),
+                    allowed_groups=sorted(set(record.allowed_groups)),
+                    created_at=created,
+                    updated_at=at,
+                )
+            )
+            record.created_at, record.updated_at = stamp(created), stamp(at)
+            await self._forget(session, record.tenant, record.document_id, fingerprint is not None)
+            session.add_all(
+                DocumentReader(tenant=record.tenant, document_id=record.document_id, entry=entry)
+                for entry in access_entries(record.allowed_users, record.allowed_groups)
+            )
+            session.add_all(
+                DocumentAttribute(tenant=record.tenant, document_id=record.document_id, name=name, value=value)
+                for name, value in _attribute_values(record.attributes)
+            )
+            if fingerprint is not None:
+                session.add(
+                    Signature(tenant=record.tenant, document_id=record.document_id, minhash=fingerprint.signature)
+                )
+                session.add_all(
+                    SignatureBand(tenant=record.tenant, band=band, document_id=record.document_id)
+                    for band in fingerprint.bands
+                )
+            self._audit(session, record.tenant, record.document_id, action, detail, actor)
 
-    def delete(self, tenant: str, document_id: str, detail: dict[str, object]) -> None:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute("DELETE FROM documents WHERE tenant = ? AND document_id = ?", (tenant, document_id))
-                self._forget_fingerprint(tenant, document_id)
-                self._audit(tenant, document_id, "deleted", detail)
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+    async def delete(self, tenant: str, document_id: str, detail: dict[str, object], actor: str = "") -> None:
+        async with self.database.session() as session:
+            await session.execute(
+                delete(Document).where(Document.tenant == tenant, Document.document_id == document_id)
+            )
+            await self._forget(session, tenant, document_id, fingerprint=True)
+            self._audit(session, tenant, document_id, "deleted", detail, actor)
 
-    def _forget_fingerprint(self, tenant: str, document_id: str) -> None:
-        for table in ("signatures", "signature_bands"):
-            self._db.execute(f"DELETE FROM {table} WHERE tenant = ? AND document_id = ?", (tenant, document_id))
+    @staticmethod
+    async def _forget(session: AsyncSession, tenant: str, document_id: str, fingerprint: bool) -> None:
+        """Drop the document's side rows (access entries, attribute values and, when asked, its fingerprint)."""
+        tables = [DocumentReader, DocumentAttribute] + ([Signature, SignatureBand] if fingerprint else [])
+        for table in tables:
+            await session.execute(delete(table).where(table.tenant == tenant, table.document_id == document_id))
 
-    def same_content(self, tenant: str, content_hash: str, other_than: str) -> list[str]:
+    async def same_content(self, tenant: str, content_hash: str, other_than: str) -> list[str]:
         """The tenant's other documents whose extracted text hashes to `content_hash`."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT document_id FROM documents WHERE tenant = ? AND content_hash = ? AND document_id != ?",
-                (tenant, content_hash, other_than),
-            ).fetchall()
-        return [row[0] for row in rows]
-
-    def sharing_a_band(self, tenant: str, bands: list[str], other_than: str) -> list[tuple[str, bytes]]:
-        """(document id, signature) of the tenant's other documents that share an LSH band with `bands`."""
-        marks = ", ".join("?" * len(bands))
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT DISTINCT s.document_id, s.minhash FROM signature_bands AS b JOIN signatures AS s"
-                " ON s.tenant = b.tenant AND s.document_id = b.document_id"
-                f" WHERE b.tenant = ? AND b.band IN ({marks}) AND b.document_id != ?",
-                (tenant, *bands, other_than),
-            ).fetchall()
-        return [(row[0], bytes(row[1])) for row in rows]
-
-    def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
-        """The tenant's declared fields (empty when it declared none) and when they were declared."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT fields, updated_at FROM metadata_schemas WHERE tenant = ?", (tenant,)
-            ).fetchone()
-        if row is None:
-            return [], ""
-        return [FieldSpec(**spec) for spec in json.loads(row["fields"])], row["updated_at"]
-
-    def save_schema(self, tenant: str, fields: list[FieldSpec]) -> str:
-        """Replace the schema and audit it, in one transaction; returns the time it was recorded."""
-        stamp = now()
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.execute(
-                    "INSERT OR REPLACE INTO metadata_schemas (tenant, fields, updated_at) VALUES (?, ?, ?)",
-                    (tenant, json.dumps([spec.__dict__ for spec in fields]), stamp),
+        async with self.database.session() as session:
+            rows = await session.scalars(
+                select(Document.document_id).where(
+                    Document.tenant == tenant, Document.content_hash == content_hash, Document.document_id != other_than
                 )
-                self._audit(tenant, "", "schema", {"fields": [spec.name for spec in fields]})
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-        return stamp
+            )
+            return list(rows)
 
-    def documents_carrying(self, tenant: str, name: str) -> int:
+    async def sharing_a_band(self, tenant: str, bands: list[str], other_than: str) -> list[tuple[str, bytes]]:
+        """(document id, signature) of the tenant's other documents that share an LSH band with `bands`."""
+        sharing = (
+            select(SignatureBand.document_id)
+            .where(
+                SignatureBand.tenant == tenant, SignatureBand.band.in_(bands), SignatureBand.document_id != other_than
+            )
+            .distinct()
+        )
+        async with self.database.session() as session:
+            rows = await session.execute(
+                select(Signature.document_id, Signature.minhash).where(
+                    Signature.tenant == tenant, Signature.document_id.in_(sharing)
+                )
+            )
+            return [(document_id, bytes(minhash)) for document_id, minhash in rows]
+
+    async def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
+        """The tenant's declared fields (empty when it declared none) and when they were declared."""
+        async with self.database.session() as session:
+            row = await session.get(MetadataSchema, tenant)
+            if row is None:
+                return [], ""
+            return [FieldSpec(**spec) for spec in row.fields], stamp(row.updated_at)
+
+    async def save_schema(self, tenant: str, fields: list[FieldSpec], actor: str = "") -> str:
+        """Replace the schema and audit it, in one transaction; returns the time it was recorded."""
+        at = now()
+        async with self.database.session() as session:
+            row = await session.get(MetadataSchema, tenant)
+            if row is None:
+                row = MetadataSchema(tenant=tenant)
+                session.add(row)
+            row.fields, row.updated_at = [spec.__dict__ for spec in fields], at
+            self._audit(session, tenant, "", "schema", {"fields": [spec.name for spec in fields]}, actor)
+        return stamp(at)
+
+    async def documents_carrying(self, tenant: str, name: str) -> int:
         """How many of the tenant's documents carry the attribute."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT COUNT(*) FROM documents WHERE tenant = ? AND json_extract(attributes, ?) IS NOT NULL",
-                (tenant, f"$.{name}"),
-            ).fetchone()
-        return int(row[0])
+        async with self.database.session() as session:
+            count = await session.scalar(
+                select(func.count(DocumentAttribute.document_id.distinct())).where(
+                    DocumentAttribute.tenant == tenant, DocumentAttribute.name == name
+                )
+            )
+        return int(count or 0)
 
-    def observed_values(self, tenant: str, name: str, limit: int) -> list[str]:
+    async def observed_values(self, tenant: str, name: str, limit: int) -> list[str]:
         """The distinct values documents carry for a keyword (or keyword list) attribute, most common first."""
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT value, COUNT(*) AS n FROM ("
-                "  SELECT CASE WHEN json_type(attributes, ?) = 'array' THEN each.value"
-                "  ELSE json_extract(attributes, ?) END AS value FROM documents"
-                "  LEFT JOIN json_each(documents.attributes, ?) AS each ON json_type(attributes, ?) = 'array'"
-                "  WHERE tenant = ? AND json_extract(attributes, ?) IS NOT NULL"
-                ") WHERE value IS NOT NULL GROUP BY value ORDER BY n DESC, value LIMIT ?",
-                (*[f"$.{name}"] * 4, tenant, f"$.{name}", limit),
-            ).fetchall()
-        return [str(row["value"]) for row in rows]
+        n = func.count().label("n")
+        async with self.database.session() as session:
+            rows = await session.execute(
+                select(DocumentAttribute.value, n)
+                .where(DocumentAttribute.tenant == tenant, DocumentAttribute.name == name)
+                .group_by(DocumentAttribute.value)
+                .order_by(n.desc(), DocumentAttribute.value)
+                .limit(limit)
+            )
+            return [value for value, _ in rows]
 
-    def corpus_version(self, tenant: str) -> str:
+    async def corpus_version(self, tenant: str) -> str:
         """The tenant's last audit entry: every change to its documents, their permissions or its schema appends
         one in the change's own transaction, so the version moves exactly when the corpus does."""
-        with self._lock:
-            row = self._db.execute("SELECT MAX(id) FROM audit WHERE tenant = ?", (tenant,)).fetchone()
-        return str(row[0] or 0)
+        async with self.database.session() as session:
+            newest = await session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.tenant == tenant))
+        return str(newest or 0)
 
-    def record(self, tenant: str, document_id: str, action: str, detail: dict[str, object]) -> None:
+    async def record(
+        self, tenant: str, document_id: str, action: str, detail: dict[str, object], actor: str = ""
+    ) -> None:
         """An audit entry on its own: for index changes that leave the catalogue as it was (a failed ingest whose
-        chunks were briefly searchable), so that the corpus version still moves."""
-        with self._lock:
-            self._audit(tenant, document_id, action, detail)
+        chunks were briefly searchable, so that the corpus version still moves), and for reads worth recording."""
+        async with self.database.session() as session:
+            self._audit(session, tenant, document_id, action, detail, actor)
 
-    def quarantine(self, tenant: str, filename: str, content_type: str, size_bytes: int, reason: str) -> None:
-        with self._lock:
-            self._db.execute(
-                "INSERT INTO quarantine (at, tenant, filename, content_type, size_bytes, reason)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (now(), tenant, filename, content_type, size_bytes, reason),
+    async def audit_log(self, tenant: str, after: int = 0, limit: int = 1000) -> list[dict[str, object]]:
+        """The tenant's audit entries after id `after`, oldest first."""
+        async with self.database.session() as session:
+            rows = await session.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.tenant == tenant, AuditEntry.id > after)
+                .order_by(AuditEntry.id)
+                .limit(limit)
             )
-            QUARANTINED.set(self._quarantine_size())
+            return [
+                {
+                    "id": row.id,
+                    "at": stamp(row.at),
+                    "document_id": row.document_id,
+                    "action": row.action,
+                    "actor": row.actor,
+                    "detail": row.detail,
+                }
+                for row in rows
+            ]
 
-    def prune(self, quarantine_days: float, audit_days: float) -> tuple[int, int]:
-        """Drop quarantine entries and audit entries older than their retention (0: keep forever); how many of each
-        went. Each tenant's newest audit entry stays whatever its age: it is the tenant's corpus version, and a
-        version must never go back to one a cache may still hold entries for."""
-        cutoff = lambda days: (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="milliseconds")[:23] + "Z"  # noqa: E731
-        with self._lock:
-            quarantined = audited = 0
-            if quarantine_days:
-                quarantined = self._db.execute(
-                    "DELETE FROM quarantine WHERE at < ?", (cutoff(quarantine_days),)
-                ).rowcount
-                QUARANTINED.set(self._quarantine_size())
-            if audit_days:
-                audited = self._db.execute(
-                    "DELETE FROM audit WHERE at < ? AND id NOT IN (SELECT MAX(id) FROM audit GROUP BY tenant)",
-                    (now(audit_days),),
-                ).rowcount
-        return quarantined, audited
+    async def prune_audit(self, days: float) -> int:
+        """Drop audit entries older than `days`; how many went. Each tenant's newest entry stays whatever its age:
+        it is the tenant's corpus version, and a version must never go back to one a cache may still hold."""
+        newest = select(func.max(AuditEntry.id)).group_by(AuditEntry.tenant)
+        async with self.database.session() as session:
+            result = await session.execute(
+                delete(AuditEntry).where(AuditEntry.at < now() - timedelta(days=days), AuditEntry.id.not_in(newest))
+            )
+        return int(result.rowcount or 0)
 
-    def _quarantine_size(self) -> int:
-        return int(self._db.execute("SELECT COUNT(*) FROM quarantine").fetchone()[0])
-
-    def audit_log(self, tenant: str) -> list[dict[str, object]]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM audit WHERE tenant = ? ORDER BY id", (tenant,)).fetchall()
-        return [dict(row) for row in rows]
-
-    def quarantined(self, tenant: str) -> list[dict[str, object]]:
-        with self._lock:
-            rows = self._db.execute("SELECT * FROM quarantine WHERE tenant = ? ORDER BY id", (tenant,)).fetchall()
-        return [dict(row) for row in rows]
-
-    def _audit(self, tenant: str, document_id: str, action: str, detail: dict[str, object]) -> None:
-        self._db.execute(
-            "INSERT INTO audit (at, tenant, document_id, action, detail) VALUES (?, ?, ?, ?, ?)",
-            (now(), tenant, document_id, action, json.dumps(detail, sort_keys=True)),
+    @staticmethod
+    def _audit(
+        session: AsyncSession, tenant: str, document_id: str, action: str, detail: dict[str, object], actor: str
+    ) -> None:
+        session.add(
+            AuditEntry(at=now(), tenant=tenant, document_id=document_id, action=action, actor=actor, detail=detail)
         )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -15,6 +15,15 @@ class IngestSettings(ServiceSettings):
     service_name: ClassVar[str] = "ingest"
 
     data_dir: Path = Path(".ragmesh/ingest")
+    # The catalogue, quarantine, audit log, jobs and write leases: a SQLAlchemy URL, postgresql://user@host/db
+    # wherever more than one replica runs (they share it); empty: a SQLite file in data_dir (one machine).
+    database_url: str = ""
+    database_pool_size: int = 10
+    # One writer per document across replicas: a writer renews its lease every third of this; a lease that runs
+    # out (the writer died) is taken over and what it left in the index removed. How long a request waits for
+    # another one writing the same document before it is told to try again.
+    write_lease_seconds: float = 30.0
+    write_wait_seconds: float = 60.0
     embedder_target: str = "127.0.0.1:50051"
     retriever_target: str = "127.0.0.1:50052"
     max_document_bytes: int = 20 * 1024 * 1024

@@ -62,7 +62,7 @@ def similarity(one: bytes, other: bytes) -> float:
     return float(a.jaccard(b))
 
 
-def original_of(
+async def original_of(
     catalog: "Catalog",
     threshold: float,
     tenant: str,
@@ -74,15 +74,15 @@ def original_of(
 ) -> tuple[str, float] | None:
     """Another document of the tenant with the same text, or (past the threshold) nearly the same, shown to the
     same readers: (its id, the similarity). A copy meant for other readers is not a duplicate: it is indexed."""
-    candidates = [(other, 1.0) for other in catalog.same_content(tenant, content_hash, document_id)]
+    candidates = [(other, 1.0) for other in await catalog.same_content(tenant, content_hash, document_id)]
     if shingled is not None:
         near = [
             (other, similarity(shingled.signature, signature))
-            for other, signature in catalog.sharing_a_band(tenant, shingled.bands, document_id)
+            for other, signature in await catalog.sharing_a_band(tenant, shingled.bands, document_id)
         ]
         candidates += sorted(((o, s) for o, s in near if s >= threshold), key=lambda c: -c[1])
     for other, score in candidates:
-        record = catalog.get(tenant, other)
+        record = await catalog.get(tenant, other)
         if record is not None and (record.allowed_users, record.allowed_groups) == (users, groups):
             return other, round(score, 4)
     return None

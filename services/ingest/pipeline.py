@@ -4,9 +4,9 @@ import asyncio
 import hashlib
 import json
 import logging
+import os
+import socket
 import uuid
-import weakref
-from pathlib import Path
 
 import grpc
 
@@ -14,15 +14,18 @@ from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.ingest import duplicates
 from services.ingest.artifacts import RawArtifacts
-from services.ingest.catalog import Catalog, DocumentRecord, now
+from services.ingest.catalog import Catalog, DocumentRecord
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
 from services.ingest.extract import Extracted, resolve_type
 from services.ingest.inputs import IngestInput, IngestResult, access_names, derived_document_id, validate_input
 from services.ingest.metrics import DOCUMENTS, IN_PROGRESS
+from services.ingest.quarantine import Quarantine
+from services.ingest.records.database import Database
 from services.ingest.sandbox import Sandbox
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
 from services.ingest.sniffing import real_type
+from services.ingest.writes import DELETING, DocumentWrites, StaleWrite
 from services.runtime.access import Viewer
 from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
@@ -39,16 +42,18 @@ class Ingestor:
 
     def __init__(self, settings: IngestSettings) -> None:
         self._settings = settings
+        self._database: Database | None = None
         self._catalog: Catalog | None = None
+        self._quarantine: Quarantine | None = None
+        self._writes: DocumentWrites | None = None
         self._channels: list[grpc.aio.Channel] = []
         self._embedder: embedder_pb2_grpc.EmbedderServiceStub | None = None
         self._retriever: retriever_pb2_grpc.RetrieverServiceStub | None = None
-        # One writer per document at a time; different documents ingest concurrently. A lock lives only while some
-        # request holds or awaits it, so the map does not grow with every document ever ingested.
-        self._locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
         self._sandbox: Sandbox | None = None
         self._artifacts = RawArtifacts(settings.data_dir)
-        self._pruning: asyncio.Task | None = None
+        self._housekeeping: list[asyncio.Task] = []
+        # Names this replica's write leases: unique per process, readable in the table.
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @property
     def catalog(self) -> Catalog:
@@ -56,20 +61,32 @@ class Ingestor:
             raise RuntimeError("Ingestor used before warm_up")
         return self._catalog
 
+    @property
+    def quarantine(self) -> Quarantine:
+        if self._quarantine is None:
+            raise RuntimeError("Ingestor used before warm_up")
+        return self._quarantine
+
+    @property
+    def writes(self) -> DocumentWrites:
+        if self._writes is None:
+            raise RuntimeError("Ingestor used before warm_up")
+        return self._writes
+
     async def warm_up(self) -> None:
-        data_dir = Path(self._settings.data_dir)
-        self._catalog = Catalog(data_dir / "catalog.sqlite3")
         s = self._settings
-        self._pruning = asyncio.create_task(self._prune_daily())
+        self._database = Database(s.database_url or f"sqlite:///{s.data_dir}/ingest.db", s.database_pool_size)
+        await self._database.migrate()
+        self._catalog = Catalog(self._database)
+        self._quarantine = Quarantine(self._database)
+        self._writes = DocumentWrites(self._database, self.holder, s.write_lease_seconds, s.write_wait_seconds)
+        await self._quarantine.count()
+        self._housekeeping = [asyncio.create_task(self._prune_daily()), asyncio.create_task(self._reconcile_often())]
         self._sandbox = Sandbox(
             s.extract_workers, s.extract_timeout_seconds, s.extract_memory_mb, s.max_pages, s.max_extracted_chars
         )
-        embedder_channel = open_channel(
-            self._settings.embedder_target, self._settings, breaker("embedder", self._settings)
-        )
-        retriever_channel = open_channel(
-            self._settings.retriever_target, self._settings, breaker("retriever", self._settings)
-        )
+        embedder_channel = open_channel(s.embedder_target, s, breaker("embedder", s))
+        retriever_channel = open_channel(s.retriever_target, s, breaker("retriever", s))
         self._channels = [embedder_channel, retriever_channel]
         self._embedder = embedder_pb2_grpc.EmbedderServiceStub(embedder_channel)
         self._retriever = retriever_pb2_grpc.RetrieverServiceStub(retriever_channel)
@@ -77,28 +94,82 @@ class Ingestor:
     async def _prune_daily(self) -> None:
         s = self._settings
         while True:
-            quarantined, audited = await asyncio.to_thread(
-                self.catalog.prune, s.quarantine_retention_days, s.audit_retention_days
-            )
-            if quarantined or audited:
-                log.info("pruned %d quarantine and %d audit entries past their retention", quarantined, audited)
+            try:
+                quarantined = (
+                    await self.quarantine.prune(s.quarantine_retention_days) if s.quarantine_retention_days else []
+                )
+                audited = await self.catalog.prune_audit(s.audit_retention_days) if s.audit_retention_days else 0
+                if quarantined or audited:
+                    log.info(
+                        "pruned %d quarantine and %d audit entries past their retention", len(quarantined), audited
+                    )
+            except Exception:
+                log.exception("pruning quarantine and audit entries failed; trying again tomorrow")
             await asyncio.sleep(24 * 3600)
 
+    async def _reconcile_often(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.write_lease_seconds)
+            try:
+                await self.reconcile()
+            except Exception:
+                log.exception(
+                    "reconciling abandoned writes failed; trying again in %ss", self._settings.write_lease_seconds
+                )
+
+    async def reconcile(self) -> int:
+        """Settle every write whose writer died (its lease ran out): the index is left holding exactly the revision
+        the catalogue names. How many were settled."""
+        settled = 0
+        for abandoned in await self.writes.expired():
+            try:
+                async with self.writes.hold(abandoned.tenant, abandoned.document_id, wait=False) as stale:
+                    if stale is not None:
+                        await self._settle(stale)
+                        settled += 1
+            except Unavailable:
+                continue  # another replica got there first
+        return settled
+
+    async def _settle(self, stale: StaleWrite) -> None:
+        """Remove what a dead writer left: the chunks of the revision it was writing when the catalogue never came
+        to name it, else those of the revisions before it; a delete it began is finished."""
+        tenant, document_id = stale.tenant, stale.document_id
+        current = await self.catalog.get(tenant, document_id)
+        if stale.revision == DELETING:
+            await self._call(
+                self._retriever.DeleteDocument,
+                retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id),
+            )
+            if current is not None:
+                await self.catalog.delete(tenant, document_id, {"chunks": current.chunk_count, "settled": True})
+                self._artifacts.delete(tenant, document_id)
+        elif stale.revision and current is not None and (stale.committed or current.revision == stale.revision):
+            await self._call(
+                self._retriever.DeleteDocument,
+                retriever_pb2.DeleteDocumentRequest(
+                    tenant=tenant, document_id=document_id, keep_revision=current.revision
+                ),
+            )
+        elif stale.revision:
+            await self._call(
+                self._retriever.DeleteDocument,
+                retriever_pb2.DeleteDocumentRequest(
+                    tenant=tenant, document_id=document_id, only_revision=stale.revision
+                ),
+            )
+            await self.catalog.record(tenant, document_id, "ingest-discarded", {"revision": stale.revision})
+        log.warning("settled an abandoned write of %s/%s (revision %r)", tenant, document_id, stale.revision)
+
     async def close(self) -> None:
-        if self._pruning is not None:
-            self._pruning.cancel()
+        for task in self._housekeeping:
+            task.cancel()
         for channel in self._channels:
             await channel.close()
-        if self._catalog is not None:
-            self._catalog.close()
+        if self._database is not None:
+            await self._database.close()
         if self._sandbox is not None:
             await asyncio.to_thread(self._sandbox.close)
-
-    def _lock(self, tenant: str, document_id: str) -> asyncio.Lock:
-        key = (tenant, document_id)
-        if (lock := self._locks.get(key)) is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
 
     async def _extract(self, content: bytes, content_type: str, title: str) -> Extracted:
         if self._sandbox is None:
@@ -128,13 +199,13 @@ class Ingestor:
         try:
             with step("ingest", "validate"):
                 validate_input(item, self._settings.max_document_bytes)
-                attributes = check_attributes(self.catalog.schema(item.tenant)[0], item.attributes)
+                attributes = check_attributes((await self.catalog.schema(item.tenant))[0], item.attributes)
                 content_type = real_type(item.content, content_type)
             with step("ingest", "extract", content_type=content_type):
                 document = await self._extract(item.content, content_type, item.title)
         except InvalidArgument as exc:
             if item.tenant:
-                self.catalog.quarantine(item.tenant, item.filename, content_type, len(item.content), str(exc))
+                await self.quarantine.add(item.tenant, item.filename, content_type, len(item.content), str(exc))
             raise
         text = document.text
         content_hash = hashlib.sha256(text.encode()).hexdigest()
@@ -142,8 +213,10 @@ class Ingestor:
         title = item.title or document.title or item.filename
         tags = sorted({tag.strip() for tag in item.tags})
         users, groups = access_names(item.allowed_users, item.allowed_groups)
-        async with self._lock(item.tenant, document_id):
-            existing = self.catalog.get(item.tenant, document_id)
+        async with self.writes.hold(item.tenant, document_id) as stale:
+            if stale is not None:
+                await self._settle(stale)
+            existing = await self.catalog.get(item.tenant, document_id)
             metadata = (title, item.source, tags, item.licence, item.filename, content_type, attributes)
             if (
                 existing
@@ -168,13 +241,13 @@ class Ingestor:
             shingled = duplicates.fingerprint(text, threshold) if threshold else None
             changed = not existing or existing.content_hash != content_hash
             if changed and (
-                found := duplicates.original_of(
+                found := await duplicates.original_of(
                     self.catalog, threshold, item.tenant, document_id, content_hash, shingled, users, groups
                 )
             ):
                 original, similarity = found
                 detail = {"document_id": document_id, "filename": item.filename, "similarity": similarity}
-                self.catalog.record(item.tenant, original, "duplicate-not-indexed", detail)
+                await self.catalog.record(item.tenant, original, "duplicate-not-indexed", detail)
                 return IngestResult(document_id, 0, "duplicate", original, similarity)
             drafts = chunk_document(document, self._settings.chunk_max_chars)
             fingerprint = json.dumps(metadata, sort_keys=True, default=str)
@@ -191,6 +264,9 @@ class Ingestor:
                 allowed_groups=groups,
             )
             base.attributes.update(attributes)
+            # Named before any chunk is written: if this replica dies from here on, whoever takes the lease over
+            # knows which chunks to remove.
+            await self.writes.begin(item.tenant, document_id, revision)
             try:
                 vectors = await self._embed([draft.embedding_text(title) for draft in drafts])
                 chunks = []
@@ -216,18 +292,9 @@ class Ingestor:
                 # Leave nothing of the new revision behind; the previous one, if any, stays whole. Its chunks may
                 # have been searchable for a moment: the corpus version moves, so nothing cached from them lives on.
                 await self._discard_revision(item.tenant, document_id, revision)
-                self.catalog.record(item.tenant, document_id, "ingest-discarded", {"revision": revision})
+                await self.catalog.record(item.tenant, document_id, "ingest-discarded", {"revision": revision})
                 raise
-            # The new revision is complete: drop the chunks of the previous one (a new document has none).
-            if existing is not None:
-                await self._call(
-                    self._retriever.DeleteDocument,
-                    retriever_pb2.DeleteDocumentRequest(
-                        tenant=item.tenant, document_id=document_id, keep_revision=revision
-                    ),
-                )
             await self._artifacts.write(item.tenant, document_id, item.content)
-            stamp = now()
             record = DocumentRecord(
                 tenant=item.tenant,
                 document_id=document_id,
@@ -240,18 +307,27 @@ class Ingestor:
                 chunk_count=len(chunks),
                 size_bytes=len(item.content),
                 content_hash=content_hash,
-                created_at=existing.created_at if existing else stamp,
-                updated_at=stamp,
                 attributes=attributes,
                 allowed_users=users,
                 allowed_groups=groups,
+                revision=revision,
             )
             status = "updated" if existing else "created"
             detail = {"chunks": len(chunks), "revision": revision, "licence": item.licence}
             if document.invisible_removed:
                 # Text hidden from a reviewer (zero-width, bidirectional overrides) was there: worth a look.
                 detail["invisible_characters_removed"] = document.invisible_removed
-            self.catalog.save(record, status, detail, shingled)
+            # The switch: from this commit on the catalogue names the new revision (and the lease says so, so that
+            # a crash before the next step is settled by removing the old chunks, not the new).
+            await self.catalog.save(record, status, detail, shingled, holder=self.holder)
+            # The new revision is live: drop the chunks of the previous one (a new document has none).
+            if existing is not None:
+                await self._call(
+                    self._retriever.DeleteDocument,
+                    retriever_pb2.DeleteDocumentRequest(
+                        tenant=item.tenant, document_id=document_id, keep_revision=revision
+                    ),
+                )
             return IngestResult(document_id, len(chunks), status)
 
     async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
@@ -284,22 +360,26 @@ class Ingestor:
             raise Unavailable(f"a downstream service failed: {exc.code().name}: {exc.details()}") from exc
 
     async def delete(self, tenant: str, document_id: str, viewer: Viewer) -> int:
-        async with self._lock(tenant, document_id):
-            existing = self.get(tenant, document_id, viewer)
+        async with self.writes.hold(tenant, document_id) as stale:
+            if stale is not None:
+                await self._settle(stale)
+            existing = await self.get(tenant, document_id, viewer)
+            # A delete that dies half-way is finished by whoever takes the lease over.
+            await self.writes.begin(tenant, document_id, DELETING)
             await self._call(
                 self._retriever.DeleteDocument,
                 retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id),
             )
-            self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
+            await self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
             self._artifacts.delete(tenant, document_id)
             return existing.chunk_count
 
-    def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
+    async def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
         """The declared fields, each keyword field's values extended with those documents carry."""
-        fields, updated_at = self.catalog.schema(tenant)
+        fields, updated_at = await self.catalog.schema(tenant)
         for spec in fields:
             if spec.type in KEYWORD_TYPES:
-                observed = self.catalog.observed_values(tenant, spec.name, MAX_VALUES)
+                observed = await self.catalog.observed_values(tenant, spec.name, MAX_VALUES)
                 spec.values = list(dict.fromkeys([*spec.values, *observed]))[:MAX_VALUES]
         return fields, updated_at
 
@@ -308,21 +388,21 @@ class Ingestor:
         attributes would stop matching what queries may ask."""
         checked = check_fields(fields)
         new = {spec.name: spec.type for spec in checked}
-        for old in self.catalog.schema(tenant)[0]:
+        for old in (await self.catalog.schema(tenant))[0]:
             if new.get(old.name) != old.type:
-                carrying = self.catalog.documents_carrying(tenant, old.name)
+                carrying = await self.catalog.documents_carrying(tenant, old.name)
                 if carrying:
                     change = f"change type to {new[old.name]}" if old.name in new else "be removed"
                     raise InvalidArgument(
                         f"field {old.name!r} cannot {change}: {carrying} document(s) carry it as {old.type}"
                     )
-        self.catalog.save_schema(tenant, checked)
-        return self.schema(tenant)
+        await self.catalog.save_schema(tenant, checked)
+        return await self.schema(tenant)
 
-    def get(self, tenant: str, document_id: str, viewer: Viewer) -> DocumentRecord:
+    async def get(self, tenant: str, document_id: str, viewer: Viewer) -> DocumentRecord:
         """The record, when it exists and the viewer may see it; NotFound either way (a restricted document's
         existence is not revealed)."""
-        record = self.catalog.get(tenant, document_id)
+        record = await self.catalog.get(tenant, document_id)
         if record is None or not viewer.can_see(record.allowed_users, record.allowed_groups):
             raise NotFound(f"document {document_id!r} not found")
         return record
@@ -333,8 +413,10 @@ class Ingestor:
         """Change who may see a document: every chunk's access list first, then the catalogue (a failure in
         between is repaired by repeating the call)."""
         users, groups = access_names(allowed_users, allowed_groups)
-        async with self._lock(tenant, document_id):
-            record = self.get(tenant, document_id, viewer)
+        async with self.writes.hold(tenant, document_id) as stale:
+            if stale is not None:
+                await self._settle(stale)
+            record = await self.get(tenant, document_id, viewer)
             return await self._apply_access(record, users, groups)
 
     async def _apply_access(self, record: DocumentRecord, users: list[str], groups: list[str]) -> DocumentRecord:
@@ -345,14 +427,14 @@ class Ingestor:
             ),
         )
         detail = {"allowed_users": users, "allowed_groups": groups}
-        record.allowed_users, record.allowed_groups, record.updated_at = users, groups, now()
-        self.catalog.save(record, "access-changed", detail)
+        record.allowed_users, record.allowed_groups = users, groups
+        await self.catalog.save(record, "access-changed", detail)
         return record
 
     async def extracted(self, tenant: str, document_id: str, viewer: Viewer) -> tuple[DocumentRecord, Extracted]:
         """The document's extracted text, rebuilt from its raw artifact, exactly as it was when chunked: its
         sha256 must equal the recorded content hash, so every stored offset still points at the same words."""
-        record = self.get(tenant, document_id, viewer)
+        record = await self.get(tenant, document_id, viewer)
         try:
             content = await self._artifacts.read(tenant, document_id)
         except FileNotFoundError:

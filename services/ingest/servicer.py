@@ -130,7 +130,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.GetDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.Document:
         _scope(request.tenant, request.document_id)
-        return _document(self._ingestor.get(request.tenant, request.document_id, _viewer(request.viewer)))
+        return _document(await self._ingestor.get(request.tenant, request.document_id, _viewer(request.viewer)))
 
     async def GetDocumentText(
         self, request: ingest_pb2.GetDocumentTextRequest, context: grpc.aio.ServicerContext
@@ -168,7 +168,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         limit = request.limit or 50
         if limit > MAX_PAGE:
             raise InvalidArgument(f"limit must be at most {MAX_PAGE}")
-        records, total = self._ingestor.catalog.page(request.tenant, limit, request.offset, _viewer(request.viewer))
+        records, total = await self._ingestor.catalog.page(
+            request.tenant, limit, request.offset, _viewer(request.viewer)
+        )
         return ingest_pb2.ListDocumentsResponse(documents=[_document(r) for r in records], total=total)
 
     async def DeleteDocument(
@@ -189,13 +191,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.GetMetadataSchemaRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.MetadataSchema:
         _scope(request.tenant)
-        return _schema(request.tenant, *self._ingestor.schema(request.tenant))
+        return _schema(request.tenant, *(await self._ingestor.schema(request.tenant)))
 
     async def GetCorpusVersion(
         self, request: ingest_pb2.GetCorpusVersionRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.CorpusVersion:
         _scope(request.tenant)
-        return ingest_pb2.CorpusVersion(version=self._ingestor.catalog.corpus_version(request.tenant))
+        return ingest_pb2.CorpusVersion(version=await self._ingestor.catalog.corpus_version(request.tenant))
 
     async def SetDocumentAccess(
         self, request: ingest_pb2.SetDocumentAccessRequest, context: grpc.aio.ServicerContext

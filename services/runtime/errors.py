@@ -45,6 +45,12 @@ class FailedPrecondition(ServiceError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class Aborted(ServiceError):
+    """The work lost a race with a concurrent change (another replica's); repeating the request sees its result."""
+
+    code = grpc.StatusCode.ABORTED
+
+
 class Unavailable(ServiceError):
     """A dependency is down; the caller may retry or degrade."""
 

@@ -183,7 +183,8 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
     if values.get("cacheRedis", {}).get("deploy", False):
         expected.add(("gateway", "cache-redis"))
     if values.get("database", {}).get("deploy", True):
-        expected.add(("gateway", "postgresql"))
+        # The gateway's records; the ingest catalogue, jobs and write leases.
+        expected |= {("gateway", "postgresql"), ("ingest", "postgresql")}
     if name == "gpu":
         expected |= {("embedder", "tei"), ("generator", "vllm")}
     assert _allowed_paths(objects) == expected
@@ -296,6 +297,8 @@ def test_by_default_services_authenticate_each_other_and_every_store_has_a_crede
         assert (f"ragmesh_{component}_peer_tokens" in files) == (component != "gateway"), component
     gateway = deployments["gateway"]
     assert "ragmesh_gateway_database_url" in _secret_files(gateway["spec"]["template"]["spec"])
+    # Ingest replicas share the catalogue, jobs and write leases through the same database (their own tables).
+    assert "ragmesh_ingest_database_url" in _secret_files(deployments["ingest"]["spec"]["template"]["spec"])
     assert "ragmesh_gateway_redis_password" in _secret_files(gateway["spec"]["template"]["spec"])
     assert "ragmesh_retriever_qdrant_api_key" in _secret_files(deployments["retriever"]["spec"]["template"]["spec"])
     stores = {

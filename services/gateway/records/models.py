@@ -1,20 +1,11 @@
 """The gateway's tables."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
-from sqlalchemy.types import TypeDecorator
 
-
-class UtcDateTime(TypeDecorator):
-    """A timezone-aware UTC moment on every database: SQLite keeps no zone, so it is put back on the way out."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_result_value(self, value: datetime | None, dialect: object) -> datetime | None:
-        return value if value is None or value.tzinfo else value.replace(tzinfo=UTC)
+from services.runtime.database import UtcDateTime
 
 
 class Base(DeclarativeBase):

@@ -13,9 +13,10 @@ from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.keys import KeyStore, key_prefix
 from services.gateway.identity import Principal
 from services.gateway.models import Usage
-from services.gateway.records.database import _SYNC, Database, _with_driver
+from services.gateway.records.database import Database
 from services.gateway.records.models import Base
 from services.gateway.usage import UsageLedger
+from services.runtime.database import SYNC_DRIVERS, with_driver
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
 
 ADMIN = Principal(tenant="acme", user="ops@acme", via="api-key", key_id="k0")
@@ -39,7 +40,7 @@ async def database(request, tmp_path):
 
 async def test_migrations_match_the_models_with_no_drift(database):
     await database.migrate()  # a second upgrade finds nothing to do
-    engine = create_engine(_with_driver(database.url, _SYNC))
+    engine = create_engine(with_driver(database.url, SYNC_DRIVERS))
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     engine.dispose()

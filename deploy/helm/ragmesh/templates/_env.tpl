@@ -280,5 +280,11 @@
     items:
       - key: {{ $root.Values.qdrant.apiKey.key }}
         path: ragmesh_retriever_qdrant_api_key
+{{- else if eq .component "ingest" }}
+- secret:
+    name: {{ $root.Values.database.existingSecret }}
+    items:
+      - key: {{ $root.Values.database.urlKey }}
+        path: ragmesh_ingest_database_url
 {{- end }}
 {{- end }}
