@@ -48,6 +48,8 @@ async def test_concurrent_answers_never_spend_past_the_budget_and_the_rest_are_4
         # Worst case per answer: (context <= 50 + 300 + 100 question + 20 answer) tokens at $1/1k = at most $0.47.
         budget_user_usd_per_day=2.0,
         budget_global_usd_per_day=0,
+        # Budgets are measured here, not caches: every answer must be a model call.
+        semantic_cache_threshold=1.0,
         rate_limits={},
         tenant_max_in_flight=0,
         retrieval_timeout_seconds=120,

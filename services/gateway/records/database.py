@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from services.runtime import database
+from services.records import database
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.runtime.database import UtcDateTime
+from services.records.database import UtcDateTime
 
 
 class Base(DeclarativeBase):

@@ -5,7 +5,7 @@ from datetime import datetime
 from sqlalchemy import JSON, BigInteger, Boolean, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.runtime.database import UtcDateTime
+from services.records.database import UtcDateTime
 
 # An id column that is 64-bit on PostgreSQL and SQLite's own rowid there (SQLite autoincrements INTEGER only).
 _BIG_ID = BigInteger().with_variant(Integer, "sqlite")
@@ -199,3 +199,23 @@ class JobItem(Base):
     # When it may next be tried (a wait for the embedder or vector store backs off).
     not_before: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Source(Base):
+    """A URL a tenant ingests from: the validators of its last fetch (a recrawl asks only for a changed page), the
+    document it became, and when it is next due."""
+
+    __tablename__ = "sources"
+    __table_args__ = (Index("ix_sources_due", "next_due_at"),)
+
+    tenant: Mapped[str] = mapped_column(TENANT, primary_key=True)
+    # sha256 of the URL (URLs are too long for a portable key).
+    url_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    url: Mapped[str] = mapped_column(Text)
+    document_id: Mapped[str] = mapped_column(DOCUMENT_ID)
+    etag: Mapped[str] = mapped_column(String(512), default="")
+    last_modified: Mapped[str] = mapped_column(String(64), default="")
+    # What it was first sent with (metadata, access), for the recrawls.
+    request: Mapped[dict[str, object]] = mapped_column(JSON)
+    fetched_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    next_due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

@@ -16,7 +16,7 @@ from services.gateway.models import Usage
 from services.gateway.records.database import Database
 from services.gateway.records.models import Base
 from services.gateway.usage import UsageLedger
-from services.runtime.database import SYNC_DRIVERS, with_driver
+from services.records.database import SYNC_DRIVERS, with_driver
 from services.runtime.errors import InvalidArgument, NotFound, Unauthenticated
 
 ADMIN = Principal(tenant="acme", user="ops@acme", via="api-key", key_id="k0")

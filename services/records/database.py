@@ -109,6 +109,14 @@ class Database:
                 event.listen(self.engine.sync_engine, "connect", _no_implicit_begin)
                 event.listen(self.engine.sync_engine, "begin", _begin_immediate)
         self._sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        # Reads never take SQLite's write lock (they see the last committed state, as the write-ahead log allows).
+        self._readers = self._sessions
+        if self.dialect == "sqlite" and serial_sqlite:
+            self._reader_engine = create_async_engine(
+                with_driver(url, ASYNC_DRIVERS), pool_pre_ping=True, connect_args={"timeout": 30}
+            )
+            event.listen(self._reader_engine.sync_engine, "connect", _write_ahead_log)
+            self._readers = async_sessionmaker(self._reader_engine, expire_on_commit=False)
 
     async def migrate(self) -> None:
         """Upgrade to the newest schema (a no-op when it is there; PostgreSQL serialises concurrent replicas)."""
@@ -120,5 +128,13 @@ class Database:
         async with self._sessions() as session, session.begin():
             yield session
 
+    @asynccontextmanager
+    async def reading(self) -> AsyncIterator[AsyncSession]:
+        """A unit of work that only reads (on SQLite it does not wait for writers)."""
+        async with self._readers() as session, session.begin():
+            yield session
+
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._readers is not self._sessions:
+            await self._reader_engine.dispose()
