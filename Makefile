@@ -105,6 +105,7 @@ bench: install redis-server ## Query latency (p50/p95), ingest throughput, what 
 	$(BIN)/python -m bench.neighbours
 	$(BIN)/python -m bench.resilience
 	$(BIN)/python -m bench.observability
+	$(BIN)/python -m bench.ingest_crash
 
 .PHONY: eval
 eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.

@@ -158,8 +158,13 @@ async def run(local: int, limit: int | None = None) -> dict:
             running(create_embedder(EmbedderSettings())) as embedder,
             running(create_retriever(RetrieverSettings(data_dir=data_dir / "retriever"))) as retriever,
         ):
+            # The answer-side defences are measured here: poisoned documents must reach the index, so the check that
+            # holds them at ingest (measured on its own by eval/injection.py) is off.
             ingest_settings = IngestSettings(
-                data_dir=data_dir / "ingest", embedder_target=embedder, retriever_target=retriever
+                data_dir=data_dir / "ingest",
+                embedder_target=embedder,
+                retriever_target=retriever,
+                injection_check=False,
             )
             async with running(create_ingest(ingest_settings)) as ingest:
                 generator_port = free_port()

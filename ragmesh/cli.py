@@ -2,6 +2,7 @@
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Annotated
 
@@ -57,53 +58,123 @@ def _files(paths: list[Path]) -> list[Path]:
     return found
 
 
+def _batches(files: list[Path], max_bytes: int, max_files: int) -> list[list[Path]]:
+    """Files grouped into uploads of at most `max_bytes` and `max_files` each."""
+    batches: list[list[Path]] = [[]]
+    size = 0
+    for path in files:
+        length = path.stat().st_size
+        if batches[-1] and (size + length > max_bytes or len(batches[-1]) >= max_files):
+            batches.append([])
+            size = 0
+        batches[-1].append(path)
+        size += length
+    return [batch for batch in batches if batch]
+
+
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders (Markdown, text, HTML, PDF).")],
-    source: Annotated[str, typer.Option(help="Source label stored with each document.")] = "",
+    paths: Annotated[list[str], typer.Argument(help="Files or folders (Markdown, text, HTML, PDF), or http(s) URLs.")],
+    source: Annotated[str, typer.Option(help="Source label stored with each document (default: its folder).")] = "",
     tags: Annotated[str, typer.Option(help="Comma-separated tags.")] = "",
     licence: Annotated[str, typer.Option(help="Licence of the documents.")] = "",
+    batch_mb: Annotated[int, typer.Option(help="Largest upload, in MB: more files go in several jobs.")] = 50,
     url: UrlOption = "http://127.0.0.1:8080",
     api_key: KeyOption = DEV_KEY,
 ) -> None:
-    """Add documents, with a progress bar; a failed file is reported and the rest go on."""
-    files = _files(paths)
-    if not files:
+    """Add documents as batch jobs and follow them with a progress bar; every file's outcome is counted and any
+    that did not go in is listed with the reason."""
+    urls = [p for p in paths if p.startswith(("http://", "https://"))]
+    files = _files([Path(p) for p in paths if p not in urls])
+    if not files and not urls:
         console.print("no supported files found")
         raise typer.Exit(1)
-    counts: dict[str, int] = {}
+    jobs: list[str] = []
+    queued = 0
     failures: list[str] = []
-    chunks = 0
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with (
         httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=600) as client,
         Progress(*columns, console=console) as bar,
     ):
-        task = bar.add_task("ingesting", total=len(files))
-        for path in files:
-            bar.update(task, description=f"ingesting {path.name[:40]}")
-            content_type = _TYPES.get(path.suffix.lower(), "application/octet-stream")
+        sending = bar.add_task("uploading", total=len(files) + len(urls))
+        if urls:
+            # Fetched by the service (robots.txt honoured, each host paced) and fetched again on its schedule.
             try:
                 reply = client.post(
                     "/v1/documents",
-                    files={"file": (path.name, path.read_bytes(), content_type)},
-                    data={"source": source or str(path.parent), "tags": tags, "licence": licence},
+                    data={"urls": "\n".join(urls), "tags": tags, "licence": licence, "source": source},
                 )
             except httpx.HTTPError as exc:
                 console.print(f"[red]cannot reach {url}: {exc}[/red] (is `ragmesh up` running?)")
                 raise typer.Exit(1) from exc
-            if reply.status_code in (200, 201):
-                body = reply.json()
-                counts[body["status"]] = counts.get(body["status"], 0) + 1
-                chunks += body["chunk_count"]
+            if reply.status_code == 202:
+                jobs.append(reply.json()["status_url"])
+                queued += len(urls)
             else:
-                failures.append(f"{path}: {reply.status_code} {reply.json().get('detail', reply.text)}")
-            bar.advance(task)
+                failures.append(f"{len(urls)} URLs: {reply.status_code} {reply.json().get('detail', reply.text)}")
+            bar.advance(sending, len(urls))
+        for group in _batches(files, batch_mb * 1024 * 1024, 500):
+            manifest = [{"file": path.name, "source": source or str(path.parent)} for path in group]
+            try:
+                reply = client.post(
+                    "/v1/documents",
+                    files=[
+                        ("file", (path.name, path.read_bytes(), _TYPES.get(path.suffix.lower(), "text/plain")))
+                        for path in group
+                    ],
+                    # File names repeat across folders: the manifest is keyed by name, so it gives only what is
+                    # shared by all and each file's folder when the names are unique.
+                    data={
+                        "batch": "true",
+                        "tags": tags,
+                        "licence": licence,
+                        "source": source,
+                        **({"manifest": json.dumps(manifest)} if len({p.name for p in group}) == len(group) else {}),
+                    },
+                )
+            except httpx.HTTPError as exc:
+                console.print(f"[red]cannot reach {url}: {exc}[/red] (is `ragmesh up` running?)")
+                raise typer.Exit(1) from exc
+            if reply.status_code == 202:
+                jobs.append(reply.json()["status_url"])
+                queued += len(group)
+            else:
+                failures.append(f"{len(group)} files: {reply.status_code} {reply.json().get('detail', reply.text)}")
+            bar.advance(sending, len(group))
+        states = _follow_jobs(client, bar, jobs, queued)
+    counts: dict[str, int] = {}
+    chunks = 0
+    for job in states:
+        for item in job["items"]:
+            counts[item["state"]] = counts.get(item["state"], 0) + 1
+            chunks += item["chunk_count"]
+            if item["state"] in ("quarantined", "failed"):
+                failures.append(f"{item['name']}: {item['state']}: {item['reason']}")
     summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing stored"
-    console.print(f"{len(files)} files: {summary}; {chunks} chunks")
+    console.print(f"{len(files) + len(urls)} {'files' if not urls else 'documents'}: {summary}; {chunks} chunks")
     for failure in failures:
         console.print(f"[red]✗[/red] {failure}")
     raise typer.Exit(1 if failures else 0)
+
+
+def _follow_jobs(client: httpx.Client, bar: Progress, jobs: list[str], total: int) -> list[dict]:
+    """Poll the jobs until each is done, moving a bar by the documents finished; their final states."""
+    task = bar.add_task("ingesting", total=total)
+    done: dict[str, dict] = {}
+    while len(done) < len(jobs):
+        finished = 0
+        waiting = ""
+        for status_url in jobs:
+            job = done.get(status_url) or client.get(status_url).json()
+            if job["done"]:
+                done[status_url] = job
+            finished += job["finished"]
+            waiting = waiting or next((i["reason"] for i in job["items"] if i["state"] == "queued" and i["reason"]), "")
+        bar.update(task, completed=finished, description=f"ingesting ({waiting[:60]})" if waiting else "ingesting")
+        if len(done) < len(jobs):
+            time.sleep(0.5)
+    return [done[status_url] for status_url in jobs]
 
 
 @app.command()

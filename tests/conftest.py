@@ -31,6 +31,8 @@ KEYS = {
     "key-papers": "papers",
     "key-context": "context",
     "key-claims": "claims",
+    "key-batches": "batches",
+    "key-quarantine": "quarantine",
 }
 ACME = {"X-API-Key": "key-acme"}
 GLOBEX = {"X-API-Key": "key-globex"}
@@ -40,6 +42,10 @@ PAPERS = {"X-API-Key": "key-papers"}
 CONTEXT = {"X-API-Key": "key-context"}
 # A tenant for claim verification.
 CLAIMS = {"X-API-Key": "key-claims"}
+# A tenant for batch jobs.
+BATCHES = {"X-API-Key": "key-batches"}
+# A tenant for quarantine decisions.
+QUARANTINE = {"X-API-Key": "key-quarantine"}
 
 
 @dataclass

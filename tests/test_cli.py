@@ -37,10 +37,12 @@ async def test_ingest_walks_folders_and_ask_prints_answer_and_citations(suite, t
             runner.invoke, app, ["ingest", str(tmp_path / "docs"), "--tags", "harl", *common]
         )
         assert result.exit_code == 0, result.output
-        assert "2 files: 2 created; 2 chunks" in result.output
+        # Sent as a job and followed to the end: every file's outcome counted.
+        assert "2 files: 2 indexed; 2 chunks" in result.output
         # A bad file is reported with its reason and the exit code says so.
         result = await asyncio.to_thread(runner.invoke, app, ["ingest", str(tmp_path / "broken.pdf"), *common])
-        assert result.exit_code == 1 and "422" in result.output and "could not be read" in result.output
+        assert result.exit_code == 1 and "broken.pdf: quarantined" in result.output, result.output
+        assert "could not be read" in result.output
         result = await asyncio.to_thread(runner.invoke, app, ["ask", "When does the Harl ferry leave?", *common])
         assert result.exit_code == 0, result.output
         assert MOCK_ANSWER in result.output and "Ferry timetable" in result.output and "06:15" in result.output

@@ -1,7 +1,7 @@
 """The administrators' and operators' bodies: API keys, the audit log, usage reports, cache entries and
 dependency status (the query and document bodies are in models.py)."""
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
@@ -149,3 +149,37 @@ class CacheEntries(BaseModel):
 
     tenant: str = Field(description='The tenant meant, or "*" for every tenant.')
     entries: dict[str, int]
+
+
+class QuarantineEntry(BaseModel):
+    id: int
+    at: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    reason: str = Field(description="Why it was refused or held.")
+    kind: Literal["refused", "held"] = Field(
+        description="refused: never indexable as sent; held: it reads like a prompt injection and waits for a decision."
+    )
+    document_id: str
+
+
+class QuarantineList(BaseModel):
+    entries: list[QuarantineEntry]
+
+
+class IngestAuditEntry(BaseModel):
+    id: int
+    at: str
+    document_id: str
+    action: str = Field(
+        description="created, updated, deleted, access-changed, schema, duplicate-not-indexed, ingest-discarded, held, "
+        "released, quarantine-deleted, raw-read"
+    )
+    actor: str
+    detail: dict[str, Any]
+
+
+class IngestAuditList(BaseModel):
+    entries: list[IngestAuditEntry]
+    next_after: int = Field(description="Pass as `after` for the next page (0 when this one was empty).")

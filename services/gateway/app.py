@@ -27,7 +27,18 @@ from services.gateway.query.caches import Caches
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
-from services.gateway.routes import admin, caches, documents, health, metadata, metrics, query, usage
+from services.gateway.routes import (
+    admin,
+    caches,
+    documents,
+    health,
+    jobs,
+    metadata,
+    metrics,
+    quarantine,
+    query,
+    usage,
+)
 from services.gateway.shedding import LoadShedding
 from services.gateway.usage import UsageLedger
 from services.runtime import telemetry
@@ -88,11 +99,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         **({} if settings.docs_enabled else {"docs_url": None, "redoc_url": None, "openapi_url": None}),
     )
     app.state.settings = settings
-    # Uploads may be as large as the upload limit (plus the multipart envelope); every other body is JSON.
+    # Uploads may be as large as the upload or batch limit (plus the multipart envelope); every other body is JSON.
     app.add_middleware(
         BodyLimit,
         limit_for=lambda method, path: (
-            settings.max_upload_bytes + 64 * 1024
+            max(settings.max_upload_bytes, settings.max_batch_bytes) + 64 * 1024
             if method == "POST" and path == "/v1/documents"
             else settings.max_body_bytes
         ),
@@ -108,9 +119,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.add_exception_handler(unavailable, database_error_handler)
     app.include_router(health.router)
     app.include_router(documents.router)
+    app.include_router(jobs.router)
     app.include_router(query.router)
     app.include_router(metadata.router)
     app.include_router(admin.router)
+    app.include_router(quarantine.router)
     app.include_router(usage.router)
     app.include_router(caches.router)
     app.include_router(metrics.router)

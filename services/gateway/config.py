@@ -115,6 +115,8 @@ class GatewaySettings(ServiceSettings):
     # /v1/search returns longer lists (evaluation, re-ranking by the caller).
     max_search_top_k: int = 100
     max_upload_bytes: int = 20 * 1024 * 1024
+    # A batch upload (several files, or a manifest) in all: queued as one job, under the internal message limit.
+    max_batch_bytes: int = 60 * 1024 * 1024
     # Every other request body (JSON): refused with 413 as soon as it passes this, chunked or not.
     max_body_bytes: int = 1024 * 1024
     # Requests in flight on this replica (streams included) past which the next is answered 503 at once; 0: no cap.

@@ -24,7 +24,14 @@ from services.runtime.errors import (
 
 log = logging.getLogger(__name__)
 # Reasons a service sends beside its status, for statuses gRPC has no code for.
-_BY_REASON = {"unsupported_media_type": 415, "too_large": 413, "unprocessable": 422, "too_complex": 422}
+_BY_REASON = {
+    "unsupported_media_type": 415,
+    "too_large": 413,
+    "unprocessable": 422,
+    "too_complex": 422,
+    # A licence on the exclusion list, a page that opts out of AI use, a URL excluded or disallowed by robots.txt.
+    "excluded": 422,
+}
 _BY_CODE = {
     grpc.StatusCode.INVALID_ARGUMENT: 422,
     grpc.StatusCode.UNAUTHENTICATED: 401,

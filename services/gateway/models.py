@@ -340,14 +340,16 @@ class DocumentList(BaseModel):
 class IngestResponse(BaseModel):
     document_id: str
     chunk_count: int
-    status: Literal["created", "updated", "unchanged", "duplicate"] = Field(
+    status: Literal["created", "updated", "unchanged", "duplicate", "held"] = Field(
         description="duplicate: the same or nearly the same text is indexed already, for the same readers, as "
-        "`duplicate_of`; recorded in the audit log, not indexed twice."
+        "`duplicate_of`; recorded in the audit log, not indexed twice. held: it reads like a prompt injection; kept "
+        "out of answers in quarantine until an administrator releases it (`reason` says why)."
     )
     duplicate_of: str | None = None
     similarity: float | None = Field(
         default=None, description="With duplicate: estimated Jaccard similarity (1: same)."
     )
+    reason: str | None = Field(default=None, description="With held: why.")
 
 
 class DeleteResponse(BaseModel):
@@ -359,3 +361,36 @@ class Problem(BaseModel):
     """Every error body: what went wrong, in words."""
 
     detail: str
+
+
+JobState = Literal["queued", "extracting", "embedding", "indexed", "unchanged", "duplicate", "quarantined", "failed"]
+
+
+class JobItem(BaseModel):
+    position: int
+    name: str = Field(description="The upload's file name.")
+    state: JobState = Field(
+        description="queued, extracting, embedding: in progress; indexed, unchanged, duplicate, quarantined, failed: "
+        "finished."
+    )
+    reason: str = Field(
+        description="Why it did not go in (quarantined, failed), or what it waits for (queued after a failure)."
+    )
+    document_id: str
+    chunk_count: int
+    duplicate_of: str = ""
+    similarity: float = 0.0
+    attempts: int
+    updated_at: str
+
+
+class Job(BaseModel):
+    job_id: str
+    status_url: str = Field(description="Where to follow the job: GET it until `done`.")
+    created_at: str
+    submitted_by: str
+    total: int
+    finished: int = Field(description="Documents in a finished state.")
+    done: bool
+    counts: dict[str, int] = Field(description="How many documents are in each state.")
+    items: list[JobItem]

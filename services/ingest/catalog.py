@@ -80,7 +80,7 @@ def _record(row: Document) -> DocumentRecord:
     )
 
 
-def _attribute_values(attributes: dict[str, object]) -> list[tuple[str, str]]:
+def attribute_values(attributes: dict[str, object]) -> list[tuple[str, str]]:
     values = []
     for name, value in attributes.items():
         for item in value if isinstance(value, list) else [value]:
@@ -100,6 +100,10 @@ def _visible(viewer: Viewer):
     )
 
 
+# Audit actions that record a read, not a change: they do not move the corpus version.
+READS = ("raw-read",)
+
+
 class LeaseLost(Aborted):
     """Another replica took over this document's write (ours outlived its lease): its outcome stands, ours not."""
 
@@ -111,14 +115,14 @@ class Catalog:
         self.database = database
 
     async def get(self, tenant: str, document_id: str) -> DocumentRecord | None:
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             row = await session.get(Document, (tenant, document_id))
             return _record(row) if row else None
 
     async def page(self, tenant: str, limit: int, offset: int, viewer: Viewer) -> tuple[list[DocumentRecord], int]:
         """The documents the viewer may see, oldest first, and how many there are."""
         where = (Document.tenant == tenant, _visible(viewer))
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             rows = await session.scalars(
                 select(Document)
                 .where(*where)
@@ -191,7 +195,7 @@ class Catalog:
             )
             session.add_all(
                 DocumentAttribute(tenant=record.tenant, document_id=record.document_id, name=name, value=value)
-                for name, value in _attribute_values(record.attributes)
+                for name, value in attribute_values(record.attributes)
             )
             if fingerprint is not None:
                 session.add(
@@ -220,7 +224,7 @@ class Catalog:
 
     async def same_content(self, tenant: str, content_hash: str, other_than: str) -> list[str]:
         """The tenant's other documents whose extracted text hashes to `content_hash`."""
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             rows = await session.scalars(
                 select(Document.document_id).where(
                     Document.tenant == tenant, Document.content_hash == content_hash, Document.document_id != other_than
@@ -237,7 +241,7 @@ class Catalog:
             )
             .distinct()
         )
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             rows = await session.execute(
                 select(Signature.document_id, Signature.minhash).where(
                     Signature.tenant == tenant, Signature.document_id.in_(sharing)
@@ -247,7 +251,7 @@ class Catalog:
 
     async def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
         """The tenant's declared fields (empty when it declared none) and when they were declared."""
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             row = await session.get(MetadataSchema, tenant)
             if row is None:
                 return [], ""
@@ -267,7 +271,7 @@ class Catalog:
 
     async def documents_carrying(self, tenant: str, name: str) -> int:
         """How many of the tenant's documents carry the attribute."""
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             count = await session.scalar(
                 select(func.count(DocumentAttribute.document_id.distinct())).where(
                     DocumentAttribute.tenant == tenant, DocumentAttribute.name == name
@@ -278,7 +282,7 @@ class Catalog:
     async def observed_values(self, tenant: str, name: str, limit: int) -> list[str]:
         """The distinct values documents carry for a keyword (or keyword list) attribute, most common first."""
         n = func.count().label("n")
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             rows = await session.execute(
                 select(DocumentAttribute.value, n)
                 .where(DocumentAttribute.tenant == tenant, DocumentAttribute.name == name)
@@ -291,8 +295,10 @@ class Catalog:
     async def corpus_version(self, tenant: str) -> str:
         """The tenant's last audit entry: every change to its documents, their permissions or its schema appends
         one in the change's own transaction, so the version moves exactly when the corpus does."""
-        async with self.database.session() as session:
-            newest = await session.scalar(select(func.max(AuditEntry.id)).where(AuditEntry.tenant == tenant))
+        async with self.database.reading() as session:
+            newest = await session.scalar(
+                select(func.max(AuditEntry.id)).where(AuditEntry.tenant == tenant, AuditEntry.action.not_in(READS))
+            )
         return str(newest or 0)
 
     async def record(
@@ -305,7 +311,7 @@ class Catalog:
 
     async def audit_log(self, tenant: str, after: int = 0, limit: int = 1000) -> list[dict[str, object]]:
         """The tenant's audit entries after id `after`, oldest first."""
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             rows = await session.scalars(
                 select(AuditEntry)
                 .where(AuditEntry.tenant == tenant, AuditEntry.id > after)
@@ -327,7 +333,7 @@ class Catalog:
     async def prune_audit(self, days: float) -> int:
         """Drop audit entries older than `days`; how many went. Each tenant's newest entry stays whatever its age:
         it is the tenant's corpus version, and a version must never go back to one a cache may still hold."""
-        newest = select(func.max(AuditEntry.id)).group_by(AuditEntry.tenant)
+        newest = select(func.max(AuditEntry.id)).where(AuditEntry.action.not_in(READS)).group_by(AuditEntry.tenant)
         async with self.database.session() as session:
             result = await session.execute(
                 delete(AuditEntry).where(AuditEntry.at < now() - timedelta(days=days), AuditEntry.id.not_in(newest))

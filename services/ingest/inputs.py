@@ -27,16 +27,27 @@ class IngestInput:
     attributes: dict[str, object] = field(default_factory=dict)
     allowed_users: list[str] = field(default_factory=list)
     allowed_groups: list[str] = field(default_factory=list)
+    # An administrator released it from quarantine: the prompt-injection check does not hold it again.
+    released: bool = False
+
+    def request(self) -> dict[str, object]:
+        """What it was sent with, less its bytes (kept with a held document, to ingest it as sent on release)."""
+        fields = dict(self.__dict__)
+        fields.pop("content")
+        fields.pop("released")
+        return fields
 
 
 @dataclass
 class IngestResult:
     document_id: str
     chunk_count: int
-    status: str  # "created", "updated", "unchanged" or "duplicate"
+    status: str  # "created", "updated", "unchanged", "duplicate" or "held"
     # With "duplicate": the document already indexed, and the estimated Jaccard similarity (1.0: the same text).
     duplicate_of: str = ""
     similarity: float = 0.0
+    # With "held": why.
+    reason: str = ""
 
 
 def validate_input(item: IngestInput, max_bytes: int) -> None:
@@ -59,6 +70,19 @@ def validate_input(item: IngestInput, max_bytes: int) -> None:
             raise InvalidArgument(f"{name} is longer than {MAX_FIELD_CHARS} characters")
     if any(not tag.strip() or len(tag) > 64 for tag in item.tags):
         raise InvalidArgument("tags must be non-empty and at most 64 characters")
+
+
+# A page that opts out of AI use: <meta name="robots" content="noai"> (or "noai, noimageai", or name="ai").
+_NOAI = re.compile(rb"<meta[^>]+name=[\"']?(robots|ai|ragmesh)[\"']?[^>]+content=[\"'][^\"']*\bnoai\b", re.IGNORECASE)
+
+
+def check_governance(item: IngestInput, excluded_licences: list[str], honour_noai: bool) -> None:
+    """InvalidArgument (reason "excluded") for a licence on the exclusion list, or a page that opts out of AI use."""
+    licence = item.licence.strip().lower()
+    if licence and licence in {excluded.strip().lower() for excluded in excluded_licences}:
+        raise InvalidArgument(f"the licence {item.licence!r} is on the exclusion list", reason="excluded")
+    if honour_noai and _NOAI.search(item.content[:65536]):
+        raise InvalidArgument("the document opts out of AI use (a robots meta tag says noai)", reason="excluded")
 
 
 def derived_document_id(tenant: str, content_hash: str) -> str:

@@ -7,34 +7,59 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
-import grpc
-
-from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
-from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
-from services.ingest import duplicates
+from ragmesh.retriever.v1 import retriever_pb2
+from services.ingest import duplicates, injection, review
 from services.ingest.artifacts import RawArtifacts
-from services.ingest.catalog import Catalog, DocumentRecord
+from services.ingest.catalog import Catalog, DocumentRecord, now, stamp
 from services.ingest.chunking import chunk_document
 from services.ingest.config import IngestSettings
+from services.ingest.downstream import Downstream
 from services.ingest.extract import Extracted, resolve_type
-from services.ingest.inputs import IngestInput, IngestResult, access_names, derived_document_id, validate_input
+from services.ingest.inputs import (
+    IngestInput,
+    IngestResult,
+    access_names,
+    check_governance,
+    derived_document_id,
+    validate_input,
+)
+from services.ingest.jobs import JobQueue
+from services.ingest.legacy import import_legacy
 from services.ingest.metrics import DOCUMENTS, IN_PROGRESS
+from services.ingest.objects import open_store
 from services.ingest.quarantine import Quarantine
 from services.ingest.records.database import Database
 from services.ingest.sandbox import Sandbox
 from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
 from services.ingest.sniffing import real_type
-from services.ingest.writes import DELETING, DocumentWrites, StaleWrite
+from services.ingest.sources import Sources
+from services.ingest.upkeep import Upkeep
+from services.ingest.writes import DELETING, DocumentWrites
 from services.runtime.access import Viewer
-from services.runtime.breakers import breaker
-from services.runtime.channels import open_channel
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
 from services.runtime.telemetry import step
 
 log = logging.getLogger(__name__)
 
 _POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
+STARTING = "the ingest service is starting; try again shortly"
+_Part = TypeVar("_Part")
+# Told each stage of an ingest as it starts.
+Progress = Callable[[str], Awaitable[None]]
+
+
+async def _silent(stage: str) -> None:
+    return None
+
+
+def _started(part: _Part | None) -> _Part:
+    """A part made at warm-up; Unavailable (try again) before it is."""
+    if part is None:
+        raise Unavailable(STARTING)
+    return part
 
 
 class Ingestor:
@@ -46,144 +71,100 @@ class Ingestor:
         self._catalog: Catalog | None = None
         self._quarantine: Quarantine | None = None
         self._writes: DocumentWrites | None = None
-        self._channels: list[grpc.aio.Channel] = []
-        self._embedder: embedder_pb2_grpc.EmbedderServiceStub | None = None
-        self._retriever: retriever_pb2_grpc.RetrieverServiceStub | None = None
+        self._jobs: JobQueue | None = None
+        self._sources: Sources | None = None
+        self._downstream: Downstream | None = None
+        self._upkeep: Upkeep | None = None
         self._sandbox: Sandbox | None = None
-        self._artifacts = RawArtifacts(settings.data_dir)
-        self._housekeeping: list[asyncio.Task] = []
+        self.store = open_store(
+            settings.object_store_url,
+            settings.data_dir,
+            endpoint_url=settings.s3_endpoint_url,
+            region=settings.s3_region,
+            access_key_id=settings.s3_access_key_id,
+            secret_access_key=settings.s3_secret_access_key,
+            versioning=settings.object_versioning,
+        )
+        self._artifacts = RawArtifacts(self.store)
+        # What the chunks of a document depend on besides its bytes: recorded with each raw artifact.
+        self.config_version = hashlib.sha256(
+            json.dumps([settings.chunk_max_chars, settings.near_duplicate_threshold]).encode()
+        ).hexdigest()[:12]
         # Names this replica's write leases: unique per process, readable in the table.
         self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
     @property
     def catalog(self) -> Catalog:
-        if self._catalog is None:
-            raise RuntimeError("Ingestor used before warm_up")
-        return self._catalog
+        return _started(self._catalog)
 
     @property
     def quarantine(self) -> Quarantine:
-        if self._quarantine is None:
-            raise RuntimeError("Ingestor used before warm_up")
-        return self._quarantine
+        return _started(self._quarantine)
+
+    @property
+    def jobs(self) -> JobQueue:
+        return _started(self._jobs)
+
+    @property
+    def sources(self) -> Sources:
+        return _started(self._sources)
 
     @property
     def writes(self) -> DocumentWrites:
-        if self._writes is None:
-            raise RuntimeError("Ingestor used before warm_up")
-        return self._writes
+        return _started(self._writes)
 
     async def warm_up(self) -> None:
         s = self._settings
         self._database = Database(s.database_url or f"sqlite:///{s.data_dir}/ingest.db", s.database_pool_size)
         await self._database.migrate()
+        await import_legacy(s.data_dir, self._database)
+        await self.store.start()
         self._catalog = Catalog(self._database)
         self._quarantine = Quarantine(self._database)
         self._writes = DocumentWrites(self._database, self.holder, s.write_lease_seconds, s.write_wait_seconds)
+        self._jobs = JobQueue(self._database, self.holder, s.job_lease_seconds)
+        self._sources = Sources(self._database, s.recrawl_hours)
         await self._quarantine.count()
-        self._housekeeping = [asyncio.create_task(self._prune_daily()), asyncio.create_task(self._reconcile_often())]
         self._sandbox = Sandbox(
             s.extract_workers, s.extract_timeout_seconds, s.extract_memory_mb, s.max_pages, s.max_extracted_chars
         )
-        embedder_channel = open_channel(s.embedder_target, s, breaker("embedder", s))
-        retriever_channel = open_channel(s.retriever_target, s, breaker("retriever", s))
-        self._channels = [embedder_channel, retriever_channel]
-        self._embedder = embedder_pb2_grpc.EmbedderServiceStub(embedder_channel)
-        self._retriever = retriever_pb2_grpc.RetrieverServiceStub(retriever_channel)
+        self._downstream = Downstream(s)
+        self._upkeep = Upkeep(
+            s, self._catalog, self._quarantine, self._jobs, self._writes, self._artifacts, self._downstream
+        )
+        self._upkeep.start()
 
-    async def _prune_daily(self) -> None:
-        s = self._settings
-        while True:
-            try:
-                quarantined = (
-                    await self.quarantine.prune(s.quarantine_retention_days) if s.quarantine_retention_days else []
-                )
-                audited = await self.catalog.prune_audit(s.audit_retention_days) if s.audit_retention_days else 0
-                if quarantined or audited:
-                    log.info(
-                        "pruned %d quarantine and %d audit entries past their retention", len(quarantined), audited
-                    )
-            except Exception:
-                log.exception("pruning quarantine and audit entries failed; trying again tomorrow")
-            await asyncio.sleep(24 * 3600)
+    @property
+    def downstream(self) -> Downstream:
+        return _started(self._downstream)
 
-    async def _reconcile_often(self) -> None:
-        while True:
-            await asyncio.sleep(self._settings.write_lease_seconds)
-            try:
-                await self.reconcile()
-            except Exception:
-                log.exception(
-                    "reconciling abandoned writes failed; trying again in %ss", self._settings.write_lease_seconds
-                )
-
-    async def reconcile(self) -> int:
-        """Settle every write whose writer died (its lease ran out): the index is left holding exactly the revision
-        the catalogue names. How many were settled."""
-        settled = 0
-        for abandoned in await self.writes.expired():
-            try:
-                async with self.writes.hold(abandoned.tenant, abandoned.document_id, wait=False) as stale:
-                    if stale is not None:
-                        await self._settle(stale)
-                        settled += 1
-            except Unavailable:
-                continue  # another replica got there first
-        return settled
-
-    async def _settle(self, stale: StaleWrite) -> None:
-        """Remove what a dead writer left: the chunks of the revision it was writing when the catalogue never came
-        to name it, else those of the revisions before it; a delete it began is finished."""
-        tenant, document_id = stale.tenant, stale.document_id
-        current = await self.catalog.get(tenant, document_id)
-        if stale.revision == DELETING:
-            await self._call(
-                self._retriever.DeleteDocument,
-                retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id),
-            )
-            if current is not None:
-                await self.catalog.delete(tenant, document_id, {"chunks": current.chunk_count, "settled": True})
-                self._artifacts.delete(tenant, document_id)
-        elif stale.revision and current is not None and (stale.committed or current.revision == stale.revision):
-            await self._call(
-                self._retriever.DeleteDocument,
-                retriever_pb2.DeleteDocumentRequest(
-                    tenant=tenant, document_id=document_id, keep_revision=current.revision
-                ),
-            )
-        elif stale.revision:
-            await self._call(
-                self._retriever.DeleteDocument,
-                retriever_pb2.DeleteDocumentRequest(
-                    tenant=tenant, document_id=document_id, only_revision=stale.revision
-                ),
-            )
-            await self.catalog.record(tenant, document_id, "ingest-discarded", {"revision": stale.revision})
-        log.warning("settled an abandoned write of %s/%s (revision %r)", tenant, document_id, stale.revision)
+    @property
+    def upkeep(self) -> Upkeep:
+        return _started(self._upkeep)
 
     async def close(self) -> None:
-        for task in self._housekeeping:
-            task.cancel()
-        for channel in self._channels:
-            await channel.close()
+        if self._upkeep is not None:
+            self._upkeep.stop()
+        if self._downstream is not None:
+            await self._downstream.close()
         if self._database is not None:
             await self._database.close()
         if self._sandbox is not None:
             await asyncio.to_thread(self._sandbox.close)
+        self.store.close()
 
     async def _extract(self, content: bytes, content_type: str, title: str) -> Extracted:
-        if self._sandbox is None:
-            raise RuntimeError("Ingestor used before warm_up")
-        return await self._sandbox.extract(content, content_type, title)
+        return await _started(self._sandbox).extract(content, content_type, title)
 
-    async def ingest(self, item: IngestInput) -> IngestResult:
-        """Validate, extract, chunk, embed and index one document (or quarantine it with the reason)."""
+    async def ingest(self, item: IngestInput, progress: Progress | None = None) -> IngestResult:
+        """Validate, extract, chunk, embed and index one document (or quarantine it with the reason). `progress` is
+        told each stage as it starts ("extracting", "embedding")."""
         with (
             IN_PROGRESS.track_inprogress(),
             step("ingest", "ingest_document", tenant=item.tenant, size_bytes=len(item.content)) as span,
         ):
             try:
-                result = await self._ingest(item)
+                result = await self._ingest(item, progress or _silent)
             except InvalidArgument:
                 DOCUMENTS.labels("quarantined").inc()
                 raise
@@ -194,13 +175,15 @@ class Ingestor:
             span.set_attributes({"document.id": result.document_id, "document.status": result.status})
             return result
 
-    async def _ingest(self, item: IngestInput) -> IngestResult:
+    async def _ingest(self, item: IngestInput, progress: Progress) -> IngestResult:
         content_type = resolve_type(item.content_type, item.filename)
         try:
             with step("ingest", "validate"):
                 validate_input(item, self._settings.max_document_bytes)
+                check_governance(item, self._settings.excluded_licences, self._settings.honour_noai)
                 attributes = check_attributes((await self.catalog.schema(item.tenant))[0], item.attributes)
                 content_type = real_type(item.content, content_type)
+            await progress("extracting")
             with step("ingest", "extract", content_type=content_type):
                 document = await self._extract(item.content, content_type, item.title)
         except InvalidArgument as exc:
@@ -213,9 +196,13 @@ class Ingestor:
         title = item.title or document.title or item.filename
         tags = sorted({tag.strip() for tag in item.tags})
         users, groups = access_names(item.allowed_users, item.allowed_groups)
+        if self._settings.injection_check and not item.released:
+            verdict = injection.inspect(text, document.invisible_removed)
+            if verdict.flagged:
+                return await review.hold(self, item, document_id, content_type, verdict.reason)
         async with self.writes.hold(item.tenant, document_id) as stale:
             if stale is not None:
-                await self._settle(stale)
+                await self.upkeep.settle(stale)
             existing = await self.catalog.get(item.tenant, document_id)
             metadata = (title, item.source, tags, item.licence, item.filename, content_type, attributes)
             if (
@@ -267,8 +254,9 @@ class Ingestor:
             # Named before any chunk is written: if this replica dies from here on, whoever takes the lease over
             # knows which chunks to remove.
             await self.writes.begin(item.tenant, document_id, revision)
+            await progress("embedding")
             try:
-                vectors = await self._embed([draft.embedding_text(title) for draft in drafts])
+                vectors = await self.downstream.embed([draft.embedding_text(title) for draft in drafts])
                 chunks = []
                 for draft, vector in zip(drafts, vectors, strict=True):
                     chunk = retriever_pb2.Chunk()
@@ -281,20 +269,30 @@ class Ingestor:
                     chunk.section_id = draft.section_id
                     chunk.char_start, chunk.char_end = draft.char_start, draft.char_end
                     chunks.append(chunk)
-                for start in range(0, len(chunks), self._settings.upsert_batch):
-                    await self._call(
-                        self._retriever.Upsert,
-                        retriever_pb2.UpsertRequest(
-                            tenant=item.tenant, chunks=chunks[start : start + self._settings.upsert_batch]
-                        ),
-                    )
+                await self.downstream.upsert(item.tenant, chunks)
             except BaseException:
                 # Leave nothing of the new revision behind; the previous one, if any, stays whole. Its chunks may
                 # have been searchable for a moment: the corpus version moves, so nothing cached from them lives on.
                 await self._discard_revision(item.tenant, document_id, revision)
                 await self.catalog.record(item.tenant, document_id, "ingest-discarded", {"revision": revision})
                 raise
-            await self._artifacts.write(item.tenant, document_id, item.content)
+            await self._artifacts.write(
+                item.tenant,
+                document_id,
+                item.content,
+                {
+                    "name": item.filename,
+                    "source": item.source,
+                    "licence": item.licence,
+                    "content-type": content_type,
+                    "size-bytes": str(len(item.content)),
+                    "sha256": hashlib.sha256(item.content).hexdigest(),
+                    "text-sha256": content_hash,
+                    "revision": revision,
+                    "stored-at": stamp(now()),
+                    "config-version": self.config_version,
+                },
+            )
             record = DocumentRecord(
                 tenant=item.tenant,
                 document_id=document_id,
@@ -322,56 +320,25 @@ class Ingestor:
             await self.catalog.save(record, status, detail, shingled, holder=self.holder)
             # The new revision is live: drop the chunks of the previous one (a new document has none).
             if existing is not None:
-                await self._call(
-                    self._retriever.DeleteDocument,
-                    retriever_pb2.DeleteDocumentRequest(
-                        tenant=item.tenant, document_id=document_id, keep_revision=revision
-                    ),
-                )
+                await self.downstream.delete_chunks(item.tenant, document_id, keep_revision=revision)
             return IngestResult(document_id, len(chunks), status)
 
     async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
         try:
-            await self._call(
-                self._retriever.DeleteDocument,
-                retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id, only_revision=revision),
-            )
+            await self.downstream.delete_chunks(tenant, document_id, only_revision=revision)
         except ServiceError:
             log.exception("could not clean up a failed ingest of %s/%s (revision %s)", tenant, document_id, revision)
-
-    async def _embed(self, texts: list[str]) -> list[list[float]]:
-        vectors: list[list[float]] = []
-        for start in range(0, len(texts), self._settings.embed_batch):
-            response = await self._call(
-                self._embedder.Embed,
-                embedder_pb2.EmbedRequest(
-                    texts=texts[start : start + self._settings.embed_batch], kind=embedder_pb2.INPUT_KIND_DOCUMENT
-                ),
-            )
-            vectors.extend(list(vector.values) for vector in response.vectors)
-        return vectors
-
-    async def _call(self, method, request):
-        try:
-            return await method(request, timeout=self._settings.call_timeout_seconds)
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
-                raise InvalidArgument(exc.details() or "rejected downstream") from exc
-            raise Unavailable(f"a downstream service failed: {exc.code().name}: {exc.details()}") from exc
 
     async def delete(self, tenant: str, document_id: str, viewer: Viewer) -> int:
         async with self.writes.hold(tenant, document_id) as stale:
             if stale is not None:
-                await self._settle(stale)
+                await self.upkeep.settle(stale)
             existing = await self.get(tenant, document_id, viewer)
             # A delete that dies half-way is finished by whoever takes the lease over.
             await self.writes.begin(tenant, document_id, DELETING)
-            await self._call(
-                self._retriever.DeleteDocument,
-                retriever_pb2.DeleteDocumentRequest(tenant=tenant, document_id=document_id),
-            )
+            await self.downstream.delete_chunks(tenant, document_id)
             await self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
-            self._artifacts.delete(tenant, document_id)
+            await self._artifacts.delete(tenant, document_id)
             return existing.chunk_count
 
     async def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
@@ -415,17 +382,12 @@ class Ingestor:
         users, groups = access_names(allowed_users, allowed_groups)
         async with self.writes.hold(tenant, document_id) as stale:
             if stale is not None:
-                await self._settle(stale)
+                await self.upkeep.settle(stale)
             record = await self.get(tenant, document_id, viewer)
             return await self._apply_access(record, users, groups)
 
     async def _apply_access(self, record: DocumentRecord, users: list[str], groups: list[str]) -> DocumentRecord:
-        await self._call(
-            self._retriever.SetDocumentAccess,
-            retriever_pb2.SetDocumentAccessRequest(
-                tenant=record.tenant, document_id=record.document_id, allowed_users=users, allowed_groups=groups
-            ),
-        )
+        await self.downstream.set_access(record.tenant, record.document_id, users, groups)
         detail = {"allowed_users": users, "allowed_groups": groups}
         record.allowed_users, record.allowed_groups = users, groups
         await self.catalog.save(record, "access-changed", detail)
@@ -441,6 +403,8 @@ class Ingestor:
             raise FailedPrecondition(
                 f"the raw artifact of document {document_id!r} is missing; ingest the document again"
             ) from None
+        # Who read a document's raw bytes is audited (a read: the corpus version does not move).
+        await self.catalog.record(tenant, document_id, "raw-read", {"size_bytes": len(content)}, actor=viewer.user)
         document = await self._extract(content, record.content_type, record.title)
         if hashlib.sha256(document.text.encode()).hexdigest() != record.content_hash:
             raise FailedPrecondition(

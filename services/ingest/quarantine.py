@@ -87,12 +87,12 @@ class Quarantine:
 
     async def entries(self, tenant: str, kind: str = "") -> list[Quarantined]:
         where = [QuarantineEntry.tenant == tenant] + ([QuarantineEntry.kind == kind] if kind else [])
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             rows = await session.scalars(select(QuarantineEntry).where(*where).order_by(QuarantineEntry.id))
             return [_entry(row) for row in rows]
 
     async def get(self, tenant: str, entry_id: int) -> Quarantined:
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             row = await session.get(QuarantineEntry, entry_id)
             if row is None or row.tenant != tenant:
                 raise NotFound(f"quarantine entry {entry_id} not found")
@@ -118,7 +118,7 @@ class Quarantine:
         return gone
 
     async def count(self) -> int:
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             total = int(await session.scalar(select(func.count()).select_from(QuarantineEntry)) or 0)
         QUARANTINED.set(total)
         return total

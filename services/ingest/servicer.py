@@ -5,10 +5,14 @@ from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2
+from services.ingest import review
 from services.ingest.catalog import DocumentRecord
-from services.ingest.inputs import IngestInput
+from services.ingest.inputs import IngestInput, IngestResult
+from services.ingest.jobs import JobView
 from services.ingest.pipeline import Ingestor
+from services.ingest.quarantine import HELD, REFUSED
 from services.ingest.schema import FieldSpec
+from services.ingest.worker import Workers
 from services.runtime.access import Viewer
 from services.runtime.errors import InvalidArgument
 from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
@@ -18,6 +22,7 @@ _STATUS = {
     "updated": ingest_pb2.INGEST_STATUS_UPDATED,
     "unchanged": ingest_pb2.INGEST_STATUS_UNCHANGED,
     "duplicate": ingest_pb2.INGEST_STATUS_DUPLICATE,
+    "held": ingest_pb2.INGEST_STATUS_HELD,
 }
 MAX_PAGE = 500
 
@@ -82,6 +87,45 @@ def _document(record: DocumentRecord) -> ingest_pb2.Document:
     )
 
 
+def _ingested(result: IngestResult) -> ingest_pb2.IngestDocumentResponse:
+    return ingest_pb2.IngestDocumentResponse(
+        document_id=result.document_id,
+        chunk_count=result.chunk_count,
+        status=_STATUS[result.status],
+        duplicate_of=result.duplicate_of,
+        similarity=result.similarity,
+        reason=result.reason,
+    )
+
+
+def _job(job: JobView) -> ingest_pb2.Job:
+    return ingest_pb2.Job(
+        job_id=job.job_id,
+        tenant=job.tenant,
+        created_at=job.created_at,
+        submitted_by=job.submitted_by,
+        total=job.total,
+        finished=job.finished,
+        done=job.finished == job.total,
+        counts=job.counts,
+        items=[
+            ingest_pb2.JobItem(
+                position=item.position,
+                name=item.name,
+                state=item.state,
+                reason=item.reason,
+                document_id=item.document_id,
+                chunk_count=item.chunk_count,
+                duplicate_of=item.duplicate_of,
+                similarity=item.similarity,
+                attempts=item.attempts,
+                updated_at=item.updated_at,
+            )
+            for item in job.items
+        ],
+    )
+
+
 def _viewer(viewer: retriever_pb2.Viewer) -> Viewer:
     return Viewer(everything=viewer.everything, user=viewer.user, groups=tuple(viewer.groups))
 
@@ -96,8 +140,9 @@ def _scope(tenant: str, document_id: str | None = None) -> None:
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     """Thin: every rule lives in the Ingestor."""
 
-    def __init__(self, ingestor: Ingestor) -> None:
+    def __init__(self, ingestor: Ingestor, workers: Workers) -> None:
         self._ingestor = ingestor
+        self._workers = workers
 
     async def IngestDocument(
         self, request: ingest_pb2.IngestDocumentRequest, context: grpc.aio.ServicerContext
@@ -118,13 +163,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 allowed_groups=list(request.metadata.allowed_groups),
             )
         )
-        return ingest_pb2.IngestDocumentResponse(
-            document_id=result.document_id,
-            chunk_count=result.chunk_count,
-            status=_STATUS[result.status],
-            duplicate_of=result.duplicate_of,
-            similarity=result.similarity,
-        )
+        return _ingested(result)
 
     async def GetDocument(
         self, request: ingest_pb2.GetDocumentRequest, context: grpc.aio.ServicerContext
@@ -211,3 +250,72 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             list(request.allowed_groups),
         )
         return _document(record)
+
+    async def SubmitJob(
+        self, request: ingest_pb2.SubmitJobRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.Job:
+        _scope(request.tenant)
+        job_id = await self._workers.submit(request.tenant, request.submitted_by, list(request.documents))
+        return _job(await self._ingestor.jobs.get(request.tenant, job_id))
+
+    async def GetJob(self, request: ingest_pb2.GetJobRequest, context: grpc.aio.ServicerContext) -> ingest_pb2.Job:
+        _scope(request.tenant)
+        if not request.job_id:
+            raise InvalidArgument("job_id is required")
+        return _job(await self._ingestor.jobs.get(request.tenant, request.job_id))
+
+    async def ListQuarantine(
+        self, request: ingest_pb2.ListQuarantineRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.QuarantineList:
+        _scope(request.tenant)
+        if request.kind not in ("", REFUSED, HELD):
+            raise InvalidArgument(f"kind must be {REFUSED!r}, {HELD!r} or empty, not {request.kind!r}")
+        entries = await self._ingestor.quarantine.entries(request.tenant, request.kind)
+        return ingest_pb2.QuarantineList(
+            entries=[
+                ingest_pb2.QuarantineEntry(
+                    id=e.id,
+                    at=e.at,
+                    filename=e.filename,
+                    content_type=e.content_type,
+                    size_bytes=e.size_bytes,
+                    reason=e.reason,
+                    kind=e.kind,
+                    document_id=e.document_id,
+                )
+                for e in entries
+            ]
+        )
+
+    async def ReleaseQuarantined(
+        self, request: ingest_pb2.QuarantineActionRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.IngestDocumentResponse:
+        _scope(request.tenant)
+        return _ingested(await review.release(self._ingestor, request.tenant, request.entry_id, request.actor))
+
+    async def DeleteQuarantined(
+        self, request: ingest_pb2.QuarantineActionRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.DeleteQuarantinedResponse:
+        _scope(request.tenant)
+        await review.drop(self._ingestor, request.tenant, request.entry_id, request.actor)
+        return ingest_pb2.DeleteQuarantinedResponse()
+
+    async def ListAudit(
+        self, request: ingest_pb2.ListAuditRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.AuditList:
+        _scope(request.tenant)
+        limit = request.limit or 100
+        if limit > 1000:
+            raise InvalidArgument("limit must be at most 1000")
+        entries = await self._ingestor.catalog.audit_log(request.tenant, request.after, limit)
+        listed = ingest_pb2.AuditList()
+        for entry in entries:
+            item = listed.entries.add(
+                id=entry["id"],
+                at=entry["at"],
+                document_id=entry["document_id"],
+                action=entry["action"],
+                actor=entry["actor"],
+            )
+            item.detail.update(entry["detail"])
+        return listed

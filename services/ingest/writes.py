@@ -73,7 +73,7 @@ class DocumentWrites:
 
     async def expired(self, limit: int = 100) -> list[StaleWrite]:
         """Writes whose lease ran out, oldest first."""
-        async with self.database.session() as session:
+        async with self.database.reading() as session:
             rows = await session.scalars(
                 select(DocumentWrite)
                 .where(DocumentWrite.expires_at < now())

@@ -188,6 +188,13 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
     if name == "gpu":
         expected |= {("embedder", "tei"), ("generator", "vllm")}
     assert _allowed_paths(objects) == expected
+    # Outside the cluster: a managed PostgreSQL is reached by gateway and ingest, an S3 store by ingest.
+    external = policies["rm-ragmesh-egress-external"]["spec"]["podSelector"]["matchExpressions"][1]["values"]
+    database_outside = not values.get("database", {}).get("deploy", True)
+    s3 = bool(values.get("ingest", {}).get("objectStore", {}).get("url"))
+    assert ("ingest" in external) == (database_outside or s3), external
+    if database_outside:
+        assert "gateway" in external
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ MB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 async def small_limits(suite):
-    async with gateway(suite.gateway_settings(max_upload_bytes=2 * MB, max_body_bytes=64 * 1024)) as api:
+    async with gateway(
+        suite.gateway_settings(max_upload_bytes=2 * MB, max_batch_bytes=2 * MB, max_body_bytes=64 * 1024)
+    ) as api:
         yield api
 
 

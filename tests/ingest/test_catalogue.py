@@ -18,7 +18,7 @@ from services.ingest.records.database import Database
 from services.ingest.records.models import Base
 from services.ingest.server import create_server
 from services.ingest.writes import DocumentWrites, StaleWrite
-from services.runtime.database import SYNC_DRIVERS, with_driver
+from services.records.database import SYNC_DRIVERS, with_driver
 from services.runtime.errors import Unavailable
 from tests.servers import running
 
@@ -269,3 +269,56 @@ async def test_what_a_dead_writer_left_in_the_index_is_removed_by_the_reconciler
         actions = [e["action"] for e in await Catalog(database).audit_log(tenant)]
         assert actions[-1] == "ingest-discarded"
         await database.close()
+
+
+LEGACY = """
+CREATE TABLE documents (tenant TEXT, document_id TEXT, filename TEXT, content_type TEXT, title TEXT, source TEXT,
+    tags TEXT, licence TEXT, chunk_count INTEGER, size_bytes INTEGER, content_hash TEXT, created_at TEXT,
+    updated_at TEXT, attributes TEXT NOT NULL DEFAULT '{}', allowed_users TEXT NOT NULL DEFAULT '[]',
+    allowed_groups TEXT NOT NULL DEFAULT '[]', PRIMARY KEY (tenant, document_id));
+CREATE TABLE metadata_schemas (tenant TEXT PRIMARY KEY, fields TEXT, updated_at TEXT);
+CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, tenant TEXT, document_id TEXT, action TEXT,
+    detail TEXT);
+CREATE TABLE quarantine (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT, tenant TEXT, filename TEXT,
+    content_type TEXT, size_bytes INTEGER, reason TEXT);
+"""
+
+
+async def test_a_catalogue_from_before_the_sql_records_is_imported_once_and_nothing_is_lost(database, tmp_path):
+    import sqlite3
+
+    from services.ingest.legacy import import_legacy
+    from services.runtime.access import Viewer
+
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    with sqlite3.connect(legacy / "catalog.sqlite3") as db:
+        db.executescript(LEGACY)
+        db.execute(
+            "INSERT INTO documents VALUES ('acme', 'handbook', 'h.md', 'text/markdown', 'Handbook', 'wiki', '[\"ops\"]',"
+            " 'internal', 3, 120, 'abc', '2026-01-02T03:04:05.000Z', '2026-01-03T03:04:05.000Z', '{\"team\": \"sre\"}',"
+            " '[\"ana\"]', '[]')"
+        )
+        db.execute("INSERT INTO metadata_schemas VALUES ('acme', '[]', '2026-01-01T00:00:00.000Z')")
+        for i in range(41, 44):
+            db.execute(
+                "INSERT INTO audit VALUES (?, '2026-01-02T03:04:05.000Z', 'acme', 'handbook', 'created', '{}')", (i,)
+            )
+        db.execute(
+            "INSERT INTO quarantine VALUES (1, '2026-01-02T00:00:00.000Z', 'acme', 'x.pdf', 'application/pdf', 9, 'bad')"
+        )
+    catalog = Catalog(database)
+    assert await import_legacy(legacy, database) == 1
+    record = await catalog.get("acme", "handbook")
+    assert record.tags == ["ops"] and record.attributes == {"team": "sre"} and record.allowed_users == ["ana"]
+    assert record.created_at == "2026-01-02T03:04:05.000Z" and record.chunk_count == 3
+    assert [r.document_id for r in (await catalog.page("acme", 10, 0, Viewer(user="ana")))[0]] == ["handbook"]
+    assert (await catalog.page("acme", 10, 0, Viewer(user="bob")))[1] == 0
+    # The corpus version carries on from the old one and moves forward from there.
+    assert await catalog.corpus_version("acme") == "43"
+    await catalog.record("acme", "handbook", "updated", {})
+    assert int(await catalog.corpus_version("acme")) > 43
+    assert [e.reason for e in await Quarantine(database).entries("acme")] == ["bad"]
+    # Imported once: the file is set aside.
+    assert not (legacy / "catalog.sqlite3").exists() and (legacy / "catalog.sqlite3.imported").exists()
+    assert await import_legacy(legacy, database) == 0

@@ -33,6 +33,7 @@ class IngestStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     INGEST_STATUS_UPDATED: _ClassVar[IngestStatus]
     INGEST_STATUS_UNCHANGED: _ClassVar[IngestStatus]
     INGEST_STATUS_DUPLICATE: _ClassVar[IngestStatus]
+    INGEST_STATUS_HELD: _ClassVar[IngestStatus]
 FIELD_TYPE_UNSPECIFIED: FieldType
 FIELD_TYPE_KEYWORD: FieldType
 FIELD_TYPE_KEYWORDS: FieldType
@@ -49,6 +50,174 @@ INGEST_STATUS_CREATED: IngestStatus
 INGEST_STATUS_UPDATED: IngestStatus
 INGEST_STATUS_UNCHANGED: IngestStatus
 INGEST_STATUS_DUPLICATE: IngestStatus
+INGEST_STATUS_HELD: IngestStatus
+
+class ListQuarantineRequest(_message.Message):
+    __slots__ = ("tenant", "kind")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    kind: str
+    def __init__(self, tenant: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class QuarantineEntry(_message.Message):
+    __slots__ = ("id", "at", "filename", "content_type", "size_bytes", "reason", "kind", "document_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    at: str
+    filename: str
+    content_type: str
+    size_bytes: int
+    reason: str
+    kind: str
+    document_id: str
+    def __init__(self, id: _Optional[int] = ..., at: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., size_bytes: _Optional[int] = ..., reason: _Optional[str] = ..., kind: _Optional[str] = ..., document_id: _Optional[str] = ...) -> None: ...
+
+class QuarantineList(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[QuarantineEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[QuarantineEntry, _Mapping]]] = ...) -> None: ...
+
+class QuarantineActionRequest(_message.Message):
+    __slots__ = ("tenant", "entry_id", "actor")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    entry_id: int
+    actor: str
+    def __init__(self, tenant: _Optional[str] = ..., entry_id: _Optional[int] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class DeleteQuarantinedResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListAuditRequest(_message.Message):
+    __slots__ = ("tenant", "after", "limit")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    after: int
+    limit: int
+    def __init__(self, tenant: _Optional[str] = ..., after: _Optional[int] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("id", "at", "document_id", "action", "actor", "detail")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    AT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    at: str
+    document_id: str
+    action: str
+    actor: str
+    detail: _struct_pb2.Struct
+    def __init__(self, id: _Optional[int] = ..., at: _Optional[str] = ..., document_id: _Optional[str] = ..., action: _Optional[str] = ..., actor: _Optional[str] = ..., detail: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
+
+class AuditList(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...
+
+class JobDocument(_message.Message):
+    __slots__ = ("filename", "content_type", "content", "metadata", "document_id", "url")
+    FILENAME_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    URL_FIELD_NUMBER: _ClassVar[int]
+    filename: str
+    content_type: str
+    content: bytes
+    metadata: DocumentMetadata
+    document_id: str
+    url: str
+    def __init__(self, filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., document_id: _Optional[str] = ..., url: _Optional[str] = ...) -> None: ...
+
+class SubmitJobRequest(_message.Message):
+    __slots__ = ("tenant", "documents", "submitted_by")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_BY_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    documents: _containers.RepeatedCompositeFieldContainer[JobDocument]
+    submitted_by: str
+    def __init__(self, tenant: _Optional[str] = ..., documents: _Optional[_Iterable[_Union[JobDocument, _Mapping]]] = ..., submitted_by: _Optional[str] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("tenant", "job_id")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    job_id: str
+    def __init__(self, tenant: _Optional[str] = ..., job_id: _Optional[str] = ...) -> None: ...
+
+class JobItem(_message.Message):
+    __slots__ = ("position", "name", "state", "reason", "document_id", "chunk_count", "duplicate_of", "similarity", "attempts", "updated_at")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_OF_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    name: str
+    state: str
+    reason: str
+    document_id: str
+    chunk_count: int
+    duplicate_of: str
+    similarity: float
+    attempts: int
+    updated_at: str
+    def __init__(self, position: _Optional[int] = ..., name: _Optional[str] = ..., state: _Optional[str] = ..., reason: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_count: _Optional[int] = ..., duplicate_of: _Optional[str] = ..., similarity: _Optional[float] = ..., attempts: _Optional[int] = ..., updated_at: _Optional[str] = ...) -> None: ...
+
+class Job(_message.Message):
+    __slots__ = ("job_id", "tenant", "created_at", "submitted_by", "total", "finished", "done", "counts", "items")
+    class CountsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SUBMITTED_BY_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    COUNTS_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    tenant: str
+    created_at: str
+    submitted_by: str
+    total: int
+    finished: int
+    done: bool
+    counts: _containers.ScalarMap[str, int]
+    items: _containers.RepeatedCompositeFieldContainer[JobItem]
+    def __init__(self, job_id: _Optional[str] = ..., tenant: _Optional[str] = ..., created_at: _Optional[str] = ..., submitted_by: _Optional[str] = ..., total: _Optional[int] = ..., finished: _Optional[int] = ..., done: _Optional[bool] = ..., counts: _Optional[_Mapping[str, int]] = ..., items: _Optional[_Iterable[_Union[JobItem, _Mapping]]] = ...) -> None: ...
 
 class GetCorpusVersionRequest(_message.Message):
     __slots__ = ("tenant",)
@@ -137,18 +306,20 @@ class IngestDocumentRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., document_id: _Optional[str] = ...) -> None: ...
 
 class IngestDocumentResponse(_message.Message):
-    __slots__ = ("document_id", "chunk_count", "status", "duplicate_of", "similarity")
+    __slots__ = ("document_id", "chunk_count", "status", "duplicate_of", "similarity", "reason")
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_COUNT_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_OF_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
     document_id: str
     chunk_count: int
     status: IngestStatus
     duplicate_of: str
     similarity: float
-    def __init__(self, document_id: _Optional[str] = ..., chunk_count: _Optional[int] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., duplicate_of: _Optional[str] = ..., similarity: _Optional[float] = ...) -> None: ...
+    reason: str
+    def __init__(self, document_id: _Optional[str] = ..., chunk_count: _Optional[int] = ..., status: _Optional[_Union[IngestStatus, str]] = ..., duplicate_of: _Optional[str] = ..., similarity: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class Document(_message.Message):
     __slots__ = ("document_id", "filename", "content_type", "metadata", "chunk_count", "size_bytes", "content_hash", "created_at", "updated_at")

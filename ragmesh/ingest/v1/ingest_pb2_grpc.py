@@ -80,6 +80,36 @@ class IngestServiceStub:
                 request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetCorpusVersionRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.CorpusVersion.FromString,
                 _registered_method=True)
+        self.SubmitJob = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/SubmitJob',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SubmitJobRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Job.FromString,
+                _registered_method=True)
+        self.GetJob = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/GetJob',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetJobRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Job.FromString,
+                _registered_method=True)
+        self.ListQuarantine = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/ListQuarantine',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListQuarantineRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineList.FromString,
+                _registered_method=True)
+        self.ReleaseQuarantined = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/ReleaseQuarantined',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineActionRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.IngestDocumentResponse.FromString,
+                _registered_method=True)
+        self.DeleteQuarantined = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/DeleteQuarantined',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineActionRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteQuarantinedResponse.FromString,
+                _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/ListAudit',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AuditList.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -148,6 +178,50 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubmitJob(self, request, context):
+        """Queue many documents as one job. Acknowledged once every document's raw bytes are stored and the job is
+        recorded; the ingest workers of every replica then take its documents, and a worker that dies has its
+        document taken over by another after a timeout.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetJob(self, request, context):
+        """A job's progress and each document's state, with the reason of any that did not go in.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListQuarantine(self, request, context):
+        """Documents refused (unreadable, over a limit) or held back (they read like a prompt injection), with the reason.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseQuarantined(self, request, context):
+        """Ingest a held document as it was sent (an administrator judged it safe); audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteQuarantined(self, request, context):
+        """Drop a quarantine entry and its bytes; audited.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """The tenant's ingest audit log: every ingest, replace, delete, hold, release and raw-artifact read.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -195,6 +269,36 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.GetCorpusVersion,
                     request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetCorpusVersionRequest.FromString,
                     response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.CorpusVersion.SerializeToString,
+            ),
+            'SubmitJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitJob,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SubmitJobRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Job.SerializeToString,
+            ),
+            'GetJob': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJob,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetJobRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Job.SerializeToString,
+            ),
+            'ListQuarantine': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListQuarantine,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListQuarantineRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineList.SerializeToString,
+            ),
+            'ReleaseQuarantined': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseQuarantined,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineActionRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.IngestDocumentResponse.SerializeToString,
+            ),
+            'DeleteQuarantined': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteQuarantined,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineActionRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteQuarantinedResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListAuditRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AuditList.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -441,6 +545,168 @@ class IngestService:
             '/ragmesh.ingest.v1.IngestService/GetCorpusVersion',
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetCorpusVersionRequest.SerializeToString,
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.CorpusVersion.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/SubmitJob',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.SubmitJobRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetJob(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/GetJob',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.GetJobRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.Job.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListQuarantine(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/ListQuarantine',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListQuarantineRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseQuarantined(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/ReleaseQuarantined',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineActionRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.IngestDocumentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteQuarantined(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/DeleteQuarantined',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.QuarantineActionRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.DeleteQuarantinedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/ListAudit',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListAuditRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AuditList.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,6 +7,7 @@ from fastapi import APIRouter, File, Form, HTTPException, Query, Request, Respon
 from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2
+from services.gateway.audit import actor
 from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, SettingsDep, UploadCaller
 from services.gateway.models import (
     DeleteResponse,
@@ -16,9 +17,11 @@ from services.gateway.models import (
     DocumentMetadata,
     DocumentText,
     IngestResponse,
+    Job,
     TextSection,
 )
 from services.gateway.routes import problems
+from services.gateway.routes.jobs import job_of, manifest_entries, metadata_message
 
 # Every operation may answer 400 (unreadable body), 401 (credentials), 403 (scope, tenant) and 422 (input).
 router = APIRouter(prefix="/v1/documents", tags=["documents"], responses=problems(400, 401, 403, 422))
@@ -29,6 +32,7 @@ _STATUS = {
     ingest_pb2.INGEST_STATUS_UPDATED: "updated",
     ingest_pb2.INGEST_STATUS_UNCHANGED: "unchanged",
     ingest_pb2.INGEST_STATUS_DUPLICATE: "duplicate",
+    ingest_pb2.INGEST_STATUS_HELD: "held",
 }
 
 
@@ -60,12 +64,17 @@ def _names(listed: str) -> list[str]:
 
 @router.post(
     "",
-    response_model=IngestResponse,
+    response_model=IngestResponse | Job,
     # duplicate_of and similarity only when the document is a duplicate.
     response_model_exclude_none=True,
     status_code=201,
     responses={
         200: {"model": IngestResponse, "description": "Updated, or unchanged (the same content was already indexed)."},
+        202: {
+            "model": Job,
+            "description": "Several files, a manifest or `batch`: queued as a job; follow it. (One file held as a "
+            "likely prompt injection answers 202 with status `held` and the reason.)",
+        },
         **problems(413, 415, 429),
     },
 )
@@ -75,7 +84,9 @@ async def add_document(
     caller: UploadCaller,
     clients: ClientsDep,
     settings: SettingsDep,
-    file: Annotated[UploadFile, File(description="Plain text, Markdown, HTML or PDF.")],
+    file: Annotated[
+        list[UploadFile], File(description="Plain text, Markdown, HTML or PDF; repeat the part for several files.")
+    ] = [],  # noqa: B006 (FastAPI copies defaults)
     title: Annotated[str, Form()] = "",
     source: Annotated[str, Form()] = "",
     tags: Annotated[str, Form(description="Comma-separated.")] = "",
@@ -88,50 +99,119 @@ async def add_document(
         str, Form(description="Comma-separated users who may see the document; with allowed_groups empty too: all.")
     ] = "",
     allowed_groups: Annotated[str, Form(description="Comma-separated groups whose members may see it.")] = "",
-) -> IngestResponse:
-    """Add a document: it is extracted, chunked, embedded and indexed before this returns."""
+    manifest: Annotated[
+        str,
+        Form(
+            description='JSON array, one object per file: {"file": "<its name>", "document_id", "title", "source", '
+            '"tags", "licence", "attributes", "allowed_users", "allowed_groups"}; it overrides the fields above.'
+        ),
+    ] = "",
+    batch: Annotated[bool, Form(description="Queue as a job even for one file.")] = False,
+    urls: Annotated[
+        str,
+        Form(
+            description="http(s) URLs to fetch, one per line (or comma-separated): queued as a job, fetched politely "
+            "(robots.txt, per-host pace) and fetched again on the recrawl schedule."
+        ),
+    ] = "",
+) -> IngestResponse | Job:
+    """Add documents. One file is extracted, chunked, embedded and indexed before this returns. Several files (or
+    a manifest, or `batch`) are stored and queued as one job at once (202): follow it at `status_url`."""
+    addresses = [url.strip() for url in urls.replace(",", "\n").splitlines() if url.strip()]
+    if not file and not addresses:
+        raise HTTPException(422, "send at least one file, or urls to fetch")
+    many = len(file) > 1 or bool(manifest.strip()) or batch or bool(addresses)
+    limit = settings.max_batch_bytes if many else settings.max_upload_bytes
     declared = int(request.headers.get("content-length") or 0)
-    if declared > settings.max_upload_bytes + 64 * 1024:
-        raise HTTPException(413, f"the upload is {declared} bytes; the limit is {settings.max_upload_bytes}")
-    content = await file.read(settings.max_upload_bytes + 1)
-    if len(content) > settings.max_upload_bytes:
-        raise HTTPException(413, f"the file is larger than the limit of {settings.max_upload_bytes} bytes")
+    if declared > limit + 64 * 1024:
+        raise HTTPException(413, f"the upload is {declared} bytes; the limit is {limit}")
+    contents = []
+    for upload in file:
+        content = await upload.read(settings.max_upload_bytes + 1)
+        if len(content) > settings.max_upload_bytes:
+            raise HTTPException(
+                413, f"{upload.filename!r} is larger than the limit of {settings.max_upload_bytes} bytes"
+            )
+        contents.append(content)
+    if sum(map(len, contents)) > limit:
+        raise HTTPException(413, f"the files add up to more than the limit of {limit} bytes")
     try:
         declared_attributes = json.loads(attributes) if attributes.strip() else {}
     except json.JSONDecodeError as exc:
         raise HTTPException(422, f"attributes is not valid JSON: {exc.msg} at character {exc.pos}") from exc
     if not isinstance(declared_attributes, dict):
         raise HTTPException(422, "attributes must be a JSON object of field name to value")
-    metadata = ingest_pb2.DocumentMetadata(
-        title=title,
-        source=source,
-        tags=_names(tags),
-        licence=licence,
-        allowed_users=_names(allowed_users),
-        allowed_groups=_names(allowed_groups),
-    )
-    try:
-        metadata.attributes.update(declared_attributes)
-    except (ValueError, TypeError) as exc:
-        raise HTTPException(422, f"attributes holds a value that is not JSON data: {exc}") from exc
+    shared = {
+        "title": title,
+        "source": source,
+        "tags": _names(tags),
+        "licence": licence,
+        "attributes": declared_attributes,
+        "allowed_users": _names(allowed_users),
+        "allowed_groups": _names(allowed_groups),
+    }
+    if many:
+        if document_id and len(file) + len(addresses) > 1:
+            raise HTTPException(422, "document_id names one document: give each file its own in the manifest")
+        entries = manifest_entries(manifest, file, addresses)
+        documents = [
+            ingest_pb2.JobDocument(
+                filename=upload.filename or "",
+                content_type=upload.content_type or "",
+                content=content,
+                metadata=metadata_message({**shared, **entry}),
+                document_id=str(entry.get("document_id", "") or document_id),
+            )
+            for upload, content, entry in zip(file, contents, entries, strict=False)
+        ] + [
+            ingest_pb2.JobDocument(
+                url=url,
+                metadata=metadata_message({**shared, **entry}),
+                document_id=str(entry.get("document_id", "") or document_id),
+            )
+            for url, entry in zip(addresses, entries[len(file) :], strict=True)
+        ]
+        reply = await clients.ingest.SubmitJob(
+            ingest_pb2.SubmitJobRequest(
+                tenant=caller.tenant,
+                documents=documents,
+                submitted_by=actor(caller),
+            ),
+            timeout=settings.ingest_timeout_seconds,
+        )
+        response.status_code = 202
+        response.headers["Location"] = f"/v1/jobs/{reply.job_id}"
+        return job_of(reply)
     reply = await clients.ingest.IngestDocument(
         ingest_pb2.IngestDocumentRequest(
             tenant=caller.tenant,
-            filename=file.filename or "",
-            content_type=file.content_type or "",
-            content=content,
-            metadata=metadata,
+            filename=file[0].filename or "",
+            content_type=file[0].content_type or "",
+            content=contents[0],
+            metadata=metadata_message(shared),
             document_id=document_id,
         ),
         timeout=settings.ingest_timeout_seconds,
     )
-    status = _STATUS[reply.status]
-    if status != "created":
-        response.status_code = 200
+    answer = ingest_response(reply)
+    # Held (a likely prompt injection): accepted, not indexed, waiting for an administrator.
+    response.status_code = {"created": 201, "held": 202}.get(answer.status, 200)
+    return answer
+
+
+def ingest_response(reply: ingest_pb2.IngestDocumentResponse) -> IngestResponse:
+    """The public answer for one ingested document."""
     duplicate = (
         {"duplicate_of": reply.duplicate_of, "similarity": round(reply.similarity, 4)} if reply.duplicate_of else {}
     )
-    return IngestResponse(document_id=reply.document_id, chunk_count=reply.chunk_count, status=status, **duplicate)
+    held = {"reason": reply.reason} if reply.reason else {}
+    return IngestResponse(
+        document_id=reply.document_id,
+        chunk_count=reply.chunk_count,
+        status=_STATUS[reply.status],
+        **duplicate,
+        **held,
+    )
 
 
 @router.get("", response_model=DocumentList, responses=problems(401))

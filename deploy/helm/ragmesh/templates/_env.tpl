@@ -186,6 +186,24 @@
   value: {{ include "ragmesh.grpcTarget" (dict "root" $root "component" "embedder") | quote }}
 - name: RAGMESH_INGEST_RETRIEVER_TARGET
   value: {{ include "ragmesh.grpcTarget" (dict "root" $root "component" "retriever") | quote }}
+- name: RAGMESH_INGEST_JOB_WORKERS
+  value: {{ $root.Values.ingest.jobWorkers | quote }}
+- name: RAGMESH_INGEST_INJECTION_CHECK
+  value: {{ $root.Values.ingest.injectionCheck | quote }}
+- name: RAGMESH_INGEST_EXCLUDED_LICENCES
+  value: {{ $root.Values.ingest.excludedLicences | toJson | quote }}
+- name: RAGMESH_INGEST_EXCLUDED_URL_PREFIXES
+  value: {{ $root.Values.ingest.excludedUrlPrefixes | toJson | quote }}
+- name: RAGMESH_INGEST_RECRAWL_HOURS
+  value: {{ $root.Values.ingest.recrawlHours | quote }}
+- name: RAGMESH_INGEST_OBJECT_STORE_URL
+  value: {{ $root.Values.ingest.objectStore.url | quote }}
+- name: RAGMESH_INGEST_S3_ENDPOINT_URL
+  value: {{ $root.Values.ingest.objectStore.endpointUrl | quote }}
+- name: RAGMESH_INGEST_S3_REGION
+  value: {{ $root.Values.ingest.objectStore.region | quote }}
+- name: RAGMESH_INGEST_OBJECT_VERSIONING
+  value: {{ $root.Values.ingest.objectStore.versioning | quote }}
 {{- end }}
 {{- range $key, $value := $svc.env }}
 - name: {{ $key }}
@@ -286,5 +304,14 @@
     items:
       - key: {{ $root.Values.database.urlKey }}
         path: ragmesh_ingest_database_url
+{{- with $root.Values.ingest.objectStore.existingSecret }}
+- secret:
+    name: {{ . }}
+    items:
+      - key: accessKeyId
+        path: ragmesh_ingest_s3_access_key_id
+      - key: secretAccessKey
+        path: ragmesh_ingest_s3_secret_access_key
+{{- end }}
 {{- end }}
 {{- end }}
