@@ -29,6 +29,8 @@ class IngestInput:
     allowed_groups: list[str] = field(default_factory=list)
     # An administrator released it from quarantine: the prompt-injection check does not hold it again.
     released: bool = False
+    # Who sent it ("tenant/user"), for the audit log.
+    actor: str = ""
 
     def request(self) -> dict[str, object]:
         """What it was sent with, less its bytes (kept with a held document, to ingest it as sent on release)."""

@@ -222,7 +222,7 @@ class Ingestor:
                 if (existing.allowed_users, existing.allowed_groups) == (users, groups):
                     return IngestResult(document_id, existing.chunk_count, "unchanged")
                 # Only who may see it changed: the chunks stay, their access lists change.
-                await self._apply_access(existing, users, groups)
+                await self._apply_access(existing, users, groups, item.actor)
                 return IngestResult(document_id, existing.chunk_count, "updated")
             threshold = self._settings.near_duplicate_threshold
             shingled = duplicates.fingerprint(text, threshold) if threshold else None
@@ -317,7 +317,7 @@ class Ingestor:
                 detail["invisible_characters_removed"] = document.invisible_removed
             # The switch: from this commit on the catalogue names the new revision (and the lease says so, so that
             # a crash before the next step is settled by removing the old chunks, not the new).
-            await self.catalog.save(record, status, detail, shingled, holder=self.holder)
+            await self.catalog.save(record, status, detail, shingled, holder=self.holder, actor=item.actor)
             # The new revision is live: drop the chunks of the previous one (a new document has none).
             if existing is not None:
                 await self.downstream.delete_chunks(item.tenant, document_id, keep_revision=revision)
@@ -329,7 +329,7 @@ class Ingestor:
         except ServiceError:
             log.exception("could not clean up a failed ingest of %s/%s (revision %s)", tenant, document_id, revision)
 
-    async def delete(self, tenant: str, document_id: str, viewer: Viewer) -> int:
+    async def delete(self, tenant: str, document_id: str, viewer: Viewer, actor: str = "") -> int:
         async with self.writes.hold(tenant, document_id) as stale:
             if stale is not None:
                 await self.upkeep.settle(stale)
@@ -337,7 +337,7 @@ class Ingestor:
             # A delete that dies half-way is finished by whoever takes the lease over.
             await self.writes.begin(tenant, document_id, DELETING)
             await self.downstream.delete_chunks(tenant, document_id)
-            await self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count})
+            await self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count}, actor=actor)
             await self._artifacts.delete(tenant, document_id)
             return existing.chunk_count
 
@@ -350,7 +350,7 @@ class Ingestor:
                 spec.values = list(dict.fromkeys([*spec.values, *observed]))[:MAX_VALUES]
         return fields, updated_at
 
-    async def put_schema(self, tenant: str, fields: list[FieldSpec]) -> tuple[list[FieldSpec], str]:
+    async def put_schema(self, tenant: str, fields: list[FieldSpec], actor: str = "") -> tuple[list[FieldSpec], str]:
         """Replace the schema. A field documents still carry may not disappear or change type: their stored
         attributes would stop matching what queries may ask."""
         checked = check_fields(fields)
@@ -363,7 +363,7 @@ class Ingestor:
                     raise InvalidArgument(
                         f"field {old.name!r} cannot {change}: {carrying} document(s) carry it as {old.type}"
                     )
-        await self.catalog.save_schema(tenant, checked)
+        await self.catalog.save_schema(tenant, checked, actor=actor)
         return await self.schema(tenant)
 
     async def get(self, tenant: str, document_id: str, viewer: Viewer) -> DocumentRecord:
@@ -375,7 +375,13 @@ class Ingestor:
         return record
 
     async def set_access(
-        self, tenant: str, document_id: str, viewer: Viewer, allowed_users: list[str], allowed_groups: list[str]
+        self,
+        tenant: str,
+        document_id: str,
+        viewer: Viewer,
+        allowed_users: list[str],
+        allowed_groups: list[str],
+        actor: str = "",
     ) -> DocumentRecord:
         """Change who may see a document: every chunk's access list first, then the catalogue (a failure in
         between is repaired by repeating the call)."""
@@ -384,13 +390,15 @@ class Ingestor:
             if stale is not None:
                 await self.upkeep.settle(stale)
             record = await self.get(tenant, document_id, viewer)
-            return await self._apply_access(record, users, groups)
+            return await self._apply_access(record, users, groups, actor)
 
-    async def _apply_access(self, record: DocumentRecord, users: list[str], groups: list[str]) -> DocumentRecord:
+    async def _apply_access(
+        self, record: DocumentRecord, users: list[str], groups: list[str], actor: str
+    ) -> DocumentRecord:
         await self.downstream.set_access(record.tenant, record.document_id, users, groups)
         detail = {"allowed_users": users, "allowed_groups": groups}
         record.allowed_users, record.allowed_groups = users, groups
-        await self.catalog.save(record, "access-changed", detail)
+        await self.catalog.save(record, "access-changed", detail, actor=actor)
         return record
 
     async def extracted(self, tenant: str, document_id: str, viewer: Viewer) -> tuple[DocumentRecord, Extracted]:

@@ -31,7 +31,9 @@ async def hold(
         artifact_key=key,
         request=request,
     )
-    await ingestor.catalog.record(item.tenant, document_id, "held", {"quarantine_entry": entry, "reason": reason})
+    await ingestor.catalog.record(
+        item.tenant, document_id, "held", {"quarantine_entry": entry, "reason": reason}, actor=item.actor
+    )
     return IngestResult(document_id, 0, "held", reason=reason)
 
 

@@ -161,6 +161,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 attributes=json_format.MessageToDict(request.metadata.attributes),
                 allowed_users=list(request.metadata.allowed_users),
                 allowed_groups=list(request.metadata.allowed_groups),
+                actor=request.actor,
             )
         )
         return _ingested(result)
@@ -216,14 +217,18 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.DeleteDocumentRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.DeleteDocumentResponse:
         _scope(request.tenant, request.document_id)
-        deleted = await self._ingestor.delete(request.tenant, request.document_id, _viewer(request.viewer))
+        deleted = await self._ingestor.delete(
+            request.tenant, request.document_id, _viewer(request.viewer), request.actor
+        )
         return ingest_pb2.DeleteDocumentResponse(chunks_deleted=deleted)
 
     async def PutMetadataSchema(
         self, request: ingest_pb2.PutMetadataSchemaRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.MetadataSchema:
         _scope(request.tenant)
-        fields, updated_at = await self._ingestor.put_schema(request.tenant, [_spec(f) for f in request.fields])
+        fields, updated_at = await self._ingestor.put_schema(
+            request.tenant, [_spec(f) for f in request.fields], request.actor
+        )
         return _schema(request.tenant, fields, updated_at)
 
     async def GetMetadataSchema(
@@ -248,6 +253,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             _viewer(request.viewer),
             list(request.allowed_users),
             list(request.allowed_groups),
+            request.actor,
         )
         return _document(record)
 

@@ -75,6 +75,7 @@ def job_input(tenant: str, name: str, content: bytes, request: dict[str, object]
         attributes=dict(metadata.get("attributes", {})),
         allowed_users=list(metadata.get("allowedUsers", [])),
         allowed_groups=list(metadata.get("allowedGroups", [])),
+        actor=str(request.get("actor", "")),
     )
 
 
@@ -133,11 +134,11 @@ class Workers:
         for position, document in enumerate(documents):
             if document.url:
                 # Fetched by the worker that takes it; nothing to store yet.
-                submitted.append(jobs.Submitted(document.url, "", request_of(document)))
+                submitted.append(jobs.Submitted(document.url, "", {**request_of(document), "actor": submitted_by}))
                 continue
             key = upload_key(job_id, position)
             await self._store.put(key, document.content, {"name": document.filename, "job": job_id})
-            submitted.append(jobs.Submitted(document.filename, key, request_of(document)))
+            submitted.append(jobs.Submitted(document.filename, key, {**request_of(document), "actor": submitted_by}))
         await self._queue.submit(job_id, tenant, submitted_by, submitted)
         self._wake.set()
         return job_id
@@ -161,7 +162,9 @@ class Workers:
         """Queue a job per tenant of the sources whose recrawl is due; how many sources."""
         due = await self._ingestor.sources.claim_due()
         for tenant, known in due.items():
-            documents = [json_format.ParseDict(k.request, ingest_pb2.JobDocument()) for k in known]
+            documents = [
+                json_format.ParseDict(k.request, ingest_pb2.JobDocument(), ignore_unknown_fields=True) for k in known
+            ]
             await self.submit(tenant, RECRAWL, documents)
         return sum(map(len, due.values()))
 

@@ -49,10 +49,12 @@ async def test_a_poisoned_document_is_held_until_an_admin_releases_it_and_every_
     # Released once: a second release finds nothing.
     assert (await api.post(f"/v1/admin/quarantine/{entries[0]['id']}/release", headers=QUARANTINE)).status_code == 404
     audit = (await api.get("/v1/admin/ingest-audit", headers=QUARANTINE)).json()
-    actions = [(e["action"], e["actor"]) for e in audit["entries"]]
-    assert ("held", "") in actions
+    # Who sent each document is recorded with it, as is who released it.
+    by_action = {(e["action"], e["document_id"]): e["actor"] for e in audit["entries"]}
+    assert by_action[("created", ordinary.json()["document_id"])] == "quarantine/bootstrap-key"
+    assert by_action[("held", held.json()["document_id"])] == "quarantine/bootstrap-key"
     released_entry = next(e for e in audit["entries"] if e["action"] == "released")
-    assert released_entry["actor"].startswith("quarantine/") and released_entry["detail"]["status"] == "created"
+    assert released_entry["actor"] == "quarantine/bootstrap-key" and released_entry["detail"]["status"] == "created"
     # Paging goes on after the last id.
     after = (await api.get("/v1/admin/ingest-audit", headers=QUARANTINE, params={"after": audit["next_after"]})).json()
     assert after["entries"] == []

@@ -258,12 +258,14 @@ class MetadataSchema(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[MetadataField, _Mapping]]] = ..., updated_at: _Optional[str] = ...) -> None: ...
 
 class PutMetadataSchemaRequest(_message.Message):
-    __slots__ = ("tenant", "fields")
+    __slots__ = ("tenant", "fields", "actor")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     fields: _containers.RepeatedCompositeFieldContainer[MetadataField]
-    def __init__(self, tenant: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[MetadataField, _Mapping]]] = ...) -> None: ...
+    actor: str
+    def __init__(self, tenant: _Optional[str] = ..., fields: _Optional[_Iterable[_Union[MetadataField, _Mapping]]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class GetMetadataSchemaRequest(_message.Message):
     __slots__ = ("tenant",)
@@ -290,20 +292,22 @@ class DocumentMetadata(_message.Message):
     def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IngestDocumentRequest(_message.Message):
-    __slots__ = ("tenant", "filename", "content_type", "content", "metadata", "document_id")
+    __slots__ = ("tenant", "filename", "content_type", "content", "metadata", "document_id", "actor")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     FILENAME_FIELD_NUMBER: _ClassVar[int]
     CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     filename: str
     content_type: str
     content: bytes
     metadata: DocumentMetadata
     document_id: str
-    def __init__(self, tenant: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., document_id: _Optional[str] = ...) -> None: ...
+    actor: str
+    def __init__(self, tenant: _Optional[str] = ..., filename: _Optional[str] = ..., content_type: _Optional[str] = ..., content: _Optional[bytes] = ..., metadata: _Optional[_Union[DocumentMetadata, _Mapping]] = ..., document_id: _Optional[str] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class IngestDocumentResponse(_message.Message):
     __slots__ = ("document_id", "chunk_count", "status", "duplicate_of", "similarity", "reason")
@@ -416,14 +420,16 @@ class ListDocumentsResponse(_message.Message):
     def __init__(self, documents: _Optional[_Iterable[_Union[Document, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
 
 class DeleteDocumentRequest(_message.Message):
-    __slots__ = ("tenant", "document_id", "viewer")
+    __slots__ = ("tenant", "document_id", "viewer", "actor")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     VIEWER_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     document_id: str
     viewer: _retriever_pb2.Viewer
-    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ...) -> None: ...
+    actor: str
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ..., actor: _Optional[str] = ...) -> None: ...
 
 class DeleteDocumentResponse(_message.Message):
     __slots__ = ("chunks_deleted",)
@@ -432,15 +438,17 @@ class DeleteDocumentResponse(_message.Message):
     def __init__(self, chunks_deleted: _Optional[int] = ...) -> None: ...
 
 class SetDocumentAccessRequest(_message.Message):
-    __slots__ = ("tenant", "document_id", "viewer", "allowed_users", "allowed_groups")
+    __slots__ = ("tenant", "document_id", "viewer", "allowed_users", "allowed_groups", "actor")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     VIEWER_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     document_id: str
     viewer: _retriever_pb2.Viewer
     allowed_users: _containers.RepeatedScalarFieldContainer[str]
     allowed_groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    actor: str
+    def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ...) -> None: ...

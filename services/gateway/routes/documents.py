@@ -190,6 +190,7 @@ async def add_document(
             content=contents[0],
             metadata=metadata_message(shared),
             document_id=document_id,
+            actor=actor(caller),
         ),
         timeout=settings.ingest_timeout_seconds,
     )
@@ -297,7 +298,9 @@ async def get_document_text(
 async def delete_document(document_id: str, caller: IngestCaller, clients: ClientsDep) -> DeleteResponse:
     """Delete a document and every chunk of it."""
     reply = await clients.ingest.DeleteDocument(
-        ingest_pb2.DeleteDocumentRequest(tenant=caller.tenant, document_id=document_id, viewer=caller.viewer_message()),
+        ingest_pb2.DeleteDocumentRequest(
+            tenant=caller.tenant, document_id=document_id, viewer=caller.viewer_message(), actor=actor(caller)
+        ),
         timeout=60,
     )
     return DeleteResponse(document_id=document_id, chunks_deleted=reply.chunks_deleted)
@@ -314,6 +317,7 @@ async def set_access(document_id: str, body: DocumentAccess, caller: IngestCalle
             viewer=caller.viewer_message(),
             allowed_users=body.allowed_users,
             allowed_groups=body.allowed_groups,
+            actor=actor(caller),
         ),
         timeout=60,
     )

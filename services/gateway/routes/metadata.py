@@ -3,6 +3,7 @@
 from fastapi import APIRouter
 
 from ragmesh.ingest.v1 import ingest_pb2
+from services.gateway.audit import actor
 from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller
 from services.gateway.models import MetadataField, MetadataSchema
 from services.gateway.routes import problems
@@ -50,6 +51,7 @@ async def put_schema(body: MetadataSchema, caller: IngestCaller, clients: Client
                 )
                 for f in body.fields
             ],
+            actor=actor(caller),
         ),
         timeout=10,
     )
