@@ -279,6 +279,7 @@ class Ingestor:
             await self._artifacts.write(
                 item.tenant,
                 document_id,
+                revision,
                 item.content,
                 {
                     "name": item.filename,
@@ -321,6 +322,8 @@ class Ingestor:
             # The new revision is live: drop the chunks of the previous one (a new document has none).
             if existing is not None:
                 await self.downstream.delete_chunks(item.tenant, document_id, keep_revision=revision)
+                if existing.revision != revision:
+                    await self._artifacts.delete(item.tenant, document_id, existing.revision)
             return IngestResult(document_id, len(chunks), status)
 
     async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
@@ -338,7 +341,7 @@ class Ingestor:
             await self.writes.begin(tenant, document_id, DELETING)
             await self.downstream.delete_chunks(tenant, document_id)
             await self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count}, actor=actor)
-            await self._artifacts.delete(tenant, document_id)
+            await self._artifacts.delete(tenant, document_id, existing.revision)
             return existing.chunk_count
 
     async def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
@@ -406,7 +409,7 @@ class Ingestor:
         sha256 must equal the recorded content hash, so every stored offset still points at the same words."""
         record = await self.get(tenant, document_id, viewer)
         try:
-            content = await self._artifacts.read(tenant, document_id)
+            content = await self._artifacts.read(tenant, document_id, record.revision)
         except FileNotFoundError:
             raise FailedPrecondition(
                 f"the raw artifact of document {document_id!r} is missing; ingest the document again"

@@ -4,7 +4,7 @@ died left in the index removed), and quarantine, audit and job entries dropped p
 import asyncio
 import logging
 
-from services.ingest.artifacts import RawArtifacts
+from services.ingest.artifacts import RawArtifacts, document_key
 from services.ingest.catalog import Catalog
 from services.ingest.config import IngestSettings
 from services.ingest.downstream import Downstream
@@ -53,11 +53,13 @@ class Upkeep:
             await self._downstream.delete_chunks(tenant, document_id)
             if current is not None:
                 await self._catalog.delete(tenant, document_id, {"chunks": current.chunk_count, "settled": True})
-                await self._artifacts.delete(tenant, document_id)
+                await self._artifacts.delete(tenant, document_id, current.revision)
         elif stale.revision and current is not None and (stale.committed or current.revision == stale.revision):
             await self._downstream.delete_chunks(tenant, document_id, keep_revision=current.revision)
+            # Bytes of earlier revisions are the writer's to remove once the new one is live; its own stay.
         elif stale.revision:
             await self._downstream.delete_chunks(tenant, document_id, only_revision=stale.revision)
+            await self._artifacts.store.delete(document_key(tenant, document_id, stale.revision))
             await self._catalog.record(tenant, document_id, "ingest-discarded", {"revision": stale.revision})
         log.warning("settled an abandoned write of %s/%s (revision %r)", tenant, document_id, stale.revision)
 

@@ -241,7 +241,7 @@ async def test_the_extracted_text_is_served_exactly_as_it_was_indexed(suite, tmp
         # Another tenant cannot read it.
         await refused(grpc.StatusCode.NOT_FOUND, "not found", tenant="t-other", document_id="guide")
         # A raw artifact that no longer yields the indexed text is refused, never served with wrong offsets.
-        (raw,) = tmp_path.glob("raw/*/guide")
+        (raw,) = tmp_path.glob("raw/*/guide@*")
         raw.write_bytes(b"# Deploy guide\n\nSomething else entirely.\n")
         await refused(grpc.StatusCode.FAILED_PRECONDITION, "ingest it again", tenant="t-text", document_id="guide")
         raw.unlink()

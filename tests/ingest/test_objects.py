@@ -8,8 +8,10 @@ from moto.server import ThreadedMotoServer
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.suite import free_port
 from services.ingest.artifacts import document_key
+from services.ingest.catalog import Catalog
 from services.ingest.config import IngestSettings
 from services.ingest.objects import LocalFolder, S3Bucket, open_store
+from services.ingest.records.database import Database
 from services.ingest.server import create_server
 from tests.servers import running
 
@@ -97,10 +99,31 @@ async def test_the_ingest_service_keeps_raw_artifacts_in_s3(suite, s3_endpoint, 
             ingest_pb2.GetDocumentTextRequest(tenant="t-s3", document_id=reply.document_id)
         )
         assert read.text.startswith("Lighthouse") or "lighthouse flashes" in read.text
+        database = Database(f"sqlite:///{tmp_path / 'ingest.db'}")
+        stored_revision = (await Catalog(database).get("t-s3", reply.document_id)).revision
+        # A new revision of another document: its bytes replace the old revision's only once it is catalogued.
+        bucket = S3Bucket("ingest-artifacts", "prod", endpoint_url=s3_endpoint, **CREDENTIALS)
+        for edition in (1, 2):
+            await ingest.IngestDocument(
+                ingest_pb2.IngestDocumentRequest(
+                    tenant="t-s3",
+                    document_id="tides",
+                    filename="tides.md",
+                    content=f"# Tides\n\nEdition {edition}.\n".encode(),
+                )
+            )
+            if edition == 1:
+                first = (await Catalog(database).get("t-s3", "tides")).revision
+        second = (await Catalog(database).get("t-s3", "tides")).revision
+        assert second != first and await bucket.get(document_key("t-s3", "tides", second)) == b"# Tides\n\nEdition 2.\n"
+        with pytest.raises(FileNotFoundError):
+            await bucket.get(document_key("t-s3", "tides", first))
+        await database.close()
     # Nothing of it in the data dir: the bytes and their metadata are in the bucket.
     assert not (tmp_path / "raw").exists()
     bucket = S3Bucket("ingest-artifacts", "prod", endpoint_url=s3_endpoint, **CREDENTIALS)
-    key = document_key("t-s3", reply.document_id)
+    # Each revision's bytes under a key of their own (the catalogue names which).
+    key = document_key("t-s3", reply.document_id, stored_revision)
     assert await bucket.get(key) == text.encode()
     stored = await bucket.metadata(key)
     assert stored["licence"] == "CC0-1.0" and stored["source"] == "harbour guide" and stored["name"] == "lighthouse.md"
