@@ -266,6 +266,9 @@ class DocumentMetadata(BaseModel):
     allowed_groups: list[str] = Field(
         default_factory=list, description="Groups whose members may see it; both lists empty: the whole tenant."
     )
+    allowed_uses: list[str] = Field(
+        default_factory=list, description="What its licence allows it to be used for (e.g. rag, search, training)."
+    )
 
 
 class DocumentAccess(Body):

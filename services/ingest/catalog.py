@@ -54,6 +54,8 @@ class DocumentRecord:
     # Who may see the document inside its tenant; both empty: the whole tenant.
     allowed_users: list[str] = field(default_factory=list)
     allowed_groups: list[str] = field(default_factory=list)
+    # What its licence allows it to be used for, as its owner declared.
+    allowed_uses: list[str] = field(default_factory=list)
     # The revision whose chunks the index holds.
     revision: str = ""
 
@@ -76,6 +78,7 @@ def _record(row: Document) -> DocumentRecord:
         attributes=dict(row.attributes),
         allowed_users=list(row.allowed_users),
         allowed_groups=list(row.allowed_groups),
+        allowed_uses=list(row.allowed_uses or []),
         revision=row.revision,
     )
 
@@ -183,6 +186,7 @@ class Catalog:
                     attributes=record.attributes,
                     allowed_users=sorted(set(record.allowed_users)),
                     allowed_groups=sorted(set(record.allowed_groups)),
+                    allowed_uses=record.allowed_uses,
                     created_at=created,
                     updated_at=at,
                 )

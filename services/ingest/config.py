@@ -61,6 +61,8 @@ class IngestSettings(ServiceSettings):
     # Licences refused at ingest (compared case-insensitively with a document's licence, e.g. ["CC-BY-ND-4.0"]), and
     # whether a page that opts out of AI use (<meta name="robots" content="noai">) is refused.
     excluded_licences: list[str] = Field(default_factory=list)
+    # Uses a document's declared allowed uses must include (e.g. ["rag"]); a document that declares none is taken.
+    required_uses: list[str] = Field(default_factory=list)
     honour_noai: bool = True
     embedder_target: str = "127.0.0.1:50051"
     retriever_target: str = "127.0.0.1:50052"

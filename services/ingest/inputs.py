@@ -27,6 +27,8 @@ class IngestInput:
     attributes: dict[str, object] = field(default_factory=dict)
     allowed_users: list[str] = field(default_factory=list)
     allowed_groups: list[str] = field(default_factory=list)
+    # What its licence allows it to be used for (e.g. "rag", "search", "training").
+    allowed_uses: list[str] = field(default_factory=list)
     # An administrator released it from quarantine: the prompt-injection check does not hold it again.
     released: bool = False
     # Who sent it ("tenant/user"), for the audit log.
@@ -72,14 +74,26 @@ def validate_input(item: IngestInput, max_bytes: int) -> None:
             raise InvalidArgument(f"{name} is longer than {MAX_FIELD_CHARS} characters")
     if any(not tag.strip() or len(tag) > 64 for tag in item.tags):
         raise InvalidArgument("tags must be non-empty and at most 64 characters")
+    if len(item.allowed_uses) > MAX_TAGS or any(not use.strip() or len(use) > 64 for use in item.allowed_uses):
+        raise InvalidArgument(f"allowed_uses: at most {MAX_TAGS}, each 1 to 64 characters")
 
 
 # A page that opts out of AI use: <meta name="robots" content="noai"> (or "noai, noimageai", or name="ai").
 _NOAI = re.compile(rb"<meta[^>]+name=[\"']?(robots|ai|ragmesh)[\"']?[^>]+content=[\"'][^\"']*\bnoai\b", re.IGNORECASE)
 
 
-def check_governance(item: IngestInput, excluded_licences: list[str], honour_noai: bool) -> None:
-    """InvalidArgument (reason "excluded") for a licence on the exclusion list, or a page that opts out of AI use."""
+def check_governance(
+    item: IngestInput, excluded_licences: list[str], honour_noai: bool, required_uses: list[str] = ()
+) -> None:
+    """InvalidArgument (reason "excluded") for a licence on the exclusion list, declared uses that leave out one this
+    service requires, or a page that opts out of AI use."""
+    declared = {use.strip().lower() for use in item.allowed_uses}
+    missing = sorted({use.lower() for use in required_uses} - declared) if declared else []
+    if missing:
+        raise InvalidArgument(
+            f"the document's allowed uses ({', '.join(sorted(declared))}) do not include {', '.join(missing)}",
+            reason="excluded",
+        )
     licence = item.licence.strip().lower()
     if licence and licence in {excluded.strip().lower() for excluded in excluded_licences}:
         raise InvalidArgument(f"the licence {item.licence!r} is on the exclusion list", reason="excluded")

@@ -180,7 +180,9 @@ class Ingestor:
         try:
             with step("ingest", "validate"):
                 validate_input(item, self._settings.max_document_bytes)
-                check_governance(item, self._settings.excluded_licences, self._settings.honour_noai)
+                check_governance(
+                    item, self._settings.excluded_licences, self._settings.honour_noai, self._settings.required_uses
+                )
                 attributes = check_attributes((await self.catalog.schema(item.tenant))[0], item.attributes)
                 content_type = real_type(item.content, content_type)
             await progress("extracting")
@@ -204,7 +206,8 @@ class Ingestor:
             if stale is not None:
                 await self.upkeep.settle(stale)
             existing = await self.catalog.get(item.tenant, document_id)
-            metadata = (title, item.source, tags, item.licence, item.filename, content_type, attributes)
+            uses = sorted({use.strip().lower() for use in item.allowed_uses})
+            metadata = (title, item.source, tags, item.licence, item.filename, content_type, attributes, uses)
             if (
                 existing
                 and existing.content_hash == content_hash
@@ -217,6 +220,7 @@ class Ingestor:
                     existing.filename,
                     existing.content_type,
                     existing.attributes,
+                    existing.allowed_uses,
                 )
             ):
                 if (existing.allowed_users, existing.allowed_groups) == (users, groups):
@@ -285,6 +289,7 @@ class Ingestor:
                     "name": item.filename,
                     "source": item.source,
                     "licence": item.licence,
+                    "allowed-uses": ",".join(uses),
                     "content-type": content_type,
                     "size-bytes": str(len(item.content)),
                     "sha256": hashlib.sha256(item.content).hexdigest(),
@@ -309,10 +314,11 @@ class Ingestor:
                 attributes=attributes,
                 allowed_users=users,
                 allowed_groups=groups,
+                allowed_uses=uses,
                 revision=revision,
             )
             status = "updated" if existing else "created"
-            detail = {"chunks": len(chunks), "revision": revision, "licence": item.licence}
+            detail = {"chunks": len(chunks), "revision": revision, "licence": item.licence, "allowed_uses": uses}
             if document.invisible_removed:
                 # Text hidden from a reviewer (zero-width, bidirectional overrides) was there: worth a look.
                 detail["invisible_characters_removed"] = document.invisible_removed

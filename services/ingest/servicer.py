@@ -68,6 +68,7 @@ def _metadata(record: DocumentRecord) -> ingest_pb2.DocumentMetadata:
         licence=record.licence,
         allowed_users=record.allowed_users,
         allowed_groups=record.allowed_groups,
+        allowed_uses=record.allowed_uses,
     )
     metadata.attributes.update(record.attributes)
     return metadata
@@ -161,6 +162,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 attributes=json_format.MessageToDict(request.metadata.attributes),
                 allowed_users=list(request.metadata.allowed_users),
                 allowed_groups=list(request.metadata.allowed_groups),
+                allowed_uses=list(request.metadata.allowed_uses),
                 actor=request.actor,
             )
         )

@@ -75,6 +75,7 @@ def job_input(tenant: str, name: str, content: bytes, request: dict[str, object]
         attributes=dict(metadata.get("attributes", {})),
         allowed_users=list(metadata.get("allowedUsers", [])),
         allowed_groups=list(metadata.get("allowedGroups", [])),
+        allowed_uses=list(metadata.get("allowedUses", [])),
         actor=str(request.get("actor", "")),
     )
 

@@ -57,6 +57,7 @@ async def test_every_format_ingests_into_chunks(api, corpus):
         "attributes": {},
         "allowed_users": [],
         "allowed_groups": [],
+        "allowed_uses": [],
     }
     assert by_name["orvane.html"]["metadata"]["title"] == "Mount Orvane"
     assert by_name["tides.pdf"]["content_type"] == "application/pdf" and by_name["tides.pdf"]["chunk_count"] == 1

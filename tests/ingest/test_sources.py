@@ -105,19 +105,31 @@ async def test_url_sources_are_fetched_politely_and_recrawled_when_they_change(s
         recrawl_hours=3 / 3600,
         recrawl_check_seconds=0.5,
         excluded_licences=["CC-BY-ND-4.0"],
+        required_uses=["rag"],
     )
     tenant = "t-sources"
     async with running(create_server(settings)) as target, grpc.aio.insecure_channel(target) as channel:
         ingest = ingest_pb2_grpc.IngestServiceStub(channel)
         pages = ["guide.html", "private/pier.html", "noai.html", "flaky.html", "meta-noai.html"]
         documents = [ingest_pb2.JobDocument(url=f"{site.base}/{page}") for page in pages]
-        documents.append(
+        documents += [
             ingest_pb2.JobDocument(
                 filename="deck.md",
                 content=b"# Deck\n\nNo derivatives.\n",
                 metadata=ingest_pb2.DocumentMetadata(licence="CC-BY-ND-4.0"),
-            )
-        )
+            ),
+            ingest_pb2.JobDocument(
+                filename="corpus.md",
+                content=b"# Corpus\n\nFor training only.\n",
+                metadata=ingest_pb2.DocumentMetadata(allowed_uses=["training"]),
+            ),
+            ingest_pb2.JobDocument(
+                filename="tables.md",
+                document_id="tables",
+                content=b"# Tide tables\n\nHigh water at 06:12.\n",
+                metadata=ingest_pb2.DocumentMetadata(licence="CC-BY-4.0", allowed_uses=["RAG", "search"]),
+            ),
+        ]
         submitted = await ingest.SubmitJob(ingest_pb2.SubmitJobRequest(tenant=tenant, documents=documents))
         job = await _until_done(ingest, tenant, submitted.job_id)
         outcome = {item.name.rsplit("/", 1)[-1]: (item.state, item.reason) for item in job.items}
@@ -129,6 +141,8 @@ async def test_url_sources_are_fetched_politely_and_recrawled_when_they_change(s
         assert outcome["noai.html"][0] == "quarantined" and "X-Robots-Tag: noai" in outcome["noai.html"][1]
         assert outcome["meta-noai.html"][0] == "quarantined" and "opts out of AI use" in outcome["meta-noai.html"][1]
         assert outcome["deck.md"][0] == "quarantined" and "exclusion list" in outcome["deck.md"][1]
+        assert outcome["corpus.md"] == ("quarantined", "the document's allowed uses (training) do not include rag")
+        assert outcome["tables.md"][0] == "indexed"
         # Never asked for the disallowed page; asked three times for the flaky one (two 503s, then the page).
         paths = [path for _, path, _ in site.hits]
         assert "/private/pier.html" not in paths and paths.count("/flaky.html") == 3
@@ -140,6 +154,7 @@ async def test_url_sources_are_fetched_politely_and_recrawled_when_they_change(s
         database = Database(f"sqlite:///{tmp_path / 'ingest.db'}")
         catalog = Catalog(database)
         guide_id = url_document_id(tenant, f"{site.base}/guide.html")
+        assert (await catalog.get(tenant, "tables")).allowed_uses == ["rag", "search"]
         first = await catalog.get(tenant, guide_id)
         assert first.source == f"{site.base}/guide.html" and first.title == "Harbour guide"
         # The recrawl asks with the page's ETag: unchanged, a 304 and nothing else.

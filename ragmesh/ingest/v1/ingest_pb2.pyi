@@ -274,7 +274,7 @@ class GetMetadataSchemaRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ...) -> None: ...
 
 class DocumentMetadata(_message.Message):
-    __slots__ = ("title", "source", "tags", "licence", "attributes", "allowed_users", "allowed_groups")
+    __slots__ = ("title", "source", "tags", "licence", "attributes", "allowed_users", "allowed_groups", "allowed_uses")
     TITLE_FIELD_NUMBER: _ClassVar[int]
     SOURCE_FIELD_NUMBER: _ClassVar[int]
     TAGS_FIELD_NUMBER: _ClassVar[int]
@@ -282,6 +282,7 @@ class DocumentMetadata(_message.Message):
     ATTRIBUTES_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_USES_FIELD_NUMBER: _ClassVar[int]
     title: str
     source: str
     tags: _containers.RepeatedScalarFieldContainer[str]
@@ -289,7 +290,8 @@ class DocumentMetadata(_message.Message):
     attributes: _struct_pb2.Struct
     allowed_users: _containers.RepeatedScalarFieldContainer[str]
     allowed_groups: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ...) -> None: ...
+    allowed_uses: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, title: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ..., allowed_uses: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class IngestDocumentRequest(_message.Message):
     __slots__ = ("tenant", "filename", "content_type", "content", "metadata", "document_id", "actor")

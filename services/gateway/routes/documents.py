@@ -49,6 +49,7 @@ def _document(doc: ingest_pb2.Document) -> Document:
             attributes=json_format.MessageToDict(doc.metadata.attributes),
             allowed_users=list(doc.metadata.allowed_users),
             allowed_groups=list(doc.metadata.allowed_groups),
+            allowed_uses=list(doc.metadata.allowed_uses),
         ),
         chunk_count=doc.chunk_count,
         size_bytes=doc.size_bytes,
@@ -99,11 +100,15 @@ async def add_document(
         str, Form(description="Comma-separated users who may see the document; with allowed_groups empty too: all.")
     ] = "",
     allowed_groups: Annotated[str, Form(description="Comma-separated groups whose members may see it.")] = "",
+    allowed_uses: Annotated[
+        str, Form(description="Comma-separated uses its licence allows (e.g. rag,search); kept with the document.")
+    ] = "",
     manifest: Annotated[
         str,
         Form(
             description='JSON array, one object per file: {"file": "<its name>", "document_id", "title", "source", '
-            '"tags", "licence", "attributes", "allowed_users", "allowed_groups"}; it overrides the fields above.'
+            '"tags", "licence", "attributes", "allowed_users", "allowed_groups", "allowed_uses"}; it overrides the '
+            "fields above."
         ),
     ] = "",
     batch: Annotated[bool, Form(description="Queue as a job even for one file.")] = False,
@@ -149,6 +154,7 @@ async def add_document(
         "attributes": declared_attributes,
         "allowed_users": _names(allowed_users),
         "allowed_groups": _names(allowed_groups),
+        "allowed_uses": _names(allowed_uses),
     }
     if many:
         if document_id and len(file) + len(addresses) > 1:

@@ -13,7 +13,7 @@ from services.gateway.routes import problems
 router = APIRouter(prefix="/v1/jobs", tags=["documents"], responses=problems(400, 401, 403, 422))
 # What a manifest entry may set for its file (the form's fields set them for every file).
 MANIFEST_FIELDS = {"file", "url", "document_id", "title", "source", "tags", "licence", "attributes", "allowed_users",
-                   "allowed_groups"}  # fmt: skip
+                   "allowed_groups", "allowed_uses"}  # fmt: skip
 
 
 def job_of(reply: ingest_pb2.Job) -> Job:

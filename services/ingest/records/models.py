@@ -40,6 +40,8 @@ class Document(Base):
     # Who may see it inside the tenant (both empty: everyone); document_readers holds the same, indexed.
     allowed_users: Mapped[list[str]] = mapped_column(JSON)
     allowed_groups: Mapped[list[str]] = mapped_column(JSON)
+    # What its licence allows it to be used for, as its owner declared (none declared: empty).
+    allowed_uses: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

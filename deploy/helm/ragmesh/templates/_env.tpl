@@ -192,6 +192,8 @@
   value: {{ $root.Values.ingest.injectionCheck | quote }}
 - name: RAGMESH_INGEST_EXCLUDED_LICENCES
   value: {{ $root.Values.ingest.excludedLicences | toJson | quote }}
+- name: RAGMESH_INGEST_REQUIRED_USES
+  value: {{ $root.Values.ingest.requiredUses | toJson | quote }}
 - name: RAGMESH_INGEST_EXCLUDED_URL_PREFIXES
   value: {{ $root.Values.ingest.excludedUrlPrefixes | toJson | quote }}
 - name: RAGMESH_INGEST_RECRAWL_HOURS
