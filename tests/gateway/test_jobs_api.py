@@ -86,3 +86,43 @@ async def test_bad_batches_are_422_with_the_reason_and_nothing_is_queued(api):
     ):
         reply = await api.post("/v1/documents", headers=BATCHES, files=two, data=data)
         assert reply.status_code == 422 and detail in reply.json()["detail"], (data, reply.text)
+
+
+async def test_urls_are_queued_as_a_job_with_their_manifest_entries(api):
+    from aiohttp import web
+
+    from ragmesh.suite import free_port
+
+    async def page(request: web.Request) -> web.Response:
+        if request.path == "/robots.txt":
+            return web.Response(text="User-agent: *\nAllow: /\n")
+        return web.Response(
+            text="<html><body><h1>Lock keeper</h1><p>The Tessel lock opens every hour on the half hour.</p></body></html>",
+            content_type="text/html",
+        )
+
+    app = web.Application()
+    app.router.add_get("/{tail:.*}", page)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        url = f"http://127.0.0.1:{port}/lock.html"
+        manifest = [{"url": url, "document_id": "lock", "tags": ["canal"]}]
+        reply = await api.post(
+            "/v1/documents", headers=BATCHES, data={"urls": url, "manifest": json.dumps(manifest), "licence": "CC0-1.0"}
+        )
+        assert reply.status_code == 202, reply.text
+        job = await _follow(api, reply.json()["status_url"])
+        assert [(item["name"], item["state"]) for item in job["items"]] == [(url, "indexed")], job
+        lock = (await api.get("/v1/documents/lock", headers=BATCHES)).json()
+        assert lock["metadata"]["source"] == url and lock["metadata"]["tags"] == ["canal"]
+        assert lock["metadata"]["licence"] == "CC0-1.0"
+        # Nothing to ingest is a 422, as is a manifest naming a URL that was not sent.
+        assert (await api.post("/v1/documents", headers=BATCHES, data={"title": "x"})).status_code == 422
+        other = json.dumps([{"url": "http://127.0.0.1:1/else"}])
+        refused = await api.post("/v1/documents", headers=BATCHES, data={"urls": url, "manifest": other})
+        assert refused.status_code == 422 and "not in urls" in refused.json()["detail"]
+    finally:
+        await runner.cleanup()
