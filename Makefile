@@ -106,6 +106,7 @@ bench: install redis-server ## Query latency (p50/p95), ingest throughput, what 
 	$(BIN)/python -m bench.resilience
 	$(BIN)/python -m bench.observability
 	$(BIN)/python -m bench.ingest_crash
+	$(BIN)/python -m bench.embedder_onnx
 
 .PHONY: eval
 eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.

@@ -1,5 +1,6 @@
 """Embedder settings (env prefix RAGMESH_EMBEDDER_)."""
 
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import SecretStr
@@ -30,6 +31,11 @@ class EmbedderSettings(ServiceSettings):
     max_queued_texts: int = 4096
     # Torch threads for the local model; 1 keeps latency steady when other processes share the cores.
     torch_threads: int = 1
+    # What runs the local model: "torch" (sentence-transformers), "onnx" (ONNX Runtime, the same vectors, about
+    # 4x faster for a short query here) or "onnx-int8" (quantized: faster still, vectors drift; see
+    # services/embedder/onnx_runtime.py). The ONNX graph is derived from the packaged weights into onnx_dir once.
+    runtime: Literal["torch", "onnx", "onnx-int8"] = "torch"
+    onnx_dir: Path = Path(".ragmesh/embedder/onnx")
     # The embedding cache (services/embedder/cache.py): model + text -> vector in Redis, shared by queries and
     # ingest and every replica; empty URL: no cache.
     redis_url: str = ""

