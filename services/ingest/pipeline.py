@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 _POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
 STARTING = "the ingest service is starting; try again shortly"
+# The lease that serialises writers of one text (ids never start with "#").
+SAME_TEXT = "#text:"
 _Part = TypeVar("_Part")
 # Told each stage of an ingest as it starts.
 Progress = Callable[[str], Awaitable[None]]
@@ -202,7 +204,12 @@ class Ingestor:
             verdict = injection.inspect(text, document.invisible_removed)
             if verdict.flagged:
                 return await review.hold(self, item, document_id, content_type, verdict.reason)
-        async with self.writes.hold(item.tenant, document_id) as stale:
+        # Two writers of the same text (under two ids, e.g. two workers of one job) take turns, so that the second
+        # finds the first and is recorded as its duplicate instead of both being indexed.
+        async with (
+            self.writes.hold(item.tenant, f"{SAME_TEXT}{content_hash}"),
+            self.writes.hold(item.tenant, document_id) as stale,
+        ):
             if stale is not None:
                 await self.upkeep.settle(stale)
             existing = await self.catalog.get(item.tenant, document_id)

@@ -47,6 +47,8 @@ class Upkeep:
     async def settle(self, stale: StaleWrite) -> None:
         """Remove what a dead writer left: the chunks of the revision it was writing when the catalogue never came
         to name it, else those of the revisions before it; a delete it began is finished."""
+        if not stale.revision:
+            return  # it had written nothing (or held a text's turn, not a document)
         tenant, document_id = stale.tenant, stale.document_id
         current = await self._catalog.get(tenant, document_id)
         if stale.revision == DELETING:

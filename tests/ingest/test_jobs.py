@@ -230,3 +230,21 @@ async def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(suite, tmp_p
             if process is not None and process.poll() is None:
                 process.terminate()
                 process.wait(timeout=30)
+
+
+async def test_the_same_text_sent_at_once_under_several_ids_is_indexed_once(service):
+    ingest, retriever, database = service
+    text = b"# Mooring rules\n\nBoats moor bow first at the Tessel pontoon and pay the harbour master on arrival.\n"
+    replies = await asyncio.gather(
+        *(
+            ingest.IngestDocument(
+                ingest_pb2.IngestDocumentRequest(
+                    tenant="t-same", document_id=f"rules-{i}", filename="r.md", content=text
+                )
+            )
+            for i in range(4)
+        )
+    )
+    statuses = sorted(ingest_pb2.IngestStatus.Name(reply.status) for reply in replies)
+    assert statuses == ["INGEST_STATUS_CREATED"] + ["INGEST_STATUS_DUPLICATE"] * 3
+    assert await _agree(database, retriever, "t-same") == (1, 1)
