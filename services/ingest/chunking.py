@@ -2,8 +2,10 @@
 sentence boundaries, so a chunk never straddles two sections and always knows its heading path."""
 
 import re
+import uuid
 from dataclasses import dataclass
 
+from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest.extract import Extracted
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -89,3 +91,32 @@ def _draft(index: int, section, section_id: str, span: tuple[int, int]) -> Chunk
         char_start=section.start + start,
         char_end=section.start + end,
     )
+
+
+_POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
+
+
+def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> str:
+    """Deterministic: re-ingesting the same revision overwrites its points instead of duplicating them, and
+    a new revision never touches the points of the one it replaces until it is complete."""
+    return str(uuid.uuid5(_POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{revision}\x1f{chunk_index}"))
+
+
+def index_chunks(
+    base: retriever_pb2.Chunk, drafts: list[ChunkDraft], vectors: list[list[float]], tenant: str, revision: str
+) -> list[retriever_pb2.Chunk]:
+    """The index's chunks of one revision: `base` (what every chunk of the document carries) with each draft's
+    text, position, section and vector."""
+    chunks = []
+    for draft, vector in zip(drafts, vectors, strict=True):
+        chunk = retriever_pb2.Chunk()
+        chunk.CopyFrom(base)
+        chunk.id = point_id(tenant, base.document_id, revision, draft.index)
+        chunk.chunk_index = draft.index
+        chunk.text = draft.text
+        chunk.dense.extend(vector)
+        chunk.heading_path.extend(draft.heading_path)
+        chunk.section_id = draft.section_id
+        chunk.char_start, chunk.char_end = draft.char_start, draft.char_end
+        chunks.append(chunk)
+    return chunks

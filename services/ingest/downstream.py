@@ -2,6 +2,8 @@
 A refusal becomes InvalidArgument; anything else Unavailable, naming which of the two failed (a batch job says what
 it waits for)."""
 
+import logging
+
 import grpc
 
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
@@ -9,7 +11,9 @@ from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.ingest.config import IngestSettings
 from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
-from services.runtime.errors import InvalidArgument, Unavailable
+from services.runtime.errors import InvalidArgument, ServiceError, Unavailable
+
+log = logging.getLogger(__name__)
 
 EMBEDDER = "the embedder"
 VECTOR_STORE = "the vector store"
@@ -50,6 +54,14 @@ class Downstream:
             tenant=tenant, document_id=document_id, keep_revision=keep_revision, only_revision=only_revision
         )
         await self._call(self._retriever.DeleteDocument, request, VECTOR_STORE)
+
+    async def discard(self, tenant: str, document_id: str, revision: str) -> None:
+        """Best effort: the chunks of a revision whose ingest failed (a failure here is logged; the write lease
+        left behind has the reconciler remove them later)."""
+        try:
+            await self.delete_chunks(tenant, document_id, only_revision=revision)
+        except ServiceError:
+            log.exception("could not clean up a failed ingest of %s/%s (revision %s)", tenant, document_id, revision)
 
     async def set_access(self, tenant: str, document_id: str, users: list[str], groups: list[str]) -> None:
         request = retriever_pb2.SetDocumentAccessRequest(

@@ -14,7 +14,7 @@ from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest import duplicates, injection, review
 from services.ingest.artifacts import RawArtifacts
 from services.ingest.catalog import Catalog, DocumentRecord, now, stamp
-from services.ingest.chunking import chunk_document
+from services.ingest.chunking import chunk_document, index_chunks
 from services.ingest.config import IngestSettings
 from services.ingest.downstream import Downstream
 from services.ingest.extract import Extracted, resolve_type
@@ -33,18 +33,17 @@ from services.ingest.objects import open_store
 from services.ingest.quarantine import Quarantine
 from services.ingest.records.database import Database
 from services.ingest.sandbox import Sandbox
-from services.ingest.schema import KEYWORD_TYPES, MAX_VALUES, FieldSpec, check_attributes, check_fields
+from services.ingest.schema import check_attributes
 from services.ingest.sniffing import real_type
 from services.ingest.sources import Sources
 from services.ingest.upkeep import Upkeep
 from services.ingest.writes import DELETING, DocumentWrites
 from services.runtime.access import Viewer
-from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, ServiceError, Unavailable
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from services.runtime.telemetry import step
 
 log = logging.getLogger(__name__)
 
-_POINT_NAMESPACE = uuid.UUID("6f1c0b52-3a52-4d0e-9b7b-2f8f3c1d9a10")
 STARTING = "the ingest service is starting; try again shortly"
 # The lease that serialises writers of one text (ids never start with "#").
 SAME_TEXT = "#text:"
@@ -268,23 +267,12 @@ class Ingestor:
             await progress("embedding")
             try:
                 vectors = await self.downstream.embed([draft.embedding_text(title) for draft in drafts])
-                chunks = []
-                for draft, vector in zip(drafts, vectors, strict=True):
-                    chunk = retriever_pb2.Chunk()
-                    chunk.CopyFrom(base)
-                    chunk.id = point_id(item.tenant, document_id, revision, draft.index)
-                    chunk.chunk_index = draft.index
-                    chunk.text = draft.text
-                    chunk.dense.extend(vector)
-                    chunk.heading_path.extend(draft.heading_path)
-                    chunk.section_id = draft.section_id
-                    chunk.char_start, chunk.char_end = draft.char_start, draft.char_end
-                    chunks.append(chunk)
+                chunks = index_chunks(base, drafts, vectors, item.tenant, revision)
                 await self.downstream.upsert(item.tenant, chunks)
             except BaseException:
                 # Leave nothing of the new revision behind; the previous one, if any, stays whole. Its chunks may
                 # have been searchable for a moment: the corpus version moves, so nothing cached from them lives on.
-                await self._discard_revision(item.tenant, document_id, revision)
+                await self.downstream.discard(item.tenant, document_id, revision)
                 await self.catalog.record(item.tenant, document_id, "ingest-discarded", {"revision": revision})
                 raise
             await self._artifacts.write(
@@ -339,12 +327,6 @@ class Ingestor:
                     await self._artifacts.delete(item.tenant, document_id, existing.revision)
             return IngestResult(document_id, len(chunks), status)
 
-    async def _discard_revision(self, tenant: str, document_id: str, revision: str) -> None:
-        try:
-            await self.downstream.delete_chunks(tenant, document_id, only_revision=revision)
-        except ServiceError:
-            log.exception("could not clean up a failed ingest of %s/%s (revision %s)", tenant, document_id, revision)
-
     async def delete(self, tenant: str, document_id: str, viewer: Viewer, actor: str = "") -> int:
         async with self.writes.hold(tenant, document_id) as stale:
             if stale is not None:
@@ -356,31 +338,6 @@ class Ingestor:
             await self.catalog.delete(tenant, document_id, {"chunks": existing.chunk_count}, actor=actor)
             await self._artifacts.delete(tenant, document_id, existing.revision)
             return existing.chunk_count
-
-    async def schema(self, tenant: str) -> tuple[list[FieldSpec], str]:
-        """The declared fields, each keyword field's values extended with those documents carry."""
-        fields, updated_at = await self.catalog.schema(tenant)
-        for spec in fields:
-            if spec.type in KEYWORD_TYPES:
-                observed = await self.catalog.observed_values(tenant, spec.name, MAX_VALUES)
-                spec.values = list(dict.fromkeys([*spec.values, *observed]))[:MAX_VALUES]
-        return fields, updated_at
-
-    async def put_schema(self, tenant: str, fields: list[FieldSpec], actor: str = "") -> tuple[list[FieldSpec], str]:
-        """Replace the schema. A field documents still carry may not disappear or change type: their stored
-        attributes would stop matching what queries may ask."""
-        checked = check_fields(fields)
-        new = {spec.name: spec.type for spec in checked}
-        for old in (await self.catalog.schema(tenant))[0]:
-            if new.get(old.name) != old.type:
-                carrying = await self.catalog.documents_carrying(tenant, old.name)
-                if carrying:
-                    change = f"change type to {new[old.name]}" if old.name in new else "be removed"
-                    raise InvalidArgument(
-                        f"field {old.name!r} cannot {change}: {carrying} document(s) carry it as {old.type}"
-                    )
-        await self.catalog.save_schema(tenant, checked, actor=actor)
-        return await self.schema(tenant)
 
     async def get(self, tenant: str, document_id: str, viewer: Viewer) -> DocumentRecord:
         """The record, when it exists and the viewer may see it; NotFound either way (a restricted document's
@@ -436,9 +393,3 @@ class Ingestor:
                 "changed since it was ingested); ingest it again to refresh its chunks and offsets"
             )
         return record, document
-
-
-def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> str:
-    """Deterministic: re-ingesting the same revision overwrites its points instead of duplicating them, and
-    a new revision never touches the points of the one it replaces until it is complete."""
-    return str(uuid.uuid5(_POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{revision}\x1f{chunk_index}"))

@@ -5,8 +5,12 @@ every extracted filter against it on the way out, so no undeclared field or oper
 import math
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from services.runtime.errors import InvalidArgument
+
+if TYPE_CHECKING:
+    from services.ingest.catalog import Catalog
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 KEYWORD_TYPES = ("keyword", "keywords")
@@ -115,3 +119,32 @@ def check_attributes(fields: list[FieldSpec], attributes: dict[str, object]) -> 
                     raise InvalidArgument(f"attribute {name!r} must be a four-digit year, got {value}")
             normalised[name] = value
     return normalised
+
+
+async def declared(catalog: "Catalog", tenant: str) -> tuple[list[FieldSpec], str]:
+    """The tenant's declared fields, each keyword field's values extended with those documents carry."""
+    fields, updated_at = await catalog.schema(tenant)
+    for spec in fields:
+        if spec.type in KEYWORD_TYPES:
+            observed = await catalog.observed_values(tenant, spec.name, MAX_VALUES)
+            spec.values = list(dict.fromkeys([*spec.values, *observed]))[:MAX_VALUES]
+    return fields, updated_at
+
+
+async def replace(
+    catalog: "Catalog", tenant: str, fields: list[FieldSpec], actor: str = ""
+) -> tuple[list[FieldSpec], str]:
+    """Replace the schema. A field documents still carry may not disappear or change type: their stored
+    attributes would stop matching what queries may ask."""
+    checked = check_fields(fields)
+    new = {spec.name: spec.type for spec in checked}
+    for old in (await catalog.schema(tenant))[0]:
+        if new.get(old.name) != old.type:
+            carrying = await catalog.documents_carrying(tenant, old.name)
+            if carrying:
+                change = f"change type to {new[old.name]}" if old.name in new else "be removed"
+                raise InvalidArgument(
+                    f"field {old.name!r} cannot {change}: {carrying} document(s) carry it as {old.type}"
+                )
+    await catalog.save_schema(tenant, checked, actor=actor)
+    return await declared(catalog, tenant)

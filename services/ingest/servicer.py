@@ -5,7 +5,7 @@ from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2
-from services.ingest import review
+from services.ingest import review, schema
 from services.ingest.catalog import DocumentRecord
 from services.ingest.inputs import IngestInput, IngestResult
 from services.ingest.jobs import JobView
@@ -228,8 +228,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.PutMetadataSchemaRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.MetadataSchema:
         _scope(request.tenant)
-        fields, updated_at = await self._ingestor.put_schema(
-            request.tenant, [_spec(f) for f in request.fields], request.actor
+        fields, updated_at = await schema.replace(
+            self._ingestor.catalog, request.tenant, [_spec(f) for f in request.fields], request.actor
         )
         return _schema(request.tenant, fields, updated_at)
 
@@ -237,7 +237,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.GetMetadataSchemaRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.MetadataSchema:
         _scope(request.tenant)
-        return _schema(request.tenant, *(await self._ingestor.schema(request.tenant)))
+        return _schema(request.tenant, *(await schema.declared(self._ingestor.catalog, request.tenant)))
 
     async def GetCorpusVersion(
         self, request: ingest_pb2.GetCorpusVersionRequest, context: grpc.aio.ServicerContext

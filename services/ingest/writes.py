@@ -87,21 +87,8 @@ class DocumentWrites:
         deadline = asyncio.get_running_loop().time() + wait
         pause = 0.02
         while True:
-            try:
-                async with self.database.session() as session:
-                    session.add(
-                        DocumentWrite(
-                            tenant=tenant,
-                            document_id=document_id,
-                            holder=self.holder,
-                            expires_at=now() + self._lease,
-                            revision="",
-                            committed=False,
-                        )
-                    )
+            if await self._insert(tenant, document_id):
                 return None
-            except IntegrityError:
-                pass
             taken = await self._take_over(tenant, document_id)
             if taken is not None:
                 return taken
@@ -109,6 +96,24 @@ class DocumentWrites:
                 raise Unavailable(f"document {document_id!r} is being written by another request; try again shortly")
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)
+
+    async def _insert(self, tenant: str, document_id: str) -> bool:
+        """A new lease row for the document; False when another writer's row is there (the primary key says so)."""
+        try:
+            async with self.database.session() as session:
+                session.add(
+                    DocumentWrite(
+                        tenant=tenant,
+                        document_id=document_id,
+                        holder=self.holder,
+                        expires_at=now() + self._lease,
+                        revision="",
+                        committed=False,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
 
     async def _take_over(self, tenant: str, document_id: str) -> StaleWrite | None:
         """The row, made ours, when its lease has run out (compare-and-set: of two replicas one wins)."""

@@ -129,8 +129,7 @@ async def test_one_writer_per_document_and_a_dead_writers_lease_is_taken_over(da
     assert await dead.acquire("acme", "doc", wait=0) is None
     await dead.begin("acme", "doc", "rev-a")
     with pytest.raises(Unavailable, match="being written"):
-        async with alive.hold("acme", "doc"):
-            pass
+        await alive.acquire("acme", "doc", wait=0)
     # Another document is not held up.
     async with alive.hold("acme", "other") as stale:
         assert stale is None
