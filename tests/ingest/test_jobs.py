@@ -6,7 +6,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ import pytest
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
-from ragmesh.suite import grpc_serving, wait_for
+from ragmesh.suite import free_port, grpc_serving, wait_for
 from services.ingest.catalog import Catalog
 from services.ingest.config import IngestSettings
 from services.ingest.records.database import Database
@@ -130,14 +129,8 @@ async def test_a_job_is_refused_whole_when_it_breaks_a_bound(service):
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT and message in refused.value.details()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 async def test_a_job_waits_while_the_vector_store_is_down_says_so_and_resumes(suite, tmp_path):
-    port = _free_port()
+    port = free_port()
     settings = IngestSettings(
         data_dir=tmp_path / "ingest",
         embedder_target=suite.embedder,
@@ -193,7 +186,7 @@ async def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(suite, tmp_p
     """SIGKILL at a random moment of a 40-document job; a second process takes over. (bench/ingest_crash.py runs
     the same with 200 documents, 20 times.)"""
     tenant = f"t-crash-{trial}"
-    first, second = _free_port(), _free_port()
+    first, second = free_port(), free_port()
     victim = _ingest_process(suite, tmp_path, first)
     survivor = None
     try:
