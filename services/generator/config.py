@@ -1,5 +1,6 @@
 """Generator settings (env prefix RAGMESH_GENERATOR_)."""
 
+from pathlib import Path
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -42,5 +43,9 @@ class GeneratorSettings(ServiceSettings):
     temperature: float = 0.1
     timeout_seconds: float = 60.0
     num_retries: int = 1
+    # A GGUF whose vocabulary counts tokens in process (llama.cpp, vocab only: no weights loaded) instead of one
+    # HTTP call a text to the model server; `ragmesh up` sets it to the local model's file. Unset: the model
+    # server's tokenizer, else LiteLLM's.
+    tokenizer_gguf: Path | None = None
     # LiteLLM's own mock: answer with this text instead of calling a provider (tests, demos without a model).
     mock_response: str | None = None

@@ -5,14 +5,12 @@ import functools
 import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 # Never fetch the price map at import: the packaged copy is enough and the network may be closed.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-import httpx
 import jsonschema
 import litellm
 
@@ -28,6 +26,7 @@ from services.generator.prompts import (
     extraction_messages,
     extraction_prompt,
 )
+from services.generator.tokens import TokenCounter
 from services.generator.tracing import model_call_tracing
 from services.runtime.errors import INVALID_OUTPUT, InvalidArgument, Unavailable
 
@@ -115,8 +114,7 @@ class AnswerWriter:
         self._guard = LeakGuard(INSTRUCTION)
         self._settings = settings
         self._tracing = model_call_tracing(settings)
-        # When the model server has no tokenize endpoint, when to ask it again.
-        self._server_tokenizer_retry_at = 0.0
+        self._tokens = TokenCounter(settings)
 
     @property
     def models(self) -> list[str]:
@@ -145,29 +143,8 @@ class AnswerWriter:
         return max(p[0] for p in prices), max(p[1] for p in prices)
 
     async def count_tokens(self, texts: list[str]) -> tuple[list[int], str]:
-        """Token counts with the configured model's tokenizer: the model server's own (llama.cpp's
-        /extras/tokenize/count) when there is one, else LiteLLM's tokenizer for the model."""
-        s = self._settings
-        if s.api_base and s.mock_response is None and time.monotonic() >= self._server_tokenizer_retry_at:
-            root = s.api_base.rstrip("/").removesuffix("/v1")
-            try:
-                async with httpx.AsyncClient(base_url=root, timeout=5) as client:
-                    replies = await asyncio.gather(
-                        *(client.post("/extras/tokenize/count", json={"input": text}) for text in texts)
-                    )
-                for reply in replies:
-                    reply.raise_for_status()
-                return [int(reply.json()["count"]) for reply in replies], f"{s.model} (model server)"
-            except (httpx.HTTPError, KeyError, ValueError) as exc:
-                log.info("the model server cannot count tokens (%s); using LiteLLM's tokenizer", exc)
-                self._server_tokenizer_retry_at = time.monotonic() + 60
-        counts = [litellm.token_counter(model=s.model, text=text) for text in texts]
-        # LiteLLM has a model's own tokenizer for some families and falls back to OpenAI's cl100k for the rest.
-        try:
-            kind = litellm.utils._select_tokenizer(s.model).get("type", "")
-        except Exception:
-            kind = ""
-        return counts, f"{s.model} ({'its tokenizer' if kind == 'huggingface_tokenizer' else 'approximate: cl100k'})"
+        """Token counts with the configured model's tokenizer (services/generator/tokens.py)."""
+        return await self._tokens.count(texts)
 
     def _uses_completion(self, model: str) -> bool:
         style = self._settings.prompt_style
@@ -286,14 +263,15 @@ class AnswerWriter:
         )
 
     async def warm_up(self) -> None:
-        # Nothing to load: the model lives behind an API. Readiness of that API is the caller's concern.
-        return None
+        # The model lives behind an API (its readiness is the caller's concern); only its vocabulary may load here.
+        await asyncio.to_thread(self._tokens.warm_up)
 
     async def close(self) -> None:
         # LiteLLM caches HTTP sessions per provider; close them with the server.
         from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
         await close_litellm_async_clients()
+        await self._tokens.close()
 
     async def answer(
         self,
