@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest.extract import Extracted
+from services.runtime.sentences import pack_vectors, sentence_spans
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
 _PARAGRAPH = re.compile(r"\n\s*\n")
@@ -102,13 +103,24 @@ def point_id(tenant: str, document_id: str, revision: str, chunk_index: int) -> 
     return str(uuid.uuid5(_POINT_NAMESPACE, f"{tenant}\x1f{document_id}\x1f{revision}\x1f{chunk_index}"))
 
 
+def embedding_texts(drafts: list[ChunkDraft], title: str, sentences: bool) -> list[str]:
+    """What the embedder is sent for one revision: each chunk with its title and headings, then (`sentences`)
+    every chunk's sentences in order, which the gateway scores against questions when it compresses."""
+    texts = [draft.embedding_text(title) for draft in drafts]
+    if sentences:
+        texts += [draft.text[start:end] for draft in drafts for start, end in sentence_spans(draft.text)]
+    return texts
+
+
 def index_chunks(
     base: retriever_pb2.Chunk, drafts: list[ChunkDraft], vectors: list[list[float]], tenant: str, revision: str
 ) -> list[retriever_pb2.Chunk]:
     """The index's chunks of one revision: `base` (what every chunk of the document carries) with each draft's
-    text, position, section and vector."""
+    text, position, section and vector, in the order `embedding_texts` gave; its sentences' vectors when the
+    vectors run past one a chunk."""
+    rows = iter(vectors[len(drafts) :])
     chunks = []
-    for draft, vector in zip(drafts, vectors, strict=True):
+    for draft, vector in zip(drafts, vectors[: len(drafts)], strict=True):
         chunk = retriever_pb2.Chunk()
         chunk.CopyFrom(base)
         chunk.id = point_id(tenant, base.document_id, revision, draft.index)
@@ -118,5 +130,7 @@ def index_chunks(
         chunk.heading_path.extend(draft.heading_path)
         chunk.section_id = draft.section_id
         chunk.char_start, chunk.char_end = draft.char_start, draft.char_end
+        if len(vectors) > len(drafts):
+            chunk.sentence_vectors = pack_vectors([next(rows) for _ in sentence_spans(draft.text)])
         chunks.append(chunk)
     return chunks

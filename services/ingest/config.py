@@ -86,6 +86,9 @@ class IngestSettings(ServiceSettings):
     audit_retention_days: float = 0.0
     # Largest chunk, in characters (about 200 model tokens for all-MiniLM-L6-v2's 256-token window).
     chunk_max_chars: int = 800
+    # Embed every chunk's sentences too and store their vectors with the chunk, so that the gateway's compression
+    # scores sentences without embedding them for each question (about twice the embedding work at ingest).
+    sentence_vectors: bool = True
     # Texts per Embed call and chunks per Upsert call.
     embed_batch: int = 64
     upsert_batch: int = 256

@@ -14,7 +14,7 @@ from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest import duplicates, injection, review
 from services.ingest.artifacts import RawArtifacts
 from services.ingest.catalog import Catalog, DocumentRecord, now, stamp
-from services.ingest.chunking import chunk_document, index_chunks
+from services.ingest.chunking import chunk_document, embedding_texts, index_chunks
 from services.ingest.config import IngestSettings
 from services.ingest.downstream import Downstream
 from services.ingest.extract import Extracted, resolve_type
@@ -266,7 +266,8 @@ class Ingestor:
             await self.writes.begin(item.tenant, document_id, revision)
             await progress("embedding")
             try:
-                vectors = await self.downstream.embed([draft.embedding_text(title) for draft in drafts])
+                texts = embedding_texts(drafts, title, self._settings.sentence_vectors)
+                vectors = await self.downstream.embed(texts)
                 chunks = index_chunks(base, drafts, vectors, item.tenant, revision)
                 await self.downstream.upsert(item.tenant, chunks)
             except BaseException:

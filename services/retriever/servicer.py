@@ -1,5 +1,7 @@
 """gRPC adapter from RetrieverService messages to a ChunkIndex."""
 
+import base64
+
 import grpc
 from google.protobuf import json_format, struct_pb2
 
@@ -32,6 +34,7 @@ MAX_CANDIDATES = 1000
 MAX_SECTIONS = 100
 MAX_ACCESS_NAMES = 100
 MAX_NAME_CHARS = 200
+SENTENCE_VECTORS = "sentence_vectors"
 _STRING_FIELDS = ("document_id", "text", "title", "section_id", "source", "licence", "content_type", "revision")
 
 
@@ -69,6 +72,14 @@ def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
         char_end=chunk.char_end,
     )
     payload[ACCESS_FIELD] = _access(list(chunk.allowed_users), list(chunk.allowed_groups))
+    if chunk.sentence_vectors:
+        # float16 rows of the index's dimension (2 bytes a value); JSON payloads carry them as base64.
+        if len(chunk.sentence_vectors) % (2 * dimension):
+            raise InvalidArgument(
+                f"chunk {chunk.id}: sentence_vectors is {len(chunk.sentence_vectors)} bytes, not float16 rows of "
+                f"{dimension} values"
+            )
+        payload[SENTENCE_VECTORS] = base64.b64encode(chunk.sentence_vectors).decode("ascii")
     if chunk.attributes.fields:
         payload[ATTRIBUTES] = json_format.MessageToDict(chunk.attributes)
     return ChunkRecord(id=chunk.id, dense=list(chunk.dense), payload=payload)
@@ -90,6 +101,7 @@ def _chunk(hit: ScoredChunk) -> retriever_pb2.Chunk:
         tags=[str(t) for t in p.get("tags", [])],
         char_start=int(p.get("char_start", 0)),
         char_end=int(p.get("char_end", 0)),
+        sentence_vectors=base64.b64decode(str(p.get(SENTENCE_VECTORS, ""))),
         **{name: str(p.get(name, "")) for name in _STRING_FIELDS},
     )
 

@@ -4,9 +4,13 @@ budget, precise quotes with offsets into the source, ambiguity, and a reranker t
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import grpc
 import httpx
+import numpy as np
 import pytest
+from prometheus_client import REGISTRY
 
+from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.suite import free_port
 from services.generator.config import GeneratorSettings
 from services.generator.server import create_server as create_generator
@@ -14,6 +18,7 @@ from services.ingest.extract import extract
 from tests.conftest import CONTEXT
 from tests.servers import gateway, running
 
+EMBED = "/ragmesh.embedder.v1.EmbedderService/Embed"
 # One section long enough to be cut into several chunks (800 characters each at most).
 FERRY = (
     "# Ferry operations\n\n## Winter timetable\n\n"
@@ -104,6 +109,27 @@ async def test_compression_keeps_the_sentences_that_matter_within_the_budget(api
         assert served.status_code == 200 and served.json()["text"] == quote["text"], served.text
     tight = await _ask(api, question, context_tokens=50)
     assert tight["context"]["tokens"] <= 50 and "07:15" in tight["citations"][0]["text"]
+
+
+async def test_compression_scores_sentences_with_the_vectors_stored_at_ingest(suite, api, ferry):
+    """One Embed call a question (the question's): the sentences' vectors come with the chunks, and score each
+    sentence as embedding it now would."""
+    question = "How long does a crossing on the Hallo ferry take when the sea is calm?"
+    embeds = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", {"method": EMBED, "code": "OK"}) or 0
+    body = await _ask(api, question, context_tokens=5000)
+    after = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", {"method": EMBED, "code": "OK"})
+    assert after - embeds == 1
+    quotes = [quote for citation in body["citations"] for quote in citation["quotes"]]
+    assert any("forty minutes" in quote["text"] for quote in quotes)
+    async with grpc.aio.insecure_channel(suite.embedder) as channel:
+        stub = embedder_pb2_grpc.EmbedderServiceStub(channel)
+        asked = await stub.Embed(embedder_pb2.EmbedRequest(texts=[question], kind=embedder_pb2.INPUT_KIND_QUERY))
+        fresh = await stub.Embed(
+            embedder_pb2.EmbedRequest(texts=[q["text"] for q in quotes], kind=embedder_pb2.INPUT_KIND_DOCUMENT)
+        )
+    query = np.asarray(asked.vectors[0].values)
+    for quote, vector in zip(quotes, fresh.vectors, strict=True):
+        assert quote["similarity"] == pytest.approx(float(query @ np.asarray(vector.values)), abs=2e-3)
 
 
 async def test_the_document_text_endpoint_serves_the_text_offsets_point_into(api, ferry):

@@ -1,14 +1,17 @@
 """The ingest service over real gRPC, with the real embedder and retriever behind it."""
 
 import grpc
+import numpy as np
 import pytest
 
+from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from ragmesh.suite import free_port
 from services.ingest.config import IngestSettings
 from services.ingest.extract import extract
 from services.ingest.server import create_server
+from services.runtime.sentences import sentence_spans, unpack_vectors
 from tests.ingest.conftest import indexed_chunks
 from tests.servers import running
 
@@ -45,6 +48,29 @@ async def test_content_without_an_id_gets_a_stable_derived_one(stubs):
     two = await ingest.IngestDocument(_request("t-derived"))
     assert one.document_id == two.document_id and one.document_id.startswith("doc_")
     assert two.status == ingest_pb2.INGEST_STATUS_UNCHANGED and await indexed_chunks(retriever, "t-derived") == 2
+
+
+async def test_each_chunk_carries_its_sentences_vectors_as_the_embedder_gives_them(suite, stubs):
+    ingest, retriever = stubs
+    text = b"# Pumps\n\n## Priming\n\nOpen the bleed valve. Run the pump for ten seconds! Is water flowing? Close it.\n"
+    await ingest.IngestDocument(_request("t-sentences", text, document_id="pumps"))
+    reply = await retriever.GetSections(
+        retriever_pb2.GetSectionsRequest(
+            tenant="t-sentences",
+            viewer=retriever_pb2.Viewer(everything=True),
+            sections=[retriever_pb2.SectionRef(document_id="pumps", section_id=s) for s in ("s0", "s1", "s2")],
+        )
+    )
+    chunks = [chunk for section in reply.sections for chunk in section.chunks]
+    sentences = [chunk.text[a:b] for chunk in chunks for a, b in sentence_spans(chunk.text)]
+    assert "Run the pump for ten seconds!" in sentences and len(sentences) >= 4
+    async with grpc.aio.insecure_channel(suite.embedder) as channel:
+        embedded = await embedder_pb2_grpc.EmbedderServiceStub(channel).Embed(
+            embedder_pb2.EmbedRequest(texts=sentences, kind=embedder_pb2.INPUT_KIND_DOCUMENT)
+        )
+    stored = np.vstack([unpack_vectors(c.sentence_vectors, len(sentence_spans(c.text))) for c in chunks])
+    fresh = np.asarray([list(v.values) for v in embedded.vectors])
+    assert (stored * fresh).sum(axis=1).min() > 0.999
 
 
 async def test_metadata_is_stored_and_listed(stubs):

@@ -10,6 +10,7 @@ from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.retriever.config import RetrieverSettings
 from services.retriever.server import create_server
+from services.runtime.sentences import pack_vectors, sentence_spans, unpack_vectors
 from tests.servers import running
 
 DOCS = {
@@ -270,6 +271,50 @@ async def test_upsert_rejects_a_wrong_sized_vector_and_stores_nothing(backend):
         await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-bad", chunks=[bad]))
     assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-bad"))).chunks == 0
+
+
+async def test_sentence_vectors_come_back_with_searches_and_sections_as_stored(backend, embed):
+    stub, _ = backend
+    text = "Mount Orvane is a dormant volcano. It last erupted in 1872."
+    spans = sentence_spans(text)
+    assert [text[start:end] for start, end in spans] == [
+        "Mount Orvane is a dormant volcano.",
+        "It last erupted in 1872.",
+    ]
+    chunk_vector, *sentence_rows = await embed(text, *(text[start:end] for start, end in spans))
+    packed = pack_vectors(sentence_rows)
+    chunk = retriever_pb2.Chunk(
+        id=str(uuid.uuid4()),
+        document_id="orvane",
+        section_id="s0",
+        text=text,
+        dense=chunk_vector,
+        sentence_vectors=packed,
+    )
+    await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-sentences", chunks=[chunk]))
+    (hit,) = await _search(stub, embed, "t-sentences", "when did the volcano erupt", top_k=1)
+    sections = await stub.GetSections(
+        retriever_pb2.GetSectionsRequest(
+            tenant="t-sentences", sections=[retriever_pb2.SectionRef(document_id="orvane", section_id="s0")]
+        )
+    )
+    for returned in (hit.chunk, sections.sections[0].chunks[0]):
+        assert returned.sentence_vectors == packed
+        rows = unpack_vectors(returned.sentence_vectors, 2)
+        assert np.allclose(rows, np.asarray(sentence_rows), atol=1e-3)
+
+
+async def test_upsert_rejects_sentence_vectors_that_are_not_rows_of_the_dimension(backend, embed):
+    stub, _ = backend
+    (vector,) = await embed("anything")
+    bad = retriever_pb2.Chunk(
+        id=str(uuid.uuid4()), document_id="d", text="x", dense=vector, sentence_vectors=pack_vectors([[0.5] * 10])
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as error:
+        await stub.Upsert(retriever_pb2.UpsertRequest(tenant="t-bad-sentences", chunks=[bad]))
+    assert error.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not float16 rows of 384 values" in error.value.details()
+    assert (await stub.GetStats(retriever_pb2.GetStatsRequest(tenant="t-bad-sentences"))).chunks == 0
 
 
 async def test_revisions_swap_and_documents_delete(backend, embed):

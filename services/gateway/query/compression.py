@@ -1,11 +1,13 @@
 """Compression: score each sentence against the question, keep those that bear on it (by similarity, or the
 sentences an LLM names), and fit the context to the token budget counted by the generator's own tokenizer."""
 
+import asyncio
 import json
 import logging
 from dataclasses import dataclass
 
 import grpc
+import numpy as np
 
 from ragmesh.embedder.v1 import embedder_pb2
 from ragmesh.generator.v1 import generator_pb2
@@ -62,9 +64,12 @@ class Compressor:
     ) -> Compressed:
         """Score, select and budget. Without `request.compress`, whole passages go from the end until it fits."""
         s = self._settings
+        counting = self._count_tokens([x for p in passages for x in p.sentences])
         if request.compress:
-            await self._score_sentences(vector, passages, timings)
-        tokens, tokenizer = await self._count_tokens([x for p in passages for x in p.sentences])
+            # Both need only the passages: the generator counts while the sentences are scored.
+            (tokens, tokenizer), _ = await asyncio.gather(counting, self._score_sentences(vector, passages, timings))
+        else:
+            tokens, tokenizer = await counting
         before = sum(tokens.values())
         budget = request.context_tokens or s.context_token_budget
         method = ""
@@ -87,17 +92,23 @@ class Compressor:
         return Compressed(passages, spent, before, tokenizer, method)
 
     async def _score_sentences(self, vector: list[float], passages: list[Passage], timings: dict[str, float]) -> None:
-        """Each sentence's cosine similarity to the question (vectors are L2-normalised by the embedder)."""
+        """Each sentence's cosine similarity to the question (vectors are L2-normalised): from the vectors stored
+        with the chunks, embedding only the sentences indexed without one."""
         sentences = [x for p in passages for x in p.sentences]
         with timed(timings, "compress"):
-            for begin in range(0, len(sentences), _EMBED_BATCH):
-                batch = sentences[begin : begin + _EMBED_BATCH]
+            missing = [x for x in sentences if x.vector is None]
+            for begin in range(0, len(missing), _EMBED_BATCH):
+                batch = missing[begin : begin + _EMBED_BATCH]
                 embedded = await self._downstream.embedder.Embed(
                     embedder_pb2.EmbedRequest(texts=[x.text for x in batch], kind=embedder_pb2.INPUT_KIND_DOCUMENT),
                     timeout=self._settings.retrieval_timeout_seconds,
                 )
                 for sentence, values in zip(batch, embedded.vectors, strict=True):
-                    sentence.similarity = float(sum(a * b for a, b in zip(vector, values.values, strict=True)))
+                    sentence.vector = np.asarray(values.values, dtype=np.float32)
+            if sentences:
+                scores = np.stack([x.vector for x in sentences]) @ np.asarray(vector, dtype=np.float32)
+                for sentence, score in zip(sentences, scores.tolist(), strict=True):
+                    sentence.similarity = score
 
     async def _count_tokens(self, sentences: list[Sentence]) -> tuple[dict[int, int], str]:
         """Token counts by id(sentence), from the generator's tokenizer; a 4-characters-a-token estimate when

@@ -5,16 +5,16 @@ Every passage is a list of sentences that keep their offsets in the source docum
 quote exactly what was shown and say where it sits.
 """
 
-import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ragmesh.retriever.v1 import retriever_pb2
-
-# Sentence ends: ., ! or ? then whitespace, or a paragraph break.
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n\s*\n")
+from services.runtime.sentences import sentence_spans, unpack_vectors
 
 
-@dataclass
+# Identity equality: sentences are told apart by id() everywhere (token counts, choices), and a vector has no ==.
+@dataclass(eq=False)
 class Sentence:
     """A sentence of the source document, with its offsets in the document's extracted text."""
 
@@ -23,19 +23,22 @@ class Sentence:
     char_end: int
     # Cosine similarity to the question; None until compression scores it.
     similarity: float | None = None
+    # The sentence's vector as ingest stored it with its chunk (L2-normalised); None: embedded when scored.
+    vector: np.ndarray | None = None
 
 
 def split_sentences(text: str, offset: int = 0) -> list[Sentence]:
     """The text's sentences, each with its position shifted by `offset` (where the text starts in its document)."""
-    sentences, start = [], 0
-    for boundary in [*_SENTENCE_END.finditer(text), None]:
-        end = boundary.start() if boundary else len(text)
-        piece = text[start:end]
-        stripped = piece.strip()
-        if stripped:
-            lead = len(piece) - len(piece.lstrip())
-            sentences.append(Sentence(stripped, offset + start + lead, offset + start + lead + len(stripped)))
-        start = boundary.end() if boundary else len(text)
+    return [Sentence(text[start:end], offset + start, offset + end) for start, end in sentence_spans(text)]
+
+
+def chunk_sentences(chunk: retriever_pb2.Chunk) -> list[Sentence]:
+    """A chunk's sentences, with the vectors stored beside it when they line up."""
+    sentences = split_sentences(chunk.text, chunk.char_start)
+    vectors = unpack_vectors(chunk.sentence_vectors, len(sentences))
+    if vectors is not None:
+        for sentence, vector in zip(sentences, vectors, strict=True):
+            sentence.vector = vector
     return sentences
 
 
@@ -73,7 +76,7 @@ class Passage:
     @classmethod
     def from_chunks(cls, chunks: list[retriever_pb2.Chunk], similarity: float, expanded: bool) -> "Passage":
         first = chunks[0]
-        sentences = [s for chunk in chunks for s in split_sentences(chunk.text, chunk.char_start)]
+        sentences = [s for chunk in chunks for s in chunk_sentences(chunk)]
         return cls(
             document_id=first.document_id,
             title=first.title,
