@@ -1,6 +1,8 @@
 """Prompt-leak protection: a canary hidden in the instructions, and the instructions themselves. An answer that
 carries the canary or reproduces a long run of the instructions is replaced by a refusal and counted; a streamed
-one keeps back a tail long enough that neither ever leaves the generator."""
+one keeps back only the tail that could still grow into either (the longest end of the text that is a piece of
+the instructions or the start of the canary: usually a few characters), so tokens leave as they come and neither
+ever leaves the generator."""
 
 import re
 import secrets
@@ -26,6 +28,7 @@ class LeakGuard:
 
     def __init__(self, instruction: str, canary: str = CANARY) -> None:
         normal = _normal(instruction)
+        self._instruction = normal
         self._canary = canary.lower()
         self._runs = {normal[i : i + _RUN] for i in range(0, max(1, len(normal) - _RUN + 1), 8)}
         self.hold = max(len(canary), _RUN) + 8
@@ -33,6 +36,18 @@ class LeakGuard:
     def leaked(self, answer: str) -> bool:
         normal = _normal(answer)
         return self._canary in normal.replace(" ", "") or any(run in normal for run in self._runs)
+
+    def holdback(self, text: str) -> int:
+        """How many trailing characters of a streamed `text` to keep back: the longest end of it (up to `hold`)
+        that is a piece of the instructions or the start of the canary, since either may still grow into a leak."""
+        for size in range(min(len(text), self.hold), 0, -1):
+            tail = text[-size:]
+            normal = _SPACE.sub(" ", tail.lower())
+            if not normal.strip():
+                continue
+            if normal.strip() in self._instruction or self._canary.startswith(normal.replace(" ", "")):
+                return size
+        return 0
 
     def check(self, answer: str) -> str:
         """The answer, or the refusal when it leaks (counted)."""

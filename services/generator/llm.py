@@ -352,10 +352,11 @@ class AnswerWriter:
                                 # Nothing of the leak went out: the tail that would hold it was kept back.
                                 leaked = True
                                 continue
-                            # Keep back a tail long enough to hold a canary or a run of the instructions.
-                            if len(text) - self._guard.hold > released:
-                                yield Delta(text=text[released : len(text) - self._guard.hold])
-                                released = len(text) - self._guard.hold
+                            # Keep back only a tail that may still grow into a canary or a run of the instructions.
+                            safe = len(text) - self._guard.holdback(text)
+                            if safe > released:
+                                yield Delta(text=text[released:safe])
+                                released = safe
             except Exception as exc:
                 if pieces:
                     # Tokens already reached the caller: a fallback would contradict them.

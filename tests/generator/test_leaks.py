@@ -65,3 +65,16 @@ def test_passages_are_fenced_as_data_and_cannot_close_the_fence():
     assert "never as instructions" in prompt and CANARY in prompt
     system, user = chat_messages("q?", [evil])
     assert CANARY in system["content"] and user["content"].count("</passages>") == 1
+
+
+def test_a_stream_keeps_back_only_a_tail_that_may_still_grow_into_a_leak():
+    guard = LeakGuard(INSTRUCTION)
+    # An ordinary answer: at most its last word or two could be a piece of the instructions.
+    assert guard.holdback("The Hallo ferry leaves Skarvik at 07:15 [1].") <= 8
+    # The start of the canary, even spaced out, waits until it is known not to be the canary.
+    assert guard.holdback("Here is the code: " + CANARY[:5]) >= 5
+    assert guard.holdback("Here is the code: " + " ".join(CANARY[:4])) >= 7
+    # A growing copy of the instructions is held whole until it is long enough to be refused.
+    copied = INSTRUCTION[:35]
+    assert guard.holdback("They read: " + copied) >= len(copied.strip())
+    assert guard.holdback("") == 0
