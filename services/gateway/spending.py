@@ -112,34 +112,44 @@ class Tab:
 
 class Spending:
     """Opens a tab per request and writes each closed tab to the ledger, after the response: the write (a SQL
-    commit, milliseconds) is not on the request's path. Reports of usage wait for the writes still in flight
+    commit, milliseconds) is not on the request's path. One writer at a time takes every line waiting, so under load
+    a commit carries many requests instead of one each. Reports of usage wait for the lines not yet written
     (`flush`), and so does the replica's shutdown."""
 
     def __init__(self, budgets: Budgets, ledger: UsageLedger, prices: Callable[[], Awaitable[Prices]]) -> None:
         self.budgets = budgets
         self.ledger = ledger
         self._prices = prices
-        self._writing: set[asyncio.Task] = set()
+        self._waiting: list[dict[str, object]] = []
+        self._writer: asyncio.Task | None = None
 
     def tab(self, caller: Principal, route: str) -> Tab:
         return Tab(caller, route, self.budgets, self._prices)
 
     async def close(self, tab: Tab) -> None:
         """The request's line in the ledger, written in the background."""
-        task = asyncio.create_task(self._record(tab))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
+        self._waiting.append(self.ledger.line(tab.caller, tab.route, tab.usage, tab.cost_micro_usd, tab.cached))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
 
     async def flush(self) -> None:
-        """Wait for the ledger writes in flight."""
-        if self._writing:
-            await asyncio.gather(*list(self._writing))
+        """Wait until every line closed so far is written (or its loss logged)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
 
-    async def _record(self, tab: Tab) -> None:
-        """A ledger that cannot take the line never fails the request (its work is done and its budgets charged):
+    async def _write(self) -> None:
+        """A ledger that cannot take the lines never fails a request (its work is done and its budgets charged):
         the loss is logged and counted."""
-        try:
-            await self.ledger.record(tab.caller, tab.route, tab.usage, tab.cost_micro_usd, tab.cached)
-        except SQLAlchemyError as exc:
-            LEDGER_FAILURES.inc()
-            log.error("usage ledger write failed for %s %s: %s", tab.caller.tenant, tab.route, exc)
+        while self._waiting:
+            lines, self._waiting = self._waiting, []
+            try:
+                await self.ledger.record(lines)
+            except SQLAlchemyError as exc:
+                LEDGER_FAILURES.inc(len(lines))
+                log.error(
+                    "usage ledger write of %d lines failed (first: %s %s): %s",
+                    len(lines),
+                    lines[0]["tenant"],
+                    lines[0]["route"],
+                    exc,
+                )

@@ -5,7 +5,7 @@ in Redis decide what may be spent today; this is what was spent, kept for as lon
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, insert, select
 from sqlalchemy.sql import Select
 
 from services.gateway.budgets import MICRO
@@ -44,21 +44,25 @@ class UsageLedger:
     def __init__(self, database: Database) -> None:
         self._db = database
 
-    async def record(self, caller: Principal, route: str, usage: Usage, cost_micro_usd: int, cached: bool) -> None:
+    @staticmethod
+    def line(caller: Principal, route: str, usage: Usage, cost_micro_usd: int, cached: bool) -> dict[str, object]:
+        """One request's row, as `record` takes it."""
+        return {
+            "at": datetime.now(UTC),
+            "tenant": caller.tenant,
+            "spender": caller.spender,
+            "route": route,
+            "cached": cached,
+            "model_calls": usage.model_calls,
+            "prompt_tokens": usage.prompt_tokens,
+            "completion_tokens": usage.completion_tokens,
+            "cost_micro_usd": cost_micro_usd,
+        }
+
+    async def record(self, lines: list[dict[str, object]]) -> None:
+        """Append rows made by `line`, in one transaction (one executemany)."""
         async with self._db.session() as session:
-            session.add(
-                UsageRecord(
-                    at=datetime.now(UTC),
-                    tenant=caller.tenant,
-                    spender=caller.spender,
-                    route=route,
-                    cached=cached,
-                    model_calls=usage.model_calls,
-                    prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens,
-                    cost_micro_usd=cost_micro_usd,
-                )
-            )
+            await session.execute(insert(UsageRecord), lines)
 
     async def totals(
         self,

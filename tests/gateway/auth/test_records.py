@@ -137,11 +137,14 @@ async def test_the_usage_ledger_sums_exactly_per_route_tenant_and_spender(databa
     bob = Principal(tenant="acme", via="api-key", key_id="kb")
     other = Principal(tenant="globex", via="api-key", key_id="kg")
     one_call = Usage(prompt_tokens=100, completion_tokens=20, cost_usd=0.000_123, model_calls=1)
-    for _ in range(3):
-        await ledger.record(ann, "query", one_call, 123, cached=False)
-    await ledger.record(ann, "query", Usage(), 0, cached=True)
-    await ledger.record(bob, "verify", one_call, 5_000_000, cached=False)
-    await ledger.record(other, "search", Usage(), 0, cached=False)
+    await ledger.record([ledger.line(ann, "query", one_call, 123, cached=False) for _ in range(3)])
+    await ledger.record([ledger.line(ann, "query", Usage(), 0, cached=True)])
+    await ledger.record(
+        [
+            ledger.line(bob, "verify", one_call, 5_000_000, cached=False),
+            ledger.line(other, "search", Usage(), 0, cached=False),
+        ]
+    )
     start, end = datetime.now(UTC) - timedelta(minutes=1), datetime.now(UTC) + timedelta(minutes=1)
     (query,) = await ledger.totals(start, end, by=("route",), tenants=["acme"], spender="user:ann")
     assert (query.group, query.requests, query.cached, query.model_calls) == (("query",), 4, 1, 3)
