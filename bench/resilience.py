@@ -33,7 +33,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.figures import save
-from bench.run import _probe
+from bench.probes import probe
 from ragmesh.suite import BackgroundSuite
 
 KEY = "bench-resilience"
@@ -196,10 +196,10 @@ async def main(documents: int, questions: int) -> dict:
         suite = BackgroundSuite(Path(data_dir), {KEY: "bench"}, env)
         async with suite.serving(console, KEY) as client:
             rng = random.Random(11)
-            probes = [_probe(i, rng) for i in range(documents)]
-            for probe in probes:
+            probes = [probe(i, rng) for i in range(documents)]
+            for item in probes:
                 reply = await client.post(
-                    "/v1/documents", files={"file": (probe.filename, probe.body.encode(), "text/markdown")}
+                    "/v1/documents", files={"file": (item.filename, item.body.encode(), "text/markdown")}
                 )
                 reply.raise_for_status()
             plan = workload([p.question for p in probes] * 10, questions, rng)

@@ -1,0 +1,86 @@
+"""Streaming through the gateway against the raw llama.cpp server (P5): the same question, the same passages in
+the same prompt, the same length and stop rules. Tokens a second are counted from the first token to the last;
+the first-token overhead is the gateway's time to its first token minus the raw server's on that prompt (so it
+holds retrieval and everything the gateway does before the model starts)."""
+
+import json
+import statistics
+import time
+
+import httpx
+
+from bench.figures import percentile
+from bench.latency import progress
+from services.generator.config import GeneratorSettings
+from services.generator.prompts import COMPLETION_STOP, Passage, completion_prompt
+
+MAX_TOKENS = 64
+
+
+async def _gateway(client: httpx.AsyncClient, question: str) -> tuple[float, float, int, dict]:
+    """(seconds to the first token, seconds from first to last token, completion tokens, the final response)."""
+    started = time.perf_counter()
+    first = last = 0.0
+    event, final = "", {}
+    body = {"question": question, "stream": True, "max_tokens": MAX_TOKENS}
+    async with client.stream("POST", "/v1/query", json=body) as reply:
+        reply.raise_for_status()
+        async for line in reply.aiter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "token":
+                last = time.perf_counter()
+                first = first or last
+            elif line.startswith("data:") and event == "done":
+                final = json.loads(line.split(":", 1)[1])
+    return first - started, last - first, final["usage"]["completion_tokens"], final
+
+
+async def _raw(llm: httpx.AsyncClient, prompt: str) -> tuple[float, float, int]:
+    started = time.perf_counter()
+    first = last = 0.0
+    tokens = 0
+    body = {
+        "model": "gemma-3-270m",
+        "prompt": prompt,
+        "max_tokens": MAX_TOKENS,
+        "temperature": GeneratorSettings().temperature,
+        "stop": COMPLETION_STOP,
+        "stream": True,
+    }
+    async with llm.stream("POST", "/v1/completions", json=body) as reply:
+        reply.raise_for_status()
+        async for line in reply.aiter_lines():
+            done = not line.startswith("data:") or line.strip() == "data: [DONE]"
+            if not done and json.loads(line[5:])["choices"][0].get("text"):
+                tokens += 1
+                last = time.perf_counter()
+                first = first or last
+    return first - started, last - first, tokens
+
+
+async def measure(client: httpx.AsyncClient, llm_url: str, questions: list[str]) -> dict:
+    """P5 over `questions`: each streamed through the gateway, then its prompt straight to llama.cpp."""
+    rates_gateway, rates_raw, overheads = [], [], []
+    async with httpx.AsyncClient(base_url=llm_url, timeout=120) as llm:
+        with progress() as bar:
+            task = bar.add_task("streaming: gateway, then raw llama.cpp", total=len(questions))
+            for question in questions:
+                ttft, span, tokens, final = await _gateway(client, question)
+                passages = [Passage(c["index"], c["title"], c["text"]) for c in final["citations"]]
+                raw_ttft, raw_span, raw_tokens = await _raw(llm, completion_prompt(question, passages))
+                if tokens > 2 and raw_tokens > 2 and span > 0 and raw_span > 0:
+                    # Rates over the tokens after the first (the first token's time is the overhead's business).
+                    rates_gateway.append((tokens - 1) / span)
+                    rates_raw.append((raw_tokens - 1) / raw_span)
+                overheads.append((ttft - raw_ttft) * 1000)
+                bar.advance(task)
+    gateway, raw = statistics.median(rates_gateway), statistics.median(rates_raw)
+    return {
+        "gateway_tokens_per_s": round(gateway, 1),
+        "raw_tokens_per_s": round(raw, 1),
+        "ratio": round(gateway / raw, 3),
+        "first_token_overhead_p50_ms": round(statistics.median(overheads), 1),
+        "first_token_overhead_p95_ms": round(percentile(overheads, 0.95), 1),
+        "streams": len(rates_gateway),
+    }
