@@ -10,6 +10,7 @@ import numpy as np
 import redis.asyncio as redis
 
 from services.embedder.model import Embedder
+from services.runtime.background import Background
 from services.runtime.metrics import CACHE_HITS, CACHE_MISSES
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ class CachedEmbedder:
         self._inner = inner
         self._redis = client
         self._ttl = ttl_seconds
+        self._storing = Background()
 
     @property
     def model_name(self) -> str:
@@ -39,6 +41,7 @@ class CachedEmbedder:
         await self._inner.warm_up()
 
     async def close(self) -> None:
+        await self._storing.drain()
         await self._inner.close()
         await self._redis.aclose()
 
@@ -65,11 +68,15 @@ class CachedEmbedder:
         for position, i in enumerate(missing):
             rows[i] = np.asarray(fresh[position], dtype=np.float32)
         if missing:
-            try:
-                async with self._redis.pipeline(transaction=False) as pipe:
-                    for i in missing:
-                        pipe.set(keys[i], rows[i].tobytes(), ex=self._ttl)
-                    await pipe.execute()
-            except (redis.RedisError, OSError) as exc:
-                log.warning("embedding cache unavailable (%s); not stored", type(exc).__name__)
+            # Stored after the caller has its vectors: it does not wait for the cache.
+            self._storing.spawn(self._store({keys[i]: rows[i].tobytes() for i in missing}))
         return np.vstack(rows)
+
+    async def _store(self, entries: dict[str, bytes]) -> None:
+        try:
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, value in entries.items():
+                    pipe.set(key, value, ex=self._ttl)
+                await pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            log.warning("embedding cache unavailable (%s); not stored", type(exc).__name__)

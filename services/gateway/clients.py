@@ -1,6 +1,6 @@
 """The gateway's downstream connections: one gRPC channel per service and one Redis pool, opened once."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import pybreaker
@@ -14,6 +14,7 @@ from ragmesh.ingest.v1 import ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2_grpc
 from services.gateway.config import GatewaySettings
 from services.runtime import stores
+from services.runtime.background import Background
 from services.runtime.breakers import breaker
 from services.runtime.channels import open_channel
 from services.runtime.telemetry import instrument_redis
@@ -37,6 +38,8 @@ class Downstream:
     cache_redis: redis.Redis
     channels: dict[str, grpc.aio.Channel]
     guards: dict[str, pybreaker.CircuitBreaker]
+    # What a request starts but does not wait for (cache stores): drained before the connections close.
+    background: Background = field(default_factory=Background)
 
     @classmethod
     def open(cls, settings: GatewaySettings) -> "Downstream":
@@ -95,6 +98,7 @@ class Downstream:
         return states
 
     async def close(self) -> None:
+        await self.background.drain()
         for channel in self.channels.values():
             await channel.close()
         await self.redis.aclose()

@@ -108,6 +108,7 @@ def admitted(scope: str, bucket: str):
     async def admit(
         caller: Annotated[Principal, Depends(requires(scope))],
         limiter: Annotated[RateLimiter, Depends(get_rate_limiter)],
+        downstream: Annotated[Downstream, Depends(get_downstream)],
         response: Response,
     ) -> AsyncIterator[Principal]:
         with step("gateway", "rate_limit", bucket=bucket):
@@ -116,7 +117,8 @@ def admitted(scope: str, bucket: str):
         try:
             yield caller
         finally:
-            await limiter.release(ticket)
+            # Given back without holding up the response.
+            downstream.background.spawn(limiter.release(ticket))
 
     return admit
 

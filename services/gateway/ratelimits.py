@@ -81,6 +81,10 @@ def _items(tiers: list[str]) -> list[RateLimitItem]:
     return [item for tier in tiers for item in parse_many(tier)]
 
 
+async def _nothing(value: object = None) -> object:
+    return value
+
+
 class RateLimiter:
     """Admits or refuses requests against every tier that applies to them."""
 
@@ -141,12 +145,19 @@ class RateLimiter:
                     limit=item.amount,
                     retry_after=int(stats.reset_time - time.time()) + 1,
                 )
-        if tiers:
-            # The headers speak of the first (the caller's shortest) tier; one more round trip, not one per tier.
-            item, identifiers = tiers[0]
-            stats = await limiter.get_window_stats(item, *identifiers)
-            admitted = Admitted(item.amount, stats.remaining, max(0, int(stats.reset_time - time.time())))
-        admitted.slot = await self._take_slot(caller.tenant) if shared else self._take_local_slot(caller.tenant)
+        if not shared:
+            admitted.slot = self._take_local_slot(caller.tenant)
+        # The headers speak of the first (the caller's shortest) tier; its window is read while the tenant's slot is
+        # taken: one round trip for both.
+        first = tiers[0] if tiers else None
+        stats, admitted.slot = await asyncio.gather(
+            limiter.get_window_stats(first[0], *first[1]) if first else _nothing(),
+            self._take_slot(caller.tenant) if shared else _nothing(admitted.slot),
+        )
+        if first:
+            admitted = Admitted(
+                first[0].amount, stats.remaining, max(0, int(stats.reset_time - time.time())), admitted.slot
+            )
         return admitted
 
     async def standing(self, caller: Principal) -> list[tuple[str, str, RateLimitItem, int, int]]:

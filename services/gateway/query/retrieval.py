@@ -73,7 +73,7 @@ class Retrieval:
             span.set_attribute("retrieval.document_ids", list(dict.fromkeys(h.chunk.document_id for h in found.hits)))
         hits = list(found.hits)
         if key:
-            await self._cache.put(key, hits, vector)
+            self._downstream.background.spawn(self._cache.put(key, hits, vector))
         return hits, vector
 
     async def rerank(

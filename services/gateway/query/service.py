@@ -162,10 +162,10 @@ class QueryService:
             with step("gateway", "post_process"):
                 response = answer_response(tab.usage, evidence, generated.text, generated)
         if key and not evidence.fallbacks:
-            with step("gateway", "cache_store"):
-                await self._cache.put(key, response, evidence.access())
-                if semantic_key and vector is not None and not evidence.no_context:
-                    await self._semantic.add(semantic_key, question, key, vector)
+            # Stored after the answer leaves: the asker does not wait for the cache.
+            self.downstream.background.spawn(self._cache.put(key, response, evidence.access()))
+            if semantic_key and vector is not None and not evidence.no_context:
+                self.downstream.background.spawn(self._semantic.add(semantic_key, question, key, vector))
         return response
 
     async def stream(self, caller: Principal, request: QueryRequest) -> AsyncIterator[dict]:
