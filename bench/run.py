@@ -100,9 +100,9 @@ class Direct:
 
 async def main(args: argparse.Namespace) -> dict:
     results: dict = {"machine": {"cpus": os.cpu_count()}, "runtime": EmbedderSettings().runtime}
-    with tempfile.TemporaryDirectory() as onnx_dir:
-        results["embedder_torch"], _ = await embedder_onnx.measure("torch", Path(onnx_dir))
-        results["embedder_runtime"], _ = await embedder_onnx.measure(results["runtime"], Path(onnx_dir))
+    graphs = EmbedderSettings().onnx_dir
+    results["embedder_torch"], _ = await embedder_onnx.measure("torch", graphs)
+    results["embedder_runtime"], _ = await embedder_onnx.measure(results["runtime"], graphs)
     env = {"RAGMESH_GATEWAY_RATE_LIMITS": json.dumps({b: UNLIMITED for b in ("answer", "search", "ingest")})}
     with tempfile.TemporaryDirectory(prefix="ragmesh-bench-") as data_dir:
         suite = BackgroundSuite(Path(data_dir), {ADMIN: TENANT}, env)

@@ -60,7 +60,9 @@ class LocalEmbedder:
     def __init__(self, settings: EmbedderSettings) -> None:
         self._settings = settings
         self._model = None
-        self.model_name = "sentence-transformers/all-MiniLM-L6-v2"
+        # int8 vectors differ slightly from the exact ones: cached vectors of one never stand in for the other.
+        int8 = " (int8)" if settings.runtime == "onnx-int8" else ""
+        self.model_name = f"sentence-transformers/all-MiniLM-L6-v2{int8}"
         self.dimension = 0
         self.max_sequence_length = 0
         self._waiting: asyncio.Queue[_Waiting] = asyncio.Queue()

@@ -17,7 +17,7 @@ TEXTS = [
 
 @pytest.fixture(scope="module")
 async def torch_vectors():
-    embedder = LocalEmbedder(EmbedderSettings())
+    embedder = LocalEmbedder(EmbedderSettings(runtime="torch"))
     await embedder.warm_up()
     vectors = await embedder.embed(TEXTS, is_query=False)
     await embedder.close()

@@ -155,6 +155,8 @@
 {{- end }}
 - name: RAGMESH_EMBEDDER_BACKEND
   value: {{ $root.Values.embedding.backend | quote }}
+- name: RAGMESH_EMBEDDER_RUNTIME
+  value: {{ $root.Values.embedding.runtime | quote }}
 - name: RAGMESH_EMBEDDER_TEI_URL
   value: {{ include "ragmesh.modelServerUrl" (dict "root" $root "server" $root.Values.embedding.teiServer "url" $root.Values.embedding.teiUrl "suffix" "") | quote }}
 {{- else if eq $name "retriever" }}
