@@ -223,8 +223,8 @@ def goals(r: dict) -> list[tuple[str, str, str, str, str, bool]]:
             f"{s['gateway_tokens_per_s']}/s",
             f"raw {s['raw_tokens_per_s']}/s",
             f"{s['ratio']:.2f}x",
-            ">= 0.9x, TTFT +<= 50 ms p95",
-            s["ratio"] >= 0.9 and s["first_token_overhead_p95_ms"] <= 50,
+            ">= 0.9x",
+            s["ratio"] >= 0.9,
         ),
         (
             "P5 first-token overhead",

@@ -1,7 +1,8 @@
 """Streaming through the gateway against the raw llama.cpp server (P5): the same question, the same passages in
 the same prompt, the same length and stop rules. Tokens a second are counted from the first token to the last;
 the first-token overhead is the gateway's time to its first token minus the raw server's on that prompt (so it
-holds retrieval and everything the gateway does before the model starts)."""
+holds retrieval and everything the gateway does before the model starts). Both calls start with llama.cpp's
+prompt cache holding something else."""
 
 import json
 import statistics
@@ -59,6 +60,13 @@ async def _raw(llm: httpx.AsyncClient, prompt: str) -> tuple[float, float, int]:
     return first - started, last - first, tokens
 
 
+async def _evict(llm: httpx.AsyncClient) -> None:
+    """A one-token completion of an unrelated prompt: llama.cpp keeps the last prompt's KV cache, and a call right
+    after another with the same prompt would skip its prefill; each timed call starts cold instead."""
+    body = {"model": "gemma-3-270m", "prompt": "Unrelated: the colour of the sea is", "max_tokens": 1}
+    (await llm.post("/v1/completions", json=body)).raise_for_status()
+
+
 async def measure(client: httpx.AsyncClient, llm_url: str, questions: list[str]) -> dict:
     """P5 over `questions`: each streamed through the gateway, then its prompt straight to llama.cpp."""
     rates_gateway, rates_raw, overheads = [], [], []
@@ -66,8 +74,10 @@ async def measure(client: httpx.AsyncClient, llm_url: str, questions: list[str])
         with progress() as bar:
             task = bar.add_task("streaming: gateway, then raw llama.cpp", total=len(questions))
             for question in questions:
+                await _evict(llm)
                 ttft, span, tokens, final = await _gateway(client, question)
                 passages = [Passage(c["index"], c["title"], c["text"]) for c in final["citations"]]
+                await _evict(llm)
                 raw_ttft, raw_span, raw_tokens = await _raw(llm, completion_prompt(question, passages))
                 if tokens > 2 and raw_tokens > 2 and span > 0 and raw_span > 0:
                     # Rates over the tokens after the first (the first token's time is the overhead's business).
