@@ -31,9 +31,9 @@ class EmbedderSettings(ServiceSettings):
     max_queued_texts: int = 4096
     # Torch threads for the local model; 1 keeps latency steady when other processes share the cores.
     torch_threads: int = 1
-    # What runs the local model: "onnx-int8" (ONNX Runtime, quantized: 7x PyTorch's speed for a query, 3x for
-    # batches here, vectors drift slightly; SciFact hybrid nDCG@10 0.7186 against 0.7227), "onnx" (PyTorch's exact
-    # vectors, 2.9x and 1.3x) or "torch" (sentence-transformers); see services/embedder/onnx_runtime.py. The ONNX
+    # What runs the local model: "onnx-int8" (ONNX Runtime, quantized: 6x PyTorch's speed for a query, 3.8x for
+    # SciFact batches here, vectors drift slightly; SciFact hybrid nDCG@10 0.7176 against 0.7227), "onnx" (PyTorch's
+    # exact vectors, 3x for a query) or "torch" (sentence-transformers); see services/embedder/onnx_runtime.py. The ONNX
     # graphs are derived from the packaged weights into onnx_dir (at install and image build; else at first start).
     runtime: Literal["torch", "onnx", "onnx-int8"] = "onnx-int8"
     # Where the ONNX graphs live: a user cache shared by every checkout and run (`make install` fills it).

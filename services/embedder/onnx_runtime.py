@@ -6,10 +6,11 @@ Encoding is what sentence-transformers does for this model: the package's fast t
 256 tokens), the transformer, mean pooling over the attention mask, L2 normalisation.
 
 Measured on the 2-core reference machine, one thread as the service runs, in process (python -m
-bench.embedder_onnx): fp32 gives the same vectors as PyTorch (cosine 1.0) at 2.9x the speed for one short query and
-1.3x for batches; int8 7.1x and 3.0x. Its vectors drift a little (cosine as low as 0.95 on short texts): on SciFact
-through the suite, hybrid nDCG@10 0.7186 against 0.7227 on PyTorch (dense alone 0.6572 against 0.6795), the golden
-subset 0.9375 against 0.9365. int8 is the default; `onnx` keeps PyTorch's exact vectors.
+bench.embedder_onnx, batches of what ingest embeds from SciFact): fp32 gives the same vectors as PyTorch (cosine
+1.0) at 3x the speed for one short query and about 1x for batches; int8 6x and 3.8x. Its vectors drift a little
+(mean cosine 0.994): on SciFact through the suite, hybrid nDCG@10 0.7176 against 0.7227 on PyTorch (dense alone
+0.6724 against 0.6795; eval/results/retrieval-test-onnx-int8.md). int8 is the default; `onnx` keeps PyTorch's exact
+vectors.
 
 Images and `make install` derive both graphs ahead of the first start: `python -m services.embedder.onnx_runtime [DIR]`.
 """

@@ -81,7 +81,8 @@ def _items(tiers: list[str]) -> list[RateLimitItem]:
     return [item for tier in tiers for item in parse_many(tier)]
 
 
-async def _nothing(value: object = None) -> object:
+async def _ready(value: object) -> object:
+    """`value`, awaitable beside work that is."""
     return value
 
 
@@ -133,7 +134,6 @@ class RateLimiter:
     ) -> Admitted:
         tiers = self._tiers(caller, bucket, key_tiers)
         hits = await asyncio.gather(*(limiter.hit(item, *identifiers) for item, identifiers in tiers))
-        admitted = Admitted()
         for (item, identifiers), hit in zip(tiers, hits, strict=True):
             if not hit:
                 stats = await limiter.get_window_stats(item, *identifiers)
@@ -145,20 +145,14 @@ class RateLimiter:
                     limit=item.amount,
                     retry_after=int(stats.reset_time - time.time()) + 1,
                 )
-        if not shared:
-            admitted.slot = self._take_local_slot(caller.tenant)
+        slot = self._take_slot(caller.tenant) if shared else _ready(self._take_local_slot(caller.tenant))
+        if not tiers:
+            return Admitted(slot=await slot)
         # The headers speak of the first (the caller's shortest) tier; its window is read while the tenant's slot is
         # taken: one round trip for both.
-        first = tiers[0] if tiers else None
-        stats, admitted.slot = await asyncio.gather(
-            limiter.get_window_stats(first[0], *first[1]) if first else _nothing(),
-            self._take_slot(caller.tenant) if shared else _nothing(admitted.slot),
-        )
-        if first:
-            admitted = Admitted(
-                first[0].amount, stats.remaining, max(0, int(stats.reset_time - time.time())), admitted.slot
-            )
-        return admitted
+        item, identifiers = tiers[0]
+        stats, taken = await asyncio.gather(limiter.get_window_stats(item, *identifiers), slot)
+        return Admitted(item.amount, stats.remaining, max(0, int(stats.reset_time - time.time())), taken)
 
     async def standing(self, caller: Principal) -> list[tuple[str, str, RateLimitItem, int, int]]:
         """Every tier that applies to the caller: (bucket, scope, limit, remaining, seconds to reset); counts

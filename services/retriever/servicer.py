@@ -18,6 +18,7 @@ from services.retriever.index import (
 )
 from services.runtime.access import ACCESS_FIELD, Viewer, access_entries, split_access
 from services.runtime.errors import InvalidArgument
+from services.runtime.sentences import whole_rows
 
 _MODES = {
     retriever_pb2.SEARCH_MODE_UNSPECIFIED: Mode.HYBRID,
@@ -73,8 +74,8 @@ def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
     )
     payload[ACCESS_FIELD] = _access(list(chunk.allowed_users), list(chunk.allowed_groups))
     if chunk.sentence_vectors:
-        # float16 rows of the index's dimension (2 bytes a value); JSON payloads carry them as base64.
-        if len(chunk.sentence_vectors) % (2 * dimension):
+        # Rows of the index's dimension (services/runtime/sentences.py); JSON payloads carry them as base64.
+        if not whole_rows(chunk.sentence_vectors, dimension):
             raise InvalidArgument(
                 f"chunk {chunk.id}: sentence_vectors is {len(chunk.sentence_vectors)} bytes, not float16 rows of "
                 f"{dimension} values"

@@ -33,6 +33,11 @@ def pack_vectors(vectors: list[list[float]]) -> bytes:
     return np.asarray(vectors, dtype=_STORED).tobytes() if vectors else b""
 
 
+def whole_rows(packed: bytes, dimension: int) -> bool:
+    """Whether `packed` divides into rows of `dimension` stored values."""
+    return len(packed) % (dimension * _STORED.itemsize) == 0
+
+
 def unpack_vectors(packed: bytes, sentences: int) -> np.ndarray | None:
     """The `sentences` x dimension matrix (float32) packed in `packed`; None when it holds no vectors or does not
     divide into that many rows (chunks indexed before sentence vectors, or split differently)."""
