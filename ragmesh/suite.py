@@ -76,6 +76,8 @@ class SuitePlan:
             "RAGMESH_GENERATOR_TOKENIZER_GGUF": model_file(self.data_dir / "models"),
             "RAGMESH_INGEST_PORT": self.ingest_port,
             "RAGMESH_INGEST_DATA_DIR": self.data_dir / "ingest",
+            # Ingest announces corpus changes there, so that gateways keep corpus versions in memory.
+            "RAGMESH_INGEST_REDIS_URL": self.redis_url,
             "RAGMESH_INGEST_EMBEDDER_TARGET": target(self.embedder_port),
             "RAGMESH_INGEST_RETRIEVER_TARGET": target(self.retriever_port),
             "RAGMESH_GATEWAY_PORT": self.gateway_port,

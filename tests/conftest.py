@@ -104,7 +104,10 @@ async def generator_target():
 @pytest.fixture(scope="session")
 async def suite(redis_url, embedder_target, retriever_target, generator_target, tmp_path_factory) -> Suite:
     settings = IngestSettings(
-        data_dir=tmp_path_factory.mktemp("ingest"), embedder_target=embedder_target, retriever_target=retriever_target
+        data_dir=tmp_path_factory.mktemp("ingest"),
+        embedder_target=embedder_target,
+        retriever_target=retriever_target,
+        redis_url=redis_url,
     )
     async with running(create_ingest(settings)) as ingest_target:
         yield Suite(

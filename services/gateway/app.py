@@ -56,6 +56,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             await database.migrate()
         downstream = Downstream.open(settings)
+        downstream.versions.listen(settings.redis_url, settings.redis_password, settings.redis_timeout_seconds)
         # Prometheus scrapes this port inside the cluster; the public port's /metrics needs the admin scope.
         exporter = start_http_server(settings.metrics_port, addr=settings.host) if settings.metrics_port else None
         counting = Caches(downstream.cache_redis).keep_counted(settings.cache_size_interval_seconds)

@@ -13,6 +13,7 @@ from ragmesh.generator.v1 import generator_pb2_grpc
 from ragmesh.ingest.v1 import ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2_grpc
 from services.gateway.config import GatewaySettings
+from services.gateway.query.caches.versions import CorpusVersions
 from services.runtime import stores
 from services.runtime.background import Background
 from services.runtime.breakers import breaker
@@ -38,6 +39,8 @@ class Downstream:
     cache_redis: redis.Redis
     channels: dict[str, grpc.aio.Channel]
     guards: dict[str, pybreaker.CircuitBreaker]
+    # Each tenant's corpus version (asked of ingest, kept while its changes are announced).
+    versions: CorpusVersions
     # What a request starts but does not wait for (cache stores): drained before the connections close.
     background: Background = field(default_factory=Background)
 
@@ -50,7 +53,12 @@ class Downstream:
             "ingest": settings.ingest_target,
         }
         guards = {name: breaker(name, settings) for name in targets}
-        channels = {name: open_channel(target, settings, guards[name]) for name, target in targets.items()}
+        versions = CorpusVersions(settings.retrieval_timeout_seconds, settings.corpus_version_seconds)
+        extras = {"ingest": (versions.interceptor(),)}
+        channels = {
+            name: open_channel(target, settings, guards[name], extras.get(name, ())) for name, target in targets.items()
+        }
+        versions.ingest = ingest_pb2_grpc.IngestServiceStub(channels["ingest"])
         timeout = settings.redis_timeout_seconds
         state = stores.redis_client(settings.redis_url, settings.redis_password, timeout)
         caches = (
@@ -64,11 +72,12 @@ class Downstream:
             embedder=embedder_pb2_grpc.EmbedderServiceStub(channels["embedder"]),
             retriever=retriever_pb2_grpc.RetrieverServiceStub(channels["retriever"]),
             generator=generator_pb2_grpc.GeneratorServiceStub(channels["generator"]),
-            ingest=ingest_pb2_grpc.IngestServiceStub(channels["ingest"]),
+            ingest=versions.ingest,
             redis=state,
             cache_redis=caches,
             channels=channels,
             guards=guards,
+            versions=versions,
         )
 
     def breakers(self) -> dict[str, str]:
@@ -98,6 +107,7 @@ class Downstream:
         return states
 
     async def close(self) -> None:
+        await self.versions.close()
         await self.background.drain()
         for channel in self.channels.values():
             await channel.close()

@@ -153,6 +153,10 @@ class GatewaySettings(ServiceSettings):
     retrieval_timeout_seconds: float = 10.0
     generation_timeout_seconds: float = 120.0
     ingest_timeout_seconds: float = 600.0
+    # How long a tenant's corpus version is kept in memory while ingest announces its changes on redis_url
+    # (services/gateway/query/caches/versions.py): the most a change whose announcement Redis lost can go unseen
+    # by the replicas that did not forward it. 0: ask the catalogue for every question.
+    corpus_version_seconds: float = 2.0
     # How long an identical question in an unchanged corpus is answered from the cache.
     answer_cache_seconds: int = 3_600
     # How long a search's ranked hits are reused for the same search on an unchanged corpus (0: never).

@@ -2,12 +2,15 @@
 corpus. Every method is one short transaction on the ingest database (SQLite on one machine, PostgreSQL shared by
 every replica); nothing here locks in process."""
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.announcements import ChangeAnnouncer
 from services.ingest.duplicates import Fingerprint
 from services.ingest.records.database import Database
 from services.ingest.records.models import (
@@ -114,8 +117,16 @@ class LeaseLost(Aborted):
 class Catalog:
     """Documents per tenant. Every write commits before it returns, with its audit entry in the same transaction."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, announcer: ChangeAnnouncer | None = None) -> None:
         self.database = database
+        self.announcer = announcer or ChangeAnnouncer("", None, 0)
+
+    @asynccontextmanager
+    async def _changing(self) -> AsyncIterator[AsyncSession]:
+        """A write's transaction; once it has committed, the tenants whose corpus it moved are announced."""
+        async with self.database.session() as session:
+            yield session
+        await self.announcer.announce(session.info.get("moved", set()))
 
     async def get(self, tenant: str, document_id: str) -> DocumentRecord | None:
         async with self.database.reading() as session:
@@ -150,7 +161,7 @@ class Catalog:
         in one transaction. With `holder`, the document's write lease must still be that holder's (LeaseLost
         otherwise, and nothing changes); the lease then records that the catalogue names the new revision."""
         at = now()
-        async with self.database.session() as session:
+        async with self._changing() as session:
             if holder:
                 claimed = await session.execute(
                     update(DocumentWrite)
@@ -212,7 +223,7 @@ class Catalog:
             self._audit(session, record.tenant, record.document_id, action, detail, actor)
 
     async def delete(self, tenant: str, document_id: str, detail: dict[str, object], actor: str = "") -> None:
-        async with self.database.session() as session:
+        async with self._changing() as session:
             await session.execute(
                 delete(Document).where(Document.tenant == tenant, Document.document_id == document_id)
             )
@@ -264,7 +275,7 @@ class Catalog:
     async def save_schema(self, tenant: str, fields: list[FieldSpec], actor: str = "") -> str:
         """Replace the schema and audit it, in one transaction; returns the time it was recorded."""
         at = now()
-        async with self.database.session() as session:
+        async with self._changing() as session:
             row = await session.get(MetadataSchema, tenant)
             if row is None:
                 row = MetadataSchema(tenant=tenant)
@@ -310,7 +321,7 @@ class Catalog:
     ) -> None:
         """An audit entry on its own: for index changes that leave the catalogue as it was (a failed ingest whose
         chunks were briefly searchable, so that the corpus version still moves), and for reads worth recording."""
-        async with self.database.session() as session:
+        async with self._changing() as session:
             self._audit(session, tenant, document_id, action, detail, actor)
 
     async def audit_log(self, tenant: str, after: int = 0, limit: int = 1000) -> list[dict[str, object]]:
@@ -348,6 +359,8 @@ class Catalog:
     def _audit(
         session: AsyncSession, tenant: str, document_id: str, action: str, detail: dict[str, object], actor: str
     ) -> None:
+        if action not in READS:
+            session.info.setdefault("moved", set()).add(tenant)
         session.add(
             AuditEntry(at=now(), tenant=tenant, document_id=document_id, action=action, actor=actor, detail=detail)
         )

@@ -3,7 +3,7 @@
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.runtime.settings import ServiceSettings
@@ -64,6 +64,12 @@ class IngestSettings(ServiceSettings):
     # Uses a document's declared allowed uses must include (e.g. ["rag"]); a document that declares none is taken.
     required_uses: list[str] = Field(default_factory=list)
     honour_noai: bool = True
+    # The suite's Redis, where every committed change to a tenant's corpus is announced (services/ingest/
+    # announcements.py) so that gateways keep corpus versions in memory; empty: no announcements (gateways then
+    # ask for the version with every question).
+    redis_url: str = ""
+    redis_password: SecretStr | None = None
+    redis_timeout_seconds: float = 0.5
     embedder_target: str = "127.0.0.1:50051"
     retriever_target: str = "127.0.0.1:50052"
     max_document_bytes: int = 20 * 1024 * 1024

@@ -12,6 +12,7 @@ from typing import TypeVar
 
 from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest import duplicates, injection, review
+from services.ingest.announcements import ChangeAnnouncer
 from services.ingest.artifacts import RawArtifacts
 from services.ingest.catalog import Catalog, DocumentRecord, now, stamp
 from services.ingest.chunking import chunk_document, embedding_texts, index_chunks
@@ -120,7 +121,7 @@ class Ingestor:
         await self._database.migrate()
         await import_legacy(s.data_dir, self._database)
         await self.store.start()
-        self._catalog = Catalog(self._database)
+        self._catalog = Catalog(self._database, ChangeAnnouncer(s.redis_url, s.redis_password, s.redis_timeout_seconds))
         self._quarantine = Quarantine(self._database)
         self._writes = DocumentWrites(self._database, self.holder, s.write_lease_seconds, s.write_wait_seconds)
         self._jobs = JobQueue(self._database, self.holder, s.job_lease_seconds)
@@ -148,6 +149,8 @@ class Ingestor:
             self._upkeep.stop()
         if self._downstream is not None:
             await self._downstream.close()
+        if self._catalog is not None:
+            await self._catalog.announcer.close()
         if self._database is not None:
             await self._database.close()
         if self._sandbox is not None:

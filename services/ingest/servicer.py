@@ -243,7 +243,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.GetCorpusVersionRequest, context: grpc.aio.ServicerContext
     ) -> ingest_pb2.CorpusVersion:
         _scope(request.tenant)
-        return ingest_pb2.CorpusVersion(version=await self._ingestor.catalog.corpus_version(request.tenant))
+        catalog = self._ingestor.catalog
+        return ingest_pb2.CorpusVersion(
+            version=await catalog.corpus_version(request.tenant), announced=catalog.announcer.enabled
+        )
 
     async def SetDocumentAccess(
         self, request: ingest_pb2.SetDocumentAccessRequest, context: grpc.aio.ServicerContext

@@ -87,11 +87,15 @@ SERVER_OPTIONS: list[tuple[str, object]] = [
 
 
 def open_channel(
-    target: str, settings: ServiceSettings | None = None, guard: pybreaker.CircuitBreaker | None = None
+    target: str,
+    settings: ServiceSettings | None = None,
+    guard: pybreaker.CircuitBreaker | None = None,
+    extra: tuple[grpc.aio.ClientInterceptor, ...] = (),
 ) -> grpc.aio.Channel:
     """A channel to another service, authenticated as the settings say (services/runtime/peers.py): TLS with our
     certificate for mtls, our token on every call for token, plaintext for none (one machine); every call through
-    the service's circuit breaker when one is given (services/runtime/breakers.py) and traced (telemetry.py)."""
+    the service's circuit breaker when one is given (services/runtime/breakers.py) and traced (telemetry.py); then
+    through the caller's `extra` interceptors."""
     if settings is None:
         return grpc.aio.insecure_channel(target, options=CHANNEL_OPTIONS)
     # The trace's context goes on every call (and a span per call), the breaker's refusals included.
@@ -99,6 +103,7 @@ def open_channel(
     interceptors += [BreakerInterceptor(guard)] if guard else []
     interceptors.append(DeadlineInterceptor())
     interceptors += client_interceptors(settings)
+    interceptors += extra
     credentials = channel_credentials(settings)
     if credentials is not None:
         return grpc.aio.secure_channel(target, credentials, options=CHANNEL_OPTIONS, interceptors=interceptors)

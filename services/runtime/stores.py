@@ -97,3 +97,7 @@ def redis_options(url: str, password: SecretStr | None, timeout_seconds: float) 
 def redis_client(url: str, password: SecretStr | None, timeout_seconds: float) -> Redis:
     """An asyncio Redis client for `url` with those options (short timeouts, no retries, a breaker per address)."""
     return Redis.from_url(url, **redis_options(url, password, timeout_seconds))
+
+
+# Where ingest announces each committed change to a tenant's corpus (the message: the tenant) and gateways listen.
+CORPUS_CHANGES = "ragmesh:corpus-changed"

@@ -178,8 +178,8 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
     if values.get("qdrant", {}).get("deploy", True):
         expected.add(("retriever", "qdrant"))
     if values.get("redis", {}).get("deploy", True):
-        # The gateway's state and caches; the embedder's embedding cache.
-        expected |= {("gateway", "redis"), ("embedder", "redis")}
+        # The gateway's state and caches; the embedder's embedding cache; ingest's corpus-change announcements.
+        expected |= {("gateway", "redis"), ("embedder", "redis"), ("ingest", "redis")}
     if values.get("cacheRedis", {}).get("deploy", False):
         expected.add(("gateway", "cache-redis"))
     if values.get("database", {}).get("deploy", True):
@@ -192,7 +192,8 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
     external = policies["rm-ragmesh-egress-external"]["spec"]["podSelector"]["matchExpressions"][1]["values"]
     database_outside = not values.get("database", {}).get("deploy", True)
     s3 = bool(values.get("ingest", {}).get("objectStore", {}).get("url"))
-    assert ("ingest" in external) == (database_outside or s3), external
+    redis_outside = not values.get("redis", {}).get("deploy", True)
+    assert ("ingest" in external) == (database_outside or s3 or redis_outside), external
     if database_outside:
         assert "gateway" in external
 
@@ -307,6 +308,7 @@ def test_by_default_services_authenticate_each_other_and_every_store_has_a_crede
     # Ingest replicas share the catalogue, jobs and write leases through the same database (their own tables).
     assert "ragmesh_ingest_database_url" in _secret_files(deployments["ingest"]["spec"]["template"]["spec"])
     assert "ragmesh_gateway_redis_password" in _secret_files(gateway["spec"]["template"]["spec"])
+    assert "ragmesh_ingest_redis_password" in _secret_files(deployments["ingest"]["spec"]["template"]["spec"])
     assert "ragmesh_retriever_qdrant_api_key" in _secret_files(deployments["retriever"]["spec"]["template"]["spec"])
     stores = {
         _component(s): s["spec"]["template"]["spec"]["containers"][0] for s in _of(objects, "StatefulSet").values()

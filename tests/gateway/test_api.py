@@ -7,10 +7,10 @@ import httpx
 import pytest
 import redis.asyncio as redis
 
-from ragmesh.ingest.v1 import ingest_pb2_grpc
+from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.suite import free_port
 from services.gateway.models import QueryRequest
-from services.gateway.query.caches import AnswerCache, CorpusVersions
+from services.gateway.query.caches import AnswerCache
 from services.generator.prompts import PROMPT_VERSION
 from services.runtime.access import Viewer
 from tests.conftest import ACME, GLOBEX, MOCK_ANSWER
@@ -350,7 +350,8 @@ async def test_cached_answers_follow_the_generators_prompt_version(api, corpus, 
     assert first["prompt_version"] == PROMPT_VERSION
     client = redis.from_url(suite.redis_url)
     async with grpc.aio.insecure_channel(suite.ingest) as channel:
-        version = await CorpusVersions(ingest_pb2_grpc.IngestServiceStub(channel), 2).current("acme")
+        stub = ingest_pb2_grpc.IngestServiceStub(channel)
+        version = (await stub.GetCorpusVersion(ingest_pb2.GetCorpusVersionRequest(tenant="acme"))).version
     assert version and version != "0"
     request = QueryRequest(**question)
     current = AnswerCache.key("acme", Viewer(everything=True), version, question["question"], request, PROMPT_VERSION)

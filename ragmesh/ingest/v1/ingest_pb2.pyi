@@ -226,10 +226,12 @@ class GetCorpusVersionRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ...) -> None: ...
 
 class CorpusVersion(_message.Message):
-    __slots__ = ("version",)
+    __slots__ = ("version", "announced")
     VERSION_FIELD_NUMBER: _ClassVar[int]
+    ANNOUNCED_FIELD_NUMBER: _ClassVar[int]
     version: str
-    def __init__(self, version: _Optional[str] = ...) -> None: ...
+    announced: bool
+    def __init__(self, version: _Optional[str] = ..., announced: _Optional[bool] = ...) -> None: ...
 
 class MetadataField(_message.Message):
     __slots__ = ("name", "type", "description", "operators", "aliases", "values")

@@ -12,7 +12,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
 from services.gateway.metrics import observe_answer
 from services.gateway.models import QueryRequest, QueryResponse, SearchRequest, SearchResponse
-from services.gateway.query.caches import AnswerCache, CorpusVersions, SemanticCache
+from services.gateway.query.caches import AnswerCache, SemanticCache
 from services.gateway.query.evidence import Evidence, EvidenceGatherer
 from services.gateway.query.generation import Generated, Generation
 from services.gateway.query.questions import clean_question
@@ -44,7 +44,7 @@ class QueryService:
     def __init__(self, settings: GatewaySettings, downstream: Downstream, ledger: UsageLedger) -> None:
         self.settings = settings
         self.downstream = downstream
-        self.versions = CorpusVersions(downstream.ingest, settings.retrieval_timeout_seconds)
+        self.versions = downstream.versions
         self.evidence = EvidenceGatherer(settings, downstream)
         self.generation = Generation(settings, downstream)
         self._search = Searcher(settings, self.evidence)

@@ -92,6 +92,8 @@
   value: {{ $root.Values.caches.retrievalSeconds | quote }}
 - name: RAGMESH_GATEWAY_SEMANTIC_CACHE_THRESHOLD
   value: {{ $root.Values.caches.semanticThreshold | quote }}
+- name: RAGMESH_GATEWAY_CORPUS_VERSION_SECONDS
+  value: {{ $root.Values.caches.corpusVersionSeconds | quote }}
 - name: RAGMESH_GATEWAY_MAX_IN_FLIGHT_REQUESTS
   value: {{ $root.Values.resilience.maxInFlightRequests | quote }}
 - name: RAGMESH_GATEWAY_REDIS_TIMEOUT_SECONDS
@@ -200,6 +202,12 @@
   value: {{ $root.Values.ingest.excludedUrlPrefixes | toJson | quote }}
 - name: RAGMESH_INGEST_RECRAWL_HOURS
   value: {{ $root.Values.ingest.recrawlHours | quote }}
+- name: RAGMESH_INGEST_REDIS_TIMEOUT_SECONDS
+  value: {{ $root.Values.resilience.redisTimeoutSeconds | quote }}
+{{- if $root.Values.redis.deploy }}
+- name: RAGMESH_INGEST_REDIS_URL
+  value: {{ include "ragmesh.redisUrl" $root | quote }}
+{{- end }}
 - name: RAGMESH_INGEST_OBJECT_STORE_URL
   value: {{ $root.Values.ingest.objectStore.url | quote }}
 - name: RAGMESH_INGEST_S3_ENDPOINT_URL
@@ -212,6 +220,24 @@
 {{- range $key, $value := $svc.env }}
 - name: {{ $key }}
   value: {{ $value | quote }}
+{{- end }}
+{{- end }}
+
+{{/* The main Redis's password (in-chart) or URL (external), as files for the service in .component. */}}
+{{- define "ragmesh.redisSecret" -}}
+{{- $root := .root -}}
+{{- if and $root.Values.redis.deploy $root.Values.redis.auth.existingSecret }}
+- secret:
+    name: {{ $root.Values.redis.auth.existingSecret }}
+    items:
+      - key: {{ $root.Values.redis.auth.passwordKey }}
+        path: ragmesh_{{ .component }}_redis_password
+{{- else if not $root.Values.redis.deploy }}
+- secret:
+    name: {{ $root.Values.redis.external.existingSecret }}
+    items:
+      - key: {{ $root.Values.redis.external.urlKey }}
+        path: ragmesh_{{ .component }}_redis_url
 {{- end }}
 {{- end }}
 
@@ -277,19 +303,7 @@
         path: ragmesh_gateway_cache_redis_url
 {{- end }}
 {{- else if eq .component "embedder" }}
-{{- if and $root.Values.redis.deploy $root.Values.redis.auth.existingSecret }}
-- secret:
-    name: {{ $root.Values.redis.auth.existingSecret }}
-    items:
-      - key: {{ $root.Values.redis.auth.passwordKey }}
-        path: ragmesh_embedder_redis_password
-{{- else if not $root.Values.redis.deploy }}
-- secret:
-    name: {{ $root.Values.redis.external.existingSecret }}
-    items:
-      - key: {{ $root.Values.redis.external.urlKey }}
-        path: ragmesh_embedder_redis_url
-{{- end }}
+{{- include "ragmesh.redisSecret" . }}
 {{- else if and (eq .component "retriever") (not $root.Values.qdrant.deploy) $root.Values.qdrant.external.existingSecret }}
 - secret:
     name: {{ $root.Values.qdrant.external.existingSecret }}
@@ -308,6 +322,7 @@
     items:
       - key: {{ $root.Values.database.urlKey }}
         path: ragmesh_ingest_database_url
+{{- include "ragmesh.redisSecret" . }}
 {{- with $root.Values.ingest.objectStore.existingSecret }}
 - secret:
     name: {{ . }}
