@@ -7,13 +7,11 @@ A call the answer cannot do without is refused when a budget is spent (BudgetExc
 similarity scores stand in, and the answer itself is tightened (a shorter answer, the cheaper model).
 """
 
-import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from prometheus_client import Counter
-from sqlalchemy.exc import SQLAlchemyError
 
 from ragmesh.generator.v1 import generator_pb2
 from services.gateway.budgets import MICRO, BudgetExceeded, Budgets, Prices, Reservation
@@ -21,6 +19,7 @@ from services.gateway.identity import Principal
 from services.gateway.metrics import observe_model_use
 from services.gateway.models import Usage
 from services.gateway.usage import UsageLedger
+from services.records.batched import BatchedWrites
 from services.runtime.errors import Unavailable
 
 log = logging.getLogger(__name__)
@@ -111,45 +110,23 @@ class Tab:
 
 
 class Spending:
-    """Opens a tab per request and writes each closed tab to the ledger, after the response: the write (a SQL
-    commit, milliseconds) is not on the request's path. One writer at a time takes every line waiting, so under load
-    a commit carries many requests instead of one each. Reports of usage wait for the lines not yet written
-    (`flush`), and so does the replica's shutdown."""
+    """Opens a tab per request and writes each closed tab to the ledger after the response (records/batched.py:
+    many requests per commit under load). Reports of usage wait for the lines not yet written (`flush`), and so does
+    the replica's shutdown."""
 
     def __init__(self, budgets: Budgets, ledger: UsageLedger, prices: Callable[[], Awaitable[Prices]]) -> None:
         self.budgets = budgets
         self.ledger = ledger
         self._prices = prices
-        self._waiting: list[dict[str, object]] = []
-        self._writer: asyncio.Task | None = None
+        self._lines = BatchedWrites(ledger.record, "usage ledger", LEDGER_FAILURES)
 
     def tab(self, caller: Principal, route: str) -> Tab:
         return Tab(caller, route, self.budgets, self._prices)
 
     async def close(self, tab: Tab) -> None:
         """The request's line in the ledger, written in the background."""
-        self._waiting.append(self.ledger.line(tab.caller, tab.route, tab.usage, tab.cost_micro_usd, tab.cached))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
+        self._lines.add(self.ledger.line(tab.caller, tab.route, tab.usage, tab.cost_micro_usd, tab.cached))
 
     async def flush(self) -> None:
         """Wait until every line closed so far is written (or its loss logged)."""
-        while self._writer is not None and not self._writer.done():
-            await asyncio.shield(self._writer)
-
-    async def _write(self) -> None:
-        """A ledger that cannot take the lines never fails a request (its work is done and its budgets charged):
-        the loss is logged and counted."""
-        while self._waiting:
-            lines, self._waiting = self._waiting, []
-            try:
-                await self.ledger.record(lines)
-            except SQLAlchemyError as exc:
-                LEDGER_FAILURES.inc(len(lines))
-                log.error(
-                    "usage ledger write of %d lines failed (first: %s %s): %s",
-                    len(lines),
-                    lines[0]["tenant"],
-                    lines[0]["route"],
-                    exc,
-                )
+        await self._lines.flush()

@@ -9,7 +9,7 @@ from google.protobuf import json_format
 from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.audit import actor
 from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller, SettingsDep, UploadCaller
-from services.gateway.models import (
+from services.gateway.document_models import (
     DeleteResponse,
     Document,
     DocumentAccess,

@@ -7,7 +7,7 @@ from google.protobuf import json_format
 
 from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.deps import ClientsDep, IngestCaller
-from services.gateway.models import Job, JobItem
+from services.gateway.document_models import Job, JobItem
 from services.gateway.routes import problems
 
 router = APIRouter(prefix="/v1/jobs", tags=["documents"], responses=problems(400, 401, 403, 422))

@@ -5,7 +5,7 @@ from fastapi import APIRouter
 from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.audit import actor
 from services.gateway.deps import ClientsDep, IngestCaller, QueryCaller
-from services.gateway.models import MetadataField, MetadataSchema
+from services.gateway.document_models import MetadataField, MetadataSchema
 from services.gateway.routes import problems
 from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
 

@@ -10,7 +10,7 @@ from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.admin_models import IngestAuditEntry, IngestAuditList, QuarantineEntry, QuarantineList
 from services.gateway.audit import actor
 from services.gateway.deps import AdminCaller, ClientsDep
-from services.gateway.models import IngestResponse
+from services.gateway.document_models import IngestResponse
 from services.gateway.routes import problems
 from services.gateway.routes.documents import ingest_response
 

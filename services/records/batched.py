@@ -1,0 +1,49 @@
+"""Rows written after the response: a request hands its row over and goes; one writer at a time takes every row
+waiting, so under load one commit carries many requests instead of one each. Readers that must see every row handed
+over so far wait for them (`flush`), and so does the replica's shutdown."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from prometheus_client import Counter
+from sqlalchemy.exc import SQLAlchemyError
+
+log = logging.getLogger(__name__)
+
+
+class BatchedWrites:
+    """Appends rows through `write` (one transaction per batch). A table that cannot take them never fails the
+    request that made them (its work is done): the loss is logged and counted in `failures`."""
+
+    def __init__(self, write: Callable[[list[dict[str, object]]], Awaitable[None]], what: str, failures: Counter):
+        self._write_rows = write
+        self._what = what
+        self._failures = failures
+        self._waiting: list[dict[str, object]] = []
+        self._writer: asyncio.Task | None = None
+
+    def add(self, row: dict[str, object]) -> None:
+        self._waiting.append(row)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+
+    async def flush(self) -> None:
+        """Wait until every row added so far is written (or its loss logged)."""
+        while self._writer is not None and not self._writer.done():
+            await asyncio.shield(self._writer)
+
+    async def _write(self) -> None:
+        while self._waiting:
+            rows, self._waiting = self._waiting, []
+            try:
+                await self._write_rows(rows)
+            except SQLAlchemyError as exc:
+                self._failures.inc(len(rows))
+                log.error(
+                    "%s: writing %d rows failed (first of tenant %s): %s",
+                    self._what,
+                    len(rows),
+                    rows[0].get("tenant"),
+                    exc,
+                )
