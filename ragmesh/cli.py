@@ -8,16 +8,18 @@ from typing import Annotated
 
 import httpx
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from ragmesh.calls import KeyOption, UrlOption, call, console, fail_on_error
+from ragmesh.reviews import feedback, reviews_app
 from ragmesh.suite import DEV_KEY, SuitePlan
 from ragmesh.suite import up as run_suite
 
 app = typer.Typer(help="ragmesh: answers over your own documents, with citations.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of your tenant (needs an admin key): create, list, revoke.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
-console = Console()
+app.add_typer(reviews_app, name="reviews")
+app.command()(feedback)
 
 _TYPES = {
     ".md": "text/markdown",
@@ -28,8 +30,6 @@ _TYPES = {
     ".htm": "text/html",
     ".pdf": "application/pdf",
 }
-UrlOption = Annotated[str, typer.Option(envvar="RAGMESH_URL", help="The gateway's base URL.")]
-KeyOption = Annotated[str, typer.Option(envvar="RAGMESH_API_KEY", help="Your API key.")]
 
 
 @app.command()
@@ -192,7 +192,7 @@ def ask(
         with httpx.Client(base_url=url, headers=headers, timeout=300) as client:
             if not stream:
                 reply = client.post("/v1/query", json=body)
-                _fail_on_error(reply)
+                fail_on_error(reply)
                 result = reply.json()
                 console.print(result["answer"])
             else:
@@ -200,7 +200,7 @@ def ask(
                 with client.stream("POST", "/v1/query", json=body) as reply:
                     if reply.status_code != 200:
                         reply.read()
-                        _fail_on_error(reply)
+                        fail_on_error(reply)
                     event = ""
                     for line in reply.iter_lines():
                         if line.startswith("event:"):
@@ -215,6 +215,7 @@ def ask(
         raise typer.Exit(1) from exc
     flags = [f"confidence {result.get('confidence', 0):.2f}"]
     flags += [name for name in ("no_context", "degraded", "cached") if result.get(name)]
+    flags += [f"answer {result['answer_id']}"] if result.get("answer_id") else []
     console.print(f"[dim]({', '.join(flags)})[/dim]")
     for citation in result.get("citations", []):
         mark = "*" if citation["cited"] else " "
@@ -254,18 +255,6 @@ def deploy(
     raise typer.Exit(0 if ok else 1)
 
 
-def _admin(url: str, api_key: str, method: str, path: str, **kwargs) -> dict:
-    """One admin API call; exits with the server's reason on an error."""
-    try:
-        with httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=30) as client:
-            reply = client.request(method, path, **kwargs)
-    except httpx.HTTPError as exc:
-        console.print(f"[red]cannot reach {url}: {exc}[/red] (is `ragmesh up` running?)")
-        raise typer.Exit(1) from exc
-    _fail_on_error(reply)
-    return reply.json()
-
-
 @keys_app.command("create")
 def keys_create(
     name: Annotated[str, typer.Argument(help="What the key is for.")],
@@ -287,7 +276,7 @@ def keys_create(
     }
     if expires_in_days is not None:
         body["expires_in_days"] = expires_in_days
-    created = _admin(url, api_key, "POST", "/v1/admin/keys", json=body)
+    created = call(url, api_key, "POST", "/v1/admin/keys", json=body)
     console.print(f"key {created['id']} for tenant {created['tenant']!r} ({', '.join(created['scopes'])})")
     console.print("store it now; it cannot be shown again:")
     print(created["key"])
@@ -300,7 +289,7 @@ def keys_list(
     api_key: KeyOption = DEV_KEY,
 ) -> None:
     """The tenant's keys (never their secrets)."""
-    listed = _admin(url, api_key, "GET", "/v1/admin/keys", params={"include_revoked": include_revoked})["keys"]
+    listed = call(url, api_key, "GET", "/v1/admin/keys", params={"include_revoked": include_revoked})["keys"]
     for key in listed:
         state = "revoked" if key["revoked_at"] else f"expires {key['expires_at']}" if key["expires_at"] else "active"
         tier = f"  tier {key['tier']}" if key.get("tier") else ""
@@ -316,7 +305,7 @@ def keys_revoke(
     api_key: KeyOption = DEV_KEY,
 ) -> None:
     """Revoke a key: refused on every gateway replica within a second."""
-    revoked = _admin(url, api_key, "DELETE", f"/v1/admin/keys/{key_id}")
+    revoked = call(url, api_key, "DELETE", f"/v1/admin/keys/{key_id}")
     console.print(f"revoked {revoked['id']} ({revoked['prefix']}…) at {revoked['revoked_at']}")
 
 
@@ -327,7 +316,7 @@ def usage(
     api_key: KeyOption = DEV_KEY,
 ) -> None:
     """What this key used (requests, model calls, tokens, cost by route) and what is left of its limits."""
-    report = _admin(url, api_key, "GET", "/v1/usage", params={"since": since} if since else {})
+    report = call(url, api_key, "GET", "/v1/usage", params={"since": since} if since else {})
     total = report["total"]
     console.print(
         f"{report['tenant']} {report['spender'] or '(bootstrap key)'} since {report['since']}: "
@@ -342,16 +331,6 @@ def usage(
         )
     for limit in report["rate_limits"]:
         console.print(f"  {limit['bucket']} ({limit['scope']}): {limit['remaining']} left of {limit['limit']}")
-
-
-def _fail_on_error(reply: httpx.Response) -> None:
-    if reply.status_code >= 400:
-        try:
-            detail = reply.json().get("detail")
-        except ValueError:
-            detail = reply.text
-        console.print(f"[red]{reply.status_code}: {detail}[/red]")
-        raise typer.Exit(1)
 
 
 def main() -> None:

@@ -23,6 +23,10 @@ from services.gateway.errors import (
     service_error_handler,
     validation_error_handler,
 )
+from services.gateway.learning.dials import Dials
+from services.gateway.learning.feedback import FeedbackBook
+from services.gateway.learning.interactions import InteractionLog
+from services.gateway.learning.reviews import Reviews
 from services.gateway.query.caches import Caches
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
@@ -30,13 +34,16 @@ from services.gateway.records.database import Database
 from services.gateway.routes import (
     admin,
     caches,
+    dials,
     documents,
+    feedback,
     health,
     jobs,
     metadata,
     metrics,
     quarantine,
     query,
+    reviews,
     usage,
 )
 from services.gateway.shedding import LoadShedding
@@ -62,7 +69,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         counting = Caches(downstream.cache_redis).keep_counted(settings.cache_size_interval_seconds)
         app.state.downstream = downstream
         app.state.ledger = UsageLedger(database)
-        app.state.service = QueryService(settings, downstream, app.state.ledger)
+        interactions = InteractionLog(
+            database,
+            settings.interaction_secret,
+            settings.interaction_hashed_tenants,
+            settings.review_confidence_below,
+        )
+        app.state.dials = Dials(
+            database, downstream.embedder, settings.retrieval_timeout_seconds, settings.dial_cache_seconds
+        )
+        app.state.service = QueryService(settings, downstream, app.state.ledger, interactions, app.state.dials)
+        app.state.feedback = FeedbackBook(database, interactions, settings.interaction_secret)
+        app.state.reviews = Reviews(database, interactions, settings.review_confidence_below)
         app.state.keys = KeyStore(database)
         app.state.audit = AuditLog(database)
         app.state.authenticator = Authenticator(
@@ -89,6 +107,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             if exporter is not None:
                 exporter[0].shutdown()
             await app.state.service.spending.flush()
+            await interactions.flush()
             await downstream.close()
             await database.close()
 
@@ -123,7 +142,10 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(query.router)
     app.include_router(metadata.router)
+    app.include_router(feedback.router)
     app.include_router(admin.router)
+    app.include_router(reviews.router)
+    app.include_router(dials.router)
     app.include_router(quarantine.router)
     app.include_router(usage.router)
     app.include_router(caches.router)

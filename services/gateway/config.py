@@ -169,6 +169,16 @@ class GatewaySettings(ServiceSettings):
     semantic_cache_threshold: float = 0.98
     # How many recent questions per tenant, reader and corpus version it compares.
     semantic_cache_entries: int = 256
+    # The learning loop's records (services/gateway/learning/): the key of the keyed hash that stands for askers
+    # in them (empty: a fixed key; set one so that pseudonyms cannot be recomputed from user names), the tenants
+    # whose questions are kept only as hashes, and the confidence under which an answer goes to the review queue.
+    interaction_secret: SecretStr | None = None
+    interaction_hashed_tenants: list[str] = Field(default_factory=list)
+    review_confidence_below: float = Field(default=0.6, ge=0, le=1)
+    # Dials (learning/steering.py): how far weight 1 moves a query vector along a dial's unit direction, and how
+    # long a replica holds a tenant's dials in memory (one changed on another replica is seen within that).
+    dial_strength: float = Field(default=0.5, gt=0, le=4)
+    dial_cache_seconds: float = 5.0
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
 

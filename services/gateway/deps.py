@@ -16,6 +16,9 @@ from services.gateway.auth.keys import KeyStore
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.learning.dials import Dials
+from services.gateway.learning.feedback import FeedbackBook
+from services.gateway.learning.reviews import Reviews
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import RateLimiter
 from services.gateway.usage import UsageLedger
@@ -54,6 +57,18 @@ async def get_ledger(request: Request) -> UsageLedger:
     return request.app.state.ledger
 
 
+async def get_feedback(request: Request) -> FeedbackBook:
+    return request.app.state.feedback
+
+
+async def get_reviews(request: Request) -> Reviews:
+    return request.app.state.reviews
+
+
+async def get_dials(request: Request) -> Dials:
+    return request.app.state.dials
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClientsDep = Annotated[Downstream, Depends(get_downstream)]
 ServiceDep = Annotated[QueryService, Depends(get_service)]
@@ -61,6 +76,9 @@ KeysDep = Annotated[KeyStore, Depends(get_keys)]
 AuditDep = Annotated[AuditLog, Depends(get_audit)]
 AuthenticatorDep = Annotated[Authenticator, Depends(get_authenticator)]
 LedgerDep = Annotated[UsageLedger, Depends(get_ledger)]
+FeedbackDep = Annotated[FeedbackBook, Depends(get_feedback)]
+ReviewsDep = Annotated[Reviews, Depends(get_reviews)]
+DialsDep = Annotated[Dials, Depends(get_dials)]
 
 
 async def authenticate(

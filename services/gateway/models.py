@@ -1,8 +1,27 @@
 """The public API's request and response bodies (they are the OpenAPI schema)."""
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+AnswerId = Annotated[
+    str, Field(description="This answer's id: feedback on it goes to /v1/answers/{answer_id}/feedback.")
+]
+
+
+# A dial's name (learning/steering.py).
+DIAL_NAME = r"^[a-z0-9][a-z0-9_-]{0,63}$"
+DialWeights = Annotated[
+    dict[
+        Annotated[str, StringConstraints(pattern=DIAL_NAME)],
+        Annotated[float, Field(ge=-1, le=1)],
+    ],
+    Field(
+        max_length=8,
+        description="Learned dials to turn (see /v1/admin/dials), by name: -1 towards a dial's negative side, 1 "
+        "towards its positive side, 0 (or absent) leaves retrieval as it is.",
+    ),
+]
 
 
 class Body(BaseModel):
@@ -85,6 +104,7 @@ class QueryRequest(Body):
     context_tokens: int | None = Field(
         default=None, ge=50, le=32_000, description="Context budget in the generator's tokens (default 1,000)."
     )
+    dials: DialWeights = Field(default_factory=dict)
 
 
 class SearchRequest(Body):
@@ -102,6 +122,7 @@ class SearchRequest(Body):
     rrf_k: int = Field(default=60, ge=1, le=1000, description="RRF constant.")
     mmr_lambda: float | None = Field(default=None, ge=0, le=1, description="MMR: 1 relevance only, lower more diverse.")
     candidates: int | None = Field(default=None, ge=1, le=1000, description="Candidates per list before fusion.")
+    dials: DialWeights = Field(default_factory=dict)
 
 
 class SearchHit(BaseModel):
@@ -127,6 +148,7 @@ class Usage(BaseModel):
 
 
 class SearchResponse(BaseModel):
+    answer_id: AnswerId = ""
     hits: list[SearchHit]
     filters_applied: dict[str, dict[str, object]] = Field(
         default_factory=dict, description="Every filter the search ran with: given and extracted."
@@ -180,6 +202,7 @@ class Citation(BaseModel):
 
 
 class QueryResponse(BaseModel):
+    answer_id: AnswerId = ""
     answer: str
     citations: list[Citation]
     confidence: float = Field(ge=0.0, le=1.0, description="How strongly the retrieved evidence matches the question.")
@@ -222,6 +245,7 @@ class VerifyRequest(Body):
     expand: Literal["section", "chunk"] = "section"
     compress: bool = True
     context_tokens: int | None = Field(default=None, ge=50, le=32_000, description="As in /v1/query.")
+    dials: DialWeights = Field(default_factory=dict)
 
     def as_query(self) -> QueryRequest:
         """The retrieval half of the check, as a question."""
@@ -235,6 +259,7 @@ class VerifyRequest(Body):
 class VerifyResponse(BaseModel):
     """Whether the documents support or contradict the claim, and which passages decide it."""
 
+    answer_id: AnswerId = ""
     verdict: Literal["SUPPORT", "CONTRADICT", "NOT_ENOUGH_INFO"] | None = Field(
         description="SUPPORT or CONTRADICT when a passage settles the claim; NOT_ENOUGH_INFO when none does (and "
         "always with no_context); null when the model was unavailable (degraded)."
@@ -254,146 +279,7 @@ class VerifyResponse(BaseModel):
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
 
-class DocumentMetadata(BaseModel):
-    title: str = ""
-    source: str = ""
-    tags: list[str] = Field(default_factory=list)
-    licence: str = ""
-    attributes: dict[str, object] = Field(
-        default_factory=dict, description="Values of the tenant's declared metadata fields."
-    )
-    allowed_users: list[str] = Field(default_factory=list, description="Users who may see the document.")
-    allowed_groups: list[str] = Field(
-        default_factory=list, description="Groups whose members may see it; both lists empty: the whole tenant."
-    )
-    allowed_uses: list[str] = Field(
-        default_factory=list, description="What its licence allows it to be used for (e.g. rag, search, training)."
-    )
-
-
-class DocumentAccess(Body):
-    """Who may see a document inside the tenant: these users and the members of these groups."""
-
-    allowed_users: list[str] = Field(default_factory=list, max_length=100)
-    allowed_groups: list[str] = Field(default_factory=list, max_length=100)
-
-
-class MetadataField(Body):
-    """One attribute documents may carry and questions may filter on."""
-
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$", description="Identifier, lower case.")
-    type: Literal["keyword", "keywords", "integer", "number", "year"] = Field(
-        description="keyword: one string; keywords: a list of strings; integer, number; year: a calendar year."
-    )
-    description: str = Field(default="", max_length=500, description="What the field means.")
-    operators: list[Literal["any_of", "none_of", "gte", "lte"]] = Field(
-        default_factory=list, description="Allowed filter operators; empty means all the type supports."
-    )
-    aliases: list[str] = Field(
-        default_factory=list, description="Words that name the field in questions, e.g. 'by' for authors."
-    )
-    values: list[str] = Field(
-        default_factory=list,
-        description="Known values. In responses, also every value documents carry (keyword fields).",
-    )
-
-
-class MetadataSchema(Body):
-    """The tenant's declared metadata: what documents may carry, what questions may filter on."""
-
-    fields: list[MetadataField] = Field(default_factory=list, max_length=32)
-    updated_at: str = ""
-
-
-class Document(BaseModel):
-    document_id: str
-    filename: str
-    content_type: str
-    metadata: DocumentMetadata
-    chunk_count: int
-    size_bytes: int
-    content_hash: str
-    created_at: str
-    updated_at: str
-
-
-class TextSection(BaseModel):
-    heading_path: list[str]
-    char_start: int
-    char_end: int
-
-
-class DocumentText(BaseModel):
-    """A document's extracted text: what citation and quote offsets (`char_start`, `char_end`) point into."""
-
-    document_id: str
-    text: str = Field(description="The requested slice of the extracted text (all of it by default).")
-    char_start: int
-    char_end: int
-    total_chars: int = Field(description="Length of the whole extracted text, in Unicode code points.")
-    content_hash: str = Field(description="sha256 of the whole extracted text, as on the document's record.")
-    sections: list[TextSection] = Field(description="The document's sections, with offsets in the whole text.")
-
-
-class DocumentList(BaseModel):
-    documents: list[Document]
-    total: int
-
-
-class IngestResponse(BaseModel):
-    document_id: str
-    chunk_count: int
-    status: Literal["created", "updated", "unchanged", "duplicate", "held"] = Field(
-        description="duplicate: the same or nearly the same text is indexed already, for the same readers, as "
-        "`duplicate_of`; recorded in the audit log, not indexed twice. held: it reads like a prompt injection; kept "
-        "out of answers in quarantine until an administrator releases it (`reason` says why)."
-    )
-    duplicate_of: str | None = None
-    similarity: float | None = Field(
-        default=None, description="With duplicate: estimated Jaccard similarity (1: same)."
-    )
-    reason: str | None = Field(default=None, description="With held: why.")
-
-
-class DeleteResponse(BaseModel):
-    document_id: str
-    chunks_deleted: int
-
-
 class Problem(BaseModel):
     """Every error body: what went wrong, in words."""
 
     detail: str
-
-
-JobState = Literal["queued", "extracting", "embedding", "indexed", "unchanged", "duplicate", "quarantined", "failed"]
-
-
-class JobItem(BaseModel):
-    position: int
-    name: str = Field(description="The upload's file name.")
-    state: JobState = Field(
-        description="queued, extracting, embedding: in progress; indexed, unchanged, duplicate, quarantined, failed: "
-        "finished."
-    )
-    reason: str = Field(
-        description="Why it did not go in (quarantined, failed), or what it waits for (queued after a failure)."
-    )
-    document_id: str
-    chunk_count: int
-    duplicate_of: str = ""
-    similarity: float = 0.0
-    attempts: int
-    updated_at: str
-
-
-class Job(BaseModel):
-    job_id: str
-    status_url: str = Field(description="Where to follow the job: GET it until `done`.")
-    created_at: str
-    submitted_by: str
-    total: int
-    finished: int = Field(description="Documents in a finished state.")
-    done: bool
-    counts: dict[str, int] = Field(description="How many documents are in each state.")
-    items: list[JobItem]

@@ -6,6 +6,7 @@ from ragmesh.generator.v1 import generator_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.learning.steering import UNSTEERED, Steering
 from services.gateway.models import Citation, ContextStats, QueryRequest
 from services.gateway.query.citations import ambiguous, citations, confidence
 from services.gateway.query.compression import Compressor
@@ -85,10 +86,16 @@ class EvidenceGatherer:
         self._compressor = Compressor(settings, downstream)
 
     async def gather(
-        self, tab: Tab, request: QueryRequest, version: str = "", vector: list[float] | None = None
+        self,
+        tab: Tab,
+        request: QueryRequest,
+        version: str = "",
+        vector: list[float] | None = None,
+        steering: Steering = UNSTEERED,
     ) -> Evidence:
         """Every retrieval stage for the tab's caller on the corpus `version` ("": unknown, nothing cached);
-        optional model calls are charged to the tab. `vector`: the question's, when already embedded."""
+        optional model calls are charged to the tab. `vector`: the question's, when already embedded; `steering`:
+        the request's dials (learning/steering.py)."""
         s = self._settings
         caller = tab.caller
         evidence = Evidence(question=clean_question(request.question, s.max_question_chars))
@@ -102,7 +109,7 @@ class EvidenceGatherer:
             top_k=k, filter=to_retriever_filter(plan.filters), mode=MODES[request.mode]
         )
         found, vector = await self.retrieval.search(
-            caller, plan.text, search, timings, version, vector if plan.text == evidence.question else None
+            caller, plan.text, search, timings, version, vector if plan.text == evidence.question else None, steering
         )
         found, evidence.context.reranked = await self.retrieval.rerank(evidence.question, found, timings, fallbacks)
         relevant = [hit for hit in found if hit.dense_similarity >= s.relevance_threshold][: s.max_passages]

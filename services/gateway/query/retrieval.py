@@ -12,6 +12,7 @@ from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.learning.steering import UNSTEERED, Steering
 from services.gateway.query.caches import RetrievalCache
 from services.gateway.query.context import Passage, expand_to_sections
 from services.gateway.query.rerank import Reranker
@@ -53,9 +54,11 @@ class Retrieval:
         timings: dict[str, float],
         version: str = "",
         vector: list[float] | None = None,
+        steering: Steering = UNSTEERED,
     ) -> tuple[list[retriever_pb2.Hit], list[float]]:
         """The hits for `text` in the chunks of the caller's tenant that the caller may see, and the text's
-        query vector; from the retrieval cache when the same search ran on the same corpus `version`."""
+        query vector (as embedded: `steering` moves only what is searched with); from the retrieval cache when the
+        same search ran on the same corpus `version` (which names the steering, see Steering.versioned)."""
         search.tenant, search.text = caller.tenant, text
         search.viewer.CopyFrom(caller.viewer_message())
         key = RetrievalCache.key(version, search) if version else ""
@@ -68,7 +71,7 @@ class Retrieval:
         if vector is None:
             vector = await self.embed(text, timings)
         with timed(timings, "retrieve") as span:
-            search.dense.extend(vector)
+            search.dense.extend(steering.apply(vector))
             found = await self._downstream.retriever.Search(search, timeout=self._settings.retrieval_timeout_seconds)
             span.set_attribute("retrieval.document_ids", list(dict.fromkeys(h.chunk.document_id for h in found.hits)))
         hits = list(found.hits)

@@ -3,6 +3,7 @@ budget), with the filters the request gives or self-query reads."""
 
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.config import GatewaySettings
+from services.gateway.learning.steering import UNSTEERED, Steering
 from services.gateway.models import SearchHit, SearchRequest, SearchResponse
 from services.gateway.query.evidence import EvidenceGatherer, top_k
 from services.gateway.query.filters import to_retriever_filter
@@ -33,7 +34,9 @@ class Searcher:
         self._settings = settings
         self._evidence = evidence
 
-    async def run(self, tab: Tab, request: SearchRequest, version: str) -> SearchResponse:
+    async def run(
+        self, tab: Tab, request: SearchRequest, version: str, steering: Steering = UNSTEERED
+    ) -> SearchResponse:
         """The hits for the tab's caller on the corpus `version` (from the retrieval cache when it has them)."""
         s = self._settings
         query = clean_question(request.query, s.max_question_chars)
@@ -54,7 +57,9 @@ class Searcher:
         )
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
-        hits, _ = await self._evidence.retrieval.search(tab.caller, plan.text, search, timings, version)
+        hits, _ = await self._evidence.retrieval.search(
+            tab.caller, plan.text, search, timings, version, steering=steering
+        )
         return SearchResponse(
             filters_applied=plan.applied,
             self_query=plan.self_query_result,

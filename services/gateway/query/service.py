@@ -10,6 +10,9 @@ from services.gateway.budgets import BudgetPolicy, Budgets
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.learning.dials import Dials
+from services.gateway.learning.interactions import InteractionLog
+from services.gateway.learning.steering import UNSTEERED, Steering, steering
 from services.gateway.metrics import observe_answer
 from services.gateway.models import QueryRequest, QueryResponse, SearchRequest, SearchResponse
 from services.gateway.query.caches import AnswerCache, SemanticCache
@@ -41,8 +44,17 @@ def _event(name: str, data: object) -> dict[str, str]:
 class QueryService:
     """Answers questions for any caller; holds no per-request state."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream, ledger: UsageLedger) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        downstream: Downstream,
+        ledger: UsageLedger,
+        interactions: InteractionLog,
+        dials: Dials,
+    ) -> None:
         self.settings = settings
+        self.interactions = interactions
+        self.dials = dials
         self.downstream = downstream
         self.versions = downstream.versions
         self.evidence = EvidenceGatherer(settings, downstream)
@@ -66,6 +78,12 @@ class QueryService:
             ),
         )
         self.spending = Spending(budgets, ledger, self.generation.prices)
+
+    async def steering(self, tenant: str, weights: dict[str, float]) -> Steering:
+        """What the request's dials do to its query vector (nothing asked: no lookup at all)."""
+        if not weights:
+            return UNSTEERED
+        return steering(await self.dials.of(tenant), weights, self.settings.dial_strength)
 
     def held(self, caller: Principal, request: QueryRequest) -> QueryRequest:
         s = self.settings
@@ -110,6 +128,7 @@ class QueryService:
         with step("gateway", "answer", tenant=caller.tenant) as span:
             async with self.tab(caller, "query") as tab:
                 response = await self._answer(tab, request)
+            response = self.interactions.note(caller, "query", request.question, response, request.dials)
             described(span, request.question, response, self.settings.trace_question_text)
         observe_answer("query", response)
         return response
@@ -119,7 +138,8 @@ class QueryService:
         tenant = caller.tenant
         with step("gateway", "validate"):
             question = clean_question(request.question, self.settings.max_question_chars)
-        version = await self.versions.current(tenant)
+        steer = await self.steering(tenant, request.dials)
+        version = steer.versioned(await self.versions.current(tenant))
         prompt_version = await self.generation.prompt_version() if version and request.generate else "none"
         key = (
             AnswerCache.key(tenant, caller.viewer, version, question, request, prompt_version)
@@ -146,7 +166,7 @@ class QueryService:
                 tab.cached = True
                 update = {"cached": "semantic", "cached_question": similar[1], "usage": tab.usage}
                 return cached.model_copy(update=update)
-        evidence = await self.evidence.gather(tab, request, version, vector)
+        evidence = await self.evidence.gather(tab, request, version, vector, steer)
         if vector is not None:
             evidence.timings_ms = {**timings, **evidence.timings_ms}
         if evidence.no_context:
@@ -174,8 +194,9 @@ class QueryService:
         request = self.held(caller, request)
         tab = self.spending.tab(caller, "query")
         try:
-            version = await self.versions.current(caller.tenant)
-            evidence = await self.evidence.gather(tab, request, version)
+            steer = await self.steering(caller.tenant, request.dials)
+            version = steer.versioned(await self.versions.current(caller.tenant))
+            evidence = await self.evidence.gather(tab, request, version, steering=steer)
             reserved = (
                 await self._reserve(tab, evidence, request)
                 if request.generate and not evidence.no_context
@@ -221,6 +242,7 @@ class QueryService:
                         yield _event("token", {"text": DEGRADED_ANSWER})
                 else:
                     response = answer_response(tab.usage, evidence, final.text, final)
+            response = self.interactions.note(tab.caller, "query", request.question, response, request.dials)
             if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
                 yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
             observe_answer("query", response)
@@ -241,4 +263,7 @@ class QueryService:
         s = self.settings
         request = bound_search(request, *tier_of(caller, s.tiers, s.default_tier))
         async with self.tab(caller, "search") as tab:
-            return await self._search.run(tab, request, await self.versions.current(caller.tenant))
+            steer = await self.steering(caller.tenant, request.dials)
+            version = steer.versioned(await self.versions.current(caller.tenant))
+            found = await self._search.run(tab, request, version, steer)
+        return self.interactions.note(caller, "search", request.query, found, request.dials)

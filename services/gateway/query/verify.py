@@ -66,11 +66,13 @@ class ClaimChecker:
     async def verify(self, caller: Principal, request: VerifyRequest) -> VerifyResponse:
         query = self._service.held(caller, request.as_query())
         async with self._service.tab(caller, "verify") as tab:
-            return await self._verify(tab, query)
+            checked = await self._verify(tab, query)
+        return self._service.interactions.note(caller, "verify", request.claim, checked, request.dials)
 
     async def _verify(self, tab: Tab, query: QueryRequest) -> VerifyResponse:
-        version = await self._service.versions.current(tab.caller.tenant)
-        evidence = await self._service.evidence.gather(tab, query, version)
+        steer = await self._service.steering(tab.caller.tenant, query.dials)
+        version = steer.versioned(await self._service.versions.current(tab.caller.tenant))
+        evidence = await self._service.evidence.gather(tab, query, version, steering=steer)
         if evidence.no_context:
             return self._response(evidence, "NOT_ENOUGH_INFO", set())
         examples = [t + json.dumps(j) for t, j in EXAMPLES]

@@ -2,7 +2,7 @@
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Float, Index, Integer, LargeBinary, SmallInteger, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.records.database import UtcDateTime
@@ -76,3 +76,99 @@ class UsageRecord(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     # Exact sums: micro-dollars, as the budgets count them.
     cost_micro_usd: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Interaction(Base):
+    """One answer (query, search or verify) and what produced it: the learning loop's record (learning/)."""
+
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index("ix_interactions_tenant_at", "tenant", "at"),
+        Index("ix_interactions_tenant_review", "tenant", "needs_review", "reviewed_at"),
+    )
+
+    # The answer_id the response carried.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    tenant: Mapped[str] = mapped_column(String(128))
+    # A keyed hash of the asker (learning/interactions.py pseudonym), never the name.
+    user: Mapped[str] = mapped_column(String(64))
+    route: Mapped[str] = mapped_column(String(16))
+    # Null for tenants that keep only the hash.
+    question: Mapped[str | None] = mapped_column(Text, nullable=True)
+    question_hash: Mapped[str] = mapped_column(String(64))
+    filters: Mapped[dict] = mapped_column(JSON)
+    # [{index, document_id, chunk_index, score, cited}], numbered as the response numbered them.
+    passages: Mapped[list] = mapped_column(JSON)
+    answer: Mapped[str] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    no_context: Mapped[bool] = mapped_column(Boolean)
+    is_confused: Mapped[bool] = mapped_column(Boolean)
+    degraded: Mapped[bool] = mapped_column(Boolean)
+    # "", "exact" or "semantic": served from a cache.
+    cached: Mapped[str] = mapped_column(String(16))
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_version: Mapped[str] = mapped_column(String(64))
+    variant: Mapped[str] = mapped_column(String(64))
+    steering: Mapped[dict] = mapped_column(JSON)
+    timings_ms: Mapped[dict] = mapped_column(JSON)
+    cost_micro_usd: Mapped[int] = mapped_column(BigInteger)
+    # In the review queue (low confidence, confused, negative feedback, or labelled), and when it was labelled.
+    needs_review: Mapped[bool] = mapped_column(Boolean)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class Feedback(Base):
+    """What an asker (or an administrator) said of an answer."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_answer_id", "answer_id"), Index("ix_feedback_tenant_at", "tenant", "at"))
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    answer_id: Mapped[str] = mapped_column(String(40))
+    tenant: Mapped[str] = mapped_column(String(128))
+    user: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # 1 up, -1 down, null none.
+    thumb: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    rating: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)
+    comment: Mapped[str] = mapped_column(Text)
+    # Citation numbers judged relevant and not.
+    relevant: Mapped[list] = mapped_column(JSON)
+    not_relevant: Mapped[list] = mapped_column(JSON)
+
+
+class Label(Base):
+    """A reviewer's verified label of an answer: what training learns from."""
+
+    __tablename__ = "labels"
+    __table_args__ = (Index("ix_labels_tenant_at", "tenant", "at"),)
+
+    answer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    tenant: Mapped[str] = mapped_column(String(128))
+    reviewer: Mapped[str] = mapped_column(String(300))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    correct: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    # [{document_id, chunk_index}] that answer the question.
+    relevant: Mapped[list] = mapped_column(JSON)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class DialRecord(Base):
+    """A tenant's dial: a unit direction in the embedding space, learned from contrastive pairs."""
+
+    __tablename__ = "dials"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revision: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str] = mapped_column(String(200))
+    dimension: Mapped[int] = mapped_column(Integer)
+    # float32, `dimension` of them.
+    vector: Mapped[bytes] = mapped_column(LargeBinary)
+    pairs: Mapped[int] = mapped_column(Integer)
+    held_out_pairs: Mapped[int] = mapped_column(Integer)
+    held_out_accuracy: Mapped[float] = mapped_column(Float)
+    description: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(300))

@@ -1,0 +1,121 @@
+"""Every answer (query, stream, search, verify) gets an answer id and one row in the interactions table: who asked
+(a pseudonym), the question (or only its hash, as the tenant chooses), the filters, the passages retrieved and cited
+with their scores, the answer and its confidence flags, the model, prompt version, variant and steering that
+produced it, the timings and the cost. Rows are written after the response leaves (records/batched.py)."""
+
+import hashlib
+import hmac
+import uuid
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from prometheus_client import Counter
+from pydantic import SecretStr
+from sqlalchemy import insert, select
+
+from services.gateway.identity import Principal
+from services.gateway.models import QueryResponse, SearchResponse, VerifyResponse
+from services.gateway.records.database import Database
+from services.gateway.records.models import Interaction
+from services.records.batched import BatchedWrites
+
+UNWRITTEN = Counter("ragmesh_gateway_interactions_failed_total", "Answers the interaction log could not record.")
+Answered = QueryResponse | SearchResponse | VerifyResponse
+R = TypeVar("R", QueryResponse, SearchResponse, VerifyResponse)
+
+
+def new_answer_id() -> str:
+    return f"ans_{uuid.uuid4().hex}"
+
+
+def pseudonym(caller: Principal, secret: SecretStr | None) -> str:
+    """Who asked, as the records keep it: a keyed hash of tenant and user (or key), never the name itself."""
+    who = f"{caller.tenant}\0{caller.user or caller.spender or 'tenant'}".encode()
+    key = secret.get_secret_value().encode() if secret else b"ragmesh-interactions"
+    return hmac.new(key, who, hashlib.sha256).hexdigest()[:32]
+
+
+def question_hash(tenant: str, question: str) -> str:
+    return hashlib.sha256(f"{tenant}\0{' '.join(question.lower().split())}".encode()).hexdigest()
+
+
+def _passages(response: Answered) -> list[dict[str, object]]:
+    """The passages the answer was given (or the hits a search returned), numbered as the response numbers them."""
+    if isinstance(response, SearchResponse):
+        return [
+            {"index": n, "document_id": h.document_id, "chunk_index": h.chunk_index, "score": h.score, "cited": False}
+            for n, h in enumerate(response.hits, start=1)
+        ]
+    return [
+        {
+            "index": c.index,
+            "document_id": c.document_id,
+            "chunk_index": c.chunk_index,
+            "score": c.score,
+            "cited": c.cited,
+        }
+        for c in response.citations
+    ]
+
+
+class InteractionLog:
+    """Records answers; finds one again for feedback and review."""
+
+    def __init__(
+        self, database: Database, secret: SecretStr | None, hashed_tenants: list[str], review_below: float
+    ) -> None:
+        self._db = database
+        self._secret = secret
+        self._hashed = set(hashed_tenants)
+        self._review_below = review_below
+        self._writes = BatchedWrites(self._insert, "interaction log", UNWRITTEN)
+
+    def note(self, caller: Principal, route: str, question: str, response: R, dials: dict[str, float]) -> R:
+        """The response with a fresh answer id (a cached answer gets its own), its row queued for writing."""
+        response = response.model_copy(update={"answer_id": new_answer_id()})
+        tenant = caller.tenant
+        confidence = None if isinstance(response, SearchResponse) else response.confidence
+        confused = getattr(response, "is_confused", False)
+        answer = getattr(response, "answer", "") or getattr(response, "verdict", "") or ""
+        self._writes.add(
+            {
+                "id": response.answer_id,
+                "at": datetime.now(UTC),
+                "tenant": tenant,
+                "user": pseudonym(caller, self._secret),
+                "route": route,
+                "question": None if tenant in self._hashed else question,
+                "question_hash": question_hash(tenant, question),
+                "filters": response.filters_applied,
+                "passages": _passages(response),
+                "answer": answer,
+                "confidence": confidence,
+                "no_context": getattr(response, "no_context", False),
+                "is_confused": confused,
+                "degraded": getattr(response, "degraded", False),
+                "cached": {True: "exact", "semantic": "semantic"}.get(getattr(response, "cached", False), ""),
+                "model": getattr(response, "model", ""),
+                "prompt_version": getattr(response, "prompt_version", ""),
+                "variant": "",
+                "steering": {"dials": {name: weight for name, weight in sorted(dials.items()) if weight}},
+                "timings_ms": response.timings_ms,
+                "cost_micro_usd": round(response.usage.cost_usd * 1_000_000),
+                "needs_review": confused or (confidence is not None and confidence < self._review_below),
+            }
+        )
+        return response
+
+    async def _insert(self, rows: list[dict[str, object]]) -> None:
+        async with self._db.session() as session:
+            await session.execute(insert(Interaction), rows)
+
+    async def flush(self) -> None:
+        await self._writes.flush()
+
+    async def find(self, tenant: str, answer_id: str) -> Interaction | None:
+        """The tenant's answer with this id (rows still queued are written first)."""
+        await self.flush()
+        async with self._db.session() as session:
+            return await session.scalar(
+                select(Interaction).where(Interaction.id == answer_id, Interaction.tenant == tenant)
+            )

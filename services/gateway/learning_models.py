@@ -1,0 +1,149 @@
+"""The learning loop's bodies: feedback on an answer, the review queue, reviewers' labels, and dials."""
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+from services.gateway.models import Body
+
+Indices = list[int]
+
+
+class FeedbackRequest(Body):
+    """What the asker thought of an answer: at least one of thumb, rating, comment or passage judgements."""
+
+    thumb: Literal["up", "down"] | None = Field(default=None, description="Thumbs up or down.")
+    rating: int | None = Field(default=None, ge=1, le=5, description="Or a rating, 1 (bad) to 5 (good).")
+    comment: str = Field(default="", max_length=2000)
+    relevant: Indices = Field(
+        default_factory=list,
+        max_length=100,
+        description="Citation numbers ([n]; for a search, hit positions from 1) "
+        "of passages that answered the question.",
+    )
+    not_relevant: Indices = Field(default_factory=list, max_length=100, description="Those that did not.")
+
+    @model_validator(mode="after")
+    def _says_something(self) -> "FeedbackRequest":
+        if (
+            self.thumb is None
+            and self.rating is None
+            and not self.comment.strip()
+            and not self.relevant + self.not_relevant
+        ):
+            raise ValueError("give a thumb, a rating, a comment or passages judged relevant or not")
+        if both := sorted(set(self.relevant) & set(self.not_relevant)):
+            raise ValueError(f"passages {both} are marked both relevant and not relevant")
+        return self
+
+    @property
+    def negative(self) -> bool:
+        """A thumbs-down or a rating of 2 or less: the answer goes to the review queue."""
+        return self.thumb == "down" or (self.rating is not None and self.rating <= 2)
+
+
+class FeedbackRecord(BaseModel):
+    id: int
+    answer_id: str
+    at: str
+    thumb: Literal["up", "down"] | None
+    rating: int | None
+    comment: str
+    relevant: Indices
+    not_relevant: Indices
+
+
+class PassageRef(Body):
+    """A passage by document and chunk."""
+
+    document_id: str = Field(min_length=1, max_length=200)
+    chunk_index: int = Field(ge=0)
+
+
+class ReviewPassage(BaseModel):
+    index: int = Field(description="Its citation number in the answer (hit position for a search).")
+    document_id: str
+    chunk_index: int
+    score: float
+    cited: bool
+
+
+class LabelRequest(Body):
+    """A reviewer's verdict on an answer: whether it was right and which passages answer the question."""
+
+    correct: bool | None = Field(default=None, description="Whether the answer was right (null: not judged).")
+    relevant: Indices = Field(
+        default_factory=list, max_length=100, description="Citation numbers of relevant passages."
+    )
+    missing: list[PassageRef] = Field(
+        default_factory=list, max_length=100, description="Relevant passages the answer did not retrieve."
+    )
+    note: str = Field(default="", max_length=2000)
+
+    @model_validator(mode="after")
+    def _says_something(self) -> "LabelRequest":
+        if self.correct is None and not self.relevant and not self.missing:
+            raise ValueError("say whether the answer was correct or which passages are relevant")
+        return self
+
+
+class LabelRecord(BaseModel):
+    answer_id: str
+    reviewer: str
+    at: str
+    correct: bool | None
+    relevant: list[PassageRef] = Field(description="The relevant passages: a verified label that training uses.")
+    note: str
+
+
+class ReviewItem(BaseModel):
+    answer_id: str
+    at: str
+    route: str
+    question: str | None = Field(description="Null when the tenant keeps only questions' hashes.")
+    answer: str
+    confidence: float | None
+    no_context: bool
+    is_confused: bool
+    degraded: bool
+    model: str
+    prompt_version: str
+    reasons: list[Literal["low_confidence", "confused", "negative_feedback"]]
+    passages: list[ReviewPassage]
+    feedback: list[FeedbackRecord]
+    label: LabelRecord | None
+
+
+class ReviewList(BaseModel):
+    items: list[ReviewItem]
+    total: int
+
+
+class DialPair(Body):
+    """Two texts: the one the dial's positive side should rank higher, and the one it should rank lower."""
+
+    positive: str = Field(min_length=1, max_length=4000)
+    negative: str = Field(min_length=1, max_length=4000)
+
+
+class LearnDialRequest(Body):
+    """Contrastive pairs to learn a dial from: a few dozen are enough."""
+
+    pairs: list[DialPair] = Field(min_length=4, max_length=2000)
+    description: str = Field(default="", max_length=500, description="What turning the dial up does.")
+
+
+class DialInfo(BaseModel):
+    name: str
+    revision: str = Field(description="Changes whenever the dial is learned again.")
+    description: str
+    pairs: int
+    held_out_pairs: int = Field(description="Pairs measured by 5-fold cross-validation (0 under 10 pairs).")
+    held_out_accuracy: float = Field(description="Share of held-out pairs the dial orders the right way.")
+    model: str = Field(description="The embedding model the dial was learned in.")
+    created_at: str
+    created_by: str
+
+
+class DialList(BaseModel):
+    dials: list[DialInfo]
