@@ -26,6 +26,7 @@ from services.gateway.errors import (
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.feedback import FeedbackBook
 from services.gateway.learning.interactions import InteractionLog
+from services.gateway.learning.preferences import UserPreferences
 from services.gateway.learning.reviews import Reviews
 from services.gateway.query.caches import Caches
 from services.gateway.query.service import QueryService
@@ -41,6 +42,7 @@ from services.gateway.routes import (
     jobs,
     metadata,
     metrics,
+    preferences,
     quarantine,
     query,
     reviews,
@@ -78,8 +80,17 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.dials = Dials(
             database, downstream.embedder, settings.retrieval_timeout_seconds, settings.dial_cache_seconds
         )
-        app.state.service = QueryService(settings, downstream, app.state.ledger, interactions, app.state.dials)
-        app.state.feedback = FeedbackBook(database, interactions, settings.interaction_secret)
+        app.state.preferences = UserPreferences(
+            database,
+            downstream.embedder,
+            settings.retrieval_timeout_seconds,
+            settings.dial_cache_seconds,
+            settings.user_vector_least_judged,
+        )
+        app.state.service = QueryService(
+            settings, downstream, app.state.ledger, interactions, app.state.dials, app.state.preferences
+        )
+        app.state.feedback = FeedbackBook(database, interactions, app.state.preferences, settings.interaction_secret)
         app.state.reviews = Reviews(database, interactions, settings.review_confidence_below)
         app.state.keys = KeyStore(database)
         app.state.audit = AuditLog(database)
@@ -143,6 +154,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(query.router)
     app.include_router(metadata.router)
     app.include_router(feedback.router)
+    app.include_router(preferences.router)
     app.include_router(admin.router)
     app.include_router(reviews.router)
     app.include_router(dials.router)

@@ -179,6 +179,11 @@ class GatewaySettings(ServiceSettings):
     # long a replica holds a tenant's dials in memory (one changed on another replica is seen within that).
     dial_strength: float = Field(default=0.5, gt=0, le=4)
     dial_cache_seconds: float = 5.0
+    # Per-user vectors (learning/preferences.py): the weight of a user's own vector on their query vectors (0: off;
+    # bounded, so that it leans retrieval and never replaces the question), and how many passages they must have
+    # judged before it applies.
+    user_vector_weight: float = Field(default=0.2, ge=0, le=1)
+    user_vector_least_judged: int = Field(default=3, ge=1)
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
 

@@ -18,6 +18,7 @@ from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.feedback import FeedbackBook
+from services.gateway.learning.preferences import UserPreferences
 from services.gateway.learning.reviews import Reviews
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import RateLimiter
@@ -69,6 +70,10 @@ async def get_dials(request: Request) -> Dials:
     return request.app.state.dials
 
 
+async def get_preferences(request: Request) -> UserPreferences:
+    return request.app.state.preferences
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClientsDep = Annotated[Downstream, Depends(get_downstream)]
 ServiceDep = Annotated[QueryService, Depends(get_service)]
@@ -79,6 +84,7 @@ LedgerDep = Annotated[UsageLedger, Depends(get_ledger)]
 FeedbackDep = Annotated[FeedbackBook, Depends(get_feedback)]
 ReviewsDep = Annotated[Reviews, Depends(get_reviews)]
 DialsDep = Annotated[Dials, Depends(get_dials)]
+PreferencesDep = Annotated[UserPreferences, Depends(get_preferences)]
 
 
 async def authenticate(

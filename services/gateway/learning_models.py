@@ -147,3 +147,13 @@ class DialInfo(BaseModel):
 
 class DialList(BaseModel):
     dials: list[DialInfo]
+
+
+class Preferences(BaseModel):
+    """What your own feedback taught the suite about you."""
+
+    liked: int = Field(description="Passages you judged relevant (or cited under a thumbs-up).")
+    disliked: int = Field(description="Passages you judged not relevant (or cited under a thumbs-down).")
+    applied: bool = Field(description="Whether your questions are moved towards what you liked.")
+    needed: int = Field(description="Judgements needed before they are.")
+    updated_at: str | None

@@ -105,6 +105,9 @@ class QueryRequest(Body):
         default=None, ge=50, le=32_000, description="Context budget in the generator's tokens (default 1,000)."
     )
     dials: DialWeights = Field(default_factory=dict)
+    personalize: bool = Field(
+        default=True, description="Move retrieval towards what your own feedback liked (see /v1/me/preferences)."
+    )
 
 
 class SearchRequest(Body):
@@ -123,6 +126,7 @@ class SearchRequest(Body):
     mmr_lambda: float | None = Field(default=None, ge=0, le=1, description="MMR: 1 relevance only, lower more diverse.")
     candidates: int | None = Field(default=None, ge=1, le=1000, description="Candidates per list before fusion.")
     dials: DialWeights = Field(default_factory=dict)
+    personalize: bool = Field(default=True, description="As in /v1/query.")
 
 
 class SearchHit(BaseModel):

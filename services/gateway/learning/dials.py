@@ -9,14 +9,13 @@ from datetime import UTC, datetime
 import numpy as np
 from sqlalchemy import delete, select
 
-from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
+from ragmesh.embedder.v1 import embedder_pb2_grpc
 from services.gateway.learning.steering import Dial, direction, held_out_accuracy
+from services.gateway.learning.vectors import embed_passages
 from services.gateway.learning_models import DialInfo, LearnDialRequest
 from services.gateway.records.database import Database
 from services.gateway.records.models import DialRecord
 from services.runtime.errors import NotFound
-
-BATCH = 64
 
 
 def _info(row: DialRecord) -> DialInfo:
@@ -45,21 +44,11 @@ class Dials:
         self._keep = keep_seconds
         self._held: dict[str, tuple[float, dict[str, Dial]]] = {}
 
-    async def _embed(self, texts: list[str]) -> tuple[np.ndarray, str]:
-        rows, model = [], ""
-        for start in range(0, len(texts), BATCH):
-            reply = await self._embedder.Embed(
-                embedder_pb2.EmbedRequest(texts=texts[start : start + BATCH], kind=embedder_pb2.INPUT_KIND_DOCUMENT),
-                timeout=self._timeout,
-            )
-            rows += [list(vector.values) for vector in reply.vectors]
-            model = reply.model
-        return np.asarray(rows, dtype=np.float32), model
-
     async def learn(self, tenant: str, name: str, request: LearnDialRequest, actor: str) -> DialInfo:
         """Learn (or re-learn) the dial `name` from the request's pairs; its accuracy is measured on held-out pairs
         (5-fold) before the whole set is used."""
-        vectors, model = await self._embed([text for pair in request.pairs for text in (pair.positive, pair.negative)])
+        texts = [text for pair in request.pairs for text in (pair.positive, pair.negative)]
+        vectors, model = await embed_passages(self._embedder, texts, self._timeout)
         positives, negatives = vectors[0::2], vectors[1::2]
         learned = direction(positives, negatives)
         held_out, accuracy = held_out_accuracy(positives, negatives)

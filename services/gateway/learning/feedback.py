@@ -1,18 +1,22 @@
 """Feedback on an answer from the one who asked it (or an administrator of the tenant): thumbs, a rating, a comment,
 and which of its passages were relevant. Negative feedback sends the answer to the review queue."""
 
+import logging
 from datetime import UTC, datetime
 
+import grpc
 from pydantic import SecretStr
 from sqlalchemy import update
 
 from services.gateway.identity import Principal
 from services.gateway.learning.interactions import InteractionLog, pseudonym
+from services.gateway.learning.preferences import UserPreferences, judged
 from services.gateway.learning_models import FeedbackRecord, FeedbackRequest
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction
 from services.runtime.errors import InvalidArgument, NotFound
 
+log = logging.getLogger(__name__)
 THUMBS = {"up": 1, "down": -1}
 
 
@@ -41,21 +45,29 @@ def check_indices(interaction: Interaction, indices: list[int]) -> None:
 class FeedbackBook:
     """Takes feedback on the tenant's answers."""
 
-    def __init__(self, database: Database, interactions: InteractionLog, secret: SecretStr | None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        interactions: InteractionLog,
+        preferences: UserPreferences,
+        secret: SecretStr | None,
+    ) -> None:
         self._db = database
         self._interactions = interactions
+        self._preferences = preferences
         self._secret = secret
 
     async def give(self, caller: Principal, answer_id: str, request: FeedbackRequest) -> FeedbackRecord:
         interaction = await self._interactions.find(caller.tenant, answer_id)
+        giver = pseudonym(caller, self._secret)
         # Someone else's answer reads as no answer at all: ids are not a way to learn what others asked.
-        if interaction is None or not (caller.allows("admin") or interaction.user == pseudonym(caller, self._secret)):
+        if interaction is None or not (caller.allows("admin") or interaction.user == giver):
             raise NotFound(f"no answer {answer_id!r} of yours")
         check_indices(interaction, request.relevant + request.not_relevant)
         row = Feedback(
             answer_id=answer_id,
             tenant=caller.tenant,
-            user=pseudonym(caller, self._secret),
+            user=giver,
             at=datetime.now(UTC),
             thumb=THUMBS.get(request.thumb or ""),
             rating=request.rating,
@@ -68,4 +80,11 @@ class FeedbackBook:
             if request.negative:
                 await session.execute(update(Interaction).where(Interaction.id == answer_id).values(needs_review=True))
             await session.flush()
-            return feedback_record(row)
+            record = feedback_record(row)
+        if interaction.user == giver:
+            # Only the asker's own judgements shape their vector; one the embedder cannot take now is not learned.
+            try:
+                await self._preferences.learn(caller.tenant, giver, *judged(interaction, request))
+            except grpc.aio.AioRpcError as exc:
+                log.warning("feedback %d kept but not learned from (%s)", record.id, exc.code().name)
+        return record

@@ -14,6 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import insert, select
 
 from services.gateway.identity import Principal
+from services.gateway.learning.steering import Steering
 from services.gateway.models import QueryResponse, SearchResponse, VerifyResponse
 from services.gateway.records.database import Database
 from services.gateway.records.models import Interaction
@@ -40,22 +41,14 @@ def question_hash(tenant: str, question: str) -> str:
 
 
 def _passages(response: Answered) -> list[dict[str, object]]:
-    """The passages the answer was given (or the hits a search returned), numbered as the response numbers them."""
+    """The passages the answer was given (or the hits a search returned), numbered as the response numbers them,
+    with their text as shown: what feedback and labels judge, and what training and per-user vectors learn from."""
     if isinstance(response, SearchResponse):
-        return [
-            {"index": n, "document_id": h.document_id, "chunk_index": h.chunk_index, "score": h.score, "cited": False}
-            for n, h in enumerate(response.hits, start=1)
-        ]
-    return [
-        {
-            "index": c.index,
-            "document_id": c.document_id,
-            "chunk_index": c.chunk_index,
-            "score": c.score,
-            "cited": c.cited,
-        }
-        for c in response.citations
-    ]
+        shown = [(n, h.document_id, h.chunk_index, h.score, False, h.text) for n, h in enumerate(response.hits, 1)]
+    else:
+        shown = [(c.index, c.document_id, c.chunk_index, c.score, c.cited, c.text) for c in response.citations]
+    keys = ("index", "document_id", "chunk_index", "score", "cited", "text")
+    return [dict(zip(keys, passage, strict=True)) for passage in shown]
 
 
 class InteractionLog:
@@ -70,7 +63,7 @@ class InteractionLog:
         self._review_below = review_below
         self._writes = BatchedWrites(self._insert, "interaction log", UNWRITTEN)
 
-    def note(self, caller: Principal, route: str, question: str, response: R, dials: dict[str, float]) -> R:
+    def note(self, caller: Principal, route: str, question: str, response: R, steering: Steering) -> R:
         """The response with a fresh answer id (a cached answer gets its own), its row queued for writing."""
         response = response.model_copy(update={"answer_id": new_answer_id()})
         tenant = caller.tenant
@@ -97,7 +90,7 @@ class InteractionLog:
                 "model": getattr(response, "model", ""),
                 "prompt_version": getattr(response, "prompt_version", ""),
                 "variant": "",
-                "steering": {"dials": {name: weight for name, weight in sorted(dials.items()) if weight}},
+                "steering": steering.record(),
                 "timings_ms": response.timings_ms,
                 "cost_micro_usd": round(response.usage.cost_usd * 1_000_000),
                 "needs_review": confused or (confidence is not None and confidence < self._review_below),

@@ -54,6 +54,12 @@ class Steering:
     offset: np.ndarray | None = field(default=None, repr=False)
     fingerprint: str = ""
     weights: dict[str, float] = field(default_factory=dict)
+    # The weight of the asker's own vector (learning/preferences.py), 0 when none was applied.
+    personal: float = 0.0
+
+    def record(self) -> dict[str, object]:
+        """What the interaction log keeps of it."""
+        return {"dials": self.weights, "personal": self.personal}
 
     def apply(self, vector: list[float]) -> list[float]:
         if self.offset is None:
@@ -69,14 +75,26 @@ class Steering:
 UNSTEERED = Steering()
 
 
-def steering(dials: dict[str, Dial], weights: dict[str, float], strength: float) -> Steering:
-    """The steering for `weights` over the tenant's `dials`; an unknown dial is a 422 naming the known ones."""
+def steering(
+    dials: dict[str, Dial],
+    weights: dict[str, float],
+    strength: float,
+    personal: tuple[np.ndarray, str] | None = None,
+    personal_weight: float = 0.0,
+) -> Steering:
+    """The steering for `weights` over the tenant's `dials`, plus the asker's own unit vector (and its identity for
+    the caches) at `personal_weight`; an unknown dial is a 422 naming the known ones."""
     if unknown := sorted(set(weights) - set(dials)):
         known = ", ".join(sorted(dials)) or "none"
         raise InvalidArgument(f"unknown dial(s) {unknown}; this tenant's dials: {known}")
     turned = {name: weight for name, weight in sorted(weights.items()) if weight != 0}
-    if not turned:
+    mine = personal is not None and personal_weight > 0
+    if not turned and not mine:
         return UNSTEERED
-    offset = strength * sum(weight * dials[name].vector for name, weight in turned.items())
+    offset = strength * sum((weight * dials[name].vector for name, weight in turned.items()), np.float32(0))
     identity = ";".join(f"{name}@{dials[name].revision}={weight:.4f}" for name, weight in turned.items())
-    return Steering(offset, hashlib.sha256(identity.encode()).hexdigest()[:16], turned)
+    if mine:
+        offset = offset + personal_weight * personal[0]
+        identity += f";me@{personal[1]}={personal_weight:.4f}"
+    fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    return Steering(np.asarray(offset, dtype=np.float32), fingerprint, turned, personal_weight if mine else 0.0)

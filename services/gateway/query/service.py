@@ -11,7 +11,8 @@ from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
 from services.gateway.learning.dials import Dials
-from services.gateway.learning.interactions import InteractionLog
+from services.gateway.learning.interactions import InteractionLog, pseudonym
+from services.gateway.learning.preferences import UserPreferences
 from services.gateway.learning.steering import UNSTEERED, Steering, steering
 from services.gateway.metrics import observe_answer
 from services.gateway.models import QueryRequest, QueryResponse, SearchRequest, SearchResponse
@@ -51,10 +52,12 @@ class QueryService:
         ledger: UsageLedger,
         interactions: InteractionLog,
         dials: Dials,
+        preferences: UserPreferences,
     ) -> None:
         self.settings = settings
         self.interactions = interactions
         self.dials = dials
+        self.preferences = preferences
         self.downstream = downstream
         self.versions = downstream.versions
         self.evidence = EvidenceGatherer(settings, downstream)
@@ -79,11 +82,19 @@ class QueryService:
         )
         self.spending = Spending(budgets, ledger, self.generation.prices)
 
-    async def steering(self, tenant: str, weights: dict[str, float]) -> Steering:
-        """What the request's dials do to its query vector (nothing asked: no lookup at all)."""
-        if not weights:
+    async def steering(self, caller: Principal, weights: dict[str, float], personalize: bool) -> Steering:
+        """What the request's dials and the caller's own vector do to its query vector (no dial asked: no lookup
+        of dials; personalization off: none of the caller's vector)."""
+        s = self.settings
+        mine = None
+        if personalize and s.user_vector_weight > 0:
+            user = pseudonym(caller, s.interaction_secret)
+            if found := await self.preferences.vector(caller.tenant, user):
+                mine = (found[0], f"{user}@{found[1]}")
+        if not weights and mine is None:
             return UNSTEERED
-        return steering(await self.dials.of(tenant), weights, self.settings.dial_strength)
+        dials = await self.dials.of(caller.tenant) if weights else {}
+        return steering(dials, weights, s.dial_strength, mine, s.user_vector_weight)
 
     def held(self, caller: Principal, request: QueryRequest) -> QueryRequest:
         s = self.settings
@@ -127,18 +138,18 @@ class QueryService:
         request = self.held(caller, request)
         with step("gateway", "answer", tenant=caller.tenant) as span:
             async with self.tab(caller, "query") as tab:
-                response = await self._answer(tab, request)
-            response = self.interactions.note(caller, "query", request.question, response, request.dials)
+                steer = await self.steering(caller, request.dials, request.personalize)
+                response = await self._answer(tab, request, steer)
+            response = self.interactions.note(caller, "query", request.question, response, steer)
             described(span, request.question, response, self.settings.trace_question_text)
         observe_answer("query", response)
         return response
 
-    async def _answer(self, tab: Tab, request: QueryRequest) -> QueryResponse:
+    async def _answer(self, tab: Tab, request: QueryRequest, steer: Steering) -> QueryResponse:
         caller = tab.caller
         tenant = caller.tenant
         with step("gateway", "validate"):
             question = clean_question(request.question, self.settings.max_question_chars)
-        steer = await self.steering(tenant, request.dials)
         version = steer.versioned(await self.versions.current(tenant))
         prompt_version = await self.generation.prompt_version() if version and request.generate else "none"
         key = (
@@ -194,7 +205,7 @@ class QueryService:
         request = self.held(caller, request)
         tab = self.spending.tab(caller, "query")
         try:
-            steer = await self.steering(caller.tenant, request.dials)
+            steer = await self.steering(caller, request.dials, request.personalize)
             version = steer.versioned(await self.versions.current(caller.tenant))
             evidence = await self.evidence.gather(tab, request, version, steering=steer)
             reserved = (
@@ -206,10 +217,16 @@ class QueryService:
             if tab.usage.model_calls:
                 await self.spending.close(tab)
             raise
-        return self._stream(tab, evidence, request, *reserved)
+        return self._stream(tab, evidence, request, steer, *reserved)
 
     async def _stream(
-        self, tab: Tab, evidence: Evidence, request: QueryRequest, charge: Charge | None, max_tokens: int
+        self,
+        tab: Tab,
+        evidence: Evidence,
+        request: QueryRequest,
+        steer: Steering,
+        charge: Charge | None,
+        max_tokens: int,
     ) -> AsyncIterator[dict]:
         """Server-sent events: `token` events with text, then `citations`, then `done` with the whole response.
         A stream that fails midway says so in an `error` event (never ends silently). The answer is settled and the
@@ -242,7 +259,7 @@ class QueryService:
                         yield _event("token", {"text": DEGRADED_ANSWER})
                 else:
                     response = answer_response(tab.usage, evidence, final.text, final)
-            response = self.interactions.note(tab.caller, "query", request.question, response, request.dials)
+            response = self.interactions.note(tab.caller, "query", request.question, response, steer)
             if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
                 yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
             observe_answer("query", response)
@@ -263,7 +280,7 @@ class QueryService:
         s = self.settings
         request = bound_search(request, *tier_of(caller, s.tiers, s.default_tier))
         async with self.tab(caller, "search") as tab:
-            steer = await self.steering(caller.tenant, request.dials)
+            steer = await self.steering(caller, request.dials, request.personalize)
             version = steer.versioned(await self.versions.current(caller.tenant))
             found = await self._search.run(tab, request, version, steer)
-        return self.interactions.note(caller, "search", request.query, found, request.dials)
+        return self.interactions.note(caller, "search", request.query, found, steer)

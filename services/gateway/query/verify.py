@@ -8,6 +8,7 @@ import grpc
 
 from ragmesh.generator.v1 import generator_pb2
 from services.gateway.identity import Principal
+from services.gateway.learning.steering import Steering
 from services.gateway.models import QueryRequest, VerifyRequest, VerifyResponse
 from services.gateway.query.evidence import Evidence
 from services.gateway.query.service import QueryService
@@ -66,11 +67,11 @@ class ClaimChecker:
     async def verify(self, caller: Principal, request: VerifyRequest) -> VerifyResponse:
         query = self._service.held(caller, request.as_query())
         async with self._service.tab(caller, "verify") as tab:
-            checked = await self._verify(tab, query)
-        return self._service.interactions.note(caller, "verify", request.claim, checked, request.dials)
+            steer = await self._service.steering(caller, request.dials, personalize=False)
+            checked = await self._verify(tab, query, steer)
+        return self._service.interactions.note(caller, "verify", request.claim, checked, steer)
 
-    async def _verify(self, tab: Tab, query: QueryRequest) -> VerifyResponse:
-        steer = await self._service.steering(tab.caller.tenant, query.dials)
+    async def _verify(self, tab: Tab, query: QueryRequest, steer: Steering) -> VerifyResponse:
         version = steer.versioned(await self._service.versions.current(tab.caller.tenant))
         evidence = await self._service.evidence.gather(tab, query, version, steering=steer)
         if evidence.no_context:

@@ -172,3 +172,21 @@ class DialRecord(Base):
     description: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(300))
+
+
+class UserVector(Base):
+    """What one user's feedback taught: the sums of the vectors of passages they liked and disliked (so that each
+    judgement updates it in place). Never read for anyone else."""
+
+    __tablename__ = "user_vectors"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # The pseudonym, as in interactions.
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    liked_sum: Mapped[bytes] = mapped_column(LargeBinary)
+    disliked_sum: Mapped[bytes] = mapped_column(LargeBinary)
+    liked: Mapped[int] = mapped_column(Integer)
+    disliked: Mapped[int] = mapped_column(Integer)
+    # Grows with every update: caches tell revisions apart.
+    revision: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -1,6 +1,7 @@
-"""Dials, end to end: a tenant learns a dial from contrastive pairs (texts unrelated to its documents), and requests
-that turn it move retrieval towards its positive or negative side; weight 0 changes nothing; unknown dials and
-out-of-range weights are 422; caches never mix steered and unsteered results."""
+"""Learned steering, end to end. Dials: a tenant learns a dial from contrastive pairs (texts unrelated to its
+documents), and requests that turn it move retrieval towards its positive or negative side; weight 0 changes nothing;
+unknown dials and out-of-range weights are 422; caches never mix steered and unsteered results. Per-user vectors: a
+user's own feedback leans their retrieval towards what they liked, never anyone else's, and they can reset it."""
 
 import pytest
 
@@ -120,3 +121,48 @@ async def test_a_deleted_dial_is_refused_and_other_tenants_never_see_one(dialled
     assert (await api.delete("/v1/admin/dials/brief", headers=ADMIN)).status_code == 404
     gone = await api.post("/v1/search", headers=ADMIN, json={**QUERY, "dials": {"brief": 1}})
     assert gone.status_code == 422 and "unknown dial" in gone.text
+
+
+async def _user(api, name: str) -> dict[str, str]:
+    created = await api.post("/v1/admin/keys", headers=ADMIN, json={"name": name, "scopes": ["query"], "user": name})
+    assert created.status_code == 201, created.text
+    return {"X-API-Key": created.json()["key"]}
+
+
+async def test_a_users_own_feedback_leans_their_retrieval_and_no_one_elses(dialled):
+    api = dialled
+    alice, bob = await _user(api, "alice"), await _user(api, "bob")
+    plain = await _search(api, personalize=False)
+    first = (await api.post("/v1/search", headers=alice, json=QUERY)).json()
+    assert _winter_rank(first) == _winter_rank(plain)  # nothing learned yet
+    liked = [n for n, hit in enumerate(first["hits"], start=1) if hit["document_id"] in WINTER]
+    disliked = [n for n, hit in enumerate(first["hits"], start=1) if hit["document_id"] in SUMMER]
+    given = await api.post(
+        f"/v1/answers/{first['answer_id']}/feedback",
+        headers=alice,
+        json={"relevant": liked, "not_relevant": disliked},
+    )
+    assert given.status_code == 201, given.text
+    mine = (await api.get("/v1/me/preferences", headers=alice)).json()
+    assert mine["liked"] == 3 and mine["disliked"] == 3 and mine["applied"] is True
+
+    leaning = (await api.post("/v1/search", headers=alice, json=QUERY)).json()
+    assert _winter_rank(leaning) < _winter_rank(plain), (leaning["hits"], plain["hits"])
+    off = (await api.post("/v1/search", headers=alice, json={**QUERY, "personalize": False})).json()
+    assert _winter_rank(off) == _winter_rank(plain)
+    # Never shared: bob's searches and bob's preferences are his own.
+    assert _winter_rank((await api.post("/v1/search", headers=bob, json=QUERY)).json()) == _winter_rank(plain)
+    assert (await api.get("/v1/me/preferences", headers=bob)).json()["applied"] is False
+    # An admin's feedback on alice's answer is kept for reviewers but does not shape alice's vector.
+    await api.post(f"/v1/answers/{first['answer_id']}/feedback", headers=ADMIN, json={"relevant": disliked})
+    assert (await api.get("/v1/me/preferences", headers=alice)).json()["liked"] == 3
+
+    assert (await api.delete("/v1/me/preferences", headers=alice)).status_code == 204
+    assert (await api.get("/v1/me/preferences", headers=alice)).json() == {
+        "liked": 0,
+        "disliked": 0,
+        "applied": False,
+        "needed": 3,
+        "updated_at": None,
+    }
+    assert _winter_rank((await api.post("/v1/search", headers=alice, json=QUERY)).json()) == _winter_rank(plain)
