@@ -7,6 +7,7 @@ pull of D towards 0, stopped when the validation split stops improving. Ranking 
 query's norm, so training scores dot products. Written with numpy (Adam by hand, a dozen lines) rather than pulling
 PyTorch into the gateway for one 384x384 matrix."""
 
+import random
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,7 +61,7 @@ def train(
     *,
     epochs: int = 60,
     batch_size: int = 64,
-    learning_rate: float = 2e-3,
+    learning_rate: float = 5e-4,
     temperature: float = 0.05,
     l2: float = 1e-3,
     patience: int = 5,
@@ -94,6 +95,21 @@ def train(
                 break
     matrix = (np.eye(dimension) + best).astype(np.float32)
     return Trained(matrix, ran, best_loss, identity_loss)
+
+
+def split_labels(relevant: dict[str, set[str]], seed: int = 0) -> tuple[list[str], list[str], list[str]]:
+    """80/10/10 of the labelled questions into (train, validation, test). Validation takes only questions none of
+    whose relevant passages is among the training questions' (when there are such): early stopping then picks the
+    adapter that does best on passages it never saw, instead of one that memorized which passages are popular."""
+    questions = sorted(relevant)
+    random.Random(seed).shuffle(questions)
+    cut = int(len(questions) * 0.8)
+    learned, rest = questions[:cut], questions[cut:]
+    seen = {passage for question in learned for passage in relevant[question]}
+    unseen = [question for question in rest if not relevant[question] & seen]
+    validation = (unseen or rest)[: max(1, len(rest) // 2)]
+    test = [question for question in rest if question not in validation]
+    return learned, validation, test
 
 
 def adapt(matrix: np.ndarray | None, vector: list[float]) -> list[float]:
