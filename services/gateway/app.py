@@ -23,16 +23,19 @@ from services.gateway.errors import (
     service_error_handler,
     validation_error_handler,
 )
+from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.feedback import FeedbackBook
 from services.gateway.learning.interactions import InteractionLog
 from services.gateway.learning.preferences import UserPreferences
+from services.gateway.learning.retraining import Retraining
 from services.gateway.learning.reviews import Reviews
 from services.gateway.query.caches import Caches
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
 from services.gateway.records.database import Database
 from services.gateway.routes import (
+    adapters,
     admin,
     caches,
     dials,
@@ -87,8 +90,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.dial_cache_seconds,
             settings.user_vector_least_judged,
         )
+        app.state.adapters = Adapters(database, settings.dial_cache_seconds)
+        app.state.retraining = Retraining(
+            database, downstream, settings.retrain_least_labels, settings.retrieval_timeout_seconds
+        )
         app.state.service = QueryService(
-            settings, downstream, app.state.ledger, interactions, app.state.dials, app.state.preferences
+            settings,
+            downstream,
+            app.state.ledger,
+            interactions,
+            app.state.dials,
+            app.state.preferences,
+            app.state.adapters,
         )
         app.state.feedback = FeedbackBook(database, interactions, app.state.preferences, settings.interaction_secret)
         app.state.reviews = Reviews(database, interactions, settings.review_confidence_below)
@@ -158,6 +171,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(admin.router)
     app.include_router(reviews.router)
     app.include_router(dials.router)
+    app.include_router(adapters.router)
     app.include_router(quarantine.router)
     app.include_router(usage.router)
     app.include_router(caches.router)

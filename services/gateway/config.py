@@ -184,6 +184,8 @@ class GatewaySettings(ServiceSettings):
     # judged before it applies.
     user_vector_weight: float = Field(default=0.2, ge=0, le=1)
     user_vector_least_judged: int = Field(default=3, ge=1)
+    # Query-side adapters (learning/retraining.py): the labelled answers a training needs.
+    retrain_least_labels: int = Field(default=500, ge=1)
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
 

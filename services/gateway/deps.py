@@ -16,9 +16,11 @@ from services.gateway.auth.keys import KeyStore
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.feedback import FeedbackBook
 from services.gateway.learning.preferences import UserPreferences
+from services.gateway.learning.retraining import Retraining
 from services.gateway.learning.reviews import Reviews
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import RateLimiter
@@ -74,6 +76,14 @@ async def get_preferences(request: Request) -> UserPreferences:
     return request.app.state.preferences
 
 
+async def get_adapters(request: Request) -> Adapters:
+    return request.app.state.adapters
+
+
+async def get_retraining(request: Request) -> Retraining:
+    return request.app.state.retraining
+
+
 SettingsDep = Annotated[GatewaySettings, Depends(get_settings)]
 ClientsDep = Annotated[Downstream, Depends(get_downstream)]
 ServiceDep = Annotated[QueryService, Depends(get_service)]
@@ -85,6 +95,8 @@ FeedbackDep = Annotated[FeedbackBook, Depends(get_feedback)]
 ReviewsDep = Annotated[Reviews, Depends(get_reviews)]
 DialsDep = Annotated[Dials, Depends(get_dials)]
 PreferencesDep = Annotated[UserPreferences, Depends(get_preferences)]
+AdapterRegistryDep = Annotated[Adapters, Depends(get_adapters)]
+RetrainingDep = Annotated[Retraining, Depends(get_retraining)]
 
 
 async def authenticate(

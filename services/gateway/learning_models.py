@@ -157,3 +157,30 @@ class Preferences(BaseModel):
     applied: bool = Field(description="Whether your questions are moved towards what you liked.")
     needed: int = Field(description="Judgements needed before they are.")
     updated_at: str | None
+
+
+class AdapterInfo(BaseModel):
+    """A version of the tenant's query-side adapter."""
+
+    version: int
+    status: Literal["training", "failed", "rejected", "ready", "canary", "serving", "retired"]
+    progress: str
+    model: str
+    splits: dict[str, int] = Field(description="Labelled answers per split (train, validation, test).")
+    snapshot: str = Field(description="Digest of the labels it learned from.")
+    scores: dict[str, dict[str, float]] = Field(description="Per evaluation set: nDCG@10 served and candidate.")
+    reasons: list[str] = Field(description="Why the gate aborted, when it did.")
+    share: float
+    created_at: str
+    created_by: str
+    served_at: str | None
+
+
+class AdapterList(BaseModel):
+    adapters: list[AdapterInfo]
+
+
+class ServeRequest(Body):
+    """Serve a version: to everyone (share 1), or to a sticky share of users as a canary."""
+
+    share: float = Field(default=1.0, gt=0, le=1)

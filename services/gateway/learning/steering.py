@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from services.gateway.learning.adapter import adapt
 from services.runtime.errors import InvalidArgument
 
 
@@ -56,12 +57,17 @@ class Steering:
     weights: dict[str, float] = field(default_factory=dict)
     # The weight of the asker's own vector (learning/preferences.py), 0 when none was applied.
     personal: float = 0.0
+    # The query-side adapter served to the asker (learning/adapter.py), applied first, and its version.
+    matrix: np.ndarray | None = field(default=None, repr=False)
+    adapter: int = 0
 
     def record(self) -> dict[str, object]:
         """What the interaction log keeps of it."""
-        return {"dials": self.weights, "personal": self.personal}
+        return {"dials": self.weights, "personal": self.personal, "adapter": self.adapter}
 
     def apply(self, vector: list[float]) -> list[float]:
+        if self.matrix is not None:
+            vector = adapt(self.matrix, vector)
         if self.offset is None:
             return vector
         moved = np.asarray(vector, dtype=np.float32) + self.offset
@@ -81,6 +87,7 @@ def steering(
     strength: float,
     personal: tuple[np.ndarray, str] | None = None,
     personal_weight: float = 0.0,
+    adapter: tuple[int, np.ndarray] | None = None,
 ) -> Steering:
     """The steering for `weights` over the tenant's `dials`, plus the asker's own unit vector (and its identity for
     the caches) at `personal_weight`; an unknown dial is a 422 naming the known ones."""
@@ -89,12 +96,16 @@ def steering(
         raise InvalidArgument(f"unknown dial(s) {unknown}; this tenant's dials: {known}")
     turned = {name: weight for name, weight in sorted(weights.items()) if weight != 0}
     mine = personal is not None and personal_weight > 0
-    if not turned and not mine:
+    if not turned and not mine and adapter is None:
         return UNSTEERED
     offset = strength * sum((weight * dials[name].vector for name, weight in turned.items()), np.float32(0))
     identity = ";".join(f"{name}@{dials[name].revision}={weight:.4f}" for name, weight in turned.items())
     if mine:
         offset = offset + personal_weight * personal[0]
         identity += f";me@{personal[1]}={personal_weight:.4f}"
+    if adapter is not None:
+        identity += f";adapter@{adapter[0]}"
     fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:16]
-    return Steering(np.asarray(offset, dtype=np.float32), fingerprint, turned, personal_weight if mine else 0.0)
+    moved = np.asarray(offset, dtype=np.float32) if turned or mine else None
+    version, matrix = adapter if adapter is not None else (0, None)
+    return Steering(moved, fingerprint, turned, personal_weight if mine else 0.0, matrix, version)

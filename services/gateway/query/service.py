@@ -10,6 +10,7 @@ from services.gateway.budgets import BudgetPolicy, Budgets
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
+from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences
@@ -53,11 +54,13 @@ class QueryService:
         interactions: InteractionLog,
         dials: Dials,
         preferences: UserPreferences,
+        adapters: Adapters,
     ) -> None:
         self.settings = settings
         self.interactions = interactions
         self.dials = dials
         self.preferences = preferences
+        self.adapters = adapters
         self.downstream = downstream
         self.versions = downstream.versions
         self.evidence = EvidenceGatherer(settings, downstream)
@@ -87,14 +90,15 @@ class QueryService:
         of dials; personalization off: none of the caller's vector)."""
         s = self.settings
         mine = None
-        if personalize and s.user_vector_weight > 0:
-            user = pseudonym(caller, s.interaction_secret)
-            if found := await self.preferences.vector(caller.tenant, user):
-                mine = (found[0], f"{user}@{found[1]}")
-        if not weights and mine is None:
+        user = pseudonym(caller, s.interaction_secret)
+        found = await self.preferences.vector(caller.tenant, user) if personalize and s.user_vector_weight > 0 else None
+        if found:
+            mine = (found[0], f"{user}@{found[1]}")
+        adapter = await self.adapters.served_to(caller.tenant, user)
+        if not weights and mine is None and adapter is None:
             return UNSTEERED
         dials = await self.dials.of(caller.tenant) if weights else {}
-        return steering(dials, weights, s.dial_strength, mine, s.user_vector_weight)
+        return steering(dials, weights, s.dial_strength, mine, s.user_vector_weight, adapter)
 
     def held(self, caller: Principal, request: QueryRequest) -> QueryRequest:
         s = self.settings

@@ -190,3 +190,31 @@ class UserVector(Base):
     # Grows with every update: caches tell revisions apart.
     revision: Mapped[int] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AdapterRecord(Base):
+    """A version of a tenant's query-side adapter (learning/adapter.py): what it learned from, how it did at the
+    gate, and whether it is served (to everyone, or to a canary share of users)."""
+
+    __tablename__ = "adapters"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # training, failed, rejected (the gate aborted), ready, canary, serving, retired.
+    status: Mapped[str] = mapped_column(String(16))
+    progress: Mapped[str] = mapped_column(String(200))
+    # float32 dimension x dimension; empty until trained.
+    matrix: Mapped[bytes] = mapped_column(LargeBinary)
+    dimension: Mapped[int] = mapped_column(Integer)
+    model: Mapped[str] = mapped_column(String(200))
+    # The data snapshot: the labelled answers each split took (answer ids), and its digest.
+    splits: Mapped[dict] = mapped_column(JSON)
+    snapshot: Mapped[str] = mapped_column(String(64))
+    # Gate: per evaluation set, nDCG@10 served and candidate; the reasons it aborted, if it did.
+    scores: Mapped[dict] = mapped_column(JSON)
+    reasons: Mapped[list] = mapped_column(JSON)
+    # The share of users a canary is served to (sticky per user).
+    share: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(300))
+    served_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

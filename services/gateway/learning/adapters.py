@@ -1,0 +1,147 @@
+"""The tenant's adapter versions: listed, served to everyone or to a sticky canary share of users, rolled back; and
+the matrix each user's questions go through, held in each replica's memory for `keep_seconds` (a change made on this
+replica is seen at once)."""
+
+import hashlib
+import logging
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+
+from services.gateway.learning_models import AdapterInfo
+from services.gateway.records.database import Database
+from services.gateway.records.models import AdapterRecord
+from services.runtime.errors import FailedPrecondition, NotFound
+
+log = logging.getLogger(__name__)
+SERVED = ("serving", "canary")
+
+
+def adapter_info(row: AdapterRecord) -> AdapterInfo:
+    return AdapterInfo(
+        version=row.version,
+        status=row.status,
+        progress=row.progress,
+        model=row.model,
+        splits={name: len(ids) for name, ids in row.splits.items()},
+        snapshot=row.snapshot,
+        scores=row.scores,
+        reasons=list(row.reasons),
+        share=row.share,
+        created_at=row.created_at.isoformat(),
+        created_by=row.created_by,
+        served_at=row.served_at.isoformat() if row.served_at else None,
+    )
+
+
+def bucket(user: str) -> float:
+    """Where a user falls in [0, 1): the same for every request, so a canary user stays one."""
+    return int(hashlib.sha256(user.encode()).hexdigest()[:8], 16) / 2**32
+
+
+class Adapters:
+    """The registry of versions and what each user is served."""
+
+    def __init__(self, database: Database, keep_seconds: float) -> None:
+        self._db = database
+        self._keep = keep_seconds
+        self._held: dict[str, tuple[float, list[tuple[int, float, np.ndarray]]]] = {}
+
+    async def listed(self, tenant: str) -> list[AdapterInfo]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(AdapterRecord).where(AdapterRecord.tenant == tenant).order_by(AdapterRecord.version.desc())
+            )
+            return [adapter_info(row) for row in rows]
+
+    async def get(self, tenant: str, version: int) -> AdapterInfo:
+        async with self._db.session() as session:
+            row = await session.get(AdapterRecord, (tenant, version))
+        if row is None:
+            raise NotFound(f"no adapter version {version} in this tenant")
+        return adapter_info(row)
+
+    async def serve(self, tenant: str, version: int, share: float) -> AdapterInfo:
+        """Serve a version that passed the gate: to everyone (the one served before retires) or, with share < 1,
+        to that share of users as a canary beside it (a previous canary retires)."""
+        async with self._db.session() as session:
+            rows = {
+                row.version: row
+                for row in await session.scalars(
+                    select(AdapterRecord).where(AdapterRecord.tenant == tenant).with_for_update()
+                )
+            }
+            chosen = rows.get(version)
+            if chosen is None:
+                raise NotFound(f"no adapter version {version} in this tenant")
+            if chosen.status not in ("ready", "canary", "serving", "retired"):
+                raise FailedPrecondition(
+                    f"version {version} is {chosen.status}: only a version the gate passed is served"
+                )
+            replaced = "serving" if share >= 1 else "canary"
+            for row in rows.values():
+                if row.status == replaced and row.version != version:
+                    row.status = "retired"
+            chosen.status, chosen.share, chosen.served_at = replaced, min(share, 1.0), datetime.now(UTC)
+            info = adapter_info(chosen)
+        self._held.pop(tenant, None)
+        return info
+
+    async def rollback(self, tenant: str) -> list[AdapterInfo]:
+        """Stop the canary if there is one; else put back the version served before the current one (or none)."""
+        async with self._db.session() as session:
+            rows = list(
+                await session.scalars(
+                    select(AdapterRecord)
+                    .where(AdapterRecord.tenant == tenant)
+                    .order_by(AdapterRecord.served_at.desc())
+                    .with_for_update()
+                )
+            )
+            canary = [row for row in rows if row.status == "canary"]
+            serving = [row for row in rows if row.status == "serving"]
+            if canary:
+                changed = canary
+                for row in canary:
+                    row.status = "retired"
+            elif serving:
+                changed = serving
+                serving[0].status = "retired"
+                earlier = [row for row in rows if row.status == "retired" and row.served_at and row is not serving[0]]
+                earlier = [row for row in earlier if row.share >= 1 and row.served_at < serving[0].served_at]
+                if earlier:
+                    earlier[0].status, earlier[0].served_at = "serving", datetime.now(UTC)
+                    changed = [serving[0], earlier[0]]
+            else:
+                raise FailedPrecondition("nothing is served: there is nothing to roll back")
+            infos = [adapter_info(row) for row in changed]
+        self._held.pop(tenant, None)
+        return infos
+
+    async def served_to(self, tenant: str, user: str) -> tuple[int, np.ndarray] | None:
+        """The version (and matrix) this user's questions go through, or None: the embedder's vectors as they are."""
+        held = self._held.get(tenant)
+        if held is None or time.monotonic() - held[0] >= self._keep:
+            try:
+                async with self._db.session() as session:
+                    rows = await session.scalars(
+                        select(AdapterRecord).where(AdapterRecord.tenant == tenant, AdapterRecord.status.in_(SERVED))
+                    )
+                    served = [
+                        (row.version, row.share, np.frombuffer(row.matrix, np.float32).reshape(row.dimension, -1))
+                        for row in rows
+                    ]
+            except (OperationalError, SQLAlchemyTimeoutError) as exc:
+                # Without the records database a question goes through the embedder's vectors alone, not a 503.
+                log.warning("served adapters unavailable (%s); answering without one", type(exc).__name__)
+                return None
+            held = (time.monotonic(), sorted(served, key=lambda entry: entry[1]))
+            self._held[tenant] = held
+        for version, share, matrix in held[1]:
+            if share >= 1 or bucket(user) < share:
+                return version, matrix
+        return None

@@ -1,0 +1,125 @@
+"""The learning loop end to end on the real suite: answers are logged, reviewers label them, an adapter is trained
+from the labels and passes the gate, is served to a canary share of users (sticky), then to everyone; a poisoned
+batch of labels trains a version the gate rejects on the previous version's test split (kept as it was labelled);
+rollback takes the served version back out."""
+
+import asyncio
+
+import pytest
+from sqlalchemy import select
+
+from services.gateway.records.database import Database
+from services.gateway.records.models import Interaction
+from tests.servers import gateway
+
+ADMIN = {"X-API-Key": "key-loop"}
+BIRDS = [
+    "Albatross", "Bittern", "Curlew", "Dunlin", "Egret", "Fulmar", "Gannet", "Heron", "Ibis", "Jacana",
+    "Kestrel", "Lapwing", "Merlin", "Nightjar", "Osprey", "Plover", "Quail", "Redshank", "Shearwater", "Tern",
+    "Upupa", "Vireo", "Wryneck", "Xenops", "Yellowhammer", "Zitting", "Avocet", "Bunting", "Crake", "Dipper",
+]  # fmt: skip
+
+
+def _document(n: int, bird: str) -> str:
+    return f"The {bird} lighthouse stands on the {bird} rocks and was first lit in {1800 + n * 3}."
+
+
+def _question(bird: str) -> str:
+    return f"In which year was the {bird} lighthouse first lit?"
+
+
+@pytest.fixture(scope="module")
+async def loop(suite):
+    settings = suite.gateway_settings(
+        api_keys={"key-loop": "loop", "key-loop-empty": "loop-empty"}, rate_limits={}, retrain_least_labels=20
+    )
+    async with gateway(settings) as api:
+        for n, bird in enumerate(BIRDS):
+            uploaded = await api.post(
+                "/v1/documents",
+                headers=ADMIN,
+                data={"document_id": f"light-{n}"},
+                files={"file": (f"{bird}.txt", _document(n, bird).encode(), "text/plain")},
+            )
+            assert uploaded.status_code == 201, uploaded.text
+        database = Database(settings.database)
+        yield api, database
+        await database.close()
+
+
+async def _label_all(api, answers: dict[int, dict], relevant_document) -> None:
+    for n, answer in answers.items():
+        wanted = relevant_document(n)
+        index = next(i for i, hit in enumerate(answer["hits"], start=1) if hit["document_id"] == wanted)
+        labelled = await api.post(
+            f"/v1/admin/reviews/{answer['answer_id']}/label", headers=ADMIN, json={"correct": True, "relevant": [index]}
+        )
+        assert labelled.status_code == 200, labelled.text
+
+
+async def _trained(api) -> dict:
+    started = await api.post("/v1/admin/adapters", headers=ADMIN)
+    assert started.status_code == 202, started.text
+    version = started.json()["version"]
+    for _ in range(600):
+        current = (await api.get(f"/v1/admin/adapters/{version}", headers=ADMIN)).json()
+        if current["status"] != "training":
+            return current
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"version {version} still training: {current}")
+
+
+async def _user(api, name: str) -> dict[str, str]:
+    created = await api.post("/v1/admin/keys", headers=ADMIN, json={"name": name, "scopes": ["query"], "user": name})
+    return {"X-API-Key": created.json()["key"]}
+
+
+async def test_labels_train_a_gated_adapter_served_to_a_canary_then_everyone_and_rolled_back(loop):
+    api, database = loop
+    assert (await api.post("/v1/admin/adapters", headers={"X-API-Key": "key-loop-empty"})).status_code == 409
+
+    answers = {}
+    for n, bird in enumerate(BIRDS):
+        reply = await api.post("/v1/search", headers=ADMIN, json={"query": _question(bird), "top_k": 30})
+        answers[n] = reply.json()
+    await _label_all(api, answers, lambda n: f"light-{n}")
+
+    first = await _trained(api)
+    assert first["status"] == "ready", first
+    assert first["splits"] == {"train": 24, "validation": 3, "test": 3} and set(first["scores"]) == {"test split"}
+    assert first["scores"]["test split"]["candidate"] >= 0.98 * first["scores"]["test split"]["served"]
+
+    # A canary: half of the users (by a hash of who they are), the same ones on every request.
+    canary = await api.post(f"/v1/admin/adapters/{first['version']}/serve", headers=ADMIN, json={"share": 0.5})
+    assert canary.status_code == 200 and canary.json()["status"] == "canary"
+    users = [await _user(api, f"reader-{i}") for i in range(8)]
+    served = {}
+    for user in users:
+        ids = [(await api.post("/v1/search", headers=user, json={"query": _question("Tern")})).json()["answer_id"]]
+        ids += [(await api.post("/v1/search", headers=user, json={"query": _question("Ibis")})).json()["answer_id"]]
+        await api.get("/v1/admin/reviews", headers=ADMIN)  # the records are written
+        async with database.session() as session:
+            rows = await session.scalars(select(Interaction).where(Interaction.id.in_(ids)))
+            served[user["X-API-Key"]] = {row.steering["adapter"] for row in rows}
+    assert all(len(versions) == 1 for versions in served.values())  # sticky
+    assert {next(iter(v)) for v in served.values()} == {0, first["version"]}
+
+    everyone = await api.post(f"/v1/admin/adapters/{first['version']}/serve", headers=ADMIN, json={"share": 1})
+    assert everyone.json()["status"] == "serving"
+
+    # A poisoned batch: every answer relabelled as answered by the first lighthouse.
+    await _label_all(api, answers, lambda n: "light-0")
+    poisoned = await _trained(api)
+    assert poisoned["status"] == "rejected", poisoned
+    assert any(reason.startswith("previous test split") for reason in poisoned["reasons"]), poisoned
+    refused = await api.post(f"/v1/admin/adapters/{poisoned['version']}/serve", headers=ADMIN, json={})
+    assert refused.status_code == 409 and "rejected" in refused.text
+
+    rolled = await api.post("/v1/admin/adapters/rollback", headers=ADMIN)
+    assert rolled.status_code == 200 and rolled.json()["adapters"][0]["status"] == "retired"
+    listed = (await api.get("/v1/admin/adapters", headers=ADMIN)).json()["adapters"]
+    assert [(a["version"], a["status"]) for a in listed] == [
+        (poisoned["version"], "rejected"),
+        (first["version"], "retired"),
+    ]
+    assert (await api.post("/v1/admin/adapters/rollback", headers=ADMIN)).status_code == 409
