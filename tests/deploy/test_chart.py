@@ -366,6 +366,14 @@ def test_the_budget_alert_webhook_url_comes_from_a_secret_when_one_is_named():
     }
 
 
+def test_the_key_of_askers_pseudonyms_comes_from_a_secret_when_one_is_named():
+    for secret, expected in (("", False), ("ragmesh-learning", True)):
+        objects = render(load_values([], {"learning": {"interactionSecret": secret}}))
+        gateway = next(d for d in _of(objects, "Deployment").values() if _component(d) == "gateway")
+        files = _secret_files(gateway["spec"]["template"]["spec"])
+        assert ("ragmesh_gateway_interaction_secret" in files) is expected
+
+
 def test_every_process_drains_for_the_grace_its_pod_is_given(rendered):
     """The chart gives each pod a termination grace; the process drains for that, less preStop and a margin."""
     _, _, objects = rendered

@@ -94,6 +94,16 @@
   value: {{ $root.Values.caches.semanticThreshold | quote }}
 - name: RAGMESH_GATEWAY_CORPUS_VERSION_SECONDS
   value: {{ $root.Values.caches.corpusVersionSeconds | quote }}
+- name: RAGMESH_GATEWAY_INTERACTION_HASHED_TENANTS
+  value: {{ $root.Values.learning.hashedTenants | toJson | quote }}
+- name: RAGMESH_GATEWAY_REVIEW_CONFIDENCE_BELOW
+  value: {{ $root.Values.learning.reviewConfidenceBelow | quote }}
+- name: RAGMESH_GATEWAY_DIAL_STRENGTH
+  value: {{ $root.Values.learning.dialStrength | quote }}
+- name: RAGMESH_GATEWAY_USER_VECTOR_WEIGHT
+  value: {{ $root.Values.learning.userVectorWeight | quote }}
+- name: RAGMESH_GATEWAY_RETRAIN_LEAST_LABELS
+  value: {{ $root.Values.learning.retrainLeastLabels | quote }}
 - name: RAGMESH_GATEWAY_MAX_IN_FLIGHT_REQUESTS
   value: {{ $root.Values.resilience.maxInFlightRequests | quote }}
 - name: RAGMESH_GATEWAY_REDIS_TIMEOUT_SECONDS
@@ -287,6 +297,13 @@
     items:
       - key: {{ $root.Values.auth.jwt.hs256SecretKey }}
         path: ragmesh_gateway_jwt_hs256_secret
+{{- end }}
+{{- with $root.Values.learning.interactionSecret }}
+- secret:
+    name: {{ . }}
+    items:
+      - key: secret
+        path: ragmesh_gateway_interaction_secret
 {{- end }}
 {{- if not $root.Values.redis.deploy }}
 - secret:
