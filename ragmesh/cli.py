@@ -11,7 +11,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from ragmesh.calls import KeyOption, UrlOption, call, console, fail_on_error
-from ragmesh.reviews import feedback, reviews_app
+from ragmesh.reviews import export, feedback, reviews_app
 from ragmesh.suite import DEV_KEY, SuitePlan
 from ragmesh.suite import up as run_suite
 
@@ -20,6 +20,7 @@ keys_app = typer.Typer(help="API keys of your tenant (needs an admin key): creat
 app.add_typer(keys_app, name="keys")
 app.add_typer(reviews_app, name="reviews")
 app.command()(feedback)
+app.command()(export)
 
 _TYPES = {
     ".md": "text/markdown",

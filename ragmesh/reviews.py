@@ -1,10 +1,14 @@
-"""`ragmesh feedback` on an answer, and `ragmesh reviews` (list, label): the review queue from a terminal."""
+"""`ragmesh feedback` on an answer, `ragmesh reviews` (list, label): the review queue from a terminal, and
+`ragmesh export`: a dataset snapshot of answers, feedback and labels."""
 
+import hashlib
+from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 
-from ragmesh.calls import KeyOption, UrlOption, call, console
+from ragmesh.calls import KeyOption, UrlOption, call, console, fail_on_error
 from ragmesh.suite import DEV_KEY
 
 reviews_app = typer.Typer(
@@ -95,3 +99,43 @@ def reviews_label(
     console.print(
         f"labelled {label['answer_id']}: {len(label['relevant'])} relevant passages, correct {label['correct']}"
     )
+
+
+def export(
+    to: Annotated[Path, typer.Option(help="The folder the snapshot goes to.")] = Path("."),
+    since: Annotated[str, typer.Option(help="Start (ISO 8601 with a zone); default: today 00:00 UTC.")] = "",
+    until: Annotated[str, typer.Option(help="End, exclusive (ISO 8601 with a zone); default: now.")] = "",
+    labelled_only: Annotated[bool, typer.Option(help="Only answers a reviewer labelled.")] = False,
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+) -> None:
+    """Store a dataset snapshot: the answers of a window with their feedback and labels, as JSON lines, in a file
+    named by the window's end and the content's digest (the same window twice gives the same file)."""
+    params: dict[str, object] = {"labelled_only": labelled_only}
+    params |= {"since": since} if since else {}
+    params |= {"until": until} if until else {}
+    digest, count = hashlib.sha256(), 0
+    to.mkdir(parents=True, exist_ok=True)
+    partial = to / ".interactions.partial"
+    try:
+        with (
+            httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=300) as client,
+            client.stream("GET", "/v1/admin/interactions/export", params=params) as reply,
+        ):
+            if reply.status_code != 200:
+                reply.read()
+                fail_on_error(reply)
+            with partial.open("wb") as out:
+                for line in reply.iter_lines():
+                    data = (line + "\n").encode()
+                    digest.update(data)
+                    out.write(data)
+                    count += 1
+            end = reply.headers["X-Ragmesh-Snapshot-Until"]
+    except httpx.HTTPError as exc:
+        console.print(f"[red]cannot reach {url}: {exc}[/red]")
+        raise typer.Exit(1) from exc
+    stamp = end.replace(":", "").replace("-", "").split(".")[0].split("+")[0]
+    final = to / f"interactions-{stamp}-{digest.hexdigest()[:12]}.jsonl"
+    partial.replace(final)
+    console.print(f"{count} answers -> {final} (sha256 {digest.hexdigest()})")

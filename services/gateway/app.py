@@ -42,6 +42,7 @@ from services.gateway.routes import (
     documents,
     feedback,
     health,
+    interactions,
     jobs,
     metadata,
     metrics,
@@ -172,6 +173,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(dials.router)
     app.include_router(adapters.router)
+    app.include_router(interactions.router)
     app.include_router(quarantine.router)
     app.include_router(usage.router)
     app.include_router(caches.router)

@@ -2,12 +2,16 @@
 answer id and a record of what produced it; the asker gives feedback; low-confidence, confused and disliked answers
 wait in the review queue, where a reviewer's label makes a verified example."""
 
+import asyncio
+import json
 import re
 
 import httpx
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner
 
+from ragmesh import cli
 from services.gateway.records.database import Database
 from services.gateway.records.models import Interaction
 from tests.servers import gateway, streamed_answer
@@ -156,3 +160,47 @@ async def test_the_review_queue_holds_weak_and_disliked_answers_until_a_reviewer
     done = (await api.get("/v1/admin/reviews", headers=ADMIN, params={"status": "labelled"})).json()
     entry = next(i for i in done["items"] if i["answer_id"] == disliked["answer_id"])
     assert entry["label"]["correct"] is False and entry["label"]["reviewer"]
+
+
+async def test_a_snapshot_exports_answers_with_their_feedback_and_labels_and_the_cli_stores_it(learning, tmp_path):
+    api, _, alice, _ = learning
+    answer = (await api.post("/v1/query", headers=alice, json={"question": "Heron ticket price?"})).json()
+    await api.post(f"/v1/answers/{answer['answer_id']}/feedback", headers=alice, json={"thumb": "down"})
+    await api.post(f"/v1/admin/reviews/{answer['answer_id']}/label", headers=ADMIN, json={"relevant": [1]})
+
+    exported = await api.get("/v1/admin/interactions/export", headers=ADMIN)
+    assert exported.status_code == 200 and exported.headers["content-type"].startswith("application/x-ndjson")
+    rows = [json.loads(line) for line in exported.text.splitlines()]
+    assert [row["at"] for row in rows] == sorted(row["at"] for row in rows)
+    mine = next(row for row in rows if row["answer_id"] == answer["answer_id"])
+    assert mine["question"] == "Heron ticket price?" and mine["feedback"][0]["thumb"] == -1
+    assert mine["label"]["relevant"][0]["document_id"] == answer["citations"][0]["document_id"]
+    labelled = await api.get("/v1/admin/interactions/export", headers=ADMIN, params={"labelled_only": True})
+    assert answer["answer_id"] in labelled.text and len(labelled.text.splitlines()) < len(rows)
+    # Another tenant's admin sees none of these.
+    assert answer["answer_id"] not in (await api.get("/v1/admin/interactions/export", headers=HASHED_ADMIN)).text
+    bad = await api.get(
+        "/v1/admin/interactions/export",
+        headers=ADMIN,
+        params={"since": "2026-01-02T00:00:00Z", "until": "2026-01-01T00:00:00Z"},
+    )
+    assert bad.status_code == 422 and "since must be before until" in bad.text
+
+    until = exported.headers["X-Ragmesh-Snapshot-Until"]
+    arguments = [
+        "export",
+        "--to",
+        str(tmp_path),
+        "--until",
+        until,
+        "--url",
+        str(api.base_url),
+        "--api-key",
+        ADMIN["X-API-Key"],
+    ]
+    for _ in range(2):  # the same window twice: the same file
+        result = await asyncio.to_thread(CliRunner().invoke, cli.app, arguments)
+        assert result.exit_code == 0, result.output
+    (stored,) = tmp_path.glob("interactions-*.jsonl")
+    assert re.fullmatch(r"interactions-\d{8}T\d{6}-[0-9a-f]{12}\.jsonl", stored.name)
+    assert stored.read_text() == exported.text

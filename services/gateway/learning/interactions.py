@@ -6,6 +6,7 @@ produced it, the timings and the cost. Rows are written after the response leave
 import hashlib
 import hmac
 import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 from sqlalchemy import insert, select
 
 from services.gateway.identity import Principal
+from services.gateway.learning.snapshots import snapshot
 from services.gateway.learning.steering import Steering
 from services.gateway.models import QueryResponse, SearchResponse, VerifyResponse
 from services.gateway.records.database import Database
@@ -104,6 +106,14 @@ class InteractionLog:
 
     async def flush(self) -> None:
         await self._writes.flush()
+
+    async def snapshot(
+        self, tenant: str, since: datetime, until: datetime, labelled_only: bool
+    ) -> AsyncIterator[dict[str, object]]:
+        """The window's answers with their feedback and labels (learning/snapshots.py), queued ones included."""
+        await self.flush()
+        async for row in snapshot(self._db, tenant, since, until, labelled_only):
+            yield row
 
     async def find(self, tenant: str, answer_id: str) -> Interaction | None:
         """The tenant's answer with this id (rows still queued are written first)."""

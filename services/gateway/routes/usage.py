@@ -33,7 +33,8 @@ Since = Annotated[
 Until = Annotated[AwareDatetime | None, Query(description="End of the period, exclusive; default: now.")]
 
 
-def _period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+def period(since: datetime | None, until: datetime | None) -> tuple[datetime, datetime]:
+    """[since, until): default today 00:00 UTC to now; at most 366 days."""
     now = datetime.now(UTC)
     until = until or now + timedelta(seconds=1)
     since = since or now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -67,7 +68,7 @@ async def own_usage(
 ) -> UsageReport:
     """What the caller's credential used over a period (requests, model calls, tokens, cost by route), its rate
     limits with what is left of them, and today's budgets with what is left of them."""
-    start, end = _period(since, until)
+    start, end = period(since, until)
     await service.spending.flush()
     rows = await ledger.totals(start, end, by=("route",), tenants=[caller.tenant], spender=caller.spender)
     by_route = [RouteUsage(route=row.group[0], **_sums(row)) for row in rows]
@@ -120,7 +121,7 @@ async def tenants_usage(
 ) -> AdminUsageReport:
     """Use per tenant and the top spenders (dearest first) over a period. An administrator sees its own tenant;
     an operator tenant's administrator sees every tenant, or the one named."""
-    start, end = _period(since, until)
+    start, end = period(since, until)
     operator = caller.tenant in settings.operator_tenants
     if tenant not in (None, caller.tenant) and not operator:
         raise PermissionDenied("only an operator's admin credential may read another tenant's usage")
