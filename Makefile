@@ -114,7 +114,7 @@ bench: install redis-server ## Speed against same-run baselines (P1-P8), load te
 	$(BIN)/python -m bench.embedder_onnx
 
 .PHONY: eval
-eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression and claim verdicts through the real suite; reports and SUMMARY.md in eval/results/.
+eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression, claim verdicts and the learning loop (dials, per-user vectors, adapters) on SciFact; reports and SUMMARY.md in eval/results/.
 	$(BIN)/python -m eval.retrieval --split test --split train --tune
 	$(BIN)/python -m eval.parents
 	$(BIN)/python -m eval.no_context
@@ -123,6 +123,9 @@ eval: install redis-server ## Retrieval, parent sections, no-context, self-query
 	$(BIN)/python -m eval.verdicts
 	$(BIN)/python -m eval.red_team --local 40
 	$(BIN)/python -m eval.semantic_cache
+	$(BIN)/python -m eval.steering
+	$(BIN)/python -m eval.adapter
+	$(BIN)/python -m eval.learning
 	$(BIN)/python -m eval.summary
 
 .PHONY: clean

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest.extract import Extracted
+from services.runtime.passages import embedding_text
 from services.runtime.sentences import pack_vectors, sentence_spans
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -25,9 +26,8 @@ class ChunkDraft:
     char_end: int
 
     def embedding_text(self, title: str) -> str:
-        """What the embedder sees: the chunk with its title and headings, which carry much of its topic."""
-        context = " > ".join(part for part in [title, *self.heading_path] if part)
-        return f"{context}\n{self.text}" if context else self.text
+        """What the embedder sees: the chunk with its title and headings (services/runtime/passages.py)."""
+        return embedding_text(self.text, title, self.heading_path)
 
 
 def _pieces(text: str, max_chars: int) -> list[tuple[int, int]]:

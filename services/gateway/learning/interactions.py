@@ -46,10 +46,16 @@ def _passages(response: Answered) -> list[dict[str, object]]:
     """The passages the answer was given (or the hits a search returned), numbered as the response numbers them,
     with their text as shown: what feedback and labels judge, and what training and per-user vectors learn from."""
     if isinstance(response, SearchResponse):
-        shown = [(n, h.document_id, h.chunk_index, h.score, False, h.text) for n, h in enumerate(response.hits, 1)]
+        shown = [
+            (n, h.document_id, h.chunk_index, h.score, False, h.text, h.title, h.heading_path)
+            for n, h in enumerate(response.hits, 1)
+        ]
     else:
-        shown = [(c.index, c.document_id, c.chunk_index, c.score, c.cited, c.text) for c in response.citations]
-    keys = ("index", "document_id", "chunk_index", "score", "cited", "text")
+        shown = [
+            (c.index, c.document_id, c.chunk_index, c.score, c.cited, c.text, c.title, c.heading_path)
+            for c in response.citations
+        ]
+    keys = ("index", "document_id", "chunk_index", "score", "cited", "text", "title", "heading_path")
     return [dict(zip(keys, passage, strict=True)) for passage in shown]
 
 

@@ -29,6 +29,7 @@ from services.gateway.learning_models import AdapterInfo
 from services.gateway.records.database import Database
 from services.gateway.records.models import AdapterRecord, Interaction, Label
 from services.runtime.errors import FailedPrecondition
+from services.runtime.passages import embedding_text
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +49,19 @@ def labelled(interaction: Interaction, label: Label) -> Labelled | None:
     if not interaction.question or not label.relevant:
         return None
     refs = {(ref["document_id"], ref["chunk_index"]) for ref in label.relevant}
-    shown = [p for p in interaction.passages if p.get("text")]
+    # Passages as the index embedded them (title and headings above the text), so that the adapter learns to
+    # reach the vectors search compares with.
+    shown = [
+        ((p["document_id"], p["chunk_index"]), embedding_text(p["text"], p.get("title", ""), p.get("heading_path", [])))
+        for p in interaction.passages
+        if p.get("text")
+    ]
     return Labelled(
         interaction.id,
         interaction.question,
         {ref[0] for ref in refs},
-        [p["text"] for p in shown if (p["document_id"], p["chunk_index"]) in refs],
-        [p["text"] for p in shown if (p["document_id"], p["chunk_index"]) not in refs],
+        [text for ref, text in shown if ref in refs],
+        [text for ref, text in shown if ref not in refs],
     )
 
 
