@@ -91,7 +91,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.dial_cache_seconds,
             settings.user_vector_least_judged,
         )
-        app.state.adapters = Adapters(database, settings.dial_cache_seconds)
+        app.state.adapters = Adapters(
+            database, settings.dial_cache_seconds, settings.canary_least_answers, settings.canary_most_extra_negative
+        )
         app.state.retraining = Retraining(
             database, downstream, settings.retrain_least_labels, settings.retrieval_timeout_seconds
         )
@@ -104,7 +106,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.preferences,
             app.state.adapters,
         )
-        app.state.feedback = FeedbackBook(database, interactions, app.state.preferences, settings.interaction_secret)
+        app.state.feedback = FeedbackBook(
+            database, interactions, app.state.preferences, app.state.adapters, settings.interaction_secret
+        )
         app.state.reviews = Reviews(database, interactions, settings.review_confidence_below)
         app.state.keys = KeyStore(database)
         app.state.audit = AuditLog(database)

@@ -186,6 +186,10 @@ class GatewaySettings(ServiceSettings):
     user_vector_least_judged: int = Field(default=3, ge=1)
     # Query-side adapters (learning/retraining.py): the labelled answers a training needs.
     retrain_least_labels: int = Field(default=500, ge=1)
+    # A canary adapter is rolled back once, over at least canary_least_answers of its answers, the share disliked
+    # exceeds the served version's by more than canary_most_extra_negative.
+    canary_least_answers: int = Field(default=20, ge=1)
+    canary_most_extra_negative: float = Field(default=0.1, ge=0, le=1)
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
 

@@ -184,3 +184,22 @@ class ServeRequest(Body):
     """Serve a version: to everyone (share 1), or to a sticky share of users as a canary."""
 
     share: float = Field(default=1.0, gt=0, le=1)
+
+
+class VersionFigures(BaseModel):
+    """How the answers of one adapter version (0: none) fared with their askers."""
+
+    version: int
+    answers: int = 0
+    negative: int = Field(default=0, description="Answers with a thumbs-down or a rating of 1-2.")
+    positive: int = Field(default=0, description="Answers with a thumbs-up or a rating of 4-5.")
+    no_context: int = 0
+    cost_usd: float = 0.0
+
+    @property
+    def negative_rate(self) -> float:
+        return self.negative / self.answers if self.answers else 0.0
+
+
+class FiguresList(BaseModel):
+    versions: list[VersionFigures]

@@ -31,7 +31,10 @@ def _question(bird: str) -> str:
 @pytest.fixture(scope="module")
 async def loop(suite):
     settings = suite.gateway_settings(
-        api_keys={"key-loop": "loop", "key-loop-empty": "loop-empty"}, rate_limits={}, retrain_least_labels=20
+        api_keys={"key-loop": "loop", "key-loop-empty": "loop-empty"},
+        rate_limits={},
+        retrain_least_labels=20,
+        canary_least_answers=4,
     )
     async with gateway(settings) as api:
         for n, bird in enumerate(BIRDS):
@@ -123,3 +126,43 @@ async def test_labels_train_a_gated_adapter_served_to_a_canary_then_everyone_and
         (first["version"], "retired"),
     ]
     assert (await api.post("/v1/admin/adapters/rollback", headers=ADMIN)).status_code == 409
+
+
+async def test_a_canary_whose_answers_are_disliked_is_rolled_back_by_itself(loop):
+    api, database = loop
+    candidate = await _trained(api)
+    assert candidate["status"] == "ready", candidate
+    version = candidate["version"]
+    served = await api.post(f"/v1/admin/adapters/{version}/serve", headers=ADMIN, json={"share": 0.5})
+    assert served.json()["status"] == "canary"
+
+    answered = []
+    for i in range(8):
+        user = await _user(api, f"critic-{i}")
+        for bird in ("Tern", "Ibis", "Heron"):
+            answer = (await api.post("/v1/search", headers=user, json={"query": _question(bird)})).json()
+            answered.append((user, answer["answer_id"]))
+    await api.get("/v1/admin/reviews", headers=ADMIN)  # the records are written
+    async with database.session() as session:
+        by = {
+            row.id: row.adapter
+            for row in await session.scalars(select(Interaction).where(Interaction.id.in_([a for _, a in answered])))
+        }
+    canary = [(user, answer) for user, answer in answered if by[answer] == version]
+    others = [(user, answer) for user, answer in answered if by[answer] == 0]
+    assert len(canary) >= 4 and others and len(canary) + len(others) == len(answered)
+    for user, answer in others:
+        await api.post(f"/v1/answers/{answer}/feedback", headers=user, json={"thumb": "up"})
+
+    # One dislike in a dozen answers is within the margin (10 points over the others' 0%); two are not.
+    await api.post(f"/v1/answers/{canary[0][1]}/feedback", headers=canary[0][0], json={"thumb": "down"})
+    if len(canary) > 10:
+        assert (await api.get(f"/v1/admin/adapters/{version}", headers=ADMIN)).json()["status"] == "canary"
+    for user, answer in canary[1:]:
+        await api.post(f"/v1/answers/{answer}/feedback", headers=user, json={"rating": 1})
+    after = (await api.get(f"/v1/admin/adapters/{version}", headers=ADMIN)).json()
+    assert after["status"] == "retired" and after["reasons"][-1].startswith("rolled back automatically"), after
+    figures = {
+        row["version"]: row for row in (await api.get("/v1/admin/adapters/figures", headers=ADMIN)).json()["versions"]
+    }
+    assert figures[version]["negative"] == len(canary) and figures[0]["positive"] >= len(others)

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
-from services.gateway.learning_models import AdapterInfo
+from services.gateway.learning.figures import version_figures
+from services.gateway.learning_models import AdapterInfo, VersionFigures
 from services.gateway.records.database import Database
 from services.gateway.records.models import AdapterRecord
 from services.runtime.errors import FailedPrecondition, NotFound
@@ -46,9 +47,13 @@ def bucket(user: str) -> float:
 class Adapters:
     """The registry of versions and what each user is served."""
 
-    def __init__(self, database: Database, keep_seconds: float) -> None:
+    def __init__(
+        self, database: Database, keep_seconds: float, canary_least_answers: int = 20, canary_most_extra: float = 0.1
+    ) -> None:
         self._db = database
         self._keep = keep_seconds
+        self._least = canary_least_answers
+        self._extra = canary_most_extra
         self._held: dict[str, tuple[float, list[tuple[int, float, np.ndarray]]]] = {}
 
     async def listed(self, tenant: str) -> list[AdapterInfo]:
@@ -121,6 +126,44 @@ class Adapters:
             infos = [adapter_info(row) for row in changed]
         self._held.pop(tenant, None)
         return infos
+
+    async def figures(self, tenant: str) -> list[VersionFigures]:
+        """Online figures of every version that answered (and of no adapter, version 0)."""
+        async with self._db.session() as session:
+            versions = list(await session.scalars(select(AdapterRecord.version).where(AdapterRecord.tenant == tenant)))
+        return list((await version_figures(self._db, tenant, [0, *sorted(versions)])).values())
+
+    async def guard_canary(self, tenant: str) -> AdapterInfo | None:
+        """Roll the canary back when, over at least `canary_least_answers` of its answers, the share its askers
+        disliked exceeds that of the version served beside it by more than `canary_most_extra`; the version that
+        was rolled back, or None."""
+        async with self._db.session() as session:
+            rows = list(
+                await session.scalars(
+                    select(AdapterRecord).where(AdapterRecord.tenant == tenant, AdapterRecord.status.in_(SERVED))
+                )
+            )
+        canary = next((row for row in rows if row.status == "canary"), None)
+        if canary is None:
+            return None
+        base = next((row.version for row in rows if row.status == "serving"), 0)
+        figures = await version_figures(self._db, tenant, [canary.version, base])
+        mine, theirs = figures[canary.version], figures[base]
+        if mine.answers < self._least or mine.negative_rate <= theirs.negative_rate + self._extra:
+            return None
+        reason = (
+            f"rolled back automatically: {mine.negative_rate:.0%} of its {mine.answers} answers disliked, against "
+            f"{theirs.negative_rate:.0%} of {theirs.answers} for {'version ' + str(base) if base else 'no adapter'}"
+        )
+        async with self._db.session() as session:
+            row = await session.get(AdapterRecord, (tenant, canary.version))
+            if row.status != "canary":
+                return None
+            row.status, row.reasons = "retired", [*row.reasons, reason]
+            info = adapter_info(row)
+        self._held.pop(tenant, None)
+        log.warning("adapter %s v%d: %s", tenant, canary.version, reason)
+        return info
 
     async def served_to(self, tenant: str, user: str) -> tuple[int, np.ndarray] | None:
         """The version (and matrix) this user's questions go through, or None: the embedder's vectors as they are."""

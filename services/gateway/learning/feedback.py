@@ -9,6 +9,7 @@ from pydantic import SecretStr
 from sqlalchemy import update
 
 from services.gateway.identity import Principal
+from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences, judged
 from services.gateway.learning_models import FeedbackRecord, FeedbackRequest
@@ -50,11 +51,13 @@ class FeedbackBook:
         database: Database,
         interactions: InteractionLog,
         preferences: UserPreferences,
+        adapters: Adapters,
         secret: SecretStr | None,
     ) -> None:
         self._db = database
         self._interactions = interactions
         self._preferences = preferences
+        self._adapters = adapters
         self._secret = secret
 
     async def give(self, caller: Principal, answer_id: str, request: FeedbackRequest) -> FeedbackRecord:
@@ -81,6 +84,9 @@ class FeedbackBook:
                 await session.execute(update(Interaction).where(Interaction.id == answer_id).values(needs_review=True))
             await session.flush()
             record = feedback_record(row)
+        if request.negative and interaction.adapter:
+            # A canary answered this one: dislikes are what roll a canary back.
+            await self._adapters.guard_canary(caller.tenant)
         if interaction.user == giver:
             # Only the asker's own judgements shape their vector; one the embedder cannot take now is not learned.
             try:

@@ -99,6 +99,7 @@ class InteractionLog:
                 "prompt_version": getattr(response, "prompt_version", ""),
                 "variant": "",
                 "steering": steering.record(),
+                "adapter": steering.adapter,
                 "timings_ms": response.timings_ms,
                 "cost_micro_usd": round(response.usage.cost_usd * 1_000_000),
                 "needs_review": confused or (confidence is not None and confidence < self._review_below),

@@ -85,6 +85,7 @@ class Interaction(Base):
     __table_args__ = (
         Index("ix_interactions_tenant_at", "tenant", "at"),
         Index("ix_interactions_tenant_review", "tenant", "needs_review", "reviewed_at"),
+        Index("ix_interactions_tenant_adapter", "tenant", "adapter"),
     )
 
     # The answer_id the response carried.
@@ -111,6 +112,8 @@ class Interaction(Base):
     prompt_version: Mapped[str] = mapped_column(String(64))
     variant: Mapped[str] = mapped_column(String(64))
     steering: Mapped[dict] = mapped_column(JSON)
+    # The adapter version that answered (0: none), for each version's online figures.
+    adapter: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     timings_ms: Mapped[dict] = mapped_column(JSON)
     cost_micro_usd: Mapped[int] = mapped_column(BigInteger)
     # In the review queue (low confidence, confused, negative feedback, or labelled), and when it was labelled.

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from services.gateway.deps import AdapterRegistryDep, AdminCaller, RetrainingDep
-from services.gateway.learning_models import AdapterInfo, AdapterList, ServeRequest
+from services.gateway.learning_models import AdapterInfo, AdapterList, FiguresList, ServeRequest
 from services.gateway.routes import problems
 
 Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="The adapter's version.")]
@@ -24,6 +24,13 @@ async def train_adapter(caller: AdminCaller, retraining: RetrainingDep) -> Adapt
 async def list_adapters(caller: AdminCaller, adapters: AdapterRegistryDep) -> AdapterList:
     """Every version, newest first, with its gate scores and what is served."""
     return AdapterList(adapters=await adapters.listed(caller.tenant))
+
+
+@router.get("/figures", response_model=FiguresList)
+async def adapter_figures(caller: AdminCaller, adapters: AdapterRegistryDep) -> FiguresList:
+    """Per version (0: no adapter): answers, answers disliked and liked, no-context answers, cost. A canary whose
+    answers are disliked more than the served version's is rolled back automatically."""
+    return FiguresList(versions=await adapters.figures(caller.tenant))
 
 
 @router.get("/{version}", response_model=AdapterInfo, responses=problems(404))

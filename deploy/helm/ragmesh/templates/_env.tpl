@@ -104,6 +104,10 @@
   value: {{ $root.Values.learning.userVectorWeight | quote }}
 - name: RAGMESH_GATEWAY_RETRAIN_LEAST_LABELS
   value: {{ $root.Values.learning.retrainLeastLabels | quote }}
+- name: RAGMESH_GATEWAY_CANARY_LEAST_ANSWERS
+  value: {{ $root.Values.learning.canaryLeastAnswers | quote }}
+- name: RAGMESH_GATEWAY_CANARY_MOST_EXTRA_NEGATIVE
+  value: {{ $root.Values.learning.canaryMostExtraNegative | quote }}
 - name: RAGMESH_GATEWAY_MAX_IN_FLIGHT_REQUESTS
   value: {{ $root.Values.resilience.maxInFlightRequests | quote }}
 - name: RAGMESH_GATEWAY_REDIS_TIMEOUT_SECONDS
