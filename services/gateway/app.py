@@ -46,6 +46,7 @@ from services.gateway.routes import (
     jobs,
     metadata,
     metrics,
+    openai,
     preferences,
     quarantine,
     query,
@@ -178,6 +179,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(dials.router)
     app.include_router(adapters.router)
     app.include_router(interactions.router)
+    app.include_router(openai.router)
     app.include_router(quarantine.router)
     app.include_router(usage.router)
     app.include_router(caches.router)

@@ -190,6 +190,10 @@ class GatewaySettings(ServiceSettings):
     # exceeds the served version's by more than canary_most_extra_negative.
     canary_least_answers: int = Field(default=20, ge=1)
     canary_most_extra_negative: float = Field(default=0.1, ge=0, le=1)
+    # The OpenAI-compatible API's models (routes/openai.py): each a profile of /v1/query settings, by name.
+    openai_profiles: dict[str, dict[str, object]] = Field(
+        default_factory=lambda: {"ragmesh": {}, "ragmesh-retrieval": {"generate": False}}
+    )
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
 

@@ -1,0 +1,88 @@
+"""The OpenAI chat-completions shape over the query service: the model name picks a profile (QueryRequest settings),
+the last user message is the question, and the answer comes back as an assistant message that keeps its citations
+(`citations`, and everything else in `ragmesh`); streamed, as chat.completion.chunk events whose last chunk carries
+the citations before [DONE]. No HTTP here: the route in routes/openai.py hands over and sends back."""
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+from services.gateway.models import QueryRequest, QueryResponse
+from services.gateway.openai_models import (
+    AssistantMessage,
+    ChatCompletion,
+    ChatCompletionRequest,
+    Choice,
+    CompletionUsage,
+    ModelCard,
+    ModelList,
+    RagmeshExtension,
+)
+from services.runtime.errors import InvalidArgument, NotFound
+
+
+def model_list(profiles: dict[str, dict]) -> ModelList:
+    return ModelList(data=[ModelCard(id=name) for name in sorted(profiles)])
+
+
+def query_of(request: ChatCompletionRequest, profiles: dict[str, dict], stream: bool) -> QueryRequest:
+    """The question of a chat request, under the profile its model names."""
+    if request.model not in profiles:
+        raise NotFound(f"unknown model {request.model!r}; this gateway's models: {', '.join(sorted(profiles))}")
+    asked = [m.text().strip() for m in request.messages if m.role == "user" and m.text().strip()]
+    if not asked:
+        raise InvalidArgument("messages must hold a user message with text: it is the question")
+    limit = request.max_completion_tokens or request.max_tokens
+    return QueryRequest(
+        **{**profiles[request.model], "question": asked[-1], "stream": stream},
+        **({"max_tokens": limit} if limit else {}),
+    )
+
+
+def _extension(response: QueryResponse, question: str) -> RagmeshExtension:
+    return RagmeshExtension(
+        citations=response.citations,
+        confidence=response.confidence,
+        no_context=response.no_context,
+        is_confused=response.is_confused,
+        degraded=response.degraded,
+        answer_id=response.answer_id,
+        question=question,
+    )
+
+
+def completion(response: QueryResponse, model: str, question: str) -> ChatCompletion:
+    message = AssistantMessage(
+        content=response.answer, citations=response.citations, ragmesh=_extension(response, question)
+    )
+    return ChatCompletion(
+        id=f"chatcmpl-{uuid.uuid4().hex}",
+        created=int(time.time()),
+        model=model,
+        choices=[Choice(message=message)],
+        usage=CompletionUsage.of(response.usage),
+    )
+
+
+async def chunks(events: AsyncIterator[dict], model: str, question: str) -> AsyncIterator[str]:
+    """The query service's stream (token, citations, done, error events) as OpenAI chunks, then [DONE]."""
+    head = {"id": f"chatcmpl-{uuid.uuid4().hex}", "object": "chat.completion.chunk", "created": int(time.time())}
+    head["model"] = model
+
+    def chunk(delta: dict, finish: str | None = None, **extra: object) -> str:
+        body = {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(body)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    async for event in events:
+        if event["event"] == "token":
+            yield chunk({"content": json.loads(event["data"])["text"]})
+        elif event["event"] == "done":
+            response = QueryResponse.model_validate_json(event["data"])
+            extension = _extension(response, question).model_dump(mode="json")
+            usage = CompletionUsage.of(response.usage).model_dump()
+            yield chunk({}, "stop", citations=extension["citations"], ragmesh=extension, usage=usage)
+        elif event["event"] == "error":
+            yield chunk({}, "stop", ragmesh={"error": json.loads(event["data"])})
+    yield "data: [DONE]\n\n"

@@ -1,0 +1,77 @@
+"""The OpenAI-compatible API with the official `openai` client: models are the gateway's profiles; a completion, and
+a stream, answer from the tenant's documents and keep their citations (on the message, and on the stream's last
+chunk before [DONE]); the gateway's keys, scopes and errors apply."""
+
+import openai
+import pytest
+
+from tests.conftest import MOCK_ANSWER
+from tests.servers import gateway
+
+KEY = "key-openai"
+HANDBOOK = (
+    b"# Kestrel security handbook\n\n## Key rotation\n\nAPI keys for the Kestrel platform must be rotated every 45 "
+    b"days by the security team. Old keys stop working 24 hours after rotation.\n"
+)
+QUESTION = "How often must Kestrel API keys be rotated?"
+
+
+@pytest.fixture(scope="module")
+async def client(suite):
+    async with gateway(suite.gateway_settings(api_keys={KEY: "openai-tenant"}, rate_limits={})) as api:
+        uploaded = await api.post(
+            "/v1/documents", headers={"X-API-Key": KEY}, files={"file": ("kestrel.md", HANDBOOK, "text/markdown")}
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        yield openai.AsyncOpenAI(base_url=f"{api.base_url}/v1", api_key=KEY, max_retries=0)
+
+
+async def test_models_are_the_gateways_profiles(client):
+    assert sorted(model.id for model in (await client.models.list()).data) == ["ragmesh", "ragmesh-retrieval"]
+
+
+async def test_a_completion_answers_from_the_documents_and_keeps_its_citations(client):
+    earlier = [
+        {"role": "system", "content": "Answer briefly."},
+        {"role": "user", "content": "Hello"},
+        {"role": "assistant", "content": "Hi."},
+        {"role": "user", "content": [{"type": "text", "text": QUESTION}]},
+    ]
+    completion = await client.chat.completions.create(model="ragmesh", messages=earlier, temperature=0.2)
+    message = completion.choices[0].message
+    assert message.role == "assistant" and message.content == MOCK_ANSWER
+    assert completion.choices[0].finish_reason == "stop" and completion.object == "chat.completion"
+    citations = message.model_extra["citations"]
+    assert citations[0]["title"].startswith("Kestrel") and "45" in citations[0]["quote"]
+    extension = message.model_extra["ragmesh"]
+    assert extension["question"] == QUESTION and extension["answer_id"].startswith("ans_")
+    assert extension["no_context"] is False and 0 < extension["confidence"] <= 1
+
+    retrieval = await client.chat.completions.create(
+        model="ragmesh-retrieval", messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert retrieval.choices[0].message.content == "" and retrieval.choices[0].message.model_extra["citations"]
+
+
+async def test_a_stream_carries_the_answer_then_its_citations_before_done(client):
+    stream = await client.chat.completions.create(
+        model="ragmesh", messages=[{"role": "user", "content": QUESTION}], stream=True
+    )
+    pieces, last = [], None
+    async for chunk in stream:
+        pieces.append(chunk.choices[0].delta.content or "")
+        last = chunk
+    assert "".join(pieces) == MOCK_ANSWER
+    assert last.choices[0].finish_reason == "stop"
+    assert last.model_extra["citations"][0]["title"].startswith("Kestrel")
+    assert last.model_extra["ragmesh"]["answer_id"].startswith("ans_")
+
+
+async def test_unknown_models_bad_messages_and_bad_keys_are_refused(client):
+    with pytest.raises(openai.NotFoundError, match="ragmesh-retrieval"):
+        await client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": QUESTION}])
+    with pytest.raises(openai.UnprocessableEntityError, match="user message"):
+        await client.chat.completions.create(model="ragmesh", messages=[{"role": "system", "content": "only this"}])
+    stranger = openai.AsyncOpenAI(base_url=str(client.base_url), api_key="not-a-key", max_retries=0)
+    with pytest.raises(openai.AuthenticationError):
+        await stranger.models.list()
