@@ -3,9 +3,10 @@
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from services.gateway.models import QueryRequest
 from services.gateway.tiers import Tier
 from services.runtime.settings import ServiceSettings
 
@@ -196,6 +197,15 @@ class GatewaySettings(ServiceSettings):
     )
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
+
+    @model_validator(mode="after")
+    def _profiles_are_queries(self) -> "GatewaySettings":
+        for name, profile in self.openai_profiles.items():
+            try:
+                QueryRequest(question="?", **profile)
+            except ValidationError as exc:
+                raise ValueError(f"openai_profiles[{name!r}] is not a set of /v1/query settings: {exc}") from exc
+        return self
 
     @model_validator(mode="after")
     def _default_tier_exists(self) -> "GatewaySettings":

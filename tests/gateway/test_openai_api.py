@@ -5,6 +5,7 @@ chunk before [DONE]); the gateway's keys, scopes and errors apply."""
 import openai
 import pytest
 
+from services.gateway.config import GatewaySettings
 from tests.conftest import MOCK_ANSWER
 from tests.servers import gateway
 
@@ -75,3 +76,8 @@ async def test_unknown_models_bad_messages_and_bad_keys_are_refused(client):
     stranger = openai.AsyncOpenAI(base_url=str(client.base_url), api_key="not-a-key", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         await stranger.models.list()
+
+
+def test_a_profile_that_is_not_a_query_is_refused_at_start():
+    with pytest.raises(ValueError, match="openai_profiles\\['fast'\\] is not a set of /v1/query settings"):
+        GatewaySettings(openai_profiles={"fast": {"mode": "fuzzy"}})
