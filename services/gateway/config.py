@@ -195,6 +195,8 @@ class GatewaySettings(ServiceSettings):
     openai_profiles: dict[str, dict[str, object]] = Field(
         default_factory=lambda: {"ragmesh": {}, "ragmesh-retrieval": {"generate": False}}
     )
+    # The model name POST /v1/embeddings answers to (the suite's embedder, whatever it runs).
+    openai_embedding_model: str = "ragmesh-embed"
     # How often the generator is asked for its prompt version (part of every answer-cache key).
     generator_describe_seconds: float = 30.0
 

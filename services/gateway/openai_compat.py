@@ -3,10 +3,13 @@ the last user message is the question, and the answer comes back as an assistant
 (`citations`, and everything else in `ragmesh`); streamed, as chat.completion.chunk events whose last chunk carries
 the citations before [DONE]. No HTTP here: the route in routes/openai.py hands over and sends back."""
 
+import base64
 import json
 import time
 import uuid
 from collections.abc import AsyncIterator
+
+import numpy as np
 
 from services.gateway.models import QueryRequest, QueryResponse
 from services.gateway.openai_models import (
@@ -15,6 +18,9 @@ from services.gateway.openai_models import (
     ChatCompletionRequest,
     Choice,
     CompletionUsage,
+    Embedding,
+    EmbeddingList,
+    EmbeddingRequest,
     ModelCard,
     ModelList,
     RagmeshExtension,
@@ -22,8 +28,29 @@ from services.gateway.openai_models import (
 from services.runtime.errors import InvalidArgument, NotFound
 
 
-def model_list(profiles: dict[str, dict]) -> ModelList:
-    return ModelList(data=[ModelCard(id=name) for name in sorted(profiles)])
+def model_list(profiles: dict[str, dict], embedding_model: str) -> ModelList:
+    return ModelList(data=[ModelCard(id=name) for name in sorted([*profiles, embedding_model])])
+
+
+def embedding_texts(request: EmbeddingRequest, embedding_model: str) -> list[str]:
+    """The texts of an embeddings request, checked before the embedder sees them."""
+    if request.model != embedding_model:
+        raise NotFound(f"unknown embedding model {request.model!r}; this gateway's: {embedding_model}")
+    texts = request.texts()
+    if not 1 <= len(texts) <= 256:
+        raise InvalidArgument(f"input must hold 1 to 256 texts, got {len(texts)}")
+    if empty := [n for n, text in enumerate(texts) if not text.strip()]:
+        raise InvalidArgument(f"input texts {empty} are empty")
+    return texts
+
+
+def embedding_list(vectors: list[list[float]], model: str, encoding: str) -> EmbeddingList:
+    def encoded(vector: list[float]) -> list[float] | str:
+        if encoding == "base64":
+            return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
+        return vector
+
+    return EmbeddingList(data=[Embedding(index=n, embedding=encoded(v)) for n, v in enumerate(vectors)], model=model)
 
 
 def query_of(request: ChatCompletionRequest, profiles: dict[str, dict], stream: bool) -> QueryRequest:

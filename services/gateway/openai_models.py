@@ -89,3 +89,32 @@ class ModelCard(BaseModel):
 class ModelList(BaseModel):
     object: Literal["list"] = "list"
     data: list[ModelCard]
+
+
+class EmbeddingRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(description="The gateway's embedding model (GET /v1/models).")
+    input: str | list[str] = Field(description="A text, or up to 256 texts; none empty.")
+    encoding_format: Literal["float", "base64"] = "float"
+
+    def texts(self) -> list[str]:
+        return [self.input] if isinstance(self.input, str) else self.input
+
+
+class Embedding(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float] | str = Field(description="Floats, or base64 of little-endian float32 when asked.")
+
+
+class EmbeddingUsage(BaseModel):
+    prompt_tokens: int = Field(default=0, description="Not counted: the embedder runs in the suite, at no cost.")
+    total_tokens: int = 0
+
+
+class EmbeddingList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Embedding]
+    model: str
+    usage: EmbeddingUsage = Field(default_factory=EmbeddingUsage)

@@ -2,6 +2,7 @@
 a stream, answer from the tenant's documents and keep their citations (on the message, and on the stream's last
 chunk before [DONE]); the gateway's keys, scopes and errors apply."""
 
+import numpy as np
 import openai
 import pytest
 
@@ -28,7 +29,8 @@ async def client(suite):
 
 
 async def test_models_are_the_gateways_profiles(client):
-    assert sorted(model.id for model in (await client.models.list()).data) == ["ragmesh", "ragmesh-retrieval"]
+    models = sorted(model.id for model in (await client.models.list()).data)
+    assert models == ["ragmesh", "ragmesh-embed", "ragmesh-retrieval"]
 
 
 async def test_a_completion_answers_from_the_documents_and_keeps_its_citations(client):
@@ -76,6 +78,23 @@ async def test_unknown_models_bad_messages_and_bad_keys_are_refused(client):
     stranger = openai.AsyncOpenAI(base_url=str(client.base_url), api_key="not-a-key", max_retries=0)
     with pytest.raises(openai.AuthenticationError):
         await stranger.models.list()
+
+
+async def test_embeddings_come_from_the_suites_embedder_as_floats_or_base64(client):
+    texts = ["Kestrel keys rotate every 45 days.", "Sourdough needs rye flour.", "Kestrel keys rotate every 45 days."]
+    # The SDK asks for base64 unless told otherwise, and decodes it.
+    packed = await client.embeddings.create(model="ragmesh-embed", input=texts)
+    plain = await client.embeddings.create(model="ragmesh-embed", input=texts, encoding_format="float")
+    vectors = np.asarray([item.embedding for item in packed.data])
+    assert vectors.shape == (3, 384) and np.allclose(np.linalg.norm(vectors, axis=1), 1, atol=1e-3)
+    assert np.allclose(vectors, [item.embedding for item in plain.data], atol=1e-6)
+    assert vectors[0] @ vectors[2] > 0.999 and vectors[0] @ vectors[1] < 0.5
+    single = await client.embeddings.create(model="ragmesh-embed", input=texts[1], encoding_format="float")
+    assert np.allclose(single.data[0].embedding, vectors[1], atol=1e-5)
+    with pytest.raises(openai.NotFoundError, match="ragmesh-embed"):
+        await client.embeddings.create(model="text-embedding-3-small", input="x")
+    with pytest.raises(openai.UnprocessableEntityError, match=r"input texts \[1\] are empty"):
+        await client.embeddings.create(model="ragmesh-embed", input=["fine", "  "])
 
 
 def test_a_profile_that_is_not_a_query_is_refused_at_start():
