@@ -4,7 +4,6 @@ replica is seen at once)."""
 
 import hashlib
 import logging
-import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -13,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from services.gateway.learning.figures import version_figures
+from services.gateway.learning.held import Held
 from services.gateway.learning_models import AdapterInfo, VersionFigures
 from services.gateway.records.database import Database
 from services.gateway.records.models import AdapterRecord
@@ -51,10 +51,9 @@ class Adapters:
         self, database: Database, keep_seconds: float, canary_least_answers: int = 20, canary_most_extra: float = 0.1
     ) -> None:
         self._db = database
-        self._keep = keep_seconds
         self._least = canary_least_answers
         self._extra = canary_most_extra
-        self._held: dict[str, tuple[float, list[tuple[int, float, np.ndarray]]]] = {}
+        self._held: Held[str, list[tuple[int, float, np.ndarray]]] = Held(keep_seconds)
 
     async def listed(self, tenant: str) -> list[AdapterInfo]:
         async with self._db.session() as session:
@@ -93,7 +92,7 @@ class Adapters:
                     row.status = "retired"
             chosen.status, chosen.share, chosen.served_at = replaced, min(share, 1.0), datetime.now(UTC)
             info = adapter_info(chosen)
-        self._held.pop(tenant, None)
+        self._held.forget(tenant)
         return info
 
     async def rollback(self, tenant: str) -> list[AdapterInfo]:
@@ -124,7 +123,7 @@ class Adapters:
             else:
                 raise FailedPrecondition("nothing is served: there is nothing to roll back")
             infos = [adapter_info(row) for row in changed]
-        self._held.pop(tenant, None)
+        self._held.forget(tenant)
         return infos
 
     async def figures(self, tenant: str) -> list[VersionFigures]:
@@ -161,30 +160,32 @@ class Adapters:
                 return None
             row.status, row.reasons = "retired", [*row.reasons, reason]
             info = adapter_info(row)
-        self._held.pop(tenant, None)
+        self._held.forget(tenant)
         log.warning("adapter %s v%d: %s", tenant, canary.version, reason)
         return info
 
     async def served_to(self, tenant: str, user: str) -> tuple[int, np.ndarray] | None:
         """The version (and matrix) this user's questions go through, or None: the embedder's vectors as they are."""
-        held = self._held.get(tenant)
-        if held is None or time.monotonic() - held[0] >= self._keep:
-            try:
-                async with self._db.session() as session:
-                    rows = await session.scalars(
-                        select(AdapterRecord).where(AdapterRecord.tenant == tenant, AdapterRecord.status.in_(SERVED))
-                    )
-                    served = [
-                        (row.version, row.share, np.frombuffer(row.matrix, np.float32).reshape(row.dimension, -1))
-                        for row in rows
-                    ]
-            except (OperationalError, SQLAlchemyTimeoutError) as exc:
-                # Without the records database a question goes through the embedder's vectors alone, not a 503.
-                log.warning("served adapters unavailable (%s); answering without one", type(exc).__name__)
-                return None
-            held = (time.monotonic(), sorted(served, key=lambda entry: entry[1]))
-            self._held[tenant] = held
-        for version, share, matrix in held[1]:
+
+        async def load() -> list[tuple[int, float, np.ndarray]]:
+            async with self._db.session() as session:
+                rows = await session.scalars(
+                    select(AdapterRecord).where(AdapterRecord.tenant == tenant, AdapterRecord.status.in_(SERVED))
+                )
+                served = [
+                    (row.version, row.share, np.frombuffer(row.matrix, np.float32).reshape(row.dimension, -1))
+                    for row in rows
+                ]
+            # The canary (share under 1) first: its users take it, everyone else the version served to all.
+            return sorted(served, key=lambda entry: entry[1])
+
+        try:
+            served = await self._held.get(tenant, load)
+        except (OperationalError, SQLAlchemyTimeoutError) as exc:
+            # Without the records database a question goes through the embedder's vectors alone, not a 503.
+            log.warning("served adapters unavailable (%s); answering without one", type(exc).__name__)
+            return None
+        for version, share, matrix in served:
             if share >= 1 or bucket(user) < share:
                 return version, matrix
         return None

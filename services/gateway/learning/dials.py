@@ -3,13 +3,13 @@ gateway's database with their held-out accuracy, and held in each replica's memo
 replica changes is seen at once; one changed elsewhere within `keep_seconds`)."""
 
 import secrets
-import time
 from datetime import UTC, datetime
 
 import numpy as np
 from sqlalchemy import delete, select
 
 from ragmesh.embedder.v1 import embedder_pb2_grpc
+from services.gateway.learning.held import Held
 from services.gateway.learning.steering import Dial, direction, held_out_accuracy
 from services.gateway.learning.vectors import embed_passages
 from services.gateway.learning_models import DialInfo, LearnDialRequest
@@ -41,8 +41,7 @@ class Dials:
         self._db = database
         self._embedder = embedder
         self._timeout = timeout
-        self._keep = keep_seconds
-        self._held: dict[str, tuple[float, dict[str, Dial]]] = {}
+        self._held: Held[str, dict[str, Dial]] = Held(keep_seconds)
 
     async def learn(self, tenant: str, name: str, request: LearnDialRequest, actor: str) -> DialInfo:
         """Learn (or re-learn) the dial `name` from the request's pairs; its accuracy is measured on held-out pairs
@@ -59,7 +58,7 @@ class Dials:
             row.pairs, row.held_out_pairs, row.held_out_accuracy = len(request.pairs), held_out, accuracy
             row.description, row.created_at, row.created_by = request.description, datetime.now(UTC), actor
             session.add(row)
-        self._held.pop(tenant, None)
+        self._held.forget(tenant)
         return _info(row)
 
     async def listed(self, tenant: str) -> list[DialInfo]:
@@ -72,20 +71,19 @@ class Dials:
     async def delete(self, tenant: str, name: str) -> None:
         async with self._db.session() as session:
             gone = await session.execute(delete(DialRecord).where(DialRecord.tenant == tenant, DialRecord.name == name))
-        self._held.pop(tenant, None)
+        self._held.forget(tenant)
         if not gone.rowcount:
             raise NotFound(f"no dial {name!r} in this tenant")
 
     async def of(self, tenant: str) -> dict[str, Dial]:
         """The tenant's dials by name, from memory when read less than `keep_seconds` ago."""
-        held = self._held.get(tenant)
-        if held is not None and time.monotonic() - held[0] < self._keep:
-            return held[1]
-        async with self._db.session() as session:
-            rows = await session.scalars(select(DialRecord).where(DialRecord.tenant == tenant))
-            dials = {
-                row.name: Dial(row.name, row.revision, np.frombuffer(row.vector, dtype=np.float32).copy())
-                for row in rows
-            }
-        self._held[tenant] = (time.monotonic(), dials)
-        return dials
+
+        async def load() -> dict[str, Dial]:
+            async with self._db.session() as session:
+                rows = await session.scalars(select(DialRecord).where(DialRecord.tenant == tenant))
+                return {
+                    row.name: Dial(row.name, row.revision, np.frombuffer(row.vector, dtype=np.float32).copy())
+                    for row in rows
+                }
+
+        return await self._held.get(tenant, load)

@@ -5,7 +5,6 @@ nothing), with a bounded weight. Only the asker's own feedback on their own answ
 for its owner (tenant and pseudonym are its key), and they can see and reset it (/v1/me/preferences)."""
 
 import logging
-import time
 from datetime import UTC, datetime
 
 import numpy as np
@@ -14,6 +13,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from ragmesh.embedder.v1 import embedder_pb2_grpc
+from services.gateway.learning.held import Held
 from services.gateway.learning.vectors import embed_passages
 from services.gateway.learning_models import FeedbackRequest, Preferences
 from services.gateway.records.database import Database
@@ -62,9 +62,8 @@ class UserPreferences:
         self._db = database
         self._embedder = embedder
         self._timeout = timeout
-        self._keep = keep_seconds
         self._least = least_judged
-        self._held: dict[tuple[str, str], tuple[float, tuple[np.ndarray, int] | None]] = {}
+        self._held: Held[tuple[str, str], tuple[np.ndarray, int] | None] = Held(keep_seconds)
 
     async def learn(self, tenant: str, user: str, liked: list[str], disliked: list[str]) -> None:
         if not liked and not disliked:
@@ -86,26 +85,25 @@ class UserPreferences:
             ).tobytes()
             row.liked, row.disliked = row.liked + len(liked), row.disliked + len(disliked)
             row.revision, row.updated_at = row.revision + 1, datetime.now(UTC)
-        self._held.pop((tenant, user), None)
+        self._held.forget((tenant, user))
 
     async def vector(self, tenant: str, user: str) -> tuple[np.ndarray, int] | None:
         """The user's unit direction and its revision, once they judged at least `least_judged` passages."""
-        held = self._held.get((tenant, user))
-        if held is not None and time.monotonic() - held[0] < self._keep:
-            return held[1]
-        try:
+
+        async def load() -> tuple[np.ndarray, int] | None:
             async with self._db.session() as session:
                 row = await session.get(UserVector, (tenant, user))
+            if row is None or row.liked + row.disliked < self._least:
+                return None
+            direction = preference(row)
+            return (direction, row.revision) if direction is not None else None
+
+        try:
+            return await self._held.get((tenant, user), load)
         except (OperationalError, SQLAlchemyTimeoutError) as exc:
             # Personalization is a lean, never a reason to fail: without the database, questions go unleaned.
             log.warning("per-user vectors unavailable (%s); answering without them", type(exc).__name__)
             return None
-        found = None
-        if row is not None and row.liked + row.disliked >= self._least:
-            direction = preference(row)
-            found = (direction, row.revision) if direction is not None else None
-        self._held[(tenant, user)] = (time.monotonic(), found)
-        return found
 
     async def describe(self, tenant: str, user: str) -> Preferences:
         async with self._db.session() as session:
@@ -122,4 +120,4 @@ class UserPreferences:
     async def reset(self, tenant: str, user: str) -> None:
         async with self._db.session() as session:
             await session.execute(delete(UserVector).where(UserVector.tenant == tenant, UserVector.user == user))
-        self._held.pop((tenant, user), None)
+        self._held.forget((tenant, user))

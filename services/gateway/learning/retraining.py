@@ -185,15 +185,9 @@ class Retraining:
             reasons=decision.reasons,
         )
 
-    async def _embed_questions(self, questions: list[str]) -> list[np.ndarray]:
-        rows: list[np.ndarray] = []
-        for start in range(0, len(questions), 64):
-            reply = await self._downstream.embedder.Embed(
-                embedder_pb2.EmbedRequest(texts=questions[start : start + 64], kind=embedder_pb2.INPUT_KIND_QUERY),
-                timeout=self._timeout,
-            )
-            rows += [np.asarray(v.values, dtype=np.float32) for v in reply.vectors]
-        return rows
+    async def _embed_questions(self, questions: list[str]) -> np.ndarray:
+        kind = embedder_pb2.INPUT_KIND_QUERY
+        return (await embed_passages(self._downstream.embedder, questions, self._timeout, kind))[0]
 
     async def _serving(self, tenant: str) -> AdapterRecord | None:
         async with self._db.session() as session:

@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from services.gateway.learning.feedback import check_indices, feedback_record
 from services.gateway.learning.interactions import InteractionLog
+from services.gateway.learning.snapshots import judgements
 from services.gateway.learning_models import LabelRecord, LabelRequest, PassageRef, ReviewItem, ReviewList
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction, Label
@@ -50,15 +51,7 @@ class Reviews:
                     select(Interaction).where(*where).order_by(Interaction.at.desc()).limit(limit).offset(offset)
                 )
             )
-            ids = [row.id for row in rows]
-            feedback: dict[str, list[Feedback]] = {}
-            for given in await session.scalars(
-                select(Feedback).where(Feedback.answer_id.in_(ids)).order_by(Feedback.id)
-            ):
-                feedback.setdefault(given.answer_id, []).append(given)
-            labels = {
-                label.answer_id: label for label in await session.scalars(select(Label).where(Label.answer_id.in_(ids)))
-            }
+            feedback, labels = await judgements(session, [row.id for row in rows])
         return ReviewList(
             items=[self._item(row, feedback.get(row.id, []), labels.get(row.id)) for row in rows], total=total or 0
         )

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction, Label
@@ -59,6 +60,15 @@ def _row(interaction: Interaction, feedback: list[Feedback], label: Label | None
     }
 
 
+async def judgements(session: AsyncSession, ids: list[str]) -> tuple[dict[str, list[Feedback]], dict[str, Label]]:
+    """The feedback (oldest first) and the labels of these answers, by answer id."""
+    given: dict[str, list[Feedback]] = {}
+    for row in await session.scalars(select(Feedback).where(Feedback.answer_id.in_(ids)).order_by(Feedback.id)):
+        given.setdefault(row.answer_id, []).append(row)
+    labels = {row.answer_id: row for row in await session.scalars(select(Label).where(Label.answer_id.in_(ids)))}
+    return given, labels
+
+
 async def snapshot(
     database: Database, tenant: str, since: datetime, until: datetime, labelled_only: bool
 ) -> AsyncIterator[dict[str, object]]:
@@ -74,13 +84,7 @@ async def snapshot(
             query = query.where(Interaction.reviewed_at.is_not(None))
         async with database.session() as session:
             page = list(await session.scalars(query.order_by(Interaction.at, Interaction.id).limit(PAGE)))
-            ids = [row.id for row in page]
-            given: dict[str, list[Feedback]] = {}
-            for row in await session.scalars(select(Feedback).where(Feedback.answer_id.in_(ids)).order_by(Feedback.id)):
-                given.setdefault(row.answer_id, []).append(row)
-            labels = {
-                row.answer_id: row for row in await session.scalars(select(Label).where(Label.answer_id.in_(ids)))
-            }
+            given, labels = await judgements(session, [row.id for row in page])
         for row in page:
             yield _row(row, given.get(row.id, []), labels.get(row.id))
         if len(page) < PAGE:
