@@ -4,6 +4,7 @@ is judged by against the version served beside it."""
 
 from sqlalchemy import case, func, or_, select
 
+from services.gateway.budgets import MICRO
 from services.gateway.learning_models import VersionFigures
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction
@@ -43,6 +44,6 @@ async def version_figures(database: Database, tenant: str, versions: list[int]) 
             negative=bad,
             positive=good,
             no_context=int(no_context),
-            cost_usd=int(cost) / 1_000_000,
+            cost_usd=int(cost) / MICRO,
         )
     return figures

@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from pydantic import SecretStr
 from sqlalchemy import insert, select
 
+from services.gateway.budgets import MICRO
 from services.gateway.identity import Principal
 from services.gateway.learning.snapshots import snapshot
 from services.gateway.learning.steering import Steering
@@ -101,7 +102,7 @@ class InteractionLog:
                 "steering": steering.record(),
                 "adapter": steering.adapter,
                 "timings_ms": response.timings_ms,
-                "cost_micro_usd": round(response.usage.cost_usd * 1_000_000),
+                "cost_micro_usd": round(response.usage.cost_usd * MICRO),
                 "needs_review": confused or (confidence is not None and confidence < self._review_below),
             }
         )
