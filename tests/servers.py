@@ -66,9 +66,15 @@ def postgres_server():
         )
         yield f"postgresql://ragmesh@127.0.0.1:{port}/ragmesh"
     finally:
-        # Fast shutdown: clients still connected (a gateway's pool) are disconnected, not waited for.
-        process.send_signal(signal.SIGINT)
-        process.wait(timeout=30)
+        # Fast shutdown: clients still connected (a gateway's pool) are disconnected, not waited for. On a busy
+        # machine its shutdown checkpoint can stall: then immediate shutdown, then a kill (the data is thrown away).
+        for stop, patience in ((signal.SIGINT, 10), (signal.SIGQUIT, 10), (signal.SIGKILL, 30)):
+            process.send_signal(stop)
+            try:
+                process.wait(timeout=patience)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         shutil.rmtree(workdir, ignore_errors=True)
 
 

@@ -258,15 +258,18 @@ async def test_what_a_dead_writer_left_in_the_index_is_removed_by_the_reconciler
         orphan.dense.extend([0.1] * 384)
         await retriever.Upsert(retriever_pb2.UpsertRequest(tenant=tenant, chunks=[orphan]))
         assert (await _index_state(retriever, tenant))[0] == whole[0] + 1
-        # The reconciler runs every lease period; the orphan goes and the catalogue's revision stays whole.
-        for _ in range(100):
-            if await _index_state(retriever, tenant) == whole:
+        # The reconciler runs every lease period; the orphan goes and the catalogue's revision stays whole. The
+        # audit entry is written just after the chunks go: wait for both, not for the first.
+        async def settled() -> tuple[tuple[int, set[str]], str]:
+            actions = [e["action"] for e in await Catalog(database).audit_log(tenant)]
+            return await _index_state(retriever, tenant), actions[-1]
+
+        for _ in range(200):
+            if await settled() == (whole, "ingest-discarded"):
                 break
             await asyncio.sleep(0.1)
-        assert await _index_state(retriever, tenant) == whole
+        assert await settled() == (whole, "ingest-discarded")
         assert whole == (record.chunk_count, {record.revision})
-        actions = [e["action"] for e in await Catalog(database).audit_log(tenant)]
-        assert actions[-1] == "ingest-discarded"
         await database.close()
 
 
