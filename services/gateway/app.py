@@ -37,6 +37,7 @@ from services.gateway.records.database import Database
 from services.gateway.routes import (
     adapters,
     admin,
+    batch,
     caches,
     dials,
     documents,
@@ -171,6 +172,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(documents.router)
     app.include_router(jobs.router)
     app.include_router(query.router)
+    app.include_router(batch.router)
     app.include_router(metadata.router)
     app.include_router(feedback.router)
     app.include_router(preferences.router)

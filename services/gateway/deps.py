@@ -3,6 +3,7 @@
 Every dependency is a coroutine: FastAPI runs a plain function in its thread pool, a hop that cost a cached answer
 a couple of milliseconds when two dozen of them ran per request."""
 
+import contextlib
 import dataclasses
 from collections.abc import AsyncIterator
 from typing import Annotated
@@ -147,16 +148,25 @@ def admitted(scope: str, bucket: str):
         downstream: Annotated[Downstream, Depends(get_downstream)],
         response: Response,
     ) -> AsyncIterator[Principal]:
-        with step("gateway", "rate_limit", bucket=bucket):
-            ticket = await limiter.admit(caller, bucket, caller.rate_limits)
-        response.headers.update(ticket.headers())
-        try:
+        async with admission(limiter, downstream, caller, bucket, response):
             yield caller
-        finally:
-            # Given back without holding up the response.
-            downstream.background.spawn(limiter.release(ticket))
 
     return admit
+
+
+@contextlib.asynccontextmanager
+async def admission(
+    limiter: RateLimiter, downstream: Downstream, caller: Principal, bucket: str, response: Response, cost: int = 1
+) -> AsyncIterator[None]:
+    """Admitted in `bucket` as `cost` requests (429 otherwise), with the RateLimit-* headers on the response; the
+    tenant's in-flight slot is given back afterwards, without holding up the response."""
+    with step("gateway", "rate_limit", bucket=bucket):
+        ticket = await limiter.admit(caller, bucket, caller.rate_limits, cost)
+    response.headers.update(ticket.headers())
+    try:
+        yield
+    finally:
+        downstream.background.spawn(limiter.release(ticket))
 
 
 def requires(scope: str):

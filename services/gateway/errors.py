@@ -44,6 +44,9 @@ _BY_CODE = {
     grpc.StatusCode.UNAVAILABLE: 503,
     grpc.StatusCode.DEADLINE_EXCEEDED: 504,
 }
+# The records database did not answer (down, or every pooled connection busy past the pool's timeout).
+DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError)
+DATABASE_DETAIL = "the records database is unavailable; try again shortly"
 _BY_ERROR: dict[type[ServiceError], int] = {
     RateLimited: 429,
     BudgetExceeded: 429,
@@ -61,16 +64,31 @@ def http_status(exc: grpc.aio.AioRpcError) -> int:
     return _BY_REASON.get(reason) or _BY_CODE.get(exc.code(), 502)
 
 
-async def grpc_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, grpc.aio.AioRpcError)
+def _grpc_problem(exc: grpc.aio.AioRpcError) -> tuple[int, str]:
     status = http_status(exc)
-    detail = exc.details() or exc.code().name
-    headers = None
     if status >= 500:
         # The client learns which kind of failure, never the internals (addresses, model names, stack details).
         log.warning("downstream call failed: %s %s", exc.code().name, exc.details())
-        detail = f"a backend service is unavailable ({exc.code().name}); try again shortly"
-        headers = {"Retry-After": "1"}
+        return status, f"a backend service is unavailable ({exc.code().name}); try again shortly"
+    return status, exc.details() or exc.code().name
+
+
+def problem(exc: BaseException) -> tuple[int, str] | None:
+    """The status and detail a known failure is answered with (None: not one of ours, a bug). For the items of a
+    batch, which fail one by one inside a response that succeeds."""
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return _grpc_problem(exc)
+    if isinstance(exc, ServiceError):
+        return next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500), str(exc)
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        return 503, DATABASE_DETAIL
+    return None
+
+
+async def grpc_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, grpc.aio.AioRpcError)
+    status, detail = _grpc_problem(exc)
+    headers = {"Retry-After": "1"} if status >= 500 else None
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
@@ -90,15 +108,10 @@ async def service_error_handler(request: Request, exc: Exception) -> JSONRespons
     return JSONResponse({"detail": str(exc)}, status_code=status, headers=headers or None)
 
 
-# The records database did not answer (down, or every pooled connection busy past the pool's timeout).
-DATABASE_UNAVAILABLE = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.TimeoutError)
-
-
 async def database_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """503 with Retry-After, never a 500 with the database's internals."""
     log.warning("the records database did not answer: %s", exc)
-    detail = "the records database is unavailable; try again shortly"
-    return JSONResponse({"detail": detail}, status_code=503, headers={"Retry-After": "1"})
+    return JSONResponse({"detail": DATABASE_DETAIL}, status_code=503, headers={"Retry-After": "1"})
 
 
 async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:

@@ -113,16 +113,18 @@ class RateLimiter:
         tiers += [(item, ("suite", bucket)) for item in _items(p.suite.get(bucket, []))]
         return tiers
 
-    async def admit(self, caller: Principal, bucket: str, key_tiers: dict[str, list[str]] | None = None) -> Admitted:
+    async def admit(
+        self, caller: Principal, bucket: str, key_tiers: dict[str, list[str]] | None = None, cost: int = 1
+    ) -> Admitted:
         """Count the request against every tier at once (each hit is atomic in Redis; a request one tier refuses
         still counts in the others, which errs towards refusing); refuse when any tier is spent. In this replica's
-        memory when Redis does not answer."""
+        memory when Redis does not answer. `cost`: how many requests this one stands for (a batch's items)."""
         try:
-            return await self._admit(self._shared, caller, bucket, key_tiers, shared=True)
+            return await self._admit(self._shared, caller, bucket, key_tiers, shared=True, cost=cost)
         except REDIS_FAILURES as exc:
             LOCAL.inc()
             log.warning("Redis did not answer (%s); rate limits counted in this replica", type(exc).__name__)
-            return await self._admit(self._local, caller, bucket, key_tiers, shared=False)
+            return await self._admit(self._local, caller, bucket, key_tiers, shared=False, cost=cost)
 
     async def _admit(
         self,
@@ -131,17 +133,19 @@ class RateLimiter:
         bucket: str,
         key_tiers: dict[str, list[str]] | None,
         shared: bool,
+        cost: int = 1,
     ) -> Admitted:
         tiers = self._tiers(caller, bucket, key_tiers)
-        hits = await asyncio.gather(*(limiter.hit(item, *identifiers) for item, identifiers in tiers))
+        hits = await asyncio.gather(*(limiter.hit(item, *identifiers, cost=cost) for item, identifiers in tiers))
         for (item, identifiers), hit in zip(tiers, hits, strict=True):
             if not hit:
                 stats = await limiter.get_window_stats(item, *identifiers)
                 scope = identifiers[0]
                 RATE_LIMITED.labels(scope).inc()
+                asked = f" ({cost} asked at once)" if cost > 1 else ""
                 raise RateLimited(
                     f"rate limit reached: {item.amount} {bucket} requests per {item.get_expiry()} s for this "
-                    f"{'credential' if scope == 'caller' else scope}",
+                    f"{'credential' if scope == 'caller' else scope}{asked}",
                     limit=item.amount,
                     retry_after=int(stats.reset_time - time.time()) + 1,
                 )

@@ -39,12 +39,16 @@ class Retrieval:
 
     async def embed(self, text: str, timings: dict[str, float]) -> list[float]:
         """The query vector of `text` (the embedder caches it)."""
+        return (await self.embed_many([text], timings))[0]
+
+    async def embed_many(self, texts: list[str], timings: dict[str, float]) -> list[list[float]]:
+        """The query vectors of `texts`, in one call to the embedder."""
         with timed(timings, "embed"):
             embedded = await self._downstream.embedder.Embed(
-                embedder_pb2.EmbedRequest(texts=[text], kind=embedder_pb2.INPUT_KIND_QUERY),
+                embedder_pb2.EmbedRequest(texts=texts, kind=embedder_pb2.INPUT_KIND_QUERY),
                 timeout=self._settings.retrieval_timeout_seconds,
             )
-        return list(embedded.vectors[0].values)
+        return [list(vector.values) for vector in embedded.vectors]
 
     async def search(
         self,

@@ -35,9 +35,15 @@ class Searcher:
         self._evidence = evidence
 
     async def run(
-        self, tab: Tab, request: SearchRequest, version: str, steering: Steering = UNSTEERED
+        self,
+        tab: Tab,
+        request: SearchRequest,
+        version: str,
+        steering: Steering = UNSTEERED,
+        vector: list[float] | None = None,
     ) -> SearchResponse:
-        """The hits for the tab's caller on the corpus `version` (from the retrieval cache when it has them)."""
+        """The hits for the tab's caller on the corpus `version` (from the retrieval cache when it has them).
+        `vector`: the cleaned query's, already embedded (used unless self-query rewrote the text)."""
         s = self._settings
         query = clean_question(request.query, s.max_question_chars)
         k = top_k(request.top_k, s.default_top_k, s.max_search_top_k)
@@ -58,7 +64,7 @@ class Searcher:
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
         hits, _ = await self._evidence.retrieval.search(
-            tab.caller, plan.text, search, timings, version, steering=steering
+            tab.caller, plan.text, search, timings, version, vector if plan.text == query else None, steering
         )
         return SearchResponse(
             filters_applied=plan.applied,
