@@ -112,6 +112,7 @@ bench: install redis-server ## Speed against same-run baselines (P1-P8), load te
 	$(BIN)/python -m bench.observability
 	$(BIN)/python -m bench.ingest_crash
 	$(BIN)/python -m bench.embedder_onnx
+	$(BIN)/python -m bench.interfaces
 
 .PHONY: eval
 eval: install redis-server ## Retrieval, parent sections, no-context, self-query, compression, claim verdicts and the learning loop (dials, per-user vectors, adapters) on SciFact; reports and SUMMARY.md in eval/results/.

@@ -60,7 +60,7 @@ async def _raw(llm: httpx.AsyncClient, prompt: str) -> tuple[float, float, int]:
     return first - started, last - first, tokens
 
 
-async def _evict(llm: httpx.AsyncClient) -> None:
+async def evict(llm: httpx.AsyncClient) -> None:
     """A one-token completion of an unrelated prompt: llama.cpp keeps the last prompt's KV cache, and a call right
     after another with the same prompt would skip its prefill; each timed call starts cold instead."""
     body = {"model": "gemma-3-270m", "prompt": "Unrelated: the colour of the sea is", "max_tokens": 1}
@@ -74,10 +74,10 @@ async def measure(client: httpx.AsyncClient, llm_url: str, questions: list[str])
         with progress() as bar:
             task = bar.add_task("streaming: gateway, then raw llama.cpp", total=len(questions))
             for question in questions:
-                await _evict(llm)
+                await evict(llm)
                 ttft, span, tokens, final = await _gateway(client, question)
                 passages = [Passage(c["index"], c["title"], c["text"]) for c in final["citations"]]
-                await _evict(llm)
+                await evict(llm)
                 raw_ttft, raw_span, raw_tokens = await _raw(llm, completion_prompt(question, passages))
                 if tokens > 2 and raw_tokens > 2 and span > 0 and raw_span > 0:
                     # Rates over the tokens after the first (the first token's time is the overhead's business).

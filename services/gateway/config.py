@@ -122,6 +122,10 @@ class GatewaySettings(ServiceSettings):
     max_body_bytes: int = 1024 * 1024
     # Requests in flight on this replica (streams included) past which the next is answered 503 at once; 0: no cap.
     max_in_flight_requests: int = 256
+    # POST /v1/batch/search and /v1/batch/query: items per request (each counts against the rate limits), and how
+    # many of a batch's items run at once.
+    batch_max_items: int = 32
+    batch_concurrency: int = 4
     # Cosine similarity under which a retrieved chunk does not count as evidence; when no chunk clears it
     # the answer is no_context and no LLM is called.
     relevance_threshold: float = 0.30
@@ -147,6 +151,13 @@ class GatewaySettings(ServiceSettings):
     # parser could not fill; its answer is validated against the schema like any filter.
     self_query_llm: bool = True
     self_query_llm_timeout_seconds: float = 15.0
+    # Conversations: a question that leans on earlier turns (QueryRequest.history, the earlier messages of a chat
+    # completion) is made standalone before retrieval. "rules": resolved by rule (query/followups.py); "llm": the
+    # generator rewrites it (held to a JSON schema; the rules when it fails or no budget is left); "off": never.
+    conversation_rewrite: Literal["rules", "llm", "off"] = "rules"
+    # The most recent turns read (older ones are dropped), and how long each may be.
+    conversation_max_turns: int = 12
+    conversation_turn_chars: int = 4_000
     # Text Embeddings Inference server with a cross-encoder (/rerank); empty: the stage is skipped.
     reranker_url: str = ""
     reranker_timeout_seconds: float = 5.0

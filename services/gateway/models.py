@@ -57,6 +57,29 @@ class SelfQueryResult(BaseModel):
     )
 
 
+# A conversation's turns, and each one's length, as a request may carry them (the gateway reads fewer: see
+# conversation_max_turns and conversation_turn_chars).
+MAX_TURNS, TURN_CHARS = 100, 20_000
+
+
+class ConversationTurn(Body):
+    """An earlier message of the conversation the question continues."""
+
+    role: Literal["user", "assistant"]
+    content: str = Field(max_length=TURN_CHARS)
+
+
+class Rewrite(BaseModel):
+    """A follow-up made standalone from the conversation before it was answered."""
+
+    question: str = Field(description="The standalone question that was retrieved for and answered.")
+    original: str = Field(description="The question as asked.")
+    method: Literal["rules", "llm"] = Field(
+        description="rules: resolved by rule (ordinals from the previous answer's list, else the previous question "
+        "as context); llm: rewritten by the model."
+    )
+
+
 class QueryRequest(Body):
     """A question about the tenant's documents."""
 
@@ -107,6 +130,12 @@ class QueryRequest(Body):
     dials: DialWeights = Field(default_factory=dict)
     personalize: bool = Field(
         default=True, description="Move retrieval towards what your own feedback liked (see /v1/me/preferences)."
+    )
+    history: list[ConversationTurn] = Field(
+        default_factory=list,
+        max_length=100,
+        description='Earlier turns, oldest first: a follow-up ("and the second one?") is made standalone from them '
+        "before retrieval, and the rewrite is returned in `rewrite`.",
     )
 
 
@@ -231,6 +260,7 @@ class QueryResponse(BaseModel):
         default_factory=dict, description="Every filter retrieval ran with: given and extracted."
     )
     self_query: SelfQueryResult | None = None
+    rewrite: Rewrite | None = Field(default=None, description="With `history`: the follow-up made standalone.")
     context: ContextStats = Field(default_factory=ContextStats)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 

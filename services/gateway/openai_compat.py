@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-from services.gateway.models import QueryRequest, QueryResponse
+from services.gateway.models import MAX_TURNS, TURN_CHARS, ConversationTurn, QueryRequest, QueryResponse
 from services.gateway.openai_models import (
     AssistantMessage,
     ChatCompletion,
@@ -57,12 +57,15 @@ def query_of(request: ChatCompletionRequest, profiles: dict[str, dict], stream: 
     """The question of a chat request, under the profile its model names."""
     if request.model not in profiles:
         raise NotFound(f"unknown model {request.model!r}; this gateway's models: {', '.join(sorted(profiles))}")
-    asked = [m.text().strip() for m in request.messages if m.role == "user" and m.text().strip()]
-    if not asked:
+    said = [(m.role, m.text().strip()) for m in request.messages if m.role in ("user", "assistant") and m.text()]
+    last = max((n for n, (role, text) in enumerate(said) if role == "user" and text), default=None)
+    if last is None:
         raise InvalidArgument("messages must hold a user message with text: it is the question")
     limit = request.max_completion_tokens or request.max_tokens
+    # The turns before the question: a follow-up is made standalone from them (query/conversation.py).
+    history = [ConversationTurn(role=role, content=text[:TURN_CHARS]) for role, text in said[:last][-MAX_TURNS:]]
     return QueryRequest(
-        **{**profiles[request.model], "question": asked[-1], "stream": stream},
+        **{**profiles[request.model], "question": said[last][1], "stream": stream, "history": history},
         **({"max_tokens": limit} if limit else {}),
     )
 
@@ -75,7 +78,8 @@ def _extension(response: QueryResponse, question: str) -> RagmeshExtension:
         is_confused=response.is_confused,
         degraded=response.degraded,
         answer_id=response.answer_id,
-        question=question,
+        question=response.rewrite.question if response.rewrite else question,
+        rewrite=response.rewrite,
     )
 
 

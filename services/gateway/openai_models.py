@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.gateway.models import Citation, Usage
+from services.gateway.models import Citation, Rewrite, Usage
 
 
 class ChatMessage(BaseModel):
@@ -40,7 +40,11 @@ class RagmeshExtension(BaseModel):
     is_confused: bool
     degraded: bool
     answer_id: str
-    question: str = Field(description="The question that was searched (the last user message).")
+    question: str = Field(
+        description="The question that was searched: the last user message, made standalone from the earlier turns "
+        "when it follows up on them (see `rewrite`)."
+    )
+    rewrite: Rewrite | None = None
 
 
 class AssistantMessage(BaseModel):

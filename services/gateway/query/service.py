@@ -16,8 +16,9 @@ from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences
 from services.gateway.learning.steering import UNSTEERED, Steering, steering
 from services.gateway.metrics import observe_answer
-from services.gateway.models import QueryRequest, QueryResponse, SearchRequest, SearchResponse
+from services.gateway.models import QueryRequest, QueryResponse, Rewrite, SearchRequest, SearchResponse
 from services.gateway.query.caches import AnswerCache, SemanticCache
+from services.gateway.query.conversation import Conversations
 from services.gateway.query.evidence import Evidence, EvidenceGatherer
 from services.gateway.query.generation import Generated, Generation
 from services.gateway.query.questions import clean_question
@@ -65,6 +66,7 @@ class QueryService:
         self.versions = downstream.versions
         self.evidence = EvidenceGatherer(settings, downstream)
         self.generation = Generation(settings, downstream)
+        self.conversations = Conversations(settings, downstream)
         self._search = Searcher(settings, self.evidence)
         self._cache = AnswerCache(downstream.cache_redis, settings.answer_cache_seconds)
         self._semantic = SemanticCache(
@@ -137,19 +139,32 @@ class QueryService:
         # 0 lets the generator use its own default length (the worst case assumed budget_max_tokens).
         return charge, request.max_tokens or 0
 
-    async def answer(self, caller: Principal, request: QueryRequest) -> QueryResponse:
-        """The whole answer; from the cache when the same question was answered on the same corpus and prompt."""
+    async def answer(
+        self, caller: Principal, request: QueryRequest, vector: list[float] | None = None
+    ) -> QueryResponse:
+        """The whole answer; from the cache when the same question was answered on the same corpus and prompt.
+        `vector`: the cleaned question's, when a batch embedded it already."""
         request = self.held(caller, request)
         with step("gateway", "answer", tenant=caller.tenant) as span:
             async with self.tab(caller, "query") as tab:
+                request, rewrite = await self._standalone(tab, request)
                 steer = await self.steering(caller, request.dials, request.personalize)
-                response = await self._answer(tab, request, steer)
+                response = await self._answer(tab, request, steer, None if rewrite else vector)
+                if rewrite is not None:
+                    response = response.model_copy(update={"rewrite": rewrite})
             response = self.interactions.note(caller, "query", request.question, response, steer)
             described(span, request.question, response, self.settings.trace_question_text)
         observe_answer("query", response)
         return response
 
-    async def _answer(self, tab: Tab, request: QueryRequest, steer: Steering) -> QueryResponse:
+    async def _standalone(self, tab: Tab, request: QueryRequest) -> tuple[QueryRequest, Rewrite | None]:
+        """The request with its question made standalone from its history (query/conversation.py)."""
+        rewrite = await self.conversations.standalone(tab, request.question, request.history)
+        return (request.model_copy(update={"question": rewrite.question}), rewrite) if rewrite else (request, None)
+
+    async def _answer(
+        self, tab: Tab, request: QueryRequest, steer: Steering, vector: list[float] | None
+    ) -> QueryResponse:
         caller = tab.caller
         tenant = caller.tenant
         with step("gateway", "validate"):
@@ -168,10 +183,9 @@ class QueryService:
             tab.cached = True
             # What this request spent: nothing (the cached usage was the first asker's).
             return cached.model_copy(update={"cached": True, "usage": tab.usage})
-        vector, semantic_key = None, ""
+        semantic_key, timings = "", {}
         if key and request.generate and self._semantic.enabled:
-            timings: dict[str, float] = {}
-            vector = await self.evidence.retrieval.embed(question, timings)
+            vector = vector or await self.evidence.retrieval.embed(question, timings)
             semantic_key = SemanticCache.key(tenant, caller.viewer, version, request, prompt_version)
             with step("gateway", "semantic_cache") as span:
                 similar = await self._semantic.find(semantic_key, vector)
@@ -182,7 +196,7 @@ class QueryService:
                 update = {"cached": "semantic", "cached_question": similar[1], "usage": tab.usage}
                 return cached.model_copy(update=update)
         evidence = await self.evidence.gather(tab, request, version, vector, steer)
-        if vector is not None:
+        if timings:
             evidence.timings_ms = {**timings, **evidence.timings_ms}
         if evidence.no_context:
             response = answer_response(tab.usage, evidence, NO_CONTEXT_ANSWER)
@@ -209,6 +223,7 @@ class QueryService:
         request = self.held(caller, request)
         tab = self.spending.tab(caller, "query")
         try:
+            request, rewrite = await self._standalone(tab, request)
             steer = await self.steering(caller, request.dials, request.personalize)
             version = steer.versioned(await self.versions.current(caller.tenant))
             evidence = await self.evidence.gather(tab, request, version, steering=steer)
@@ -221,7 +236,7 @@ class QueryService:
             if tab.usage.model_calls:
                 await self.spending.close(tab)
             raise
-        return self._stream(tab, evidence, request, steer, *reserved)
+        return self._stream(tab, evidence, request, steer, rewrite, *reserved)
 
     async def _stream(
         self,
@@ -229,6 +244,7 @@ class QueryService:
         evidence: Evidence,
         request: QueryRequest,
         steer: Steering,
+        rewrite: Rewrite | None,
         charge: Charge | None,
         max_tokens: int,
     ) -> AsyncIterator[dict]:
@@ -263,6 +279,7 @@ class QueryService:
                         yield _event("token", {"text": DEGRADED_ANSWER})
                 else:
                     response = answer_response(tab.usage, evidence, final.text, final)
+            response = response.model_copy(update={"rewrite": rewrite})
             response = self.interactions.note(tab.caller, "query", request.question, response, steer)
             if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
                 yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
@@ -279,12 +296,15 @@ class QueryService:
                 await tab.settle(charge, final.usage, final.model)
             await self.spending.close(tab)
 
-    async def search(self, caller: Principal, request: SearchRequest) -> SearchResponse:
-        """The ranked passages, as the retriever returns them: no threshold, no passage budget."""
+    async def search(
+        self, caller: Principal, request: SearchRequest, vector: list[float] | None = None
+    ) -> SearchResponse:
+        """The ranked passages, as the retriever returns them: no threshold, no passage budget. `vector`: the
+        cleaned query's, when a batch embedded it already."""
         s = self.settings
         request = bound_search(request, *tier_of(caller, s.tiers, s.default_tier))
         async with self.tab(caller, "search") as tab:
             steer = await self.steering(caller, request.dials, request.personalize)
             version = steer.versioned(await self.versions.current(caller.tenant))
-            found = await self._search.run(tab, request, version, steer)
+            found = await self._search.run(tab, request, version, steer, vector)
         return self.interactions.note(caller, "search", request.query, found, steer)

@@ -94,6 +94,14 @@
   value: {{ $root.Values.caches.semanticThreshold | quote }}
 - name: RAGMESH_GATEWAY_CORPUS_VERSION_SECONDS
   value: {{ $root.Values.caches.corpusVersionSeconds | quote }}
+- name: RAGMESH_GATEWAY_BATCH_MAX_ITEMS
+  value: {{ $root.Values.batch.maxItems | quote }}
+- name: RAGMESH_GATEWAY_BATCH_CONCURRENCY
+  value: {{ $root.Values.batch.concurrency | quote }}
+- name: RAGMESH_GATEWAY_CONVERSATION_REWRITE
+  value: {{ $root.Values.conversation.rewrite | quote }}
+- name: RAGMESH_GATEWAY_CONVERSATION_MAX_TURNS
+  value: {{ $root.Values.conversation.maxTurns | quote }}
 - name: RAGMESH_GATEWAY_INTERACTION_HASHED_TENANTS
   value: {{ $root.Values.learning.hashedTenants | toJson | quote }}
 - name: RAGMESH_GATEWAY_REVIEW_CONFIDENCE_BELOW
