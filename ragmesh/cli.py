@@ -1,8 +1,10 @@
 """The `ragmesh` command: `up` runs the suite; `ingest` and `ask` talk to its public API."""
 
+import contextlib
 import json
 import os
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
@@ -176,6 +178,21 @@ def _follow_jobs(client: httpx.Client, bar: Progress, jobs: list[str], total: in
         if len(done) < len(jobs):
             time.sleep(0.5)
     return [done[status_url] for status_url in jobs]
+
+
+@app.command()
+def mcp(url: UrlOption = "http://127.0.0.1:8080", api_key: KeyOption = DEV_KEY) -> None:
+    """Serve the MCP tools (search, ask, list_documents, ingest_url, job_status) over stdio, for agents that start
+    their tools as a command; each call goes to the gateway at --url with --api-key. Over HTTP, the gateway serves
+    the same tools at /mcp."""
+    from services.gateway.mcp_tools import mcp_server  # the MCP SDK loads only for this command
+
+    @contextlib.asynccontextmanager
+    async def client_for(_ctx) -> AsyncIterator[httpx.AsyncClient]:
+        async with httpx.AsyncClient(base_url=url, headers={"X-API-Key": api_key}, timeout=300) as client:
+            yield client
+
+    mcp_server(client_for).run("stdio")
 
 
 @app.command()

@@ -30,6 +30,7 @@ from services.gateway.learning.interactions import InteractionLog
 from services.gateway.learning.preferences import UserPreferences
 from services.gateway.learning.retraining import Retraining
 from services.gateway.learning.reviews import Reviews
+from services.gateway.mcp_http import serve_mcp
 from services.gateway.query.caches import Caches
 from services.gateway.query.service import QueryService
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
@@ -131,7 +132,8 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             ),
         )
         try:
-            yield
+            async with app.state.mcp_sessions:
+                yield
         finally:
             if counting is not None:
                 counting.cancel()
@@ -186,5 +188,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(usage.router)
     app.include_router(caches.router)
     app.include_router(metrics.router)
+    app.state.mcp_sessions = serve_mcp(app, settings.mcp_tool_timeout_seconds)
     telemetry.instrument_app(app, settings)
     return app

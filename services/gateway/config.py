@@ -126,6 +126,8 @@ class GatewaySettings(ServiceSettings):
     # many of a batch's items run at once.
     batch_max_items: int = 32
     batch_concurrency: int = 4
+    # The MCP server at /mcp: how long one tool call may take (an `ask` includes the model's answer).
+    mcp_tool_timeout_seconds: float = 300.0
     # Cosine similarity under which a retrieved chunk does not count as evidence; when no chunk clears it
     # the answer is no_context and no LLM is called.
     relevance_threshold: float = 0.30

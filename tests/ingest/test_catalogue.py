@@ -258,6 +258,7 @@ async def test_what_a_dead_writer_left_in_the_index_is_removed_by_the_reconciler
         orphan.dense.extend([0.1] * 384)
         await retriever.Upsert(retriever_pb2.UpsertRequest(tenant=tenant, chunks=[orphan]))
         assert (await _index_state(retriever, tenant))[0] == whole[0] + 1
+
         # The reconciler runs every lease period; the orphan goes and the catalogue's revision stays whole. The
         # audit entry is written just after the chunks go: wait for both, not for the first.
         async def settled() -> tuple[tuple[int, set[str]], str]:
