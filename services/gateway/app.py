@@ -40,6 +40,7 @@ from services.gateway.routes import (
     admin,
     batch,
     caches,
+    collection,
     dials,
     documents,
     feedback,
@@ -175,6 +176,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(query.router)
     app.include_router(batch.router)
+    app.include_router(collection.router)
     app.include_router(metadata.router)
     app.include_router(feedback.router)
     app.include_router(preferences.router)

@@ -160,6 +160,9 @@ class GatewaySettings(ServiceSettings):
     # The most recent turns read (older ones are dropped), and how long each may be.
     conversation_max_turns: int = 12
     conversation_turn_chars: int = 4_000
+    # Questions about the collection itself ("how many documents per source since May?") are answered on /v1/query
+    # from the catalogue (services/gateway/collection/) instead of by retrieval; POST /v1/collection/ask always.
+    collection_questions: bool = True
     # Text Embeddings Inference server with a cross-encoder (/rerank); empty: the stage is skipped.
     reranker_url: str = ""
     reranker_timeout_seconds: float = 5.0

@@ -4,6 +4,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from services.gateway.collection_models import CollectionAnswer
+
 AnswerId = Annotated[
     str, Field(description="This answer's id: feedback on it goes to /v1/answers/{answer_id}/feedback.")
 ]
@@ -261,6 +263,11 @@ class QueryResponse(BaseModel):
     )
     self_query: SelfQueryResult | None = None
     rewrite: Rewrite | None = Field(default=None, description="With `history`: the follow-up made standalone.")
+    collection: CollectionAnswer | None = Field(
+        default=None,
+        description="A question about the collection itself (how many documents per source?): the table that "
+        "answers it, counted from the catalogue (see POST /v1/collection/ask); `answer` says it in words.",
+    )
     context: ContextStats = Field(default_factory=ContextStats)
     timings_ms: dict[str, float] = Field(default_factory=dict)
 

@@ -94,7 +94,7 @@ def attribute_values(attributes: dict[str, object]) -> list[tuple[str, str]]:
     return list(dict.fromkeys(values))
 
 
-def _visible(viewer: Viewer):
+def visible_to(viewer: Viewer):
     """The documents a reader may see: one of the reader's own access entries among the document's."""
     entries = viewer.entries()
     if entries is None:
@@ -135,7 +135,7 @@ class Catalog:
 
     async def page(self, tenant: str, limit: int, offset: int, viewer: Viewer) -> tuple[list[DocumentRecord], int]:
         """The documents the viewer may see, oldest first, and how many there are."""
-        where = (Document.tenant == tenant, _visible(viewer))
+        where = (Document.tenant == tenant, visible_to(viewer))
         async with self.database.reading() as session:
             rows = await session.scalars(
                 select(Document)

@@ -2,10 +2,12 @@
 
 import grpc
 from google.protobuf import json_format
+from pydantic import ValidationError
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2
 from services.ingest import review, schema
+from services.ingest.aggregates import CollectionCounts
 from services.ingest.catalog import DocumentRecord
 from services.ingest.inputs import IngestInput, IngestResult
 from services.ingest.jobs import JobView
@@ -14,6 +16,7 @@ from services.ingest.quarantine import HELD, REFUSED
 from services.ingest.schema import FieldSpec
 from services.ingest.worker import Workers
 from services.runtime.access import Viewer
+from services.runtime.collection_plans import CollectionPlan
 from services.runtime.errors import InvalidArgument
 from services.runtime.metadata_types import FIELD_TYPE_CODES, FIELD_TYPES, OPERATOR_CODES, OPERATORS
 
@@ -330,3 +333,23 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             )
             item.detail.update(entry["detail"])
         return listed
+
+    async def AggregateDocuments(
+        self, request: ingest_pb2.AggregateDocumentsRequest, context: grpc.aio.ServicerContext
+    ) -> ingest_pb2.AggregateDocumentsResponse:
+        _scope(request.tenant)
+        try:
+            plan = CollectionPlan.model_validate_json(request.plan_json or "{}")
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'plan'}: {e['msg']}" for e in exc.errors())
+            raise InvalidArgument(f"the plan is not valid: {problems}") from exc
+        fields, _ = await self._ingestor.catalog.schema(request.tenant)
+        counted = await CollectionCounts(self._ingestor.catalog.database).count(
+            request.tenant, _viewer(request.viewer), plan, {spec.name: spec.type for spec in fields}
+        )
+        return ingest_pb2.AggregateDocumentsResponse(
+            columns=counted.columns,
+            rows=[ingest_pb2.AggregateRow(keys=keys, documents=n) for keys, n in counted.rows],
+            matched=counted.matched,
+            groups=counted.groups,
+        )

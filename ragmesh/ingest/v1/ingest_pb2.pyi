@@ -456,3 +456,33 @@ class SetDocumentAccessRequest(_message.Message):
     allowed_groups: _containers.RepeatedScalarFieldContainer[str]
     actor: str
     def __init__(self, tenant: _Optional[str] = ..., document_id: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ..., actor: _Optional[str] = ...) -> None: ...
+
+class AggregateDocumentsRequest(_message.Message):
+    __slots__ = ("tenant", "viewer", "plan_json")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    VIEWER_FIELD_NUMBER: _ClassVar[int]
+    PLAN_JSON_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    viewer: _retriever_pb2.Viewer
+    plan_json: str
+    def __init__(self, tenant: _Optional[str] = ..., viewer: _Optional[_Union[_retriever_pb2.Viewer, _Mapping]] = ..., plan_json: _Optional[str] = ...) -> None: ...
+
+class AggregateRow(_message.Message):
+    __slots__ = ("keys", "documents")
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    DOCUMENTS_FIELD_NUMBER: _ClassVar[int]
+    keys: _containers.RepeatedScalarFieldContainer[str]
+    documents: int
+    def __init__(self, keys: _Optional[_Iterable[str]] = ..., documents: _Optional[int] = ...) -> None: ...
+
+class AggregateDocumentsResponse(_message.Message):
+    __slots__ = ("columns", "rows", "matched", "groups")
+    COLUMNS_FIELD_NUMBER: _ClassVar[int]
+    ROWS_FIELD_NUMBER: _ClassVar[int]
+    MATCHED_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    columns: _containers.RepeatedScalarFieldContainer[str]
+    rows: _containers.RepeatedCompositeFieldContainer[AggregateRow]
+    matched: int
+    groups: int
+    def __init__(self, columns: _Optional[_Iterable[str]] = ..., rows: _Optional[_Iterable[_Union[AggregateRow, _Mapping]]] = ..., matched: _Optional[int] = ..., groups: _Optional[int] = ...) -> None: ...

@@ -110,6 +110,11 @@ class IngestServiceStub:
                 request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListAuditRequest.SerializeToString,
                 response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AuditList.FromString,
                 _registered_method=True)
+        self.AggregateDocuments = channel.unary_unary(
+                '/ragmesh.ingest.v1.IngestService/AggregateDocuments',
+                request_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AggregateDocumentsRequest.SerializeToString,
+                response_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AggregateDocumentsResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -222,6 +227,14 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AggregateDocuments(self, request, context):
+        """Count the documents a reader may see, grouped and filtered as a collection plan says (questions about the
+        collection); INVALID_ARGUMENT for a plan the tenant's schema does not allow, before anything runs.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -299,6 +312,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.ListAudit,
                     request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListAuditRequest.FromString,
                     response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AuditList.SerializeToString,
+            ),
+            'AggregateDocuments': grpc.unary_unary_rpc_method_handler(
+                    servicer.AggregateDocuments,
+                    request_deserializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AggregateDocumentsRequest.FromString,
+                    response_serializer=ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AggregateDocumentsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -707,6 +725,33 @@ class IngestService:
             '/ragmesh.ingest.v1.IngestService/ListAudit',
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.ListAuditRequest.SerializeToString,
             ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AuditList.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AggregateDocuments(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ragmesh.ingest.v1.IngestService/AggregateDocuments',
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AggregateDocumentsRequest.SerializeToString,
+            ragmesh_dot_ingest_dot_v1_dot_ingest__pb2.AggregateDocumentsResponse.FromString,
             options,
             channel_credentials,
             insecure,

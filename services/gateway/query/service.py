@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 
 from services.gateway.budgets import BudgetPolicy, Budgets
 from services.gateway.clients import Downstream
+from services.gateway.collection.answers import CollectionAnswers
 from services.gateway.config import GatewaySettings
 from services.gateway.identity import Principal
 from services.gateway.learning.adapters import Adapters
@@ -67,6 +68,7 @@ class QueryService:
         self.evidence = EvidenceGatherer(settings, downstream)
         self.generation = Generation(settings, downstream)
         self.conversations = Conversations(settings, downstream)
+        self.collection = CollectionAnswers(settings, downstream, self.evidence.planner)
         self._search = Searcher(settings, self.evidence)
         self._cache = AnswerCache(downstream.cache_redis, settings.answer_cache_seconds)
         self._semantic = SemanticCache(
@@ -162,6 +164,21 @@ class QueryService:
         rewrite = await self.conversations.standalone(tab, request.question, request.history)
         return (request.model_copy(update={"question": rewrite.question}), rewrite) if rewrite else (request, None)
 
+    async def _about_collection(
+        self, tab: Tab, request: QueryRequest, question: str, version: str
+    ) -> QueryResponse | None:
+        """The answer to a question about the collection itself, counted from the catalogue; None for any other
+        (and when the request brings its own filters or turns self-query off: then it is the caller's search)."""
+        if not (self.settings.collection_questions and request.self_query and not request.filters):
+            return None
+        plan = await self.collection.recognise(tab.caller, question, version)
+        if plan is None:
+            return None
+        found = await self.collection.run(tab.caller, plan, question, version)
+        return QueryResponse(
+            answer=found.answer, citations=[], confidence=1.0, no_context=False, usage=tab.usage, collection=found
+        )
+
     async def _answer(
         self, tab: Tab, request: QueryRequest, steer: Steering, vector: list[float] | None
     ) -> QueryResponse:
@@ -176,6 +193,8 @@ class QueryService:
             if version and prompt_version
             else ""
         )
+        if (counted := await self._about_collection(tab, request, question, version)) is not None:
+            return counted
         with step("gateway", "answer_cache") as span:
             cached = await self._cache.get(key, caller.viewer) if key else None
             span.set_attribute("cache.hit", cached is not None)
@@ -226,6 +245,10 @@ class QueryService:
             request, rewrite = await self._standalone(tab, request)
             steer = await self.steering(caller, request.dials, request.personalize)
             version = steer.versioned(await self.versions.current(caller.tenant))
+            question = clean_question(request.question, self.settings.max_question_chars)
+            if (counted := await self._about_collection(tab, request, question, version)) is not None:
+                await self.spending.close(tab)
+                return self._counted_stream(tab.caller, request, counted, steer)
             evidence = await self.evidence.gather(tab, request, version, steering=steer)
             reserved = (
                 await self._reserve(tab, evidence, request)
@@ -295,6 +318,16 @@ class QueryService:
             if charge is not None and not charge.settled and final is not None:
                 await tab.settle(charge, final.usage, final.model)
             await self.spending.close(tab)
+
+    async def _counted_stream(
+        self, caller: Principal, request: QueryRequest, response: QueryResponse, steer: Steering
+    ) -> AsyncIterator[dict]:
+        """A collection question's answer as the stream's events: its sentence, no citations, then done."""
+        response = self.interactions.note(caller, "query", request.question, response, steer)
+        observe_answer("query", response)
+        yield _event("token", {"text": response.answer})
+        yield _event("citations", [])
+        yield _event("done", response.model_dump_json())
 
     async def search(
         self, caller: Principal, request: SearchRequest, vector: list[float] | None = None
