@@ -54,6 +54,12 @@ postgresql: ## Install PostgreSQL from Debian's packages when none is there (the
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; fi; }
 
+.PHONY: chromium
+chromium: ## Install Debian's Chromium when none is there: the page's tests drive it headless (no browser download).
+	@command -v chromium >/dev/null || { echo "==> installing chromium"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; fi; }
+
 .PHONY: proto
 proto: $(STAMP) ## Regenerate the gRPC code in ragmesh/<service>/v1 from proto/.
 	$(BIN)/python -m grpc_tools.protoc -Iproto --python_out=. --grpc_python_out=. --pyi_out=. $(PROTOS)
@@ -84,7 +90,7 @@ helm-lint: $(STAMP) $(CHECKOV) ## Chart: strict lint, render every example, Kube
 	$(BIN)/python -m pytest tests/deploy -q
 
 .PHONY: test
-test: install redis-server postgresql proto-check lint helm-lint ## Run every test (real Redis, real gRPC, real models) and the chart checks.
+test: install redis-server postgresql chromium proto-check lint helm-lint ## Run every test (real Redis, real gRPC, real models) and the chart checks.
 	$(BIN)/python -m pytest --ignore=tests/deploy
 
 REGISTRY ?= ghcr.io/ragmesh

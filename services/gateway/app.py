@@ -55,6 +55,7 @@ from services.gateway.routes import (
     query,
     reviews,
     usage,
+    web,
 )
 from services.gateway.shedding import LoadShedding
 from services.gateway.usage import UsageLedger
@@ -191,5 +192,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(caches.router)
     app.include_router(metrics.router)
     app.state.mcp_sessions = serve_mcp(app, settings.mcp_tool_timeout_seconds)
+    if settings.page_enabled:
+        web.serve_page(app)
     telemetry.instrument_app(app, settings)
     return app

@@ -163,6 +163,8 @@ class GatewaySettings(ServiceSettings):
     # Questions about the collection itself ("how many documents per source since May?") are answered on /v1/query
     # from the catalogue (services/gateway/collection/) instead of by retrieval; POST /v1/collection/ask always.
     collection_questions: bool = True
+    # The page for askers and operators at /ui/ (it holds no secret: it calls the API with the key a user gives it).
+    page_enabled: bool = True
     # Text Embeddings Inference server with a cross-encoder (/rerank); empty: the stage is skipped.
     reranker_url: str = ""
     reranker_timeout_seconds: float = 5.0
