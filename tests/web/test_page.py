@@ -100,6 +100,11 @@ async def test_feedback_reaches_the_review_queue_where_it_is_labelled(page, site
     await expect(item).to_contain_text("labelled")
     await expect(page.locator("#keys tbody tr")).to_have_count(0)  # bootstrap keys are not stored keys
     await expect(page.locator("#costs table tbody tr").first).to_be_visible()
+    await expect(page.locator("#caches table").first).to_contain_text("hit rate")
+    await page.fill("#key-name", "reader")
+    await page.click("#key-create button")
+    await expect(page.locator("#key-created")).to_contain_text("New key (shown once): ")
+    await expect(page.locator("#keys tbody tr").filter(has_text="reader")).to_contain_text("query")
     await page.shot("operators")
     labelled = await site.get("/v1/admin/reviews?status=labelled", headers={"X-API-Key": KEY})
     assert any(i["question"] == "Who rotates the Kestrel keys?" for i in labelled.json()["items"])

@@ -301,13 +301,25 @@ async function loadOperators() {
     chart("bar", spenders.map((s) => s.spender || "(bootstrap)"), spenders.map((s) => s.requests)));
   $("#budgets tbody").replaceChildren(...own.budgets.map((b) => el("tr", {}, el("td", { text: b.scope }),
     el("td", { text: b.limit_usd }), el("td", { text: b.spent_usd.toFixed(4) }), el("td", { text: b.remaining_usd.toFixed(4) }))));
-  $("#caches").replaceChildren(table(["layer", "entries"], Object.entries(caches.entries)));
+  // Hit rates from the usage ledger (requests answered from the answer cache), sizes from the caches themselves.
+  const rates = usage.tenants.map((t) => [t.tenant, t.requests, t.cached, t.requests ? `${Math.round((100 * t.cached) / t.requests)}%` : "–"]);
+  $("#caches").replaceChildren(table(["tenant", "requests", "from the cache", "hit rate"], rates),
+    table(["layer", "entries"], Object.entries(caches.entries)));
   $("#quarantine").replaceChildren(...held.entries.map((q) => el("li", {},
     `${q.filename}: ${q.reason} (${q.kind}) `,
     q.kind === "held" ? el("button", { text: "Release", onclick: () => release(q.id) }) : "")));
   $("#keys tbody").replaceChildren(...keys.keys.map((k) => el("tr", {}, el("td", { text: k.name }),
     el("td", { text: k.prefix }), el("td", { text: k.scopes.join(" ") }), el("td", { text: k.user }),
     el("td", {}, el("button", { text: "Revoke", onclick: () => revoke(k.id) })))));
+}
+
+async function createKey() {
+  const scopes = [...document.querySelectorAll("#key-create input[type=checkbox]:checked")].map((box) => box.value);
+  try {
+    const created = await api("/v1/admin/keys", { method: "POST", body: { name: $("#key-name").value.trim(), scopes } });
+    $("#key-created").textContent = `New key (shown once): ${created.key}`;
+    await loadOperators();
+  } catch (e) { showError(e.message); }
 }
 
 async function label(answerId, correct, button) {
@@ -332,6 +344,7 @@ document.addEventListener("DOMContentLoaded", () => {
   $("#key-form").addEventListener("submit", (e) => { e.preventDefault(); useKey($("#key").value.trim()); });
   $("#ask-form").addEventListener("submit", (e) => { e.preventDefault(); ask($("#question").value.trim()); });
   $("#upload-form").addEventListener("submit", (e) => { e.preventDefault(); upload(); });
+  $("#key-create").addEventListener("submit", (e) => { e.preventDefault(); createKey(); });
   for (const button of document.querySelectorAll("#feedback button")) button.addEventListener("click", () => giveFeedback(button.dataset.thumb));
   $("#source-close").addEventListener("click", () => { $("#source").hidden = true; });
   useKey(key);
