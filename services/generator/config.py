@@ -34,6 +34,16 @@ class GeneratorSettings(ServiceSettings):
     # "completion": a few-shot completion prompt for base models; "chat": system + user messages.
     # "auto" picks completion for text-completion-* models and chat for the rest.
     prompt_style: Literal["auto", "completion", "chat"] = "auto"
+    # A model per role, tried before `model` and its fallbacks for that role's calls: "answer" (Generate),
+    # "verify", "self_query", "compression" and "rewrite" (the Extract calls the gateway names), e.g.
+    # {"self_query": "openai/gpt-4o-mini", "compression": "openai/gpt-4o-mini"}: a fast cheap model where the job is
+    # small. Unset roles use `model`.
+    role_models: dict[str, str] = Field(default_factory=dict)
+    # Reasoning models take max_completion_tokens and refuse temperature: models LiteLLM knows as such get those
+    # parameters by themselves; name others here (exact LiteLLM model strings).
+    reasoning_models: list[str] = Field(default_factory=list)
+    # Sent to reasoning models only ("low", "medium", "high"); empty: the provider's default.
+    reasoning_effort: str = ""
     max_tokens: int = 160
     # Extract on the completion route to api_base: send llama.cpp's `grammar` field (GBNF made from the JSON
     # Schema) so the model can only write valid JSON. Turn off for completion servers without that field.

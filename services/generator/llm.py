@@ -125,16 +125,36 @@ class AnswerWriter:
     def economy_model(self) -> str:
         return self._settings.economy_model
 
-    def _models(self, economy: bool) -> list[str]:
-        """The models to try for one request: the economy model first when asked for and configured."""
-        cheaper = self._settings.economy_model
-        return [cheaper, *(m for m in self.models if m != cheaper)] if economy and cheaper else self.models
+    def _models(self, economy: bool, role: str = "answer") -> list[str]:
+        """The models to try for one request: the role's own model first when one is configured, the economy
+        model first when asked for and configured, then the configured model and its fallbacks."""
+        first = [self._settings.role_models.get(role, "")]
+        if economy:
+            first.append(self._settings.economy_model)
+        return list(dict.fromkeys([*(m for m in first if m), *self.models]))
+
+    def reasoning(self, model: str) -> bool:
+        """Whether `model` is a reasoning model (max_completion_tokens, no temperature)."""
+        if model in self._settings.reasoning_models:
+            return True
+        try:
+            return bool(litellm.supports_reasoning(model=model))
+        except Exception:
+            return False
+
+    def _sampling(self, model: str, max_tokens: int, temperature: float) -> dict:
+        """The length and sampling parameters `model` accepts: a reasoning model gets max_completion_tokens (its
+        budget covers its reasoning too) and no temperature, so no provider answers 400 for a refused parameter."""
+        if not self.reasoning(model):
+            return {"max_tokens": max_tokens, "temperature": temperature}
+        effort = {"reasoning_effort": self._settings.reasoning_effort} if self._settings.reasoning_effort else {}
+        return {"max_completion_tokens": max_tokens, **effort}
 
     def prices(self) -> tuple[float, float]:
         """The highest input and output price per token of any model this writer may call (LiteLLM's price
         map); 0 for models it does not price (local, self-hosted), whose price the caller configures instead."""
         prices = [(0.0, 0.0)]
-        for model in {*self.models, self._settings.economy_model} - {""}:
+        for model in {*self.models, self._settings.economy_model, *self._settings.role_models.values()} - {""}:
             try:
                 info = litellm.get_model_info(model)
             except Exception:
@@ -156,8 +176,7 @@ class AnswerWriter:
         s = self._settings
         args: dict = {
             "model": model,
-            "max_tokens": max_tokens or s.max_tokens,
-            "temperature": s.temperature if temperature is None else temperature,
+            **self._sampling(model, max_tokens or s.max_tokens, s.temperature if temperature is None else temperature),
             "timeout": s.timeout_seconds,
             "num_retries": s.num_retries,
             **self._tracing,
@@ -186,8 +205,7 @@ class AnswerWriter:
         s = self._settings
         args: dict = {
             "model": model,
-            "max_tokens": max_tokens or s.extract_max_tokens,
-            "temperature": 0.0,
+            **self._sampling(model, max_tokens or s.extract_max_tokens, 0.0),
             "timeout": s.timeout_seconds,
             "num_retries": s.num_retries,
             **self._tracing,
@@ -221,12 +239,14 @@ class AnswerWriter:
         schema: dict,
         examples: list[Example],
         max_tokens: int = 0,
+        role: str = "",
     ) -> Extraction:
-        """A JSON object matching `schema`, from the first model whose output parses and validates."""
+        """A JSON object matching `schema`, from the first model whose output parses and validates (the role's own
+        model first, when one is configured)."""
         validator = jsonschema.Draft202012Validator(schema)
         errors: list[str] = []
         unreachable = False
-        for model in self.models:
+        for model in self._models(False, role):
             args, constrained = self._extract_args(model, instruction, text, passages, schema, examples, max_tokens)
             try:
                 if "prompt" in args:

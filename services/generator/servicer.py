@@ -104,6 +104,7 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             schema,
             [Example(e.text, e.json) for e in request.examples],
             request.max_tokens,
+            request.role,
         )
         return generator_pb2.ExtractResponse(
             json=json.dumps(extraction.data),

@@ -232,3 +232,36 @@ async def test_an_unpriced_local_model_describes_a_price_of_zero(generator):
     described = await generator.Describe(generator_pb2.DescribeRequest())
     assert described.input_usd_per_token == 0 and described.output_usd_per_token == 0
     assert described.economy_model == ""
+
+
+async def test_each_role_is_answered_by_its_own_model_first():
+    settings = {
+        "model": "openai/gpt-4o",
+        "api_base": "",
+        "role_models": {"self_query": "openai/gpt-4o-mini", "answer": "openai/gpt-4.1-mini"},
+    }
+    async with _generator_answering('{"verdict": "CONTRADICT", "evidence": [1]}', **settings) as generator:
+        small = await generator.Extract(_extract_request(role="self_query"))
+        usual = await generator.Extract(_extract_request(role="verify"))
+        answer = await generator.Generate(generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES))
+        described = await generator.Describe(generator_pb2.DescribeRequest())
+    assert (small.model, usual.model, answer.model) == ("openai/gpt-4o-mini", "openai/gpt-4o", "openai/gpt-4.1-mini")
+    # Budgets reserve at the dearest model any role may call.
+    assert described.input_usd_per_token == pytest.approx(2.5e-06)
+
+
+@pytest.mark.parametrize("model", ["openai/o3-mini", "openai/gpt-5-mini"])
+async def test_a_reasoning_model_gets_max_completion_tokens_and_no_temperature(model):
+    """LiteLLM refuses temperature for these models (as the providers do): the calls succeed only because none
+    is sent, with the answer's length as max_completion_tokens."""
+    async with _generator_answering(
+        '{"verdict": "CONTRADICT", "evidence": [1]}', model=model, api_base=""
+    ) as generator:
+        answer = await generator.Generate(
+            generator_pb2.GenerateRequest(question="How often?", passages=PASSAGES, max_tokens=50)
+        )
+        streamed = [
+            e async for e in generator.GenerateStream(generator_pb2.GenerateRequest(question="How?", passages=PASSAGES))
+        ]
+        extracted = await generator.Extract(_extract_request())
+    assert answer.model == model and extracted.model == model and streamed[-1].final.model == model

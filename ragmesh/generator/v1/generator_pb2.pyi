@@ -35,20 +35,22 @@ class ExtractExample(_message.Message):
     def __init__(self, text: _Optional[str] = ..., json: _Optional[str] = ...) -> None: ...
 
 class ExtractRequest(_message.Message):
-    __slots__ = ("instruction", "text", "passages", "json_schema", "examples", "max_tokens")
+    __slots__ = ("instruction", "text", "passages", "json_schema", "examples", "max_tokens", "role")
     INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PASSAGES_FIELD_NUMBER: _ClassVar[int]
     JSON_SCHEMA_FIELD_NUMBER: _ClassVar[int]
     EXAMPLES_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
     instruction: str
     text: str
     passages: _containers.RepeatedCompositeFieldContainer[Passage]
     json_schema: str
     examples: _containers.RepeatedCompositeFieldContainer[ExtractExample]
     max_tokens: int
-    def __init__(self, instruction: _Optional[str] = ..., text: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., json_schema: _Optional[str] = ..., examples: _Optional[_Iterable[_Union[ExtractExample, _Mapping]]] = ..., max_tokens: _Optional[int] = ...) -> None: ...
+    role: str
+    def __init__(self, instruction: _Optional[str] = ..., text: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., json_schema: _Optional[str] = ..., examples: _Optional[_Iterable[_Union[ExtractExample, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., role: _Optional[str] = ...) -> None: ...
 
 class ExtractResponse(_message.Message):
     __slots__ = ("json", "usage", "model", "constrained")

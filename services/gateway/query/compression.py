@@ -158,6 +158,7 @@ class Compressor:
             with timed(timings, "compress_llm", failed_too=True):
                 reply = await self._downstream.generator.Extract(
                     generator_pb2.ExtractRequest(
+                        role="compression",
                         instruction=EXTRACT_INSTRUCTION,
                         text=f"Question: {question}",
                         passages=[

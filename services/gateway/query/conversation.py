@@ -89,6 +89,7 @@ class Conversations:
         try:
             reply = await self._downstream.generator.Extract(
                 generator_pb2.ExtractRequest(
+                    role="rewrite",
                     instruction=_INSTRUCTION,
                     text=text,
                     json_schema=json.dumps(schema),

@@ -128,6 +128,7 @@ class Planner:
         try:
             reply = await self._downstream.generator.Extract(
                 generator_pb2.ExtractRequest(
+                    role="self_query",
                     instruction=task.instruction,
                     text=question,
                     json_schema=json.dumps(task.schema),

@@ -84,6 +84,7 @@ class ClaimChecker:
             with timed(evidence.timings_ms, "generate"):
                 reply = await self._service.downstream.generator.Extract(
                     generator_pb2.ExtractRequest(
+                        role="verify",
                         instruction=INSTRUCTION,
                         text=f"Claim: {evidence.question}",
                         passages=evidence.generator_passages(),

@@ -201,6 +201,12 @@
   value: {{ $root.Values.llm.fallbacks | toJson | quote }}
 - name: RAGMESH_GENERATOR_ECONOMY_MODEL
   value: {{ $root.Values.llm.economyModel | quote }}
+- name: RAGMESH_GENERATOR_ROLE_MODELS
+  value: {{ $root.Values.llm.roleModels | toJson | quote }}
+- name: RAGMESH_GENERATOR_REASONING_MODELS
+  value: {{ $root.Values.llm.reasoningModels | toJson | quote }}
+- name: RAGMESH_GENERATOR_REASONING_EFFORT
+  value: {{ $root.Values.llm.reasoningEffort | quote }}
 - name: RAGMESH_GENERATOR_PROMPT_STYLE
   value: {{ $root.Values.llm.promptStyle | quote }}
 - name: RAGMESH_GENERATOR_MAX_TOKENS
