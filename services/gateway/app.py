@@ -28,6 +28,7 @@ from services.gateway.learning.dials import Dials
 from services.gateway.learning.feedback import FeedbackBook
 from services.gateway.learning.interactions import InteractionLog
 from services.gateway.learning.preferences import UserPreferences
+from services.gateway.learning.prompts import PromptRegistry
 from services.gateway.learning.retraining import Retraining
 from services.gateway.learning.reviews import Reviews
 from services.gateway.mcp_http import serve_mcp
@@ -51,6 +52,7 @@ from services.gateway.routes import (
     metrics,
     openai,
     preferences,
+    prompts,
     quarantine,
     query,
     reviews,
@@ -102,6 +104,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.retraining = Retraining(
             database, downstream, settings.retrain_least_labels, settings.retrieval_timeout_seconds
         )
+        app.state.prompts = PromptRegistry(database, settings.dial_cache_seconds)
         app.state.service = QueryService(
             settings,
             downstream,
@@ -110,6 +113,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.dials,
             app.state.preferences,
             app.state.adapters,
+            app.state.prompts,
         )
         app.state.feedback = FeedbackBook(
             database, interactions, app.state.preferences, app.state.adapters, settings.interaction_secret
@@ -185,6 +189,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(dials.router)
     app.include_router(adapters.router)
+    app.include_router(prompts.router)
     app.include_router(interactions.router)
     app.include_router(openai.router)
     app.include_router(quarantine.router)

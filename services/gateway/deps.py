@@ -21,6 +21,7 @@ from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.feedback import FeedbackBook
 from services.gateway.learning.preferences import UserPreferences
+from services.gateway.learning.prompts import PromptRegistry
 from services.gateway.learning.retraining import Retraining
 from services.gateway.learning.reviews import Reviews
 from services.gateway.query.service import QueryService
@@ -98,6 +99,13 @@ DialsDep = Annotated[Dials, Depends(get_dials)]
 PreferencesDep = Annotated[UserPreferences, Depends(get_preferences)]
 AdapterRegistryDep = Annotated[Adapters, Depends(get_adapters)]
 RetrainingDep = Annotated[Retraining, Depends(get_retraining)]
+
+
+async def get_prompts(request: Request) -> PromptRegistry:
+    return request.app.state.prompts
+
+
+PromptsDep = Annotated[PromptRegistry, Depends(get_prompts)]
 
 
 async def authenticate(

@@ -203,3 +203,44 @@ class VersionFigures(BaseModel):
 
 class FiguresList(BaseModel):
     versions: list[VersionFigures]
+
+
+class PromptCreate(Body):
+    """A new version of the tenant's instruction for a role (the generator adds its leak canary)."""
+
+    instruction: str = Field(min_length=20, max_length=4000)
+    note: str = Field(default="", max_length=500, description="What changed, for whoever reads the registry.")
+
+
+class PromptInfo(BaseModel):
+    role: str
+    version: str
+    instruction: str
+    note: str
+    status: Literal["draft", "canary", "serving", "retired"]
+    share: float = Field(description="The share of users a canary is served to (sticky per user); 1 when serving.")
+    created_at: str
+    created_by: str
+    served_at: str | None
+
+
+class PromptList(BaseModel):
+    built_in: str = Field(description="The generator's own version, answered with when nothing is served.")
+    prompts: list[PromptInfo]
+
+
+class PromptFigures(BaseModel):
+    """How the answers written under one prompt version fared (the A/B comparison)."""
+
+    version: str
+    answers: int = 0
+    positive_rate: float = Field(default=0.0, description="Share of answers with a thumbs-up or a rating of 4-5.")
+    negative_rate: float = Field(default=0.0, description="Share with a thumbs-down or a rating of 1-2.")
+    no_context_rate: float = 0.0
+    cited_rate: float = Field(default=0.0, description="Share of answers that cite at least one passage.")
+    latency_ms_p50: float = Field(default=0.0, description="Median time the gateway's stages took, in ms.")
+    cost_usd: float = 0.0
+
+
+class PromptFiguresList(BaseModel):
+    versions: list[PromptFigures]

@@ -17,10 +17,12 @@ import litellm
 from services.generator.config import GeneratorSettings
 from services.generator.leaks import LeakGuard
 from services.generator.prompts import (
+    BUILT_IN,
     COMPLETION_STOP,
     INSTRUCTION,
     Example,
     Passage,
+    Template,
     chat_messages,
     completion_prompt,
     extraction_messages,
@@ -133,6 +135,10 @@ class AnswerWriter:
             first.append(self._settings.economy_model)
         return list(dict.fromkeys([*(m for m in first if m), *self.models]))
 
+    def _guard_for(self, template: Template) -> LeakGuard:
+        """The leak guard of the instruction the answer is written under."""
+        return self._guard if template is BUILT_IN else LeakGuard(template.instruction)
+
     def reasoning(self, model: str) -> bool:
         """Whether `model` is a reasoning model (max_completion_tokens, no temperature)."""
         if model in self._settings.reasoning_models:
@@ -171,7 +177,13 @@ class AnswerWriter:
         return style == "completion" or (style == "auto" and model.startswith("text-completion"))
 
     def _call_args(
-        self, model: str, question: str, passages: list[Passage], max_tokens: int, temperature: float | None
+        self,
+        model: str,
+        question: str,
+        passages: list[Passage],
+        max_tokens: int,
+        temperature: float | None,
+        template: Template = BUILT_IN,
     ) -> dict:
         s = self._settings
         args: dict = {
@@ -186,9 +198,9 @@ class AnswerWriter:
         if s.mock_response is not None:
             args["mock_response"] = s.mock_response
         if self._uses_completion(model):
-            args.update(prompt=completion_prompt(question, passages), stop=COMPLETION_STOP)
+            args.update(prompt=completion_prompt(question, passages, template.instruction), stop=COMPLETION_STOP)
         else:
-            args["messages"] = chat_messages(question, passages)
+            args["messages"] = chat_messages(question, passages, template.instruction)
         return args
 
     def _extract_args(
@@ -300,10 +312,12 @@ class AnswerWriter:
         max_tokens: int = 0,
         temperature: float | None = None,
         economy: bool = False,
+        template: Template = BUILT_IN,
     ) -> Answer:
         errors: list[str] = []
+        guard = self._guard_for(template)
         for model in self._models(economy):
-            args = self._call_args(model, question, passages, max_tokens, temperature)
+            args = self._call_args(model, question, passages, max_tokens, temperature, template)
             try:
                 if "prompt" in args:
                     response = await litellm.atext_completion(**args)
@@ -317,7 +331,7 @@ class AnswerWriter:
                 continue
             usage = getattr(response, "usage", None)
             return Answer(
-                text=self._guard.check(text.strip()),
+                text=guard.check(text.strip()),
                 model=model,
                 finish_reason=str(response.choices[0].finish_reason or ""),
                 prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
@@ -333,10 +347,12 @@ class AnswerWriter:
         max_tokens: int = 0,
         temperature: float | None = None,
         economy: bool = False,
+        template: Template = BUILT_IN,
     ) -> AsyncIterator[Delta]:
         errors: list[str] = []
+        guard = self._guard_for(template)
         for model in self._models(economy):
-            args = self._call_args(model, question, passages, max_tokens, temperature)
+            args = self._call_args(model, question, passages, max_tokens, temperature, template)
             args["stream"] = True
             pieces: list[str] = []
             released = 0
@@ -368,12 +384,12 @@ class AnswerWriter:
                         if delta:
                             pieces.append(delta)
                             text = "".join(pieces)
-                            if self._guard.leaked(text):
+                            if guard.leaked(text):
                                 # Nothing of the leak went out: the tail that would hold it was kept back.
                                 leaked = True
                                 continue
                             # Keep back only a tail that may still grow into a canary or a run of the instructions.
-                            safe = len(text) - self._guard.holdback(text)
+                            safe = len(text) - guard.holdback(text)
                             if safe > released:
                                 yield Delta(text=text[released:safe])
                                 released = safe
@@ -385,7 +401,7 @@ class AnswerWriter:
                 errors.append(f"{model}: {type(exc).__name__}")
                 continue
             whole = "".join(pieces)
-            final.text = self._guard.check(whole.strip())
+            final.text = guard.check(whole.strip())
             if final.text == whole.strip() and len(whole) > released:
                 yield Delta(text=whole[released:])
             if not final.prompt_tokens or not final.completion_tokens:

@@ -8,7 +8,15 @@ from prometheus_client import Gauge
 
 from ragmesh.generator.v1 import generator_pb2, generator_pb2_grpc
 from services.generator.llm import Answer, AnswerWriter, parse_schema
-from services.generator.prompts import PROMPT_VERSION, Example, Passage
+from services.generator.prompts import (
+    BUILT_IN,
+    MAX_INSTRUCTION_CHARS,
+    PROMPT_VERSION,
+    Example,
+    Passage,
+    Template,
+    tenant_template,
+)
 from services.runtime.errors import InvalidArgument
 
 MAX_QUESTION_CHARS = 4_000
@@ -19,6 +27,17 @@ MAX_EXAMPLES = 8
 # What the generator's HPA can scale on through a metrics adapter (the chart's autoscaling.inFlightTarget): CPU says
 # little about a replica waiting on a model provider.
 IN_FLIGHT = Gauge("ragmesh_generator_in_flight_generations", "Answers this replica is generating now.")
+
+
+def _template(request: generator_pb2.GenerateRequest) -> Template:
+    """The tenant's instruction when the request carries one (with its version), else the built-in."""
+    if not request.instruction.strip():
+        return BUILT_IN
+    if len(request.instruction) > MAX_INSTRUCTION_CHARS:
+        raise InvalidArgument(f"instruction is over {MAX_INSTRUCTION_CHARS} characters")
+    if not request.prompt_version.strip():
+        raise InvalidArgument("an instruction needs its prompt_version")
+    return tenant_template(request.instruction, request.prompt_version)
 
 
 def _validate(request: generator_pb2.GenerateRequest) -> list[Passage]:
@@ -33,12 +52,12 @@ def _validate(request: generator_pb2.GenerateRequest) -> list[Passage]:
     return [Passage(p.index, p.title, p.text) for p in request.passages]
 
 
-def _response(answer: Answer) -> generator_pb2.GenerateResponse:
+def _response(answer: Answer, template: Template) -> generator_pb2.GenerateResponse:
     return generator_pb2.GenerateResponse(
         text=answer.text,
         model=answer.model,
         finish_reason=answer.finish_reason,
-        prompt_version=PROMPT_VERSION,
+        prompt_version=template.version,
         usage=generator_pb2.Usage(
             prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens, cost_usd=answer.cost_usd
         ),
@@ -54,24 +73,26 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     async def Generate(
         self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> generator_pb2.GenerateResponse:
-        passages = _validate(request)
+        passages, template = _validate(request), _template(request)
         temperature = request.temperature if request.HasField("temperature") else None
         with IN_FLIGHT.track_inprogress():
             answer = await self._writer.answer(
-                request.question, passages, request.max_tokens, temperature, request.economy
+                request.question, passages, request.max_tokens, temperature, request.economy, template
             )
-        return _response(answer)
+        return _response(answer, template)
 
     async def GenerateStream(
         self, request: generator_pb2.GenerateRequest, context: grpc.aio.ServicerContext
     ) -> AsyncIterator[generator_pb2.GenerateStreamResponse]:
-        passages = _validate(request)
+        passages, template = _validate(request), _template(request)
         temperature = request.temperature if request.HasField("temperature") else None
-        deltas = self._writer.stream(request.question, passages, request.max_tokens, temperature, request.economy)
+        deltas = self._writer.stream(
+            request.question, passages, request.max_tokens, temperature, request.economy, template
+        )
         with IN_FLIGHT.track_inprogress():
             async for delta in deltas:
                 if delta.final is not None:
-                    yield generator_pb2.GenerateStreamResponse(final=_response(delta.final))
+                    yield generator_pb2.GenerateStreamResponse(final=_response(delta.final, template))
                 else:
                     yield generator_pb2.GenerateStreamResponse(delta=delta.text)
 

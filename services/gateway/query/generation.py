@@ -13,6 +13,7 @@ from ragmesh.generator.v1 import generator_pb2
 from services.gateway.budgets import Prices
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.learning.prompts import ChosenPrompt
 from services.gateway.models import Usage
 from services.gateway.query.evidence import Evidence
 from services.gateway.query.timing import timed
@@ -68,20 +69,28 @@ class Generation:
         return Prices(described.input_usd_per_token, described.output_usd_per_token)
 
     @staticmethod
-    def _request(evidence: Evidence, max_tokens: int, economy: bool) -> generator_pb2.GenerateRequest:
+    def _request(
+        evidence: Evidence, max_tokens: int, economy: bool, prompt: ChosenPrompt | None
+    ) -> generator_pb2.GenerateRequest:
         return generator_pb2.GenerateRequest(
             question=evidence.question,
             passages=evidence.generator_passages(),
             max_tokens=max_tokens,
             economy=economy,
+            instruction=prompt.instruction if prompt else "",
+            prompt_version=prompt.version if prompt else "",
         )
 
-    async def generate(self, evidence: Evidence, max_tokens: int = 0, economy: bool = False) -> Generated | None:
-        """The whole answer, or None when the generator is unavailable."""
+    async def generate(
+        self, evidence: Evidence, max_tokens: int = 0, economy: bool = False, prompt: ChosenPrompt | None = None
+    ) -> Generated | None:
+        """The whole answer, or None when the generator is unavailable. `prompt`: the tenant's instruction for this
+        asker (learning/prompts.py); None: the generator's built-in one."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 reply = await self._downstream.generator.Generate(
-                    self._request(evidence, max_tokens, economy), timeout=self._settings.generation_timeout_seconds
+                    self._request(evidence, max_tokens, economy, prompt),
+                    timeout=self._settings.generation_timeout_seconds,
                 )
         except grpc.aio.AioRpcError as exc:
             log.warning("generation failed (%s); answering with retrieval only", exc.code().name)
@@ -89,13 +98,14 @@ class Generation:
         return _generated(reply)
 
     async def stream(
-        self, evidence: Evidence, max_tokens: int = 0, economy: bool = False
+        self, evidence: Evidence, max_tokens: int = 0, economy: bool = False, prompt: ChosenPrompt | None = None
     ) -> AsyncIterator[str | Generated]:
         """Text deltas as they come, then the whole answer; no final item when the generator fails midway."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 call = self._downstream.generator.GenerateStream(
-                    self._request(evidence, max_tokens, economy), timeout=self._settings.generation_timeout_seconds
+                    self._request(evidence, max_tokens, economy, prompt),
+                    timeout=self._settings.generation_timeout_seconds,
                 )
                 async for event in call:
                     if event.HasField("final"):

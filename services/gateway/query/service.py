@@ -15,6 +15,7 @@ from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences
+from services.gateway.learning.prompts import ChosenPrompt, PromptRegistry
 from services.gateway.learning.steering import UNSTEERED, Steering, steering
 from services.gateway.metrics import observe_answer
 from services.gateway.models import QueryRequest, QueryResponse, Rewrite, SearchRequest, SearchResponse
@@ -57,8 +58,10 @@ class QueryService:
         dials: Dials,
         preferences: UserPreferences,
         adapters: Adapters,
+        prompts: PromptRegistry,
     ) -> None:
         self.settings = settings
+        self.prompts = prompts
         self.interactions = interactions
         self.dials = dials
         self.preferences = preferences
@@ -164,6 +167,12 @@ class QueryService:
         rewrite = await self.conversations.standalone(tab, request.question, request.history)
         return (request.model_copy(update={"question": rewrite.question}), rewrite) if rewrite else (request, None)
 
+    async def _prompt(self, caller: Principal, request: QueryRequest) -> ChosenPrompt | None:
+        """The tenant's answer instruction for this asker (a canary's users keep theirs), or None: the built-in."""
+        if not request.generate:
+            return None
+        return await self.prompts.chosen(caller.tenant, "answer", pseudonym(caller, self.settings.interaction_secret))
+
     async def _about_collection(
         self, tab: Tab, request: QueryRequest, question: str, version: str
     ) -> QueryResponse | None:
@@ -187,7 +196,10 @@ class QueryService:
         with step("gateway", "validate"):
             question = clean_question(request.question, self.settings.max_question_chars)
         version = steer.versioned(await self.versions.current(tenant))
-        prompt_version = await self.generation.prompt_version() if version and request.generate else "none"
+        prompt = await self._prompt(caller, request)
+        prompt_version = "none"
+        if version and request.generate:
+            prompt_version = prompt.version if prompt else await self.generation.prompt_version()
         key = (
             AnswerCache.key(tenant, caller.viewer, version, question, request, prompt_version)
             if version and prompt_version
@@ -223,7 +235,7 @@ class QueryService:
             response = answer_response(tab.usage, evidence, "")
         else:
             charge, max_tokens = await self._reserve(tab, evidence, request)
-            generated = await self.generation.generate(evidence, max_tokens, economy=tab.tight)
+            generated = await self.generation.generate(evidence, max_tokens, economy=tab.tight, prompt=prompt)
             await tab.settle(charge, generated.usage if generated else None, generated.model if generated else "")
             if generated is None:
                 return answer_response(tab.usage, evidence, DEGRADED_ANSWER, degraded=True)
@@ -250,6 +262,7 @@ class QueryService:
                 await self.spending.close(tab)
                 return self._counted_stream(tab.caller, request, counted, steer)
             evidence = await self.evidence.gather(tab, request, version, steering=steer)
+            prompt = await self._prompt(caller, request)
             reserved = (
                 await self._reserve(tab, evidence, request)
                 if request.generate and not evidence.no_context
@@ -259,7 +272,7 @@ class QueryService:
             if tab.usage.model_calls:
                 await self.spending.close(tab)
             raise
-        return self._stream(tab, evidence, request, steer, rewrite, *reserved)
+        return self._stream(tab, evidence, request, steer, rewrite, prompt, *reserved)
 
     async def _stream(
         self,
@@ -268,6 +281,7 @@ class QueryService:
         request: QueryRequest,
         steer: Steering,
         rewrite: Rewrite | None,
+        prompt: ChosenPrompt | None,
         charge: Charge | None,
         max_tokens: int,
     ) -> AsyncIterator[dict]:
@@ -284,7 +298,7 @@ class QueryService:
             else:
                 pieces: list[str] = []
                 guard = StreamSanitizer(evidence.allowed_urls())
-                async for item in self.generation.stream(evidence, max_tokens, economy=tab.tight):
+                async for item in self.generation.stream(evidence, max_tokens, economy=tab.tight, prompt=prompt):
                     if isinstance(item, Generated):
                         final = item
                     else:

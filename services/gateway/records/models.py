@@ -221,3 +221,23 @@ class AdapterRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(300))
     served_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class PromptVersion(Base):
+    """A version of a tenant's instruction for one role (learning/prompts.py): served to everyone, or to a sticky
+    canary share of users beside the one served to everyone (or beside the built-in instruction)."""
+
+    __tablename__ = "prompt_versions"
+
+    tenant: Mapped[str] = mapped_column(String(128), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    number: Mapped[int] = mapped_column(Integer)
+    instruction: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(500))
+    # draft, canary, serving, retired.
+    status: Mapped[str] = mapped_column(String(16))
+    share: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str] = mapped_column(String(300))
+    served_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

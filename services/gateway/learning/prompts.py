@@ -1,0 +1,199 @@
+"""The prompt registry: versions of a tenant's instruction per role, kept in the records database beside the
+built-in ones in the generator's code; served to everyone, or to a sticky share of users as a canary beside what
+everyone gets (the A/B test), promoted or rolled back; figures per version from the interaction log. Held in each
+replica's memory for `keep_seconds` (a change made on this replica is seen at once). Roles: "answer" (the
+instruction every answer is written under; the others keep their built-in instructions for now)."""
+
+import logging
+import statistics
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+
+from services.gateway.budgets import MICRO
+from services.gateway.learning.adapters import bucket
+from services.gateway.learning.held import Held
+from services.gateway.learning_models import PromptFigures, PromptInfo
+from services.gateway.records.database import Database
+from services.gateway.records.models import Feedback, Interaction, PromptVersion
+from services.runtime.errors import FailedPrecondition, NotFound
+
+log = logging.getLogger(__name__)
+ROLES = ("answer",)
+SERVED = ("serving", "canary")
+
+
+@dataclass(frozen=True)
+class ChosenPrompt:
+    """The instruction this asker's answer is written under."""
+
+    version: str
+    instruction: str
+
+
+def prompt_info(row: PromptVersion) -> PromptInfo:
+    return PromptInfo(
+        role=row.role,
+        version=row.version,
+        instruction=row.instruction,
+        note=row.note,
+        status=row.status,
+        share=row.share,
+        created_at=row.created_at.isoformat(),
+        created_by=row.created_by,
+        served_at=row.served_at.isoformat() if row.served_at else None,
+    )
+
+
+class PromptRegistry:
+    """Versions per tenant and role, and which one each user gets."""
+
+    def __init__(self, database: Database, keep_seconds: float) -> None:
+        self._db = database
+        self._held: Held[tuple[str, str], list[tuple[float, ChosenPrompt]]] = Held(keep_seconds)
+
+    async def create(self, tenant: str, role: str, instruction: str, note: str, by: str) -> PromptInfo:
+        async with self._db.session() as session:
+            latest = await session.scalar(
+                select(func.max(PromptVersion.number)).where(PromptVersion.tenant == tenant, PromptVersion.role == role)
+            )
+            number = int(latest or 0) + 1
+            row = PromptVersion(
+                tenant=tenant,
+                role=role,
+                version=f"{role}-t{number}",
+                number=number,
+                instruction=instruction.strip(),
+                note=note,
+                status="draft",
+                share=0.0,
+                created_at=datetime.now(UTC),
+                created_by=by,
+            )
+            session.add(row)
+            return prompt_info(row)
+
+    async def listed(self, tenant: str, role: str) -> list[PromptInfo]:
+        async with self._db.session() as session:
+            rows = await session.scalars(
+                select(PromptVersion)
+                .where(PromptVersion.tenant == tenant, PromptVersion.role == role)
+                .order_by(PromptVersion.number.desc())
+            )
+            return [prompt_info(row) for row in rows]
+
+    async def serve(self, tenant: str, role: str, version: str, share: float) -> PromptInfo:
+        """To everyone (share 1: promoted; the version served before retires) or to that share of users as the
+        canary beside it (a previous canary retires)."""
+        async with self._db.session() as session:
+            rows = {row.version: row for row in await self._rows(session, tenant, role)}
+            chosen = rows.get(version)
+            if chosen is None:
+                raise NotFound(f"no {role} prompt version {version!r} in this tenant")
+            replaced = "serving" if share >= 1 else "canary"
+            for row in rows.values():
+                if row.status == replaced and row.version != version:
+                    row.status = "retired"
+            chosen.status, chosen.share, chosen.served_at = replaced, min(share, 1.0), datetime.now(UTC)
+            info = prompt_info(chosen)
+        self._held.forget((tenant, role))
+        return info
+
+    async def rollback(self, tenant: str, role: str) -> list[PromptInfo]:
+        """Stop the canary if there is one; else stop serving the promoted version (the built-in answers again)."""
+        async with self._db.session() as session:
+            rows = await self._rows(session, tenant, role)
+            changed = [row for row in rows if row.status == "canary"] or [r for r in rows if r.status == "serving"]
+            if not changed:
+                raise FailedPrecondition(f"no {role} prompt is served: there is nothing to roll back")
+            for row in changed:
+                row.status = "retired"
+            infos = [prompt_info(row) for row in changed]
+        self._held.forget((tenant, role))
+        return infos
+
+    @staticmethod
+    async def _rows(session, tenant: str, role: str) -> list[PromptVersion]:
+        query = select(PromptVersion).where(PromptVersion.tenant == tenant, PromptVersion.role == role)
+        return list(await session.scalars(query.with_for_update()))
+
+    async def chosen(self, tenant: str, role: str, user: str) -> ChosenPrompt | None:
+        """The version this user gets (the canary for its share of users, sticky), or None: the built-in."""
+
+        async def load() -> list[tuple[float, ChosenPrompt]]:
+            async with self._db.session() as session:
+                rows = await session.scalars(
+                    select(PromptVersion).where(
+                        PromptVersion.tenant == tenant, PromptVersion.role == role, PromptVersion.status.in_(SERVED)
+                    )
+                )
+                # The canary first: its users take it, everyone else the version served to all.
+                return sorted(((row.share, ChosenPrompt(row.version, row.instruction)) for row in rows), key=_first)
+
+        try:
+            served = await self._held.get((tenant, role), load)
+        except (OperationalError, SQLAlchemyTimeoutError) as exc:
+            log.warning("prompt registry unavailable (%s); answering with the built-in prompt", type(exc).__name__)
+            return None
+        for share, prompt in served:
+            if share >= 1 or bucket(f"{role}:{user}") < share:
+                return prompt
+        return None
+
+    async def figures(self, tenant: str, versions: list[str]) -> list[PromptFigures]:
+        """Per version: answers, liked and disliked shares, no-context and citing shares, median latency, cost."""
+        negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
+        positive = or_(Feedback.thumb == 1, Feedback.rating >= 4)
+        async with self._db.session() as session:
+            rows = (
+                await session.execute(
+                    select(
+                        Interaction.prompt_version,
+                        Interaction.no_context,
+                        Interaction.passages,
+                        Interaction.timings_ms,
+                        Interaction.cost_micro_usd,
+                    ).where(
+                        Interaction.tenant == tenant,
+                        Interaction.route == "query",
+                        Interaction.prompt_version.in_(versions),
+                    )
+                )
+            ).all()
+            judged = await session.execute(
+                select(
+                    Interaction.prompt_version,
+                    func.count(func.distinct(case((negative, Interaction.id)))),
+                    func.count(func.distinct(case((positive, Interaction.id)))),
+                )
+                .join(Feedback, Feedback.answer_id == Interaction.id)
+                .where(Interaction.tenant == tenant, Interaction.prompt_version.in_(versions))
+                .group_by(Interaction.prompt_version)
+            )
+            opinions = {version: (int(bad), int(good)) for version, bad, good in judged}
+        figures = []
+        for version in versions:
+            mine = [row for row in rows if row.prompt_version == version]
+            n = len(mine)
+            bad, good = opinions.get(version, (0, 0))
+            latencies = [sum(float(v) for v in (row.timings_ms or {}).values()) for row in mine]
+            figures.append(
+                PromptFigures(
+                    version=version,
+                    answers=n,
+                    positive_rate=good / n if n else 0.0,
+                    negative_rate=bad / n if n else 0.0,
+                    no_context_rate=sum(row.no_context for row in mine) / n if n else 0.0,
+                    cited_rate=sum(any(p.get("cited") for p in row.passages or []) for row in mine) / n if n else 0.0,
+                    latency_ms_p50=round(statistics.median(latencies), 2) if latencies else 0.0,
+                    cost_usd=sum(row.cost_micro_usd for row in mine) / MICRO,
+                )
+            )
+        return figures
+
+
+def _first(entry: tuple[float, ChosenPrompt]) -> float:
+    return entry[0]
