@@ -104,7 +104,9 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         app.state.retraining = Retraining(
             database, downstream, settings.retrain_least_labels, settings.retrieval_timeout_seconds
         )
-        app.state.prompts = PromptRegistry(database, settings.dial_cache_seconds)
+        app.state.prompts = PromptRegistry(
+            database, settings.dial_cache_seconds, settings.canary_least_answers, settings.canary_most_extra_negative
+        )
         app.state.service = QueryService(
             settings,
             downstream,
@@ -116,7 +118,12 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             app.state.prompts,
         )
         app.state.feedback = FeedbackBook(
-            database, interactions, app.state.preferences, app.state.adapters, settings.interaction_secret
+            database,
+            interactions,
+            app.state.preferences,
+            app.state.adapters,
+            settings.interaction_secret,
+            app.state.prompts,
         )
         app.state.reviews = Reviews(database, interactions, settings.review_confidence_below)
         app.state.keys = KeyStore(database)

@@ -21,7 +21,9 @@ TERSE = "Answer in one short sentence from the numbered passages only, citing th
 
 @pytest.fixture(scope="module")
 async def api(suite):
-    async with gateway(suite.gateway_settings(api_keys={"key-prompts": "prompts"}, rate_limits={})) as client:
+    # Dislikes here are the A/B figures' subject: the automatic rollback is tested on its own below.
+    settings = suite.gateway_settings(api_keys={"key-prompts": "prompts"}, rate_limits={}, canary_most_extra_negative=1)
+    async with gateway(settings) as client:
         uploaded = await client.post(
             "/v1/documents", headers=ADMIN, files={"file": ("kestrel.md", HANDBOOK, "text/markdown")}
         )
@@ -121,3 +123,32 @@ async def test_bad_registry_requests_say_what_is_wrong(api, method, path, body, 
 async def test_the_registry_is_for_administrators(api):
     user = next(iter(api.users.values()))
     assert (await api.get("/v1/admin/prompts/answer", headers=user)).status_code == 403
+
+
+async def test_a_canary_whose_answers_are_disliked_rolls_itself_back(suite):
+    key = {"X-API-Key": "key-guard"}
+    settings = suite.gateway_settings(
+        api_keys={"key-guard": "prompts-guard"}, rate_limits={}, canary_least_answers=3, canary_most_extra_negative=0.1
+    )
+    async with gateway(settings) as client:
+        await client.post("/v1/documents", headers=key, files={"file": ("kestrel.md", HANDBOOK, "text/markdown")})
+        version = (await client.post("/v1/admin/prompts/answer", headers=key, json={"instruction": TERSE})).json()
+        await client.post(f"/v1/admin/prompts/answer/{version['version']}/serve", headers=key, json={"share": 0.5})
+        disliked = 0
+        for n in range(40):
+            created = await client.post(
+                "/v1/admin/keys", headers=key, json={"name": f"g{n}", "scopes": ["query"], "user": f"guard-{n}"}
+            )
+            asker = {"X-API-Key": created.json()["key"]}
+            answer = (await client.post("/v1/query", headers=asker, json={"question": f"{QUESTION} {n}"})).json()
+            if answer["prompt_version"] == version["version"]:
+                await client.post(f"/v1/answers/{answer['answer_id']}/feedback", headers=asker, json={"thumb": "down"})
+                disliked += 1
+            if disliked == 3:
+                break
+        listed = (await client.get("/v1/admin/prompts/answer", headers=key)).json()["prompts"]
+    assert disliked == 3
+    assert (
+        listed[0]["status"] == "retired"
+        and "rolled back automatically: 100% of its 3 answers disliked" in listed[0]["note"]
+    )

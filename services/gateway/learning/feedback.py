@@ -12,6 +12,7 @@ from services.gateway.identity import Principal
 from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences, judged
+from services.gateway.learning.prompts import PromptRegistry, is_registry_version
 from services.gateway.learning_models import FeedbackRecord, FeedbackRequest
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction
@@ -53,7 +54,9 @@ class FeedbackBook:
         preferences: UserPreferences,
         adapters: Adapters,
         secret: SecretStr | None,
+        prompts: PromptRegistry | None = None,
     ) -> None:
+        self._prompts = prompts
         self._db = database
         self._interactions = interactions
         self._preferences = preferences
@@ -87,6 +90,8 @@ class FeedbackBook:
         if request.negative and interaction.adapter:
             # A canary answered this one: dislikes are what roll a canary back.
             await self._adapters.guard_canary(caller.tenant)
+        if request.negative and self._prompts is not None and is_registry_version(interaction.prompt_version):
+            await self._prompts.guard_canary(caller.tenant)
         if interaction.user == giver:
             # Only the asker's own judgements shape their vector; one the embedder cannot take now is not learned.
             try:

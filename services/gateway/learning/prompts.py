@@ -5,6 +5,7 @@ replica's memory for `keep_seconds` (a change made on this replica is seen at on
 instruction every answer is written under; the others keep their built-in instructions for now)."""
 
 import logging
+import re
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from services.runtime.errors import FailedPrecondition, NotFound
 
 log = logging.getLogger(__name__)
 ROLES = ("answer",)
+_VERSION = re.compile(r"[a-z_]+-t\d+")
 SERVED = ("serving", "canary")
 
 
@@ -32,6 +34,11 @@ class ChosenPrompt:
 
     version: str
     instruction: str
+
+
+def is_registry_version(version: str) -> bool:
+    """Whether a prompt version is one of a tenant's (answer-t3), not the generator's built-in one."""
+    return _VERSION.fullmatch(version) is not None
 
 
 def prompt_info(row: PromptVersion) -> PromptInfo:
@@ -51,8 +58,12 @@ def prompt_info(row: PromptVersion) -> PromptInfo:
 class PromptRegistry:
     """Versions per tenant and role, and which one each user gets."""
 
-    def __init__(self, database: Database, keep_seconds: float) -> None:
+    def __init__(
+        self, database: Database, keep_seconds: float, canary_least_answers: int = 20, canary_most_extra: float = 0.1
+    ) -> None:
         self._db = database
+        self._least = canary_least_answers
+        self._extra = canary_most_extra
         self._held: Held[tuple[str, str], list[tuple[float, ChosenPrompt]]] = Held(keep_seconds)
 
     async def create(self, tenant: str, role: str, instruction: str, note: str, by: str) -> PromptInfo:
@@ -143,6 +154,40 @@ class PromptRegistry:
                 return prompt
         return None
 
+    async def guard_canary(self, tenant: str, role: str = "answer") -> PromptInfo | None:
+        """Roll the canary back when, over at least `canary_least_answers` of its answers since it was served, the
+        share its askers disliked, or the share that failed to generate (degraded), exceeds that of every other
+        answer of the same period by more than `canary_most_extra`; the version rolled back, or None."""
+        async with self._db.session() as session:
+            canary = await session.scalar(
+                select(PromptVersion).where(
+                    PromptVersion.tenant == tenant, PromptVersion.role == role, PromptVersion.status == "canary"
+                )
+            )
+            if canary is None or canary.served_at is None:
+                return None
+            arms = await _arms(session, tenant, canary.version, canary.served_at)
+        mine, rest = arms.get(True, (0, 0, 0)), arms.get(False, (0, 0, 0))
+        if mine[0] < self._least:
+            return None
+        rates = [(m / mine[0], r / rest[0] if rest[0] else 0.0) for m, r in zip(mine[1:], rest[1:], strict=True)]
+        worse = [
+            (what, m, r) for what, (m, r) in zip(("disliked", "degraded"), rates, strict=True) if m > r + self._extra
+        ]
+        if not worse:
+            return None
+        what, m, r = worse[0]
+        reason = f"rolled back automatically: {m:.0%} of its {mine[0]} answers {what}, against {r:.0%} of the rest"
+        async with self._db.session() as session:
+            row = await session.get(PromptVersion, (tenant, role, canary.version))
+            if row is None or row.status != "canary":
+                return None
+            row.status, row.note = "retired", f"{row.note} [{reason}]".strip()
+            info = prompt_info(row)
+        self._held.forget((tenant, role))
+        log.warning("prompt %s %s: %s", tenant, canary.version, reason)
+        return info
+
     async def figures(self, tenant: str, versions: list[str]) -> list[PromptFigures]:
         """Per version: answers, liked and disliked shares, no-context and citing shares, median latency, cost."""
         negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
@@ -197,3 +242,21 @@ class PromptRegistry:
 
 def _first(entry: tuple[float, ChosenPrompt]) -> float:
     return entry[0]
+
+
+async def _arms(session, tenant: str, canary: str, since: datetime) -> dict[bool, tuple[int, int, int]]:
+    """(answers, disliked, degraded) of the canary's answers (True) and of every other answer (False) since `since`."""
+    negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
+    disliked = select(Feedback.answer_id).where(Feedback.tenant == tenant, negative)
+    arm = Interaction.prompt_version == canary
+    rows = await session.execute(
+        select(
+            arm,
+            func.count(),
+            func.coalesce(func.sum(case((Interaction.id.in_(disliked), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((Interaction.degraded, 1), else_=0)), 0),
+        )
+        .where(Interaction.tenant == tenant, Interaction.route == "query", Interaction.at >= since)
+        .group_by(arm)
+    )
+    return {bool(is_canary): (int(n), int(bad), int(failed)) for is_canary, n, bad, failed in rows}

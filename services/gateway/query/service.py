@@ -167,6 +167,10 @@ class QueryService:
         rewrite = await self.conversations.standalone(tab, request.question, request.history)
         return (request.model_copy(update={"question": rewrite.question}), rewrite) if rewrite else (request, None)
 
+    async def _guard_prompt(self, tenant: str) -> None:
+        await self.interactions.flush()
+        await self.prompts.guard_canary(tenant)
+
     async def _prompt(self, caller: Principal, request: QueryRequest) -> ChosenPrompt | None:
         """The tenant's answer instruction for this asker (a canary's users keep theirs), or None: the built-in."""
         if not request.generate:
@@ -238,6 +242,9 @@ class QueryService:
             generated = await self.generation.generate(evidence, max_tokens, economy=tab.tight, prompt=prompt)
             await tab.settle(charge, generated.usage if generated else None, generated.model if generated else "")
             if generated is None:
+                if prompt is not None:
+                    # Failures count against a canary prompt too (its error rate), once this answer is recorded.
+                    self.downstream.background.spawn(self._guard_prompt(tab.caller.tenant))
                 return answer_response(tab.usage, evidence, DEGRADED_ANSWER, degraded=True)
             with step("gateway", "post_process"):
                 response = answer_response(tab.usage, evidence, generated.text, generated)
