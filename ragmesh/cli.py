@@ -181,6 +181,23 @@ def _follow_jobs(client: httpx.Client, bar: Progress, jobs: list[str], total: in
 
 
 @app.command()
+def evaluate(
+    url: UrlOption = "http://127.0.0.1:8080",
+    api_key: KeyOption = DEV_KEY,
+    api_key_file: Annotated[
+        Path | None, typer.Option(envvar="RAGMESH_API_KEY_FILE", help="Read the key from this file (a mounted Secret).")
+    ] = None,
+) -> None:
+    """Run the scheduled evaluation now (an admin key): the served adapter and the canary on the tenant's verified
+    labels; a canary more than 2% worse is rolled back. The chart's CronJob runs this."""
+    key = api_key_file.read_text().strip() if api_key_file else api_key
+    report = call(url, key, "POST", "/v1/admin/evaluations", timeout=600)
+    console.print_json(data=report)
+    if report.get("rolled_back"):
+        console.print(f"[yellow]canary v{report['canary_version']} rolled back[/]: {'; '.join(report['reasons'])}")
+
+
+@app.command()
 def mcp(url: UrlOption = "http://127.0.0.1:8080", api_key: KeyOption = DEV_KEY) -> None:
     """Serve the MCP tools (search, ask, list_documents, ingest_url, job_status) over stdio, for agents that start
     their tools as a command; each call goes to the gateway at --url with --api-key. Over HTTP, the gateway serves

@@ -44,6 +44,7 @@ from services.gateway.routes import (
     collection,
     dials,
     documents,
+    evaluations,
     feedback,
     health,
     interactions,
@@ -196,6 +197,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(reviews.router)
     app.include_router(dials.router)
     app.include_router(adapters.router)
+    app.include_router(evaluations.router)
     app.include_router(prompts.router)
     app.include_router(interactions.router)
     app.include_router(openai.router)

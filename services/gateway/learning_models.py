@@ -244,3 +244,17 @@ class PromptFigures(BaseModel):
 
 class PromptFiguresList(BaseModel):
     versions: list[PromptFigures]
+
+
+class EvaluationReport(BaseModel):
+    """The scheduled evaluation: the served adapter against the canary on the tenant's verified labels."""
+
+    at: str
+    labelled: int = Field(description="Verified labels the evaluation asked (the tenant's golden set).")
+    served_version: int = Field(description="The adapter served to everyone (0: none).")
+    canary_version: int | None = None
+    ndcg_served: float | None = None
+    ndcg_canary: float | None = None
+    rolled_back: bool = False
+    reasons: list[str] = Field(default_factory=list)
+    note: str = ""

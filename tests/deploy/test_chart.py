@@ -187,6 +187,8 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
         expected |= {("gateway", "postgresql"), ("ingest", "postgresql")}
     if name == "gpu":
         expected |= {("embedder", "tei"), ("generator", "vllm")}
+    if values.get("evaluation", {}).get("enabled"):
+        expected.add(("evaluation", "gateway"))
     assert _allowed_paths(objects) == expected
     # Outside the cluster: a managed PostgreSQL is reached by gateway and ingest, an S3 store by ingest.
     external = policies["rm-ragmesh-egress-external"]["spec"]["podSelector"]["matchExpressions"][1]["values"]
@@ -451,3 +453,30 @@ def test_the_generator_can_scale_on_generations_in_flight_and_a_service_without_
     ]
     with pytest.raises(helm.HelmError, match="exports no in-flight gauge"):
         render(load_values([], {"services": {"retriever": {"autoscaling": {"inFlightTarget": 4}}}}))
+
+
+def test_the_scheduled_evaluation_runs_as_a_hardened_cronjob_the_gateway_lets_in():
+    objects = render(load_values([EXAMPLES / "values-production.yaml"]), release="rm", namespace="prod")
+    (job,) = _of(objects, "CronJob").values()
+    assert job["spec"]["schedule"] == "17 * * * *" and job["spec"]["concurrencyPolicy"] == "Forbid"
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["ragmesh", "evaluate"] and pod["automountServiceAccountToken"] is False
+    env = {e["name"]: e for e in container["env"]}
+    assert env["RAGMESH_URL"]["value"] == "http://rm-ragmesh-gateway:8080"
+    # The key is a file from the Secret, never an environment variable.
+    assert env["RAGMESH_API_KEY_FILE"]["value"] == "/secrets/api-key" and "RAGMESH_API_KEY" not in env
+    assert pod["volumes"][0]["secret"]["secretName"] == "ragmesh-evaluation-key"
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["runAsNonRoot"] is True
+    labels = job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    gateway = _of(objects, "NetworkPolicy")["rm-ragmesh-gateway"]
+    callers = [peer.get("podSelector", {}).get("matchLabels") for peer in gateway["spec"]["ingress"][0]["from"]]
+    assert labels in callers
+    # Off by default; on without a key Secret, the chart refuses to render.
+    assert not _of(render(load_values([])), "CronJob")
+    with pytest.raises(Exception, match=r"evaluation\.apiKeySecret"):
+        render(
+            load_values([])
+            | {"evaluation": {"enabled": True, "schedule": "0 * * * *", "apiKeySecret": "", "deadlineSeconds": 900}}
+        )

@@ -4,6 +4,7 @@ batch of labels trains a version the gate rejects on the previous version's test
 rollback takes the served version back out."""
 
 import asyncio
+import sys
 
 import pytest
 from sqlalchemy import select
@@ -166,3 +167,58 @@ async def test_a_canary_whose_answers_are_disliked_is_rolled_back_by_itself(loop
         row["version"]: row for row in (await api.get("/v1/admin/adapters/figures", headers=ADMIN)).json()["versions"]
     }
     assert figures[version]["negative"] == len(canary) and figures[0]["positive"] >= len(others)
+
+
+async def test_the_scheduled_evaluation_rolls_back_a_canary_that_regresses_on_verified_labels(loop, tmp_path):
+    """A version trained on bad labels (all pointing at one lighthouse) passes a gate judged on those same labels;
+    once reviewers correct the labels, the scheduled evaluation finds the canary far worse and takes it out."""
+    api, _ = loop
+    answers = {
+        n: (await api.post("/v1/search", headers=ADMIN, json={"query": _question(bird), "top_k": 30})).json()
+        for n, bird in enumerate(BIRDS)
+    }
+    await _label_all(api, answers, lambda n: "light-0")
+    bad = await _trained(api)
+    assert bad["status"] == "ready", bad
+    # Reviewers correct every label, earlier tests' included.
+    labelled = (await api.get("/v1/admin/reviews", headers=ADMIN, params={"status": "labelled", "limit": 500})).json()
+    for item in labelled["items"]:
+        wanted = f"light-{next(n for n, bird in enumerate(BIRDS) if f'the {bird} lighthouse' in item['question'])}"
+        index = next(p["index"] for p in item["passages"] if p["document_id"] == wanted)
+        await api.post(
+            f"/v1/admin/reviews/{item['answer_id']}/label", headers=ADMIN, json={"correct": True, "relevant": [index]}
+        )
+    assert (await api.post(f"/v1/admin/adapters/{bad['version']}/serve", headers=ADMIN, json={"share": 0.3})).json()[
+        "status"
+    ] == "canary"
+
+    report = (await api.post("/v1/admin/evaluations", headers=ADMIN)).json()
+    assert report["labelled"] == labelled["total"] >= len(BIRDS) and report["canary_version"] == bad["version"]
+    assert report["ndcg_canary"] < 0.98 * report["ndcg_served"] and report["rolled_back"] is True, report
+    after = (await api.get(f"/v1/admin/adapters/{bad['version']}", headers=ADMIN)).json()
+    assert after["status"] == "retired" and after["reasons"][-1].startswith("rolled back by the scheduled evaluation")
+
+    # Without a canary it reports the served score, for the record; the same through the CLI the CronJob runs.
+    again = (await api.post("/v1/admin/evaluations", headers=ADMIN)).json()
+    assert again["canary_version"] is None and again["ndcg_served"] == report["ndcg_served"]
+    assert "no canary" in again["note"]
+    assert (
+        (await api.post("/v1/admin/evaluations", headers={"X-API-Key": "key-loop-empty"}))
+        .json()["note"]
+        .startswith("0 verified labels")
+    )
+    # The CLI the CronJob runs, with the key from a file as the chart mounts it.
+    key = tmp_path / "api-key"
+    key.write_text("key-loop\n")
+    command = [
+        "-c",
+        "from ragmesh.cli import app; app()",
+        "evaluate",
+        "--url",
+        str(api.base_url),
+        "--api-key-file",
+        key,
+    ]
+    ran = await asyncio.create_subprocess_exec(sys.executable, *map(str, command), stdout=asyncio.subprocess.PIPE)
+    printed, _ = await ran.communicate()
+    assert ran.returncode == 0 and f'"ndcg_served": {report["ndcg_served"]}' in printed.decode()

@@ -154,15 +154,30 @@ class Adapters:
             f"rolled back automatically: {mine.negative_rate:.0%} of its {mine.answers} answers disliked, against "
             f"{theirs.negative_rate:.0%} of {theirs.answers} for {'version ' + str(base) if base else 'no adapter'}"
         )
+        return await self.retire_canary(tenant, canary.version, reason)
+
+    async def retire_canary(self, tenant: str, version: int, reason: str) -> AdapterInfo | None:
+        """Stop serving canary `version`, the reason kept with it; None when it is no longer the canary."""
         async with self._db.session() as session:
-            row = await session.get(AdapterRecord, (tenant, canary.version))
-            if row.status != "canary":
+            row = await session.get(AdapterRecord, (tenant, version))
+            if row is None or row.status != "canary":
                 return None
             row.status, row.reasons = "retired", [*row.reasons, reason]
             info = adapter_info(row)
         self._held.forget(tenant)
-        log.warning("adapter %s v%d: %s", tenant, canary.version, reason)
+        log.warning("adapter %s v%d: %s", tenant, version, reason)
         return info
+
+    async def served_rows(self, tenant: str) -> tuple[AdapterRecord | None, AdapterRecord | None]:
+        """The version served to everyone and the canary, each when there is one."""
+        async with self._db.session() as session:
+            rows = list(
+                await session.scalars(
+                    select(AdapterRecord).where(AdapterRecord.tenant == tenant, AdapterRecord.status.in_(SERVED))
+                )
+            )
+        pick = {row.status: row for row in rows}
+        return pick.get("serving"), pick.get("canary")
 
     async def served_to(self, tenant: str, user: str) -> tuple[int, np.ndarray] | None:
         """The version (and matrix) this user's questions go through, or None: the embedder's vectors as they are."""

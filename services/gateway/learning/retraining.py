@@ -75,7 +75,7 @@ class Retraining:
         self._timeout = timeout
 
     async def start(self, tenant: str, actor: str) -> AdapterInfo:
-        examples = await self._labelled(tenant)
+        examples = await self.labelled_examples(tenant)
         if len(examples) < self._least:
             raise FailedPrecondition(
                 f"{len(examples)} labelled answers with their question and a relevant passage; training needs "
@@ -104,7 +104,7 @@ class Retraining:
         self._downstream.background.spawn(self._run(tenant, info.version, examples))
         return info
 
-    async def _labelled(self, tenant: str) -> list[Labelled]:
+    async def labelled_examples(self, tenant: str) -> list[Labelled]:
         async with self._db.session() as session:
             rows = await session.execute(
                 select(Interaction, Label).join(Label, Label.answer_id == Interaction.id).where(Label.tenant == tenant)
@@ -131,7 +131,7 @@ class Retraining:
         by_id = {e.answer_id: e for e in examples}
         learned, validation, test = split_labels({e.answer_id: e.relevant_documents for e in examples}, seed=version)
         await self._progress(tenant, version, progress=f"embedding {len(examples)} questions and their passages")
-        questions = await self._embed_questions([e.question for e in examples])
+        questions = await self.embed_questions([e.question for e in examples])
         vectors = dict(zip(by_id, questions, strict=True))
         texts = sorted({t for e in examples for t in e.relevant_texts + e.other_texts})
         passages, model = await embed_passages(self._downstream.embedder, texts, self._timeout)
@@ -165,11 +165,11 @@ class Retraining:
         scores: dict[str, tuple[float, float]] = {}
         for name, cases in sets.items():
             if cases:
-                asked = await self._embed_questions([case["question"] for case in cases])
+                asked = await self.embed_questions([case["question"] for case in cases])
                 wanted = [set(case["relevant"]) for case in cases]
                 scores[name] = (
-                    await self._ndcg(tenant, served, asked, wanted),
-                    await self._ndcg(tenant, trained.matrix, asked, wanted),
+                    await self.ndcg(tenant, served, asked, wanted),
+                    await self.ndcg(tenant, trained.matrix, asked, wanted),
                 )
         decision = decide(scores)
         await self._progress(
@@ -185,7 +185,7 @@ class Retraining:
             reasons=decision.reasons,
         )
 
-    async def _embed_questions(self, questions: list[str]) -> np.ndarray:
+    async def embed_questions(self, questions: list[str]) -> np.ndarray:
         kind = embedder_pb2.INPUT_KIND_QUERY
         return (await embed_passages(self._downstream.embedder, questions, self._timeout, kind))[0]
 
@@ -195,7 +195,7 @@ class Retraining:
                 select(AdapterRecord).where(AdapterRecord.tenant == tenant, AdapterRecord.status == "serving")
             )
 
-    async def _ndcg(
+    async def ndcg(
         self, tenant: str, matrix: np.ndarray | None, questions: list[np.ndarray], relevant: list[set[str]]
     ) -> float:
         """Mean nDCG@10 over documents of dense search in the tenant's index, questions through `matrix`."""

@@ -327,6 +327,12 @@ spec:
             matchLabels:
               {{- toYaml .root.Values.networkPolicy.ingressNamespaceLabels | nindent 14 }}
         {{- end }}
+        {{- if and (eq .component "gateway") .root.Values.evaluation.enabled }}
+        # The scheduled evaluation's pods.
+        - podSelector:
+            matchLabels:
+              {{- include "ragmesh.selectorLabels" (dict "root" .root "component" "evaluation") | nindent 14 }}
+        {{- end }}
         {{- range .svc.allowFrom }}
         - podSelector:
             matchLabels:
