@@ -133,6 +133,17 @@ class QueryRequest(Body):
     personalize: bool = Field(
         default=True, description="Move retrieval towards what your own feedback liked (see /v1/me/preferences)."
     )
+    model: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Answer with this model first (one the generator allows; 422 otherwise); default: its own order.",
+    )
+    prompt_version: str | None = Field(
+        default=None,
+        pattern=r"^[a-z_]+-t\d+$",
+        description="Answer under this version of the tenant's prompt registry (e.g. answer-t2) instead of the one "
+        "served to you.",
+    )
     history: list[ConversationTurn] = Field(
         default_factory=list,
         max_length=100,

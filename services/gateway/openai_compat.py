@@ -80,6 +80,8 @@ def _extension(response: QueryResponse, question: str) -> RagmeshExtension:
         answer_id=response.answer_id,
         question=response.rewrite.question if response.rewrite else question,
         rewrite=response.rewrite,
+        model=response.model,
+        prompt_version=response.prompt_version,
     )
 
 

@@ -45,6 +45,8 @@ class RagmeshExtension(BaseModel):
         "when it follows up on them (see `rewrite`)."
     )
     rewrite: Rewrite | None = None
+    model: str = Field(default="", description="The model that wrote the answer (the profile's, or the generator's).")
+    prompt_version: str = ""
 
 
 class AssistantMessage(BaseModel):

@@ -39,6 +39,9 @@ class GeneratorSettings(ServiceSettings):
     # {"self_query": "openai/gpt-4o-mini", "compression": "openai/gpt-4o-mini"}: a fast cheap model where the job is
     # small. Unset roles use `model`.
     role_models: dict[str, str] = Field(default_factory=dict)
+    # Models a request may ask for by name (GenerateRequest.model; an OpenAI-compatible profile's "model"), beside
+    # `model`, its fallbacks, the economy model and the role models, which are always allowed.
+    allowed_models: list[str] = Field(default_factory=list)
     # Reasoning models take max_completion_tokens and refuse temperature: models LiteLLM knows as such get those
     # parameters by themselves; name others here (exact LiteLLM model strings).
     reasoning_models: list[str] = Field(default_factory=list)

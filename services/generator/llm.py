@@ -127,10 +127,21 @@ class AnswerWriter:
     def economy_model(self) -> str:
         return self._settings.economy_model
 
-    def _models(self, economy: bool, role: str = "answer") -> list[str]:
-        """The models to try for one request: the role's own model first when one is configured, the economy
-        model first when asked for and configured, then the configured model and its fallbacks."""
-        first = [self._settings.role_models.get(role, "")]
+    @property
+    def allowed_models(self) -> list[str]:
+        """Every model a request may name: the configured ones and `allowed_models`."""
+        s = self._settings
+        named = [*self.models, s.economy_model, *s.role_models.values(), *s.allowed_models]
+        return list(dict.fromkeys(m for m in named if m))
+
+    def _models(self, economy: bool, role: str = "answer", asked: str = "") -> list[str]:
+        """The models to try for one request: the one it asked for, the role's own model when one is configured,
+        the economy model when asked for and configured, then the configured model and its fallbacks."""
+        if asked and asked not in self.allowed_models:
+            raise InvalidArgument(
+                f"model {asked!r} is not one this generator may call: {', '.join(self.allowed_models)}"
+            )
+        first = [asked, self._settings.role_models.get(role, "")]
         if economy:
             first.append(self._settings.economy_model)
         return list(dict.fromkeys([*(m for m in first if m), *self.models]))
@@ -160,7 +171,7 @@ class AnswerWriter:
         """The highest input and output price per token of any model this writer may call (LiteLLM's price
         map); 0 for models it does not price (local, self-hosted), whose price the caller configures instead."""
         prices = [(0.0, 0.0)]
-        for model in {*self.models, self._settings.economy_model, *self._settings.role_models.values()} - {""}:
+        for model in self.allowed_models:
             try:
                 info = litellm.get_model_info(model)
             except Exception:
@@ -313,10 +324,11 @@ class AnswerWriter:
         temperature: float | None = None,
         economy: bool = False,
         template: Template = BUILT_IN,
+        model_asked: str = "",
     ) -> Answer:
         errors: list[str] = []
         guard = self._guard_for(template)
-        for model in self._models(economy):
+        for model in self._models(economy, "answer", model_asked):
             args = self._call_args(model, question, passages, max_tokens, temperature, template)
             try:
                 if "prompt" in args:
@@ -348,10 +360,11 @@ class AnswerWriter:
         temperature: float | None = None,
         economy: bool = False,
         template: Template = BUILT_IN,
+        model_asked: str = "",
     ) -> AsyncIterator[Delta]:
         errors: list[str] = []
         guard = self._guard_for(template)
-        for model in self._models(economy):
+        for model in self._models(economy, "answer", model_asked):
             args = self._call_args(model, question, passages, max_tokens, temperature, template)
             args["stream"] = True
             pieces: list[str] = []

@@ -77,7 +77,7 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         temperature = request.temperature if request.HasField("temperature") else None
         with IN_FLIGHT.track_inprogress():
             answer = await self._writer.answer(
-                request.question, passages, request.max_tokens, temperature, request.economy, template
+                request.question, passages, request.max_tokens, temperature, request.economy, template, request.model
             )
         return _response(answer, template)
 
@@ -87,7 +87,7 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
         passages, template = _validate(request), _template(request)
         temperature = request.temperature if request.HasField("temperature") else None
         deltas = self._writer.stream(
-            request.question, passages, request.max_tokens, temperature, request.economy, template
+            request.question, passages, request.max_tokens, temperature, request.economy, template, request.model
         )
         with IN_FLIGHT.track_inprogress():
             async for delta in deltas:
@@ -150,4 +150,5 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             input_usd_per_token=input_price,
             output_usd_per_token=output_price,
             economy_model=self._writer.economy_model,
+            allowed_models=self._writer.allowed_models,
         )

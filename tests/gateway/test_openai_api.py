@@ -7,8 +7,10 @@ import openai
 import pytest
 
 from services.gateway.config import GatewaySettings
+from services.generator.config import GeneratorSettings
+from services.generator.server import create_server as create_generator
 from tests.conftest import MOCK_ANSWER
-from tests.servers import gateway
+from tests.servers import gateway, running
 
 KEY = "key-openai"
 HANDBOOK = (
@@ -100,3 +102,41 @@ async def test_embeddings_come_from_the_suites_embedder_as_floats_or_base64(clie
 def test_a_profile_that_is_not_a_query_is_refused_at_start():
     with pytest.raises(ValueError, match="openai_profiles\\['fast'\\] is not a set of /v1/query settings"):
         GatewaySettings(openai_profiles={"fast": {"mode": "fuzzy"}})
+
+
+async def test_a_profile_picks_the_model_and_the_prompt_version_that_answer(suite):
+    """Profiles are /v1/query settings, a model and a prompt registry version among them; a model the generator
+    does not allow is a 422 naming those it does."""
+    chosen = GeneratorSettings(
+        mock_response=MOCK_ANSWER, model="openai/gpt-4o", api_base="", allowed_models=["openai/gpt-4o-mini"]
+    )
+    async with running(create_generator(chosen)) as generator:
+        profiles = {
+            "ragmesh": {},
+            "ragmesh-fast": {"model": "openai/gpt-4o-mini", "prompt_version": "answer-t1"},
+        }
+        settings = suite.gateway_settings(
+            api_keys={KEY: "openai-profiles"}, rate_limits={}, generator_target=generator, openai_profiles=profiles
+        )
+        async with gateway(settings) as api:
+            headers = {"X-API-Key": KEY}
+            await api.post("/v1/documents", headers=headers, files={"file": ("k.md", HANDBOOK, "text/markdown")})
+            terse = "Answer from the numbered passages only, in one sentence, citing them like [1]."
+            await api.post("/v1/admin/prompts/answer", headers=headers, json={"instruction": terse})
+            client = openai.AsyncOpenAI(base_url=f"{api.base_url}/v1", api_key=KEY, max_retries=0)
+            usual = await client.chat.completions.create(
+                model="ragmesh", messages=[{"role": "user", "content": QUESTION}]
+            )
+            fast = await client.chat.completions.create(
+                model="ragmesh-fast", messages=[{"role": "user", "content": QUESTION}]
+            )
+            refused = await api.post("/v1/query", headers=headers, json={"question": QUESTION, "model": "openai/o3"})
+            unknown = await api.post(
+                "/v1/query", headers=headers, json={"question": QUESTION, "prompt_version": "answer-t9"}
+            )
+    assert usual.choices[0].message.model_extra["ragmesh"]["model"] == "openai/gpt-4o"
+    assert usual.choices[0].message.model_extra["ragmesh"]["prompt_version"] == "grounded-v2"
+    extension = fast.choices[0].message.model_extra["ragmesh"]
+    assert extension["model"] == "openai/gpt-4o-mini" and extension["prompt_version"] == "answer-t1"
+    assert refused.status_code == 422 and "openai/gpt-4o-mini" in refused.json()["detail"]
+    assert unknown.status_code == 422 and "answer-t9" in unknown.json()["detail"]

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ragmesh/generator/v1/generator.proto\x12\x14ragmesh.generator.v1\"\x11\n\x0f\x44\x65scribeRequest\"\x9e\x01\n\x10\x44\x65scribeResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x16\n\x0eprompt_version\x18\x02 \x01(\t\x12\x11\n\tfallbacks\x18\x03 \x03(\t\x12\x1b\n\x13input_usd_per_token\x18\x04 \x01(\x01\x12\x1c\n\x14output_usd_per_token\x18\x05 \x01(\x01\x12\x15\n\reconomy_model\x18\x06 \x01(\t\",\n\x0e\x45xtractExample\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0c\n\x04json\x18\x02 \x01(\t\"\xd3\x01\n\x0e\x45xtractRequest\x12\x13\n\x0binstruction\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12/\n\x08passages\x18\x03 \x03(\x0b\x32\x1d.ragmesh.generator.v1.Passage\x12\x13\n\x0bjson_schema\x18\x04 \x01(\t\x12\x36\n\x08\x65xamples\x18\x05 \x03(\x0b\x32$.ragmesh.generator.v1.ExtractExample\x12\x12\n\nmax_tokens\x18\x06 \x01(\r\x12\x0c\n\x04role\x18\x07 \x01(\t\"o\n\x0f\x45xtractResponse\x12\x0c\n\x04json\x18\x01 \x01(\t\x12*\n\x05usage\x18\x02 \x01(\x0b\x32\x1b.ragmesh.generator.v1.Usage\x12\r\n\x05model\x18\x03 \x01(\t\x12\x13\n\x0b\x63onstrained\x18\x04 \x01(\x08\"#\n\x12\x43ountTokensRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"8\n\x13\x43ountTokensResponse\x12\x0e\n\x06\x63ounts\x18\x01 \x03(\r\x12\x11\n\ttokenizer\x18\x02 \x01(\t\"5\n\x07Passage\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"\xd0\x01\n\x0fGenerateRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12/\n\x08passages\x18\x02 \x03(\x0b\x32\x1d.ragmesh.generator.v1.Passage\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\x18\n\x0btemperature\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x0f\n\x07\x65\x63onomy\x18\x05 \x01(\x08\x12\x13\n\x0binstruction\x18\x06 \x01(\t\x12\x16\n\x0eprompt_version\x18\x07 \x01(\tB\x0e\n\x0c_temperature\"K\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\"\x8a\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12*\n\x05usage\x18\x02 \x01(\x0b\x32\x1b.ragmesh.generator.v1.Usage\x12\r\n\x05model\x18\x03 \x01(\t\x12\x15\n\rfinish_reason\x18\x04 \x01(\t\x12\x16\n\x0eprompt_version\x18\x05 \x01(\t\"k\n\x16GenerateStreamResponse\x12\x0f\n\x05\x64\x65lta\x18\x01 \x01(\tH\x00\x12\x37\n\x05\x66inal\x18\x02 \x01(\x0b\x32&.ragmesh.generator.v1.GenerateResponseH\x00\x42\x07\n\x05\x65vent2\xed\x03\n\x10GeneratorService\x12Y\n\x08Generate\x12%.ragmesh.generator.v1.GenerateRequest\x1a&.ragmesh.generator.v1.GenerateResponse\x12g\n\x0eGenerateStream\x12%.ragmesh.generator.v1.GenerateRequest\x1a,.ragmesh.generator.v1.GenerateStreamResponse0\x01\x12\x62\n\x0b\x43ountTokens\x12(.ragmesh.generator.v1.CountTokensRequest\x1a).ragmesh.generator.v1.CountTokensResponse\x12V\n\x07\x45xtract\x12$.ragmesh.generator.v1.ExtractRequest\x1a%.ragmesh.generator.v1.ExtractResponse\x12Y\n\x08\x44\x65scribe\x12%.ragmesh.generator.v1.DescribeRequest\x1a&.ragmesh.generator.v1.DescribeResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ragmesh/generator/v1/generator.proto\x12\x14ragmesh.generator.v1\"\x11\n\x0f\x44\x65scribeRequest\"\xb6\x01\n\x10\x44\x65scribeResponse\x12\r\n\x05model\x18\x01 \x01(\t\x12\x16\n\x0eprompt_version\x18\x02 \x01(\t\x12\x11\n\tfallbacks\x18\x03 \x03(\t\x12\x1b\n\x13input_usd_per_token\x18\x04 \x01(\x01\x12\x1c\n\x14output_usd_per_token\x18\x05 \x01(\x01\x12\x15\n\reconomy_model\x18\x06 \x01(\t\x12\x16\n\x0e\x61llowed_models\x18\x07 \x03(\t\",\n\x0e\x45xtractExample\x12\x0c\n\x04text\x18\x01 \x01(\t\x12\x0c\n\x04json\x18\x02 \x01(\t\"\xd3\x01\n\x0e\x45xtractRequest\x12\x13\n\x0binstruction\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12/\n\x08passages\x18\x03 \x03(\x0b\x32\x1d.ragmesh.generator.v1.Passage\x12\x13\n\x0bjson_schema\x18\x04 \x01(\t\x12\x36\n\x08\x65xamples\x18\x05 \x03(\x0b\x32$.ragmesh.generator.v1.ExtractExample\x12\x12\n\nmax_tokens\x18\x06 \x01(\r\x12\x0c\n\x04role\x18\x07 \x01(\t\"o\n\x0f\x45xtractResponse\x12\x0c\n\x04json\x18\x01 \x01(\t\x12*\n\x05usage\x18\x02 \x01(\x0b\x32\x1b.ragmesh.generator.v1.Usage\x12\r\n\x05model\x18\x03 \x01(\t\x12\x13\n\x0b\x63onstrained\x18\x04 \x01(\x08\"#\n\x12\x43ountTokensRequest\x12\r\n\x05texts\x18\x01 \x03(\t\"8\n\x13\x43ountTokensResponse\x12\x0e\n\x06\x63ounts\x18\x01 \x03(\r\x12\x11\n\ttokenizer\x18\x02 \x01(\t\"5\n\x07Passage\x12\r\n\x05index\x18\x01 \x01(\r\x12\r\n\x05title\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\"\xdf\x01\n\x0fGenerateRequest\x12\x10\n\x08question\x18\x01 \x01(\t\x12/\n\x08passages\x18\x02 \x03(\x0b\x32\x1d.ragmesh.generator.v1.Passage\x12\x12\n\nmax_tokens\x18\x03 \x01(\r\x12\x18\n\x0btemperature\x18\x04 \x01(\x02H\x00\x88\x01\x01\x12\x0f\n\x07\x65\x63onomy\x18\x05 \x01(\x08\x12\x13\n\x0binstruction\x18\x06 \x01(\t\x12\x16\n\x0eprompt_version\x18\x07 \x01(\t\x12\r\n\x05model\x18\x08 \x01(\tB\x0e\n\x0c_temperature\"K\n\x05Usage\x12\x15\n\rprompt_tokens\x18\x01 \x01(\r\x12\x19\n\x11\x63ompletion_tokens\x18\x02 \x01(\r\x12\x10\n\x08\x63ost_usd\x18\x03 \x01(\x01\"\x8a\x01\n\x10GenerateResponse\x12\x0c\n\x04text\x18\x01 \x01(\t\x12*\n\x05usage\x18\x02 \x01(\x0b\x32\x1b.ragmesh.generator.v1.Usage\x12\r\n\x05model\x18\x03 \x01(\t\x12\x15\n\rfinish_reason\x18\x04 \x01(\t\x12\x16\n\x0eprompt_version\x18\x05 \x01(\t\"k\n\x16GenerateStreamResponse\x12\x0f\n\x05\x64\x65lta\x18\x01 \x01(\tH\x00\x12\x37\n\x05\x66inal\x18\x02 \x01(\x0b\x32&.ragmesh.generator.v1.GenerateResponseH\x00\x42\x07\n\x05\x65vent2\xed\x03\n\x10GeneratorService\x12Y\n\x08Generate\x12%.ragmesh.generator.v1.GenerateRequest\x1a&.ragmesh.generator.v1.GenerateResponse\x12g\n\x0eGenerateStream\x12%.ragmesh.generator.v1.GenerateRequest\x1a,.ragmesh.generator.v1.GenerateStreamResponse0\x01\x12\x62\n\x0b\x43ountTokens\x12(.ragmesh.generator.v1.CountTokensRequest\x1a).ragmesh.generator.v1.CountTokensResponse\x12V\n\x07\x45xtract\x12$.ragmesh.generator.v1.ExtractRequest\x1a%.ragmesh.generator.v1.ExtractResponse\x12Y\n\x08\x44\x65scribe\x12%.ragmesh.generator.v1.DescribeRequest\x1a&.ragmesh.generator.v1.DescribeResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,27 +34,27 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DESCRIBEREQUEST']._serialized_start=62
   _globals['_DESCRIBEREQUEST']._serialized_end=79
   _globals['_DESCRIBERESPONSE']._serialized_start=82
-  _globals['_DESCRIBERESPONSE']._serialized_end=240
-  _globals['_EXTRACTEXAMPLE']._serialized_start=242
-  _globals['_EXTRACTEXAMPLE']._serialized_end=286
-  _globals['_EXTRACTREQUEST']._serialized_start=289
-  _globals['_EXTRACTREQUEST']._serialized_end=500
-  _globals['_EXTRACTRESPONSE']._serialized_start=502
-  _globals['_EXTRACTRESPONSE']._serialized_end=613
-  _globals['_COUNTTOKENSREQUEST']._serialized_start=615
-  _globals['_COUNTTOKENSREQUEST']._serialized_end=650
-  _globals['_COUNTTOKENSRESPONSE']._serialized_start=652
-  _globals['_COUNTTOKENSRESPONSE']._serialized_end=708
-  _globals['_PASSAGE']._serialized_start=710
-  _globals['_PASSAGE']._serialized_end=763
-  _globals['_GENERATEREQUEST']._serialized_start=766
-  _globals['_GENERATEREQUEST']._serialized_end=974
-  _globals['_USAGE']._serialized_start=976
-  _globals['_USAGE']._serialized_end=1051
-  _globals['_GENERATERESPONSE']._serialized_start=1054
-  _globals['_GENERATERESPONSE']._serialized_end=1192
-  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1194
-  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1301
-  _globals['_GENERATORSERVICE']._serialized_start=1304
-  _globals['_GENERATORSERVICE']._serialized_end=1797
+  _globals['_DESCRIBERESPONSE']._serialized_end=264
+  _globals['_EXTRACTEXAMPLE']._serialized_start=266
+  _globals['_EXTRACTEXAMPLE']._serialized_end=310
+  _globals['_EXTRACTREQUEST']._serialized_start=313
+  _globals['_EXTRACTREQUEST']._serialized_end=524
+  _globals['_EXTRACTRESPONSE']._serialized_start=526
+  _globals['_EXTRACTRESPONSE']._serialized_end=637
+  _globals['_COUNTTOKENSREQUEST']._serialized_start=639
+  _globals['_COUNTTOKENSREQUEST']._serialized_end=674
+  _globals['_COUNTTOKENSRESPONSE']._serialized_start=676
+  _globals['_COUNTTOKENSRESPONSE']._serialized_end=732
+  _globals['_PASSAGE']._serialized_start=734
+  _globals['_PASSAGE']._serialized_end=787
+  _globals['_GENERATEREQUEST']._serialized_start=790
+  _globals['_GENERATEREQUEST']._serialized_end=1013
+  _globals['_USAGE']._serialized_start=1015
+  _globals['_USAGE']._serialized_end=1090
+  _globals['_GENERATERESPONSE']._serialized_start=1093
+  _globals['_GENERATERESPONSE']._serialized_end=1231
+  _globals['_GENERATESTREAMRESPONSE']._serialized_start=1233
+  _globals['_GENERATESTREAMRESPONSE']._serialized_end=1340
+  _globals['_GENERATORSERVICE']._serialized_start=1343
+  _globals['_GENERATORSERVICE']._serialized_end=1836
 # @@protoc_insertion_point(module_scope)

@@ -11,20 +11,22 @@ class DescribeRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class DescribeResponse(_message.Message):
-    __slots__ = ("model", "prompt_version", "fallbacks", "input_usd_per_token", "output_usd_per_token", "economy_model")
+    __slots__ = ("model", "prompt_version", "fallbacks", "input_usd_per_token", "output_usd_per_token", "economy_model", "allowed_models")
     MODEL_FIELD_NUMBER: _ClassVar[int]
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
     FALLBACKS_FIELD_NUMBER: _ClassVar[int]
     INPUT_USD_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_USD_PER_TOKEN_FIELD_NUMBER: _ClassVar[int]
     ECONOMY_MODEL_FIELD_NUMBER: _ClassVar[int]
+    ALLOWED_MODELS_FIELD_NUMBER: _ClassVar[int]
     model: str
     prompt_version: str
     fallbacks: _containers.RepeatedScalarFieldContainer[str]
     input_usd_per_token: float
     output_usd_per_token: float
     economy_model: str
-    def __init__(self, model: _Optional[str] = ..., prompt_version: _Optional[str] = ..., fallbacks: _Optional[_Iterable[str]] = ..., input_usd_per_token: _Optional[float] = ..., output_usd_per_token: _Optional[float] = ..., economy_model: _Optional[str] = ...) -> None: ...
+    allowed_models: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, model: _Optional[str] = ..., prompt_version: _Optional[str] = ..., fallbacks: _Optional[_Iterable[str]] = ..., input_usd_per_token: _Optional[float] = ..., output_usd_per_token: _Optional[float] = ..., economy_model: _Optional[str] = ..., allowed_models: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ExtractExample(_message.Message):
     __slots__ = ("text", "json")
@@ -89,7 +91,7 @@ class Passage(_message.Message):
     def __init__(self, index: _Optional[int] = ..., title: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
 
 class GenerateRequest(_message.Message):
-    __slots__ = ("question", "passages", "max_tokens", "temperature", "economy", "instruction", "prompt_version")
+    __slots__ = ("question", "passages", "max_tokens", "temperature", "economy", "instruction", "prompt_version", "model")
     QUESTION_FIELD_NUMBER: _ClassVar[int]
     PASSAGES_FIELD_NUMBER: _ClassVar[int]
     MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
@@ -97,6 +99,7 @@ class GenerateRequest(_message.Message):
     ECONOMY_FIELD_NUMBER: _ClassVar[int]
     INSTRUCTION_FIELD_NUMBER: _ClassVar[int]
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
     question: str
     passages: _containers.RepeatedCompositeFieldContainer[Passage]
     max_tokens: int
@@ -104,7 +107,8 @@ class GenerateRequest(_message.Message):
     economy: bool
     instruction: str
     prompt_version: str
-    def __init__(self, question: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., economy: _Optional[bool] = ..., instruction: _Optional[str] = ..., prompt_version: _Optional[str] = ...) -> None: ...
+    model: str
+    def __init__(self, question: _Optional[str] = ..., passages: _Optional[_Iterable[_Union[Passage, _Mapping]]] = ..., max_tokens: _Optional[int] = ..., temperature: _Optional[float] = ..., economy: _Optional[bool] = ..., instruction: _Optional[str] = ..., prompt_version: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("prompt_tokens", "completion_tokens", "cost_usd")

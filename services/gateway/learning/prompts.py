@@ -20,7 +20,7 @@ from services.gateway.learning.held import Held
 from services.gateway.learning_models import PromptFigures, PromptInfo
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction, PromptVersion
-from services.runtime.errors import FailedPrecondition, NotFound
+from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
 ROLES = ("answer",)
@@ -130,6 +130,14 @@ class PromptRegistry:
     async def _rows(session, tenant: str, role: str) -> list[PromptVersion]:
         query = select(PromptVersion).where(PromptVersion.tenant == tenant, PromptVersion.role == role)
         return list(await session.scalars(query.with_for_update()))
+
+    async def named(self, tenant: str, role: str, version: str) -> ChosenPrompt:
+        """A version asked for by name (a profile's, or a request's): InvalidArgument when the tenant has none."""
+        async with self._db.session() as session:
+            row = await session.get(PromptVersion, (tenant, role, version))
+        if row is None:
+            raise InvalidArgument(f"no {role} prompt version {version!r} in this tenant's registry")
+        return ChosenPrompt(row.version, row.instruction)
 
     async def chosen(self, tenant: str, role: str, user: str) -> ChosenPrompt | None:
         """The version this user gets (the canary for its share of users, sticky), or None: the built-in."""

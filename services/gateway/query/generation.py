@@ -18,6 +18,7 @@ from services.gateway.models import Usage
 from services.gateway.query.evidence import Evidence
 from services.gateway.query.timing import timed
 from services.gateway.spending import usage_of
+from services.runtime.errors import InvalidArgument
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,14 @@ class Generation:
         described = await self._describe()
         return described.prompt_version if described else ""
 
+    async def check_model(self, model: str | None) -> None:
+        """InvalidArgument unless the generator allows `model` (nothing to check when none is asked for, or when
+        the generator cannot say: then it refuses the call itself)."""
+        described = await self._describe()
+        if model and described is not None and model not in described.allowed_models:
+            allowed = ", ".join(described.allowed_models)
+            raise InvalidArgument(f"model {model!r} is not one the generator may answer with: {allowed}")
+
     async def prices(self) -> Prices:
         """The dearest per-token prices of the generator's models (0 where unknown: the configured price rules)."""
         described = await self._describe()
@@ -70,7 +79,7 @@ class Generation:
 
     @staticmethod
     def _request(
-        evidence: Evidence, max_tokens: int, economy: bool, prompt: ChosenPrompt | None
+        evidence: Evidence, max_tokens: int, economy: bool, prompt: ChosenPrompt | None, model: str
     ) -> generator_pb2.GenerateRequest:
         return generator_pb2.GenerateRequest(
             question=evidence.question,
@@ -79,17 +88,23 @@ class Generation:
             economy=economy,
             instruction=prompt.instruction if prompt else "",
             prompt_version=prompt.version if prompt else "",
+            model=model,
         )
 
     async def generate(
-        self, evidence: Evidence, max_tokens: int = 0, economy: bool = False, prompt: ChosenPrompt | None = None
+        self,
+        evidence: Evidence,
+        max_tokens: int = 0,
+        economy: bool = False,
+        prompt: ChosenPrompt | None = None,
+        model: str = "",
     ) -> Generated | None:
         """The whole answer, or None when the generator is unavailable. `prompt`: the tenant's instruction for this
         asker (learning/prompts.py); None: the generator's built-in one."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 reply = await self._downstream.generator.Generate(
-                    self._request(evidence, max_tokens, economy, prompt),
+                    self._request(evidence, max_tokens, economy, prompt, model),
                     timeout=self._settings.generation_timeout_seconds,
                 )
         except grpc.aio.AioRpcError as exc:
@@ -98,13 +113,18 @@ class Generation:
         return _generated(reply)
 
     async def stream(
-        self, evidence: Evidence, max_tokens: int = 0, economy: bool = False, prompt: ChosenPrompt | None = None
+        self,
+        evidence: Evidence,
+        max_tokens: int = 0,
+        economy: bool = False,
+        prompt: ChosenPrompt | None = None,
+        model: str = "",
     ) -> AsyncIterator[str | Generated]:
         """Text deltas as they come, then the whole answer; no final item when the generator fails midway."""
         try:
             with timed(evidence.timings_ms, "generate"):
                 call = self._downstream.generator.GenerateStream(
-                    self._request(evidence, max_tokens, economy, prompt),
+                    self._request(evidence, max_tokens, economy, prompt, model),
                     timeout=self._settings.generation_timeout_seconds,
                 )
                 async for event in call:

@@ -175,6 +175,8 @@ class QueryService:
         """The tenant's answer instruction for this asker (a canary's users keep theirs), or None: the built-in."""
         if not request.generate:
             return None
+        if request.prompt_version:
+            return await self.prompts.named(caller.tenant, "answer", request.prompt_version)
         return await self.prompts.chosen(caller.tenant, "answer", pseudonym(caller, self.settings.interaction_secret))
 
     async def _about_collection(
@@ -201,6 +203,8 @@ class QueryService:
             question = clean_question(request.question, self.settings.max_question_chars)
         version = steer.versioned(await self.versions.current(tenant))
         prompt = await self._prompt(caller, request)
+        if request.generate:
+            await self.generation.check_model(request.model)
         prompt_version = "none"
         if version and request.generate:
             prompt_version = prompt.version if prompt else await self.generation.prompt_version()
@@ -239,7 +243,9 @@ class QueryService:
             response = answer_response(tab.usage, evidence, "")
         else:
             charge, max_tokens = await self._reserve(tab, evidence, request)
-            generated = await self.generation.generate(evidence, max_tokens, economy=tab.tight, prompt=prompt)
+            generated = await self.generation.generate(
+                evidence, max_tokens, economy=tab.tight, prompt=prompt, model=request.model or ""
+            )
             await tab.settle(charge, generated.usage if generated else None, generated.model if generated else "")
             if generated is None:
                 if prompt is not None:
@@ -268,8 +274,10 @@ class QueryService:
             if (counted := await self._about_collection(tab, request, question, version)) is not None:
                 await self.spending.close(tab)
                 return self._counted_stream(tab.caller, request, counted, steer)
-            evidence = await self.evidence.gather(tab, request, version, steering=steer)
             prompt = await self._prompt(caller, request)
+            if request.generate:
+                await self.generation.check_model(request.model)
+            evidence = await self.evidence.gather(tab, request, version, steering=steer)
             reserved = (
                 await self._reserve(tab, evidence, request)
                 if request.generate and not evidence.no_context
@@ -305,7 +313,10 @@ class QueryService:
             else:
                 pieces: list[str] = []
                 guard = StreamSanitizer(evidence.allowed_urls())
-                async for item in self.generation.stream(evidence, max_tokens, economy=tab.tight, prompt=prompt):
+                answering = self.generation.stream(
+                    evidence, max_tokens, economy=tab.tight, prompt=prompt, model=request.model or ""
+                )
+                async for item in answering:
                     if isinstance(item, Generated):
                         final = item
                     else:

@@ -203,6 +203,8 @@
   value: {{ $root.Values.llm.economyModel | quote }}
 - name: RAGMESH_GENERATOR_ROLE_MODELS
   value: {{ $root.Values.llm.roleModels | toJson | quote }}
+- name: RAGMESH_GENERATOR_ALLOWED_MODELS
+  value: {{ $root.Values.llm.allowedModels | toJson | quote }}
 - name: RAGMESH_GENERATOR_REASONING_MODELS
   value: {{ $root.Values.llm.reasoningModels | toJson | quote }}
 - name: RAGMESH_GENERATOR_REASONING_EFFORT
