@@ -100,7 +100,11 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.user_vector_least_judged,
         )
         app.state.adapters = Adapters(
-            database, settings.dial_cache_seconds, settings.canary_least_answers, settings.canary_most_extra_negative
+            database,
+            settings.dial_cache_seconds,
+            settings.canary_least_answers,
+            settings.canary_most_extra_negative,
+            settings.retrain_abandoned_after_seconds,
         )
         app.state.retraining = Retraining(
             database, downstream, settings.retrain_least_labels, settings.retrieval_timeout_seconds

@@ -205,6 +205,8 @@ class GatewaySettings(ServiceSettings):
     user_vector_least_judged: int = Field(default=3, ge=1)
     # Query-side adapters (learning/retraining.py): the labelled answers a training needs.
     retrain_least_labels: int = Field(default=500, ge=1)
+    # A version still "training" this long after it started was abandoned (its replica stopped): it is marked failed.
+    retrain_abandoned_after_seconds: float = Field(default=3600.0, gt=0)
     # A canary adapter is rolled back once, over at least canary_least_answers of its answers, the share disliked
     # exceeds the served version's by more than canary_most_extra_negative.
     canary_least_answers: int = Field(default=20, ge=1)

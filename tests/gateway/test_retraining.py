@@ -5,12 +5,13 @@ rollback takes the served version back out."""
 
 import asyncio
 import sys
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from services.gateway.records.database import Database
-from services.gateway.records.models import Interaction
+from services.gateway.records.models import AdapterRecord, Interaction
 from tests.servers import gateway
 
 ADMIN = {"X-API-Key": "key-loop"}
@@ -222,3 +223,32 @@ async def test_the_scheduled_evaluation_rolls_back_a_canary_that_regresses_on_ve
     ran = await asyncio.create_subprocess_exec(sys.executable, *map(str, command), stdout=asyncio.subprocess.PIPE)
     printed, _ = await ran.communicate()
     assert ran.returncode == 0 and f'"ndcg_served": {report["ndcg_served"]}' in printed.decode()
+
+
+async def test_a_version_whose_training_replica_died_is_marked_failed(loop):
+    """A version left "training" (its replica stopped) past retrain_abandoned_after_seconds reads as failed."""
+    api, database = loop
+    listed = (await api.get("/v1/admin/adapters", headers=ADMIN)).json()["adapters"]
+    version = max((a["version"] for a in listed), default=0) + 100
+    async with database.session() as session:
+        session.add(
+            AdapterRecord(
+                tenant="loop", version=version, status="training", progress="training", matrix=b"", dimension=0,
+                model="", splits={}, snapshot="", scores={}, reasons=[], share=0.0,
+                created_at=datetime.now(UTC) - timedelta(hours=2), created_by="a replica that died",
+            )
+        )  # fmt: skip
+    abandoned = (await api.get(f"/v1/admin/adapters/{version}", headers=ADMIN)).json()
+    assert abandoned["status"] == "failed" and abandoned["progress"].startswith("abandoned")
+    # One that has just started is left training.
+    async with database.session() as session:
+        session.add(
+            AdapterRecord(
+                tenant="loop", version=version + 1, status="training", progress="training", matrix=b"", dimension=0,
+                model="", splits={}, snapshot="", scores={}, reasons=[], share=0.0,
+                created_at=datetime.now(UTC), created_by="a replica at work",
+            )
+        )  # fmt: skip
+    assert (await api.get(f"/v1/admin/adapters/{version + 1}", headers=ADMIN)).json()["status"] == "training"
+    async with database.session() as session:
+        await session.delete(await session.get(AdapterRecord, ("loop", version + 1)))

@@ -4,10 +4,10 @@ replica is seen at once)."""
 
 import hashlib
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
@@ -48,14 +48,36 @@ class Adapters:
     """The registry of versions and what each user is served."""
 
     def __init__(
-        self, database: Database, keep_seconds: float, canary_least_answers: int = 20, canary_most_extra: float = 0.1
+        self,
+        database: Database,
+        keep_seconds: float,
+        canary_least_answers: int = 20,
+        canary_most_extra: float = 0.1,
+        abandoned_after_seconds: float = 3600.0,
     ) -> None:
         self._db = database
+        self._abandoned_after = timedelta(seconds=abandoned_after_seconds)
         self._least = canary_least_answers
         self._extra = canary_most_extra
         self._held: Held[str, list[tuple[int, float, np.ndarray]]] = Held(keep_seconds)
 
+    async def _settle_abandoned(self, tenant: str) -> None:
+        """Mark failed the versions still training long after they started: the replica training them stopped
+        (a restart, a crash) and nothing else will finish them."""
+        cutoff = datetime.now(UTC) - self._abandoned_after
+        async with self._db.session() as session:
+            await session.execute(
+                update(AdapterRecord)
+                .where(
+                    AdapterRecord.tenant == tenant,
+                    AdapterRecord.status == "training",
+                    AdapterRecord.created_at < cutoff,
+                )
+                .values(status="failed", progress="abandoned: the replica training it stopped; train again")
+            )
+
     async def listed(self, tenant: str) -> list[AdapterInfo]:
+        await self._settle_abandoned(tenant)
         async with self._db.session() as session:
             rows = await session.scalars(
                 select(AdapterRecord).where(AdapterRecord.tenant == tenant).order_by(AdapterRecord.version.desc())
@@ -63,6 +85,7 @@ class Adapters:
             return [adapter_info(row) for row in rows]
 
     async def get(self, tenant: str, version: int) -> AdapterInfo:
+        await self._settle_abandoned(tenant)
         async with self._db.session() as session:
             row = await session.get(AdapterRecord, (tenant, version))
         if row is None:

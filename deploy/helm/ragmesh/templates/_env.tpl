@@ -112,6 +112,8 @@
   value: {{ $root.Values.learning.userVectorWeight | quote }}
 - name: RAGMESH_GATEWAY_RETRAIN_LEAST_LABELS
   value: {{ $root.Values.learning.retrainLeastLabels | quote }}
+- name: RAGMESH_GATEWAY_RETRAIN_ABANDONED_AFTER_SECONDS
+  value: {{ $root.Values.learning.retrainAbandonedAfterSeconds | quote }}
 - name: RAGMESH_GATEWAY_CANARY_LEAST_ANSWERS
   value: {{ $root.Values.learning.canaryLeastAnswers | quote }}
 - name: RAGMESH_GATEWAY_CANARY_MOST_EXTRA_NEGATIVE
