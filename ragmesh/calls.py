@@ -1,5 +1,6 @@
 """What every `ragmesh` command that talks to the gateway shares: its options, one call, one way to fail."""
 
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -9,6 +10,14 @@ from rich.console import Console
 console = Console()
 UrlOption = Annotated[str, typer.Option(envvar="RAGMESH_URL", help="The gateway's base URL.")]
 KeyOption = Annotated[str, typer.Option(envvar="RAGMESH_API_KEY", help="Your API key.")]
+# For jobs that get the key as a mounted Secret: a file holding it wins over --api-key.
+KeyFileOption = Annotated[
+    Path | None, typer.Option(envvar="RAGMESH_API_KEY_FILE", help="Read the API key from this file (a mounted Secret).")
+]
+
+
+def key_of(api_key: str, api_key_file: Path | None) -> str:
+    return api_key_file.read_text().strip() if api_key_file else api_key
 
 
 def call(url: str, api_key: str, method: str, path: str, **kwargs) -> dict:

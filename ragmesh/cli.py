@@ -12,7 +12,7 @@ import httpx
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from ragmesh.calls import KeyOption, UrlOption, call, console, fail_on_error
+from ragmesh.calls import KeyFileOption, KeyOption, UrlOption, call, console, fail_on_error, key_of
 from ragmesh.reviews import export, feedback, reviews_app
 from ragmesh.suite import DEV_KEY, SuitePlan
 from ragmesh.suite import up as run_suite
@@ -182,16 +182,11 @@ def _follow_jobs(client: httpx.Client, bar: Progress, jobs: list[str], total: in
 
 @app.command()
 def evaluate(
-    url: UrlOption = "http://127.0.0.1:8080",
-    api_key: KeyOption = DEV_KEY,
-    api_key_file: Annotated[
-        Path | None, typer.Option(envvar="RAGMESH_API_KEY_FILE", help="Read the key from this file (a mounted Secret).")
-    ] = None,
+    url: UrlOption = "http://127.0.0.1:8080", api_key: KeyOption = DEV_KEY, api_key_file: KeyFileOption = None
 ) -> None:
     """Run the scheduled evaluation now (an admin key): the served adapter and the canary on the tenant's verified
     labels; a canary more than 2% worse is rolled back. The chart's CronJob runs this."""
-    key = api_key_file.read_text().strip() if api_key_file else api_key
-    report = call(url, key, "POST", "/v1/admin/evaluations", timeout=600)
+    report = call(url, key_of(api_key, api_key_file), "POST", "/v1/admin/evaluations", timeout=600)
     console.print_json(data=report)
     if report.get("rolled_back"):
         console.print(f"[yellow]canary v{report['canary_version']} rolled back[/]: {'; '.join(report['reasons'])}")

@@ -2,13 +2,15 @@
 `ragmesh export`: a dataset snapshot of answers, feedback and labels."""
 
 import hashlib
+import tempfile
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
 
-from ragmesh.calls import KeyOption, UrlOption, call, console, fail_on_error
+from ragmesh.calls import KeyFileOption, KeyOption, UrlOption, call, console, fail_on_error, key_of
 from ragmesh.suite import DEV_KEY
 
 reviews_app = typer.Typer(
@@ -102,18 +104,42 @@ def reviews_label(
 
 
 def export(
-    to: Annotated[Path, typer.Option(help="The folder the snapshot goes to.")] = Path("."),
+    to: Annotated[str, typer.Option(help="A folder, or s3://bucket/prefix, the snapshot goes to.")] = ".",
     since: Annotated[str, typer.Option(help="Start (ISO 8601 with a zone); default: today 00:00 UTC.")] = "",
     until: Annotated[str, typer.Option(help="End, exclusive (ISO 8601 with a zone); default: now.")] = "",
+    last_day: Annotated[bool, typer.Option(help="The whole of yesterday (UTC): what a daily schedule stores.")] = False,
     labelled_only: Annotated[bool, typer.Option(help="Only answers a reviewer labelled.")] = False,
+    s3_endpoint: Annotated[
+        str, typer.Option(envvar="RAGMESH_S3_ENDPOINT", help="An S3-compatible store's URL (empty: AWS).")
+    ] = "",
     url: UrlOption = "http://127.0.0.1:8080",
     api_key: KeyOption = DEV_KEY,
+    api_key_file: KeyFileOption = None,
 ) -> None:
     """Store a dataset snapshot: the answers of a window with their feedback and labels, as JSON lines, in a file
-    named by the window's end and the content's digest (the same window twice gives the same file)."""
+    named by the window's end and the content's digest (the same window twice gives the same file), in a folder or
+    an S3 bucket (credentials as boto3 finds them: environment, shared credentials file, instance role)."""
+    if last_day:
+        today = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+        since, until = (today - timedelta(days=1)).isoformat(), today.isoformat()
     params: dict[str, object] = {"labelled_only": labelled_only}
     params |= {"since": since} if since else {}
     params |= {"until": until} if until else {}
+    with tempfile.TemporaryDirectory(prefix="ragmesh-export-") as scratch:
+        folder = Path(scratch) if to.startswith("s3://") else Path(to)
+        final, count, digest = _snapshot(folder, params, url, key_of(api_key, api_key_file))
+        if to.startswith("s3://"):
+            import boto3  # only for snapshots sent to a bucket (the ingest extra installs it)
+
+            bucket, _, prefix = to.removeprefix("s3://").partition("/")
+            key = f"{prefix.strip('/')}/{final.name}".lstrip("/")
+            boto3.client("s3", endpoint_url=s3_endpoint or None).upload_file(str(final), bucket, key)
+            final = f"s3://{bucket}/{key}"
+    console.print(f"{count} answers -> {final} (sha256 {digest})")
+
+
+def _snapshot(to: Path, params: dict[str, object], url: str, api_key: str) -> tuple[Path, int, str]:
+    """The export streamed into `to` under its final name: (the file, answers, sha256)."""
     digest, count = hashlib.sha256(), 0
     to.mkdir(parents=True, exist_ok=True)
     partial = to / ".interactions.partial"
@@ -138,4 +164,4 @@ def export(
     stamp = end.replace(":", "").replace("-", "").split(".")[0].split("+")[0]
     final = to / f"interactions-{stamp}-{digest.hexdigest()[:12]}.jsonl"
     partial.replace(final)
-    console.print(f"{count} answers -> {final} (sha256 {digest.hexdigest()})")
+    return final, count, digest.hexdigest()

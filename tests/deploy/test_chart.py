@@ -187,8 +187,9 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
         expected |= {("gateway", "postgresql"), ("ingest", "postgresql")}
     if name == "gpu":
         expected |= {("embedder", "tei"), ("generator", "vllm")}
-    if values.get("evaluation", {}).get("enabled"):
-        expected.add(("evaluation", "gateway"))
+    for job in ("evaluation", "snapshots"):
+        if values.get(job, {}).get("enabled"):
+            expected.add((job, "gateway"))
     assert _allowed_paths(objects) == expected
     # Outside the cluster: a managed PostgreSQL is reached by gateway and ingest, an S3 store by ingest.
     external = policies["rm-ragmesh-egress-external"]["spec"]["podSelector"]["matchExpressions"][1]["values"]
@@ -196,6 +197,7 @@ def test_network_policies_deny_by_default_and_open_only_the_architectures_paths(
     s3 = bool(values.get("ingest", {}).get("objectStore", {}).get("url"))
     redis_outside = not values.get("redis", {}).get("deploy", True)
     assert ("ingest" in external) == (database_outside or s3 or redis_outside), external
+    assert ("snapshots" in external) == bool(values.get("snapshots", {}).get("enabled")), external
     if database_outside:
         assert "gateway" in external
 
@@ -457,7 +459,7 @@ def test_the_generator_can_scale_on_generations_in_flight_and_a_service_without_
 
 def test_the_scheduled_evaluation_runs_as_a_hardened_cronjob_the_gateway_lets_in():
     objects = render(load_values([EXAMPLES / "values-production.yaml"]), release="rm", namespace="prod")
-    (job,) = _of(objects, "CronJob").values()
+    job = _of(objects, "CronJob")["rm-ragmesh-evaluation"]
     assert job["spec"]["schedule"] == "17 * * * *" and job["spec"]["concurrencyPolicy"] == "Forbid"
     pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (container,) = pod["containers"]
@@ -465,8 +467,8 @@ def test_the_scheduled_evaluation_runs_as_a_hardened_cronjob_the_gateway_lets_in
     env = {e["name"]: e for e in container["env"]}
     assert env["RAGMESH_URL"]["value"] == "http://rm-ragmesh-gateway:8080"
     # The key is a file from the Secret, never an environment variable.
-    assert env["RAGMESH_API_KEY_FILE"]["value"] == "/secrets/api-key" and "RAGMESH_API_KEY" not in env
-    assert pod["volumes"][0]["secret"]["secretName"] == "ragmesh-evaluation-key"
+    assert env["RAGMESH_API_KEY_FILE"]["value"] == "/secrets/key/api-key" and "RAGMESH_API_KEY" not in env
+    assert {v["name"]: v for v in pod["volumes"]}["api-key"]["secret"]["secretName"] == "ragmesh-evaluation-key"
     security = container["securityContext"]
     assert security["readOnlyRootFilesystem"] is True and security["runAsNonRoot"] is True
     labels = job["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
@@ -480,3 +482,19 @@ def test_the_scheduled_evaluation_runs_as_a_hardened_cronjob_the_gateway_lets_in
             load_values([])
             | {"evaluation": {"enabled": True, "schedule": "0 * * * *", "apiKeySecret": "", "deadlineSeconds": 900}}
         )
+
+
+def test_nightly_snapshots_go_to_the_bucket_through_the_cli_with_file_credentials():
+    values = load_values([EXAMPLES / "values-production.yaml"])
+    values["snapshots"] |= {"endpoint": "https://s3.example.net", "credentialsSecret": "ragmesh-s3"}
+    job = _of(render(values, release="rm", namespace="prod"), "CronJob")["rm-ragmesh-snapshots"]
+    pod = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["command"] == ["ragmesh", "export", "--last-day", "--to", "s3://ragmesh-datasets/interactions"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["RAGMESH_S3_ENDPOINT"] == "https://s3.example.net"
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == "/secrets/aws/credentials"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["aws"]["secret"]["secretName"] == "ragmesh-s3" and job["spec"]["schedule"] == "10 0 * * *"
+    with pytest.raises(Exception, match=r"snapshots\.to"):
+        render(load_values([]) | {"snapshots": {**values["snapshots"], "to": ""}})

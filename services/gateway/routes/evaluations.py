@@ -8,7 +8,7 @@ from services.gateway.learning.evaluation import ScheduledEvaluation
 from services.gateway.learning_models import EvaluationReport
 from services.gateway.routes import problems
 
-router = APIRouter(prefix="/v1/admin/evaluations", tags=["admin"], responses=problems(400, 401, 403, 503))
+router = APIRouter(prefix="/v1/admin/evaluations", tags=["admin"], responses=problems(400, 401, 403, 422, 503))
 
 
 @router.post("", response_model=EvaluationReport)

@@ -327,11 +327,15 @@ spec:
             matchLabels:
               {{- toYaml .root.Values.networkPolicy.ingressNamespaceLabels | nindent 14 }}
         {{- end }}
-        {{- if and (eq .component "gateway") .root.Values.evaluation.enabled }}
-        # The scheduled evaluation's pods.
+        {{- if eq .component "gateway" }}
+        {{- range $job := list "evaluation" "snapshots" }}
+        {{- if (index $.root.Values $job).enabled }}
+        # The scheduled {{ $job }} job's pods.
         - podSelector:
             matchLabels:
-              {{- include "ragmesh.selectorLabels" (dict "root" .root "component" "evaluation") | nindent 14 }}
+              {{- include "ragmesh.selectorLabels" (dict "root" $.root "component" $job) | nindent 14 }}
+        {{- end }}
+        {{- end }}
         {{- end }}
         {{- range .svc.allowFrom }}
         - podSelector:
