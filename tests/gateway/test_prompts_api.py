@@ -110,7 +110,7 @@ async def test_the_generator_writes_under_the_tenants_instruction(suite, api):
     ("method", "path", "body", "status", "reason"),
     [
         ("post", "/v1/admin/prompts/answer", {"instruction": "too short"}, 422, "instruction"),
-        ("post", "/v1/admin/prompts/verify", {"instruction": TERSE}, 422, "role"),
+        ("post", "/v1/admin/prompts/poetry", {"instruction": TERSE}, 422, "role"),
         ("post", "/v1/admin/prompts/answer/answer-t99/serve", {"share": 0.5}, 404, "answer-t99"),
         ("post", "/v1/admin/prompts/answer/answer-t1/serve", {"share": 0}, 422, "share"),
     ],

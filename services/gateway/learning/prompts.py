@@ -1,8 +1,9 @@
 """The prompt registry: versions of a tenant's instruction per role, kept in the records database beside the
-built-in ones in the generator's code; served to everyone, or to a sticky share of users as a canary beside what
-everyone gets (the A/B test), promoted or rolled back; figures per version from the interaction log. Held in each
-replica's memory for `keep_seconds` (a change made on this replica is seen at once). Roles: "answer" (the
-instruction every answer is written under; the others keep their built-in instructions for now)."""
+built-in ones in the code; served to everyone, or to a sticky share of users as a canary beside what everyone gets
+(the A/B test), promoted or rolled back; figures per version from the interaction log. Held in each replica's memory
+for `keep_seconds` (a change made on this replica is seen at once). Roles: "answer" (the instruction every answer is
+written under, sent to the generator), and "verify", "self_query", "compression" and "rewrite" (the instructions of
+the gateway's Extract calls, see `Instructions`)."""
 
 import logging
 import re
@@ -10,20 +11,24 @@ import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from pydantic import SecretStr
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from services.gateway.budgets import MICRO
+from services.gateway.identity import Principal
 from services.gateway.learning.adapters import bucket
 from services.gateway.learning.held import Held
+from services.gateway.learning.interactions import pseudonym
 from services.gateway.learning_models import PromptFigures, PromptInfo
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction, PromptVersion
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
-ROLES = ("answer",)
+# What each role's instruction is for: answer (Generate), and the Extract calls the gateway makes.
+ROLES = ("answer", "verify", "self_query", "compression", "rewrite")
 _VERSION = re.compile(r"[a-z_]+-t\d+")
 SERVED = ("serving", "canary")
 
@@ -268,3 +273,18 @@ async def _arms(session, tenant: str, canary: str, since: datetime) -> dict[bool
         .group_by(arm)
     )
     return {bool(is_canary): (int(n), int(bad), int(failed)) for is_canary, n, bad, failed in rows}
+
+
+class Instructions:
+    """The instruction a role's model call is made under for a caller: the tenant's registry version served to them,
+    else the built-in one. Without a registry (tools, evaluations), always the built-in."""
+
+    def __init__(self, registry: PromptRegistry | None = None, secret: SecretStr | None = None) -> None:
+        self._registry = registry
+        self._secret = secret
+
+    async def of(self, caller: Principal, role: str, built_in: str) -> str:
+        if self._registry is None:
+            return built_in
+        chosen = await self._registry.chosen(caller.tenant, role, pseudonym(caller, self._secret))
+        return chosen.instruction if chosen else built_in

@@ -13,6 +13,7 @@ from ragmesh.embedder.v1 import embedder_pb2
 from ragmesh.generator.v1 import generator_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.learning.prompts import Instructions
 from services.gateway.models import QueryRequest
 from services.gateway.query.context import (
     EXTRACT_EXAMPLES,
@@ -48,9 +49,12 @@ class Compressed:
 class Compressor:
     """Cuts a context to what bears on the question, within its budget."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
+    def __init__(
+        self, settings: GatewaySettings, downstream: Downstream, instructions: Instructions | None = None
+    ) -> None:
         self._settings = settings
         self._downstream = downstream
+        self._instructions = instructions or Instructions()
 
     async def compress(
         self,
@@ -154,12 +158,13 @@ class Compressor:
             fallbacks.append("compress_llm")
             return None
         reply = None
+        instruction = await self._instructions.of(tab.caller, "compression", EXTRACT_INSTRUCTION)
         try:
             with timed(timings, "compress_llm", failed_too=True):
                 reply = await self._downstream.generator.Extract(
                     generator_pb2.ExtractRequest(
                         role="compression",
-                        instruction=EXTRACT_INSTRUCTION,
+                        instruction=instruction,
                         text=f"Question: {question}",
                         passages=[
                             generator_pb2.Passage(index=i, title=p.title, text=text)

@@ -12,6 +12,7 @@ import grpc
 from ragmesh.generator.v1 import generator_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.learning.prompts import Instructions
 from services.gateway.models import ConversationTurn, Rewrite
 from services.gateway.query.followups import Turn, is_follow_up, standalone_by_rules
 from services.gateway.query.questions import clean_question
@@ -48,9 +49,12 @@ def turns_of(history: Sequence[ConversationTurn], max_turns: int, max_chars: int
 class Conversations:
     """Makes a conversation's last question standalone."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
+    def __init__(
+        self, settings: GatewaySettings, downstream: Downstream, instructions: Instructions | None = None
+    ) -> None:
         self._settings = settings
         self._downstream = downstream
+        self._instructions = instructions or Instructions()
 
     async def standalone(self, tab: Tab, question: str, history: Sequence[ConversationTurn]) -> Rewrite | None:
         """The rewrite of `question` given the earlier turns; None when there are none, rewriting is off, or the
@@ -86,11 +90,12 @@ class Conversations:
             "required": ["question"],
         }
         reply = None
+        instruction = await self._instructions.of(tab.caller, "rewrite", _INSTRUCTION)
         try:
             reply = await self._downstream.generator.Extract(
                 generator_pb2.ExtractRequest(
                     role="rewrite",
-                    instruction=_INSTRUCTION,
+                    instruction=instruction,
                     text=text,
                     json_schema=json.dumps(schema),
                     examples=[generator_pb2.ExtractExample(text=t, json=j) for t, j in _EXAMPLES],

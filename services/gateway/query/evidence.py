@@ -6,6 +6,7 @@ from ragmesh.generator.v1 import generator_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.learning.prompts import Instructions
 from services.gateway.learning.steering import UNSTEERED, Steering
 from services.gateway.models import Citation, ContextStats, QueryRequest
 from services.gateway.query.citations import ambiguous, citations, confidence
@@ -79,11 +80,14 @@ def top_k(asked: int | None, default: int, limit: int) -> int:
 class EvidenceGatherer:
     """Runs the retrieval stages for a question: plan, search, re-rank, threshold, sections, compression."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
+    def __init__(
+        self, settings: GatewaySettings, downstream: Downstream, instructions: Instructions | None = None
+    ) -> None:
         self._settings = settings
-        self.planner = Planner(settings, downstream)
+        instructions = instructions or Instructions()
+        self.planner = Planner(settings, downstream, instructions)
         self.retrieval = Retrieval(settings, downstream)
-        self._compressor = Compressor(settings, downstream)
+        self._compressor = Compressor(settings, downstream, instructions)
 
     async def gather(
         self,

@@ -11,6 +11,7 @@ from ragmesh.generator.v1 import generator_pb2
 from ragmesh.ingest.v1 import ingest_pb2
 from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
+from services.gateway.learning.prompts import Instructions
 from services.gateway.models import FilterSpec, SelfQueryResult
 from services.gateway.query.filters import explicit_filters, needs_schema
 from services.gateway.query.timing import timed
@@ -56,9 +57,12 @@ class Plan:
 class Planner:
     """Plans searches for any tenant; caches each tenant's schema as of its corpus version."""
 
-    def __init__(self, settings: GatewaySettings, downstream: Downstream) -> None:
+    def __init__(
+        self, settings: GatewaySettings, downstream: Downstream, instructions: Instructions | None = None
+    ) -> None:
         self._settings = settings
         self._downstream = downstream
+        self._instructions = instructions or Instructions()
         self._parser = SelfQueryParser()
         # A schema change bumps the corpus version too, so (tenant, version) identifies a schema.
         self._schemas: dict[str, tuple[str, list[SchemaField]]] = {}
@@ -125,11 +129,12 @@ class Planner:
         if charge is None:
             return {}
         reply = None
+        instruction = await self._instructions.of(tab.caller, "self_query", task.instruction)
         try:
             reply = await self._downstream.generator.Extract(
                 generator_pb2.ExtractRequest(
                     role="self_query",
-                    instruction=task.instruction,
+                    instruction=instruction,
                     text=question,
                     json_schema=json.dumps(task.schema),
                     examples=[generator_pb2.ExtractExample(text=t, json=j) for t, j in task.examples],

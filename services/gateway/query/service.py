@@ -15,7 +15,7 @@ from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences
-from services.gateway.learning.prompts import ChosenPrompt, PromptRegistry
+from services.gateway.learning.prompts import ChosenPrompt, Instructions, PromptRegistry
 from services.gateway.learning.steering import UNSTEERED, Steering, steering
 from services.gateway.metrics import observe_answer
 from services.gateway.models import QueryRequest, QueryResponse, Rewrite, SearchRequest, SearchResponse
@@ -68,9 +68,10 @@ class QueryService:
         self.adapters = adapters
         self.downstream = downstream
         self.versions = downstream.versions
-        self.evidence = EvidenceGatherer(settings, downstream)
+        self.instructions = Instructions(prompts, settings.interaction_secret)
+        self.evidence = EvidenceGatherer(settings, downstream, self.instructions)
         self.generation = Generation(settings, downstream)
-        self.conversations = Conversations(settings, downstream)
+        self.conversations = Conversations(settings, downstream, self.instructions)
         self.collection = CollectionAnswers(settings, downstream, self.evidence.planner)
         self._search = Searcher(settings, self.evidence)
         self._cache = AnswerCache(downstream.cache_redis, settings.answer_cache_seconds)

@@ -80,12 +80,13 @@ class ClaimChecker:
         prompt = evidence.context.tokens + tokens_at_most(INSTRUCTION, evidence.question, *examples)
         charge = await tab.reserve("verify", prompt, _VERDICT_TOKENS)
         reply = None
+        instruction = await self._service.instructions.of(tab.caller, "verify", INSTRUCTION)
         try:
             with timed(evidence.timings_ms, "generate"):
                 reply = await self._service.downstream.generator.Extract(
                     generator_pb2.ExtractRequest(
                         role="verify",
-                        instruction=INSTRUCTION,
+                        instruction=instruction,
                         text=f"Claim: {evidence.question}",
                         passages=evidence.generator_passages(),
                         json_schema=json.dumps(verdict_schema(len(evidence.passages))),

@@ -17,7 +17,8 @@ from services.gateway.learning_models import (
 from services.gateway.routes import problems
 
 Role = Annotated[
-    Literal["answer"], Path(description="The instruction's role: answer (what answers are written under).")
+    Literal["answer", "verify", "self_query", "compression", "rewrite"],
+    Path(description="answer (what answers are written under), or one of the gateway's model calls"),
 ]
 Version = Annotated[str, Path(max_length=64, pattern=r"^[a-z_]+-t\d+$", description="A version, e.g. answer-t2.")]
 router = APIRouter(prefix="/v1/admin/prompts", tags=["admin"], responses=problems(400, 401, 403, 422))
