@@ -14,6 +14,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import jsonschema
 import litellm
 
+from services.generator.choice import ModelChoice
 from services.generator.config import GeneratorSettings
 from services.generator.leaks import LeakGuard
 from services.generator.prompts import (
@@ -117,11 +118,12 @@ class AnswerWriter:
         self._settings = settings
         self._tracing = model_call_tracing(settings)
         self._tokens = TokenCounter(settings)
+        self.choice = ModelChoice(settings)
 
     @property
     def models(self) -> list[str]:
         """The configured model, then its fallbacks, in the order they are tried."""
-        return [self._settings.model, *self._settings.fallbacks]
+        return self.choice.models
 
     @property
     def economy_model(self) -> str:
@@ -129,55 +131,20 @@ class AnswerWriter:
 
     @property
     def allowed_models(self) -> list[str]:
-        """Every model a request may name: the configured ones and `allowed_models`."""
-        s = self._settings
-        named = [*self.models, s.economy_model, *s.role_models.values(), *s.allowed_models]
-        return list(dict.fromkeys(m for m in named if m))
+        return self.choice.allowed
+
+    def prices(self) -> tuple[float, float]:
+        return self.choice.prices()
 
     def _models(self, economy: bool, role: str = "answer", asked: str = "") -> list[str]:
-        """The models to try for one request: the one it asked for, the role's own model when one is configured,
-        the economy model when asked for and configured, then the configured model and its fallbacks."""
-        if asked and asked not in self.allowed_models:
-            raise InvalidArgument(
-                f"model {asked!r} is not one this generator may call: {', '.join(self.allowed_models)}"
-            )
-        first = [asked, self._settings.role_models.get(role, "")]
-        if economy:
-            first.append(self._settings.economy_model)
-        return list(dict.fromkeys([*(m for m in first if m), *self.models]))
+        return self.choice.order(economy, role, asked)
+
+    def _sampling(self, model: str, max_tokens: int, temperature: float) -> dict:
+        return self.choice.sampling(model, max_tokens, temperature)
 
     def _guard_for(self, template: Template) -> LeakGuard:
         """The leak guard of the instruction the answer is written under."""
         return self._guard if template is BUILT_IN else LeakGuard(template.instruction)
-
-    def reasoning(self, model: str) -> bool:
-        """Whether `model` is a reasoning model (max_completion_tokens, no temperature)."""
-        if model in self._settings.reasoning_models:
-            return True
-        try:
-            return bool(litellm.supports_reasoning(model=model))
-        except Exception:
-            return False
-
-    def _sampling(self, model: str, max_tokens: int, temperature: float) -> dict:
-        """The length and sampling parameters `model` accepts: a reasoning model gets max_completion_tokens (its
-        budget covers its reasoning too) and no temperature, so no provider answers 400 for a refused parameter."""
-        if not self.reasoning(model):
-            return {"max_tokens": max_tokens, "temperature": temperature}
-        effort = {"reasoning_effort": self._settings.reasoning_effort} if self._settings.reasoning_effort else {}
-        return {"max_completion_tokens": max_tokens, **effort}
-
-    def prices(self) -> tuple[float, float]:
-        """The highest input and output price per token of any model this writer may call (LiteLLM's price
-        map); 0 for models it does not price (local, self-hosted), whose price the caller configures instead."""
-        prices = [(0.0, 0.0)]
-        for model in self.allowed_models:
-            try:
-                info = litellm.get_model_info(model)
-            except Exception:
-                continue
-            prices.append((info.get("input_cost_per_token") or 0.0, info.get("output_cost_per_token") or 0.0))
-        return max(p[0] for p in prices), max(p[1] for p in prices)
 
     async def count_tokens(self, texts: list[str]) -> tuple[list[int], str]:
         """Token counts with the configured model's tokenizer (services/generator/tokens.py)."""
