@@ -2,8 +2,10 @@
 call; the batch counts as one request per item against the rate limits, and each item fails on its own."""
 
 import logging
+from dataclasses import dataclass
+from typing import Annotated
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 
 from services.gateway.batch_models import (
     BatchQueryRequest,
@@ -15,9 +17,13 @@ from services.gateway.batch_models import (
     QueryResult,
     SearchResult,
 )
+from services.gateway.clients import Downstream
 from services.gateway.deps import ClientsDep, LimiterDep, QueryCaller, ServiceDep, admission
 from services.gateway.errors import problem
+from services.gateway.identity import Principal
 from services.gateway.query.batch import Batches, BatchRun, Outcome
+from services.gateway.query.service import QueryService
+from services.gateway.ratelimits import RateLimiter
 from services.gateway.routes import problems
 
 log = logging.getLogger(__name__)
@@ -39,42 +45,47 @@ def _stats(run: BatchRun) -> BatchStats:
     return BatchStats(items=len(run.outcomes), failed=failed, embedded=run.embedded, timings_ms=run.timings_ms)
 
 
-def _batches(service: ServiceDep) -> Batches:
-    s = service.settings
-    return Batches(service, s.batch_max_items, s.batch_concurrency)
+@dataclass
+class _Admitting:
+    """What running a batch needs: who asks, the query service, and the rate limiter that counts every item."""
+
+    caller: Principal
+    service: QueryService
+    limiter: RateLimiter
+    downstream: Downstream
+    response: Response
+
+    async def run(self, requests: list, bucket: str) -> BatchRun:
+        """Check the batch, count each item against `bucket`, then run the items (searches or questions)."""
+        s = self.service.settings
+        batches = Batches(self.service, s.batch_max_items, s.batch_concurrency)
+        batches.check(requests)
+        async with admission(self.limiter, self.downstream, self.caller, bucket, self.response, cost=len(requests)):
+            if bucket == "search":
+                return await batches.search(self.caller, requests)
+            return await batches.answer(self.caller, requests)
+
+
+async def _admitting(
+    caller: QueryCaller, service: ServiceDep, limiter: LimiterDep, downstream: ClientsDep, response: Response
+) -> _Admitting:
+    return _Admitting(caller, service, limiter, downstream, response)
+
+
+Admitting = Annotated[_Admitting, Depends(_admitting)]
 
 
 @router.post("/search", response_model=BatchSearchResponse)
-async def search_many(
-    body: BatchSearchRequest,
-    caller: QueryCaller,
-    service: ServiceDep,
-    limiter: LimiterDep,
-    downstream: ClientsDep,
-    response: Response,
-) -> BatchSearchResponse:
+async def search_many(body: BatchSearchRequest, batch: Admitting) -> BatchSearchResponse:
     """Several searches at once, each as POST /v1/search would run it; results in the order sent."""
-    batches = _batches(service)
-    batches.check(body.requests)
-    async with admission(limiter, downstream, caller, "search", response, cost=len(body.requests)):
-        run = await batches.search(caller, body.requests)
+    run = await batch.run(body.requests, "search")
     results = [SearchResult(index=i, response=o.response, error=_error(o)) for i, o in enumerate(run.outcomes)]
     return BatchSearchResponse(results=results, batch=_stats(run))
 
 
 @router.post("/query", response_model=BatchQueryResponse)
-async def query_many(
-    body: BatchQueryRequest,
-    caller: QueryCaller,
-    service: ServiceDep,
-    limiter: LimiterDep,
-    downstream: ClientsDep,
-    response: Response,
-) -> BatchQueryResponse:
+async def query_many(body: BatchQueryRequest, batch: Admitting) -> BatchQueryResponse:
     """Several questions at once, each as POST /v1/query would answer it (budgets and caches included)."""
-    batches = _batches(service)
-    batches.check(body.requests)
-    async with admission(limiter, downstream, caller, "answer", response, cost=len(body.requests)):
-        run = await batches.answer(caller, body.requests)
+    run = await batch.run(body.requests, "answer")
     results = [QueryResult(index=i, response=o.response, error=_error(o)) for i, o in enumerate(run.outcomes)]
     return BatchQueryResponse(results=results, batch=_stats(run))
