@@ -68,7 +68,7 @@ class Compressor:
     ) -> Compressed:
         """Score, select and budget. Without `request.compress`, whole passages go from the end until it fits."""
         s = self._settings
-        counting = self._count_tokens([x for p in passages for x in p.sentences])
+        counting = self._count_tokens([x for p in passages for x in p.sentences], timings)
         if request.compress:
             # Both need only the passages: the generator counts while the sentences are scored.
             (tokens, tokenizer), _ = await asyncio.gather(counting, self._score_sentences(vector, passages, timings))
@@ -114,18 +114,19 @@ class Compressor:
                 for sentence, score in zip(sentences, scores.tolist(), strict=True):
                     sentence.similarity = score
 
-    async def _count_tokens(self, sentences: list[Sentence]) -> tuple[dict[int, int], str]:
+    async def _count_tokens(self, sentences: list[Sentence], timings: dict[str, float]) -> tuple[dict[int, int], str]:
         """Token counts by id(sentence), from the generator's tokenizer; a 4-characters-a-token estimate when
         the generator is unreachable (the answer will degrade anyway)."""
         texts = [x.text for x in sentences]
         counts: list[int] = []
         try:
-            for begin in range(0, len(texts), _COUNT_BATCH):
-                reply = await self._downstream.generator.CountTokens(
-                    generator_pb2.CountTokensRequest(texts=texts[begin : begin + _COUNT_BATCH]),
-                    timeout=self._settings.retrieval_timeout_seconds,
-                )
-                counts.extend(reply.counts)
+            with timed(timings, "count_tokens"):
+                for begin in range(0, len(texts), _COUNT_BATCH):
+                    reply = await self._downstream.generator.CountTokens(
+                        generator_pb2.CountTokensRequest(texts=texts[begin : begin + _COUNT_BATCH]),
+                        timeout=self._settings.retrieval_timeout_seconds,
+                    )
+                    counts.extend(reply.counts)
             tokenizer = reply.tokenizer if texts else ""
         except grpc.aio.AioRpcError as exc:
             log.warning("token counting unavailable (%s); estimating", exc.code().name)
