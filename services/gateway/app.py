@@ -58,6 +58,7 @@ from services.gateway.routes import (
     query,
     reviews,
     usage,
+    variants,
     web,
 )
 from services.gateway.shedding import LoadShedding
@@ -203,6 +204,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
     app.include_router(adapters.router)
     app.include_router(evaluations.router)
     app.include_router(prompts.router)
+    app.include_router(variants.router)
     app.include_router(interactions.router)
     app.include_router(openai.router)
     app.include_router(quarantine.router)

@@ -258,3 +258,27 @@ class EvaluationReport(BaseModel):
     rolled_back: bool = False
     reasons: list[str] = Field(default_factory=list)
     note: str = ""
+
+
+class VariantCreate(Body):
+    """A pipeline variant: /v1/query options served to a share of users (see learning/variants.py)."""
+
+    options: dict[str, object] = Field(
+        description='/v1/query options it sets where a request sets none, e.g. {"top_k": 8, "compress": false}.'
+    )
+    note: str = Field(default="", max_length=500)
+
+
+class VariantInfo(BaseModel):
+    version: str
+    options: dict[str, object]
+    note: str
+    status: Literal["draft", "canary", "serving", "retired"]
+    share: float
+    created_at: str
+    created_by: str
+    served_at: str | None
+
+
+class VariantList(BaseModel):
+    variants: list[VariantInfo]

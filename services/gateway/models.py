@@ -274,6 +274,10 @@ class QueryResponse(BaseModel):
     )
     self_query: SelfQueryResult | None = None
     rewrite: Rewrite | None = Field(default=None, description="With `history`: the follow-up made standalone.")
+    variant: str = Field(
+        default="",
+        description="The tenant's pipeline variant (A/B arm) this answer was made with; empty: its defaults.",
+    )
     collection: CollectionAnswer | None = Field(
         default=None,
         description="A question about the collection itself (how many documents per source?): the table that "

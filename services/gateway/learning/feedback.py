@@ -12,7 +12,7 @@ from services.gateway.identity import Principal
 from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences, judged
-from services.gateway.learning.prompts import PromptRegistry, is_registry_version
+from services.gateway.learning.prompts import PIPELINE, PromptRegistry, is_registry_version
 from services.gateway.learning_models import FeedbackRecord, FeedbackRequest
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction
@@ -92,6 +92,8 @@ class FeedbackBook:
             await self._adapters.guard_canary(caller.tenant)
         if request.negative and self._prompts is not None and is_registry_version(interaction.prompt_version):
             await self._prompts.guard_canary(caller.tenant)
+        if request.negative and self._prompts is not None and interaction.variant:
+            await self._prompts.guard_canary(caller.tenant, PIPELINE)
         if interaction.user == giver:
             # Only the asker's own judgements shape their vector; one the embedder cannot take now is not learned.
             try:

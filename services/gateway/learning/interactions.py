@@ -98,7 +98,7 @@ class InteractionLog:
                 "cached": {True: "exact", "semantic": "semantic"}.get(getattr(response, "cached", False), ""),
                 "model": getattr(response, "model", ""),
                 "prompt_version": getattr(response, "prompt_version", ""),
-                "variant": "",
+                "variant": getattr(response, "variant", ""),
                 "steering": steering.record(),
                 "adapter": steering.adapter,
                 "timings_ms": response.timings_ms,

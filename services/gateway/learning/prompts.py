@@ -27,8 +27,17 @@ from services.gateway.records.models import Feedback, Interaction, PromptVersion
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound
 
 log = logging.getLogger(__name__)
-# What each role's instruction is for: answer (Generate), and the Extract calls the gateway makes.
-ROLES = ("answer", "verify", "self_query", "compression", "rewrite")
+# What each role's instruction is for: answer (Generate), and the Extract calls the gateway makes; "pipeline" holds
+# /v1/query options as JSON instead (learning/variants.py), recorded on each answer as its variant.
+ROLES = ("answer", "verify", "self_query", "compression", "rewrite", "pipeline")
+PIPELINE = "pipeline"
+
+
+def recorded_as(role: str):
+    """The interaction column that names the version an answer was given under."""
+    return Interaction.variant if role == PIPELINE else Interaction.prompt_version
+
+
 _VERSION = re.compile(r"[a-z_]+-t\d+")
 SERVED = ("serving", "canary")
 
@@ -179,7 +188,7 @@ class PromptRegistry:
             )
             if canary is None or canary.served_at is None:
                 return None
-            arms = await _arms(session, tenant, canary.version, canary.served_at)
+            arms = await _arms(session, tenant, recorded_as(role) == canary.version, canary.served_at)
         mine, rest = arms.get(True, (0, 0, 0)), arms.get(False, (0, 0, 0))
         if mine[0] < self._least:
             return None
@@ -201,15 +210,16 @@ class PromptRegistry:
         log.warning("prompt %s %s: %s", tenant, canary.version, reason)
         return info
 
-    async def figures(self, tenant: str, versions: list[str]) -> list[PromptFigures]:
+    async def figures(self, tenant: str, versions: list[str], role: str = "answer") -> list[PromptFigures]:
         """Per version: answers, liked and disliked shares, no-context and citing shares, median latency, cost."""
         negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
         positive = or_(Feedback.thumb == 1, Feedback.rating >= 4)
+        column = recorded_as(role)
         async with self._db.session() as session:
             rows = (
                 await session.execute(
                     select(
-                        Interaction.prompt_version,
+                        column.label("version"),
                         Interaction.no_context,
                         Interaction.passages,
                         Interaction.timings_ms,
@@ -217,24 +227,24 @@ class PromptRegistry:
                     ).where(
                         Interaction.tenant == tenant,
                         Interaction.route == "query",
-                        Interaction.prompt_version.in_(versions),
+                        column.in_(versions),
                     )
                 )
             ).all()
             judged = await session.execute(
                 select(
-                    Interaction.prompt_version,
+                    column,
                     func.count(func.distinct(case((negative, Interaction.id)))),
                     func.count(func.distinct(case((positive, Interaction.id)))),
                 )
                 .join(Feedback, Feedback.answer_id == Interaction.id)
-                .where(Interaction.tenant == tenant, Interaction.prompt_version.in_(versions))
-                .group_by(Interaction.prompt_version)
+                .where(Interaction.tenant == tenant, column.in_(versions))
+                .group_by(column)
             )
             opinions = {version: (int(bad), int(good)) for version, bad, good in judged}
         figures = []
         for version in versions:
-            mine = [row for row in rows if row.prompt_version == version]
+            mine = [row for row in rows if row.version == version]
             n = len(mine)
             bad, good = opinions.get(version, (0, 0))
             latencies = [sum(float(v) for v in (row.timings_ms or {}).values()) for row in mine]
@@ -257,11 +267,10 @@ def _first(entry: tuple[float, ChosenPrompt]) -> float:
     return entry[0]
 
 
-async def _arms(session, tenant: str, canary: str, since: datetime) -> dict[bool, tuple[int, int, int]]:
-    """(answers, disliked, degraded) of the canary's answers (True) and of every other answer (False) since `since`."""
+async def _arms(session, tenant: str, arm, since: datetime) -> dict[bool, tuple[int, int, int]]:
+    """(answers, disliked, degraded) of the canary's answers (`arm` true) and of every other answer since `since`."""
     negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
     disliked = select(Feedback.answer_id).where(Feedback.tenant == tenant, negative)
-    arm = Interaction.prompt_version == canary
     rows = await session.execute(
         select(
             arm,

@@ -15,8 +15,9 @@ from services.gateway.learning.adapters import Adapters
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.interactions import InteractionLog, pseudonym
 from services.gateway.learning.preferences import UserPreferences
-from services.gateway.learning.prompts import ChosenPrompt, Instructions, PromptRegistry
+from services.gateway.learning.prompts import PIPELINE, ChosenPrompt, Instructions, PromptRegistry
 from services.gateway.learning.steering import UNSTEERED, Steering, steering
+from services.gateway.learning.variants import Variants
 from services.gateway.metrics import observe_answer
 from services.gateway.models import QueryRequest, QueryResponse, Rewrite, SearchRequest, SearchResponse
 from services.gateway.query.caches import AnswerCache, SemanticCache
@@ -69,6 +70,7 @@ class QueryService:
         self.downstream = downstream
         self.versions = downstream.versions
         self.instructions = Instructions(prompts, settings.interaction_secret)
+        self.variants = Variants(prompts, settings.interaction_secret)
         self.evidence = EvidenceGatherer(settings, downstream, self.instructions)
         self.generation = Generation(settings, downstream)
         self.conversations = Conversations(settings, downstream, self.instructions)
@@ -150,14 +152,14 @@ class QueryService:
     ) -> QueryResponse:
         """The whole answer; from the cache when the same question was answered on the same corpus and prompt.
         `vector`: the cleaned question's, when a batch embedded it already."""
+        request, variant = await self.variants.chosen(caller, request)
         request = self.held(caller, request)
         with step("gateway", "answer", tenant=caller.tenant) as span:
             async with self.tab(caller, "query") as tab:
                 request, rewrite = await self._standalone(tab, request)
                 steer = await self.steering(caller, request.dials, request.personalize)
                 response = await self._answer(tab, request, steer, None if rewrite else vector)
-                if rewrite is not None:
-                    response = response.model_copy(update={"rewrite": rewrite})
+                response = response.model_copy(update={"rewrite": rewrite, "variant": variant})
             response = self.interactions.note(caller, "query", request.question, response, steer)
             described(span, request.question, response, self.settings.trace_question_text)
         observe_answer("query", response)
@@ -171,6 +173,7 @@ class QueryService:
     async def _guard_prompt(self, tenant: str) -> None:
         await self.interactions.flush()
         await self.prompts.guard_canary(tenant)
+        await self.prompts.guard_canary(tenant, PIPELINE)
 
     async def _prompt(self, caller: Principal, request: QueryRequest) -> ChosenPrompt | None:
         """The tenant's answer instruction for this asker (a canary's users keep theirs), or None: the built-in."""
@@ -249,9 +252,8 @@ class QueryService:
             )
             await tab.settle(charge, generated.usage if generated else None, generated.model if generated else "")
             if generated is None:
-                if prompt is not None:
-                    # Failures count against a canary prompt too (its error rate), once this answer is recorded.
-                    self.downstream.background.spawn(self._guard_prompt(tab.caller.tenant))
+                # Failures count against a canary prompt or variant too (its error rate), once this one is recorded.
+                self.downstream.background.spawn(self._guard_prompt(tab.caller.tenant))
                 return answer_response(tab.usage, evidence, DEGRADED_ANSWER, degraded=True)
             with step("gateway", "post_process"):
                 response = answer_response(tab.usage, evidence, generated.text, generated)
@@ -265,6 +267,7 @@ class QueryService:
     async def stream(self, caller: Principal, request: QueryRequest) -> AsyncIterator[dict]:
         """The answer's events. Validation, retrieval and the budget come first, so that bad input or a spent
         budget is a plain 4xx before the stream opens."""
+        request, variant = await self.variants.chosen(caller, request)
         request = self.held(caller, request)
         tab = self.spending.tab(caller, "query")
         try:
@@ -288,7 +291,7 @@ class QueryService:
             if tab.usage.model_calls:
                 await self.spending.close(tab)
             raise
-        return self._stream(tab, evidence, request, steer, rewrite, prompt, *reserved)
+        return self._stream(tab, evidence, request, steer, (rewrite, variant), prompt, *reserved)
 
     async def _stream(
         self,
@@ -296,7 +299,7 @@ class QueryService:
         evidence: Evidence,
         request: QueryRequest,
         steer: Steering,
-        rewrite: Rewrite | None,
+        asked: tuple[Rewrite | None, str],
         prompt: ChosenPrompt | None,
         charge: Charge | None,
         max_tokens: int,
@@ -335,7 +338,7 @@ class QueryService:
                         yield _event("token", {"text": DEGRADED_ANSWER})
                 else:
                     response = answer_response(tab.usage, evidence, final.text, final)
-            response = response.model_copy(update={"rewrite": rewrite})
+            response = response.model_copy(update={"rewrite": asked[0], "variant": asked[1]})
             response = self.interactions.note(tab.caller, "query", request.question, response, steer)
             if evidence.is_confused and response.answer.endswith(CONFUSED_NOTE):
                 yield _event("token", {"text": f"\n\n{CONFUSED_NOTE}"})
