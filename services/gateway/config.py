@@ -163,6 +163,9 @@ class GatewaySettings(ServiceSettings):
     # Questions about the collection itself ("how many documents per source since May?") are answered on /v1/query
     # from the catalogue (services/gateway/collection/) instead of by retrieval; POST /v1/collection/ask always.
     collection_questions: bool = True
+    # Token counts of sentences seen lately, kept in each replica's memory (query/compression.py): how many, how long.
+    token_count_cache_entries: int = Field(default=100_000, ge=1)
+    token_count_cache_seconds: float = Field(default=600.0, gt=0)
     # The page for askers and operators at /ui/ (it holds no secret: it calls the API with the key a user gives it).
     page_enabled: bool = True
     # Text Embeddings Inference server with a cross-encoder (/rerank); empty: the stage is skipped.

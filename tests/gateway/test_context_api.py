@@ -247,3 +247,16 @@ async def test_a_reranker_answering_garbage_falls_back_like_one_that_is_down(sui
         server.shutdown()
     assert body["context"]["reranked"] is False and body["cached"] is False
     assert [c["document_id"] for c in body["citations"]] == [c["document_id"] for c in expected["citations"]]
+
+
+async def test_sentence_token_counts_are_kept_so_a_passage_seen_again_costs_no_count(api, ferry):
+    """The generator counts a sentence's tokens once: a second question over the same passages asks it nothing,
+    and the counts (the context's tokens) are the same."""
+    count = {"method": "/ragmesh.generator.v1.GeneratorService/CountTokens", "code": "OK"}
+    before = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", count) or 0
+    first = await _ask(api, "When does the first Hallo ferry leave on Sundays?", compress=False)
+    between = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", count) or 0
+    again = await _ask(api, "On Sundays, when does the first Hallo ferry leave?", compress=False)
+    after = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", count) or 0
+    assert between - before <= 1 and after == between
+    assert again["context"]["tokens"] == first["context"]["tokens"] > 0

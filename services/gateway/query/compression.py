@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import grpc
 import numpy as np
+from cachetools import TTLCache
 
 from ragmesh.embedder.v1 import embedder_pb2
 from ragmesh.generator.v1 import generator_pb2
@@ -55,6 +56,12 @@ class Compressor:
         self._settings = settings
         self._downstream = downstream
         self._instructions = instructions or Instructions()
+        # Counts of sentences seen lately, by text: the same passages come back for many questions, and each count
+        # saved is a share of a round trip to the generator. Bounded in size and in age, so that a generator
+        # configured with another tokenizer is heard within `token_count_cache_seconds`.
+        self._counted: TTLCache[str, tuple[int, str]] = TTLCache(
+            maxsize=settings.token_count_cache_entries, ttl=settings.token_count_cache_seconds
+        )
 
     async def compress(
         self,
@@ -118,19 +125,25 @@ class Compressor:
         """Token counts by id(sentence), from the generator's tokenizer; a 4-characters-a-token estimate when
         the generator is unreachable (the answer will degrade anyway)."""
         texts = [x.text for x in sentences]
-        counts: list[int] = []
+        missing = list(dict.fromkeys(t for t in texts if t not in self._counted))
         try:
             with timed(timings, "count_tokens"):
-                for begin in range(0, len(texts), _COUNT_BATCH):
+                for begin in range(0, len(missing), _COUNT_BATCH):
+                    batch = missing[begin : begin + _COUNT_BATCH]
                     reply = await self._downstream.generator.CountTokens(
-                        generator_pb2.CountTokensRequest(texts=texts[begin : begin + _COUNT_BATCH]),
-                        timeout=self._settings.retrieval_timeout_seconds,
+                        generator_pb2.CountTokensRequest(texts=batch), timeout=self._settings.retrieval_timeout_seconds
                     )
-                    counts.extend(reply.counts)
-            tokenizer = reply.tokenizer if texts else ""
+                    for text, n in zip(batch, reply.counts, strict=True):
+                        self._counted[text] = (n, reply.tokenizer)
+            known = [self._counted.get(t) for t in texts]
         except grpc.aio.AioRpcError as exc:
             log.warning("token counting unavailable (%s); estimating", exc.code().name)
+            known = [None] * len(texts)
+        if any(k is None for k in known):
+            # Unreachable, or entries aged out mid-request: estimate the lot, as the answer will degrade anyway.
             counts, tokenizer = [max(1, len(t) // 4) for t in texts], "estimate: 4 characters a token"
+        else:
+            counts, tokenizer = [k[0] for k in known], known[0][1] if known else ""
         return {id(x): n for x, n in zip(sentences, counts, strict=True)}, tokenizer
 
     async def _llm_sentences(
