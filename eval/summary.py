@@ -261,6 +261,24 @@ def verdict_rows(report: dict) -> list[Row]:
     ]
 
 
+def learning_rows(report: dict) -> list[Row]:
+    """The adapter the gateway trained from the train claims' labels, through the suite, on the test claims."""
+    rows = []
+    for mode in ("hybrid", "dense"):
+        before, after = report["before"][mode], report["after"][mode]
+        rows.append(
+            Row(
+                f"learning loop: adapter from verified labels ({report['adapter']['status']})",
+                f"{mode} nDCG@10 / Recall@100 (test)",
+                f"{before['ndcg@10']:.4f} / {before['recall@100']:.3f}",
+                f"{after['ndcg@10']:.4f} / {after['recall@100']:.3f}",
+                _points(after["ndcg@10"], before["ndcg@10"]),
+                "python -m eval.learning",
+            )
+        )
+    return rows
+
+
 def golden_rows(recorded: dict) -> list[Row]:
     return [
         Row(
@@ -281,6 +299,7 @@ SOURCES = [
     ("self-query.json", self_query_rows),
     ("no-context.json", no_context_rows),
     ("verdicts-local-gemma.json", verdict_rows),
+    ("learning.json", learning_rows),
 ]
 
 
