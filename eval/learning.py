@@ -19,7 +19,7 @@ from rich.console import Console
 
 from eval import scifact
 from eval.reports import SCIFACT_DATA, publish
-from eval.retrieval import KEY, evaluate, ingest
+from eval.retrieval import KEY, evaluate, ingest, run_config, score
 from ragmesh.suite import BackgroundSuite
 
 console = Console()
@@ -57,6 +57,24 @@ async def trained(client: httpx.AsyncClient) -> dict:
         await asyncio.sleep(2)
 
 
+async def subsets(client: httpx.AsyncClient) -> dict:
+    """Hybrid nDCG@10 on slices of the test claims: the golden subset's claims (the first 60, as `make test` takes
+    them, here over the whole corpus), and the claims whose judged abstracts a train claim shares, or none does."""
+    qrels, train, queries = scifact.qrels("test"), scifact.qrels("train"), scifact.queries()
+    seen = {doc for judged in train.values() for doc in judged}
+    ids = sorted(qrels, key=int)
+    groups = {
+        "golden subset's claims (first 60)": ids[:60],
+        "sharing an abstract with train": [q for q in ids if set(qrels[q]) & seen],
+        "sharing none": [q for q in ids if not set(qrels[q]) & seen],
+    }
+    out = {}
+    for name, group in groups.items():
+        ranked, _ = await run_config(client, f"hybrid, {name}", CONFIGS["hybrid"], {q: queries[q] for q in group})
+        out[name] = {"claims": len(group), **score({q: qrels[q] for q in group}, ranked)}
+    return out
+
+
 async def run(data_dir: Path, limit: int | None) -> dict:
     (data_dir / "gateway" / "gateway.db").unlink(missing_ok=True)
     suite = BackgroundSuite(
@@ -67,18 +85,21 @@ async def run(data_dir: Path, limit: int | None) -> dict:
     async with suite.serving(console, KEY) as client:
         ingested = await ingest(client, scifact.corpus())
         before = await evaluate("test", CONFIGS, None, client)
+        before_subsets = await subsets(client)
         started = time.perf_counter()
         labels = await label_train_claims(client, limit)
         labelling_seconds = time.perf_counter() - started
         started = time.perf_counter()
         version = await trained(client)
         training_seconds = time.perf_counter() - started
-        after = before
+        after, after_subsets = before, before_subsets
         if version["status"] == "ready":
             (await client.post(f"/v1/admin/adapters/{version['version']}/serve", json={"share": 1})).raise_for_status()
             await asyncio.sleep(6)  # every replica's memory of served versions has turned over
             after = await evaluate("test", CONFIGS, None, client)
+            after_subsets = await subsets(client)
     return {
+        "subsets": {name: {"before": before_subsets[name], "after": after_subsets[name]} for name in before_subsets},
         "ingest": ingested,
         "labels": labels,
         "labelling_seconds": labelling_seconds,
@@ -115,6 +136,17 @@ def markdown(report: dict) -> str:
         b, a = report["before"][name], report["after"][name]
         lines.append(
             f"| {name} | {b['ndcg@10']:.4f} | {a['ndcg@10']:.4f} | {b['recall@100']:.4f} | {a['recall@100']:.4f} |"
+        )
+    lines += [
+        "",
+        "Hybrid, slices of the test claims:",
+        "",
+        "| slice | claims | nDCG@10 before | nDCG@10 after |",
+        "|---|---|---|---|",
+    ]
+    for name, row in report.get("subsets", {}).items():
+        lines.append(
+            f"| {name} | {row['before']['claims']} | {row['before']['ndcg@10']:.4f} | {row['after']['ndcg@10']:.4f} |"
         )
     lines += ["", "Reproduce: `python -m eval.learning`.", ""]
     return "\n".join(lines)
