@@ -102,9 +102,19 @@ class SuitePlan:
 
 def free_port() -> int:
     """A port nothing listens on now (for tests and benchmarks that start their own servers)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` distinct ports nothing listens on now: each is held until all are found, since a port given back at
+    once may be handed out again to the next ask."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket())
+            sock.bind(("127.0.0.1", 0))
+            ports.append(sock.getsockname()[1])
+        return ports
 
 
 def wait_for(
@@ -292,7 +302,7 @@ class BackgroundSuite:
         import threading
 
         names = (*SERVICES, "llm", "redis", *(f"{service}_metrics" for service in SERVICES))
-        self.ports = {name: free_port() for name in names}
+        self.ports = dict(zip(names, free_ports(len(names)), strict=True))
         plan = ", ".join(f"{name}_port={port}" for name, port in self.ports.items())
         script = (
             "from pathlib import Path; from ragmesh.suite import SuitePlan, up; "

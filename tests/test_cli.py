@@ -17,7 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from typer.testing import CliRunner
 
 from ragmesh.cli import app
-from ragmesh.suite import DEV_KEY, SERVICES, SuitePlan, free_port, port_problem
+from ragmesh.suite import DEV_KEY, SERVICES, SuitePlan, free_port, free_ports, port_problem
 from tests.conftest import MOCK_ANSWER
 from tests.servers import gateway
 
@@ -95,7 +95,8 @@ class _Up:
 
     def __init__(self, data_dir, redis_url: str, with_prometheus: bool = False) -> None:
         names = (*SERVICES, "llm", *(f"{service}_metrics" for service in SERVICES))
-        self.ports = {name: free_port() for name in (*names, *(["prometheus"] if with_prometheus else []))}
+        wanted = (*names, *(["prometheus"] if with_prometheus else []))
+        self.ports = dict(zip(wanted, free_ports(len(wanted)), strict=True))
         self.data_dir = data_dir
         redis_port = int(redis_url.rsplit(":", 1)[1].split("/")[0])
         script = (
