@@ -72,15 +72,17 @@ async def _openai(
 
     async def native_stream(q: str) -> None:
         async with client.stream("POST", "/v1/query", json={"question": q, "stream": True, "max_tokens": 32}) as r:
-            async for _ in r.aiter_lines():
-                pass
+            lines = [line async for line in r.aiter_lines()]
+        if "event: done" not in lines:
+            raise RuntimeError(f"the stream of {q!r} ended without its done event")
 
     async def openai_stream(q: str) -> None:
         stream = await sdk.chat.completions.create(
             model="ragmesh", messages=[{"role": "user", "content": q}], stream=True, max_tokens=32
         )
-        async for _ in stream:
-            pass
+        finished = [chunk.choices[0].finish_reason async for chunk in stream if chunk.choices]
+        if "stop" not in finished:
+            raise RuntimeError(f"the OpenAI stream of {q!r} ended without a finish reason")
 
     async with httpx.AsyncClient(base_url=llm_url, timeout=120) as llm:
         for n, q in enumerate(questions[:streams]):

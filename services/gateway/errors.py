@@ -73,13 +73,17 @@ def _grpc_problem(exc: grpc.aio.AioRpcError) -> tuple[int, str]:
     return status, exc.details() or exc.code().name
 
 
+def _service_status(exc: ServiceError) -> int:
+    return next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500)
+
+
 def problem(exc: BaseException) -> tuple[int, str] | None:
     """The status and detail a known failure is answered with (None: not one of ours, a bug). For the items of a
     batch, which fail one by one inside a response that succeeds."""
     if isinstance(exc, grpc.aio.AioRpcError):
         return _grpc_problem(exc)
     if isinstance(exc, ServiceError):
-        return next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500), str(exc)
+        return _service_status(exc), str(exc)
     if isinstance(exc, DATABASE_UNAVAILABLE):
         return 503, DATABASE_DETAIL
     return None
@@ -94,7 +98,7 @@ async def grpc_error_handler(request: Request, exc: Exception) -> JSONResponse:
 
 async def service_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)
-    status = next((code for kind, code in _BY_ERROR.items() if isinstance(exc, kind)), 500)
+    status = _service_status(exc)
     headers = {"WWW-Authenticate": 'Bearer realm="ragmesh"'} if status == 401 else {}
     if isinstance(exc, RateLimited | BudgetExceeded):
         headers = {

@@ -48,7 +48,6 @@ class CollectionAnswers:
         self._settings = settings
         self._downstream = downstream
         self._planner = planner
-        self._parser = CollectionQuestionParser
 
     async def recognise(self, caller: Principal, question: str, version: str = "") -> CollectionPlan | None:
         """The plan a question about the collection asks for; None for a question about the documents' contents
@@ -59,7 +58,8 @@ class CollectionAnswers:
             log.warning("metadata schema unavailable (%s); not reading collection questions", exc.code().name)
             return None
         with step("gateway", "collection_question") as span:
-            plan = self._parser().plan(question, fields)
+            # A parser per question: "since May" is read against today's date.
+            plan = CollectionQuestionParser().plan(question, fields)
             span.set_attribute("collection.recognised", plan is not None)
         return plan
 

@@ -9,10 +9,27 @@ from services.gateway.learning_models import VersionFigures
 from services.gateway.records.database import Database
 from services.gateway.records.models import Feedback, Interaction
 
+# What counts as an asker's judgement of an answer, for every figure and canary guard.
+DISLIKED = or_(Feedback.thumb == -1, Feedback.rating <= 2)
+LIKED = or_(Feedback.thumb == 1, Feedback.rating >= 4)
+
+
+async def opinions(session, tenant: str, column, keys: list) -> dict[object, tuple[int, int]]:
+    """Per value of `column` among `keys`: (answers disliked, answers liked), each answer counted once."""
+    judged = await session.execute(
+        select(
+            column,
+            func.count(func.distinct(case((DISLIKED, Interaction.id)))),
+            func.count(func.distinct(case((LIKED, Interaction.id)))),
+        )
+        .join(Feedback, Feedback.answer_id == Interaction.id)
+        .where(Interaction.tenant == tenant, column.in_(keys))
+        .group_by(column)
+    )
+    return {key: (int(bad), int(good)) for key, bad, good in judged}
+
 
 async def version_figures(database: Database, tenant: str, versions: list[int]) -> dict[int, VersionFigures]:
-    negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
-    positive = or_(Feedback.thumb == 1, Feedback.rating >= 4)
     async with database.session() as session:
         totals = await session.execute(
             select(
@@ -24,20 +41,10 @@ async def version_figures(database: Database, tenant: str, versions: list[int]) 
             .where(Interaction.tenant == tenant, Interaction.adapter.in_(versions))
             .group_by(Interaction.adapter)
         )
-        judged = await session.execute(
-            select(
-                Interaction.adapter,
-                func.count(func.distinct(case((negative, Interaction.id)))),
-                func.count(func.distinct(case((positive, Interaction.id)))),
-            )
-            .join(Feedback, Feedback.answer_id == Interaction.id)
-            .where(Interaction.tenant == tenant, Interaction.adapter.in_(versions))
-            .group_by(Interaction.adapter)
-        )
-        opinions = {version: (int(bad), int(good)) for version, bad, good in judged}
+        judged = await opinions(session, tenant, Interaction.adapter, versions)
     figures = {version: VersionFigures(version=version) for version in versions}
     for version, answers, no_context, cost in totals:
-        bad, good = opinions.get(version, (0, 0))
+        bad, good = judged.get(version, (0, 0))
         figures[version] = VersionFigures(
             version=version,
             answers=int(answers),

@@ -10,15 +10,17 @@ import re
 import statistics
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 
 from pydantic import SecretStr
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from services.gateway.budgets import MICRO
 from services.gateway.identity import Principal
 from services.gateway.learning.adapters import bucket
+from services.gateway.learning.figures import DISLIKED, opinions
 from services.gateway.learning.held import Held
 from services.gateway.learning.interactions import pseudonym
 from services.gateway.learning_models import PromptFigures, PromptInfo
@@ -164,7 +166,9 @@ class PromptRegistry:
                     )
                 )
                 # The canary first: its users take it, everyone else the version served to all.
-                return sorted(((row.share, ChosenPrompt(row.version, row.instruction)) for row in rows), key=_first)
+                return sorted(
+                    ((row.share, ChosenPrompt(row.version, row.instruction)) for row in rows), key=itemgetter(0)
+                )
 
         try:
             served = await self._held.get((tenant, role), load)
@@ -212,8 +216,6 @@ class PromptRegistry:
 
     async def figures(self, tenant: str, versions: list[str], role: str = "answer") -> list[PromptFigures]:
         """Per version: answers, liked and disliked shares, no-context and citing shares, median latency, cost."""
-        negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
-        positive = or_(Feedback.thumb == 1, Feedback.rating >= 4)
         column = recorded_as(role)
         async with self._db.session() as session:
             rows = (
@@ -231,22 +233,12 @@ class PromptRegistry:
                     )
                 )
             ).all()
-            judged = await session.execute(
-                select(
-                    column,
-                    func.count(func.distinct(case((negative, Interaction.id)))),
-                    func.count(func.distinct(case((positive, Interaction.id)))),
-                )
-                .join(Feedback, Feedback.answer_id == Interaction.id)
-                .where(Interaction.tenant == tenant, column.in_(versions))
-                .group_by(column)
-            )
-            opinions = {version: (int(bad), int(good)) for version, bad, good in judged}
+            judged = await opinions(session, tenant, column, versions)
         figures = []
         for version in versions:
             mine = [row for row in rows if row.version == version]
             n = len(mine)
-            bad, good = opinions.get(version, (0, 0))
+            bad, good = judged.get(version, (0, 0))
             latencies = [sum(float(v) for v in (row.timings_ms or {}).values()) for row in mine]
             figures.append(
                 PromptFigures(
@@ -263,14 +255,9 @@ class PromptRegistry:
         return figures
 
 
-def _first(entry: tuple[float, ChosenPrompt]) -> float:
-    return entry[0]
-
-
 async def _arms(session, tenant: str, arm, since: datetime) -> dict[bool, tuple[int, int, int]]:
     """(answers, disliked, degraded) of the canary's answers (`arm` true) and of every other answer since `since`."""
-    negative = or_(Feedback.thumb == -1, Feedback.rating <= 2)
-    disliked = select(Feedback.answer_id).where(Feedback.tenant == tenant, negative)
+    disliked = select(Feedback.answer_id).where(Feedback.tenant == tenant, DISLIKED)
     rows = await session.execute(
         select(
             arm,

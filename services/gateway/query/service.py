@@ -176,9 +176,11 @@ class QueryService:
         await self.prompts.guard_canary(tenant, PIPELINE)
 
     async def _prompt(self, caller: Principal, request: QueryRequest) -> ChosenPrompt | None:
-        """The tenant's answer instruction for this asker (a canary's users keep theirs), or None: the built-in."""
+        """The tenant's answer instruction for this asker (a canary's users keep theirs), or None: the built-in. A
+        model the request names is checked here too, so that either is a 422 before any retrieval."""
         if not request.generate:
             return None
+        await self.generation.check_model(request.model)
         if request.prompt_version:
             return await self.prompts.named(caller.tenant, "answer", request.prompt_version)
         return await self.prompts.chosen(caller.tenant, "answer", pseudonym(caller, self.settings.interaction_secret))
@@ -207,8 +209,6 @@ class QueryService:
             question = clean_question(request.question, self.settings.max_question_chars)
         version = steer.versioned(await self.versions.current(tenant))
         prompt = await self._prompt(caller, request)
-        if request.generate:
-            await self.generation.check_model(request.model)
         prompt_version = "none"
         if version and request.generate:
             prompt_version = prompt.version if prompt else await self.generation.prompt_version()
@@ -279,8 +279,6 @@ class QueryService:
                 await self.spending.close(tab)
                 return self._counted_stream(tab.caller, request, counted, steer)
             prompt = await self._prompt(caller, request)
-            if request.generate:
-                await self.generation.check_model(request.model)
             evidence = await self.evidence.gather(tab, request, version, steering=steer)
             reserved = (
                 await self._reserve(tab, evidence, request)
