@@ -10,8 +10,9 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import httpx
 import pytest
+from moto.server import ThreadedMotoServer
 
-from ragmesh.suite import redis_server
+from ragmesh.suite import free_port, redis_server
 from services.embedder.config import EmbedderSettings
 from services.embedder.server import create_server as create_embedder
 from services.gateway.config import GatewaySettings
@@ -80,6 +81,20 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory):
 def postgres_url():
     with postgres_server() as url:
         yield url
+
+
+# Keys moto's S3 server accepts (it accepts any).
+S3_CREDENTIALS = {"region": "us-east-1", "access_key_id": "testing", "secret_access_key": "testing"}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """An S3 API on loopback: moto's server, the only S3 that runs here."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,7 @@ from services.gateway.errors import (
     validation_error_handler,
 )
 from services.gateway.learning.adapters import Adapters
+from services.gateway.learning.artifacts import AdapterArtifacts
 from services.gateway.learning.dials import Dials
 from services.gateway.learning.feedback import FeedbackBook
 from services.gateway.learning.interactions import InteractionLog
@@ -100,15 +101,18 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             settings.dial_cache_seconds,
             settings.user_vector_least_judged,
         )
+        artifacts = AdapterArtifacts.configured(settings)
+        await artifacts.store.start()
         app.state.adapters = Adapters(
             database,
+            artifacts,
             settings.dial_cache_seconds,
             settings.canary_least_answers,
             settings.canary_most_extra_negative,
             settings.retrain_abandoned_after_seconds,
         )
         app.state.retraining = Retraining(
-            database, downstream, settings.retrain_least_labels, settings.retrieval_timeout_seconds
+            database, downstream, artifacts, settings.retrain_least_labels, settings.retrieval_timeout_seconds
         )
         app.state.prompts = PromptRegistry(
             database, settings.dial_cache_seconds, settings.canary_least_answers, settings.canary_most_extra_negative
@@ -162,6 +166,7 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
             await interactions.flush()
             await downstream.close()
             await database.close()
+            artifacts.store.close()
 
     app = FastAPI(
         title="ragmesh",

@@ -210,6 +210,16 @@ class GatewaySettings(ServiceSettings):
     retrain_least_labels: int = Field(default=500, ge=1)
     # A version still "training" this long after it started was abandoned (its replica stopped): it is marked failed.
     retrain_abandoned_after_seconds: float = Field(default=3600.0, gt=0)
+    # Learning artifacts (learning/artifacts.py): each trained adapter version's matrix, data snapshot, figures and
+    # gate decision, under adapters/<tenant>/v<version>/. Empty keeps them in data_dir/artifacts (one machine);
+    # s3://bucket/prefix in any S3-compatible store (the endpoint for MinIO and the like; keys, or boto3's usual chain
+    # when empty), with the bucket's object versioning switched on at start.
+    artifact_store_url: str = ""
+    artifact_s3_endpoint_url: str = ""
+    artifact_s3_region: str = ""
+    artifact_s3_access_key_id: str = ""
+    artifact_s3_secret_access_key: SecretStr | None = None
+    artifact_versioning: bool = True
     # A canary adapter is rolled back once, over at least canary_least_answers of its answers, the share disliked
     # exceeds the served version's by more than canary_most_extra_negative.
     canary_least_answers: int = Field(default=20, ge=1)

@@ -174,6 +174,20 @@ class AdapterInfo(BaseModel):
     created_at: str
     created_by: str
     served_at: str | None
+    artifact: str | None = Field(
+        description="The key prefix of the version's artifact in the object store (matrix, data snapshot, manifest); "
+        "null until it is stored."
+    )
+
+
+class AdapterArtifact(BaseModel):
+    """A version's artifact as the object store holds it."""
+
+    location: str = Field(description="Where the manifest is (a file URL, or s3://bucket/key).")
+    manifest: dict = Field(
+        description="Model, dimension, epochs, data snapshot digest and split sizes, gate scores and decision, the "
+        "stored files with their sha256."
+    )
 
 
 class AdapterList(BaseModel):

@@ -4,7 +4,7 @@ of a job's documents while they wait for a worker."""
 import hashlib
 import uuid
 
-from services.ingest.objects import ObjectStore
+from services.records.objects import ObjectStore
 
 
 def document_key(tenant: str, document_id: str, revision: str = "") -> str:

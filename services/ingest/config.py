@@ -25,7 +25,7 @@ class IngestSettings(ServiceSettings):
     # another one writing the same document before it is told to try again.
     write_lease_seconds: float = 30.0
     write_wait_seconds: float = 60.0
-    # Raw artifacts (services/ingest/objects.py): empty keeps them in data_dir; s3://bucket/prefix in any
+    # Raw artifacts (services/records/objects.py): empty keeps them in data_dir; s3://bucket/prefix in any
     # S3-compatible store (the endpoint for MinIO and the like; keys, or boto3's usual chain when empty), with the
     # bucket's object versioning switched on at start.
     object_store_url: str = ""

@@ -30,7 +30,6 @@ from services.ingest.inputs import (
 from services.ingest.jobs import JobQueue
 from services.ingest.legacy import import_legacy
 from services.ingest.metrics import DOCUMENTS, IN_PROGRESS
-from services.ingest.objects import open_store
 from services.ingest.quarantine import Quarantine
 from services.ingest.records.database import Database
 from services.ingest.sandbox import Sandbox
@@ -39,6 +38,7 @@ from services.ingest.sniffing import real_type
 from services.ingest.sources import Sources
 from services.ingest.upkeep import Upkeep
 from services.ingest.writes import DELETING, DocumentWrites
+from services.records.objects import open_store
 from services.runtime.access import Viewer
 from services.runtime.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
 from services.runtime.telemetry import step

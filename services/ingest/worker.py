@@ -26,9 +26,9 @@ from services.ingest.fetch import Fetcher
 from services.ingest.inputs import IngestInput
 from services.ingest.jobs import Claimed, JobQueue
 from services.ingest.metrics import JOB_DOCUMENTS
-from services.ingest.objects import ObjectStore
 from services.ingest.pipeline import Ingestor
 from services.ingest.sources import url_document_id
+from services.records.objects import ObjectStore
 from services.runtime.errors import Aborted, InvalidArgument, Unavailable
 
 log = logging.getLogger(__name__)

@@ -1,1 +1,2 @@
-"""SQL records, kept the same way by every service that keeps any (gateway, ingest): engines, sessions, migrations."""
+"""What the services that keep state (gateway, ingest) keep it in, the same way in each: SQL records (engines,
+sessions, migrations) and the object store of artifacts (a local folder, or S3)."""

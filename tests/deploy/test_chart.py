@@ -378,6 +378,17 @@ def test_the_key_of_askers_pseudonyms_comes_from_a_secret_when_one_is_named():
         assert ("ragmesh_gateway_interaction_secret" in files) is expected
 
 
+def test_adapter_artifacts_go_to_the_named_store_with_keys_from_a_secret_else_the_pods_scratch_space():
+    store = {"url": "s3://models/learning", "region": "eu-west-1", "existingSecret": "learning-store"}
+    for values, url, files in (({}, "file:///tmp/ragmesh-artifacts", False), (store, store["url"], True)):
+        objects = render(load_values([], {"learning": {"artifactStore": values}}))
+        gateway = next(d for d in _of(objects, "Deployment").values() if _component(d) == "gateway")
+        assert _env(gateway)["RAGMESH_GATEWAY_ARTIFACT_STORE_URL"]["value"] == url
+        mounted = _secret_files(gateway["spec"]["template"]["spec"])
+        assert ("ragmesh_gateway_artifact_s3_secret_access_key" in mounted) is files
+        assert ("ragmesh_gateway_artifact_s3_access_key_id" in mounted) is files
+
+
 def test_every_process_drains_for_the_grace_its_pod_is_given(rendered):
     """The chart gives each pod a termination grace; the process drains for that, less preStop and a margin."""
     _, _, objects = rendered

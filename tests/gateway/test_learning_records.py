@@ -9,12 +9,10 @@ import re
 import boto3
 import httpx
 import pytest
-from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 from typer.testing import CliRunner
 
 from ragmesh import cli
-from ragmesh.suite import free_port
 from services.gateway.records.database import Database
 from services.gateway.records.models import Interaction
 from tests.servers import gateway, streamed_answer
@@ -166,7 +164,7 @@ async def test_the_review_queue_holds_weak_and_disliked_answers_until_a_reviewer
 
 
 async def test_a_snapshot_exports_answers_with_their_feedback_and_labels_and_the_cli_stores_it(
-    learning, tmp_path, monkeypatch
+    learning, tmp_path, monkeypatch, s3_endpoint
 ):
     api, _, alice, _ = learning
     answer = (await api.post("/v1/query", headers=alice, json={"question": "Heron ticket price?"})).json()
@@ -211,24 +209,18 @@ async def test_a_snapshot_exports_answers_with_their_feedback_and_labels_and_the
     assert stored.read_text() == exported.text
 
     # The same snapshot into an S3 bucket (moto's server), the key read from a file as a CronJob mounts it.
-    port = free_port()
-    s3 = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    s3.start()
-    try:
-        endpoint = f"http://127.0.0.1:{port}"
-        for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        bucket = boto3.client("s3", endpoint_url=endpoint)
-        bucket.create_bucket(Bucket="snapshots")
-        key_file = tmp_path / "api-key"
-        key_file.write_text(ADMIN["X-API-Key"])
-        to_bucket = ["export", "--to", "s3://snapshots/daily", "--s3-endpoint", endpoint, "--until", until]
-        to_bucket += ["--url", str(api.base_url), "--api-key-file", str(key_file)]
-        result = await asyncio.to_thread(CliRunner().invoke, cli.app, to_bucket)
-        assert result.exit_code == 0, result.output
-        (listed,) = bucket.list_objects_v2(Bucket="snapshots", Prefix="daily/")["Contents"]
-        assert listed["Key"] == f"daily/{stored.name}"
-        assert bucket.get_object(Bucket="snapshots", Key=listed["Key"])["Body"].read().decode() == exported.text
-    finally:
-        s3.stop()
+    endpoint = s3_endpoint
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    bucket = boto3.client("s3", endpoint_url=endpoint)
+    bucket.create_bucket(Bucket="snapshots")
+    key_file = tmp_path / "api-key"
+    key_file.write_text(ADMIN["X-API-Key"])
+    to_bucket = ["export", "--to", "s3://snapshots/daily", "--s3-endpoint", endpoint, "--until", until]
+    to_bucket += ["--url", str(api.base_url), "--api-key-file", str(key_file)]
+    result = await asyncio.to_thread(CliRunner().invoke, cli.app, to_bucket)
+    assert result.exit_code == 0, result.output
+    (listed,) = bucket.list_objects_v2(Bucket="snapshots", Prefix="daily/")["Contents"]
+    assert listed["Key"] == f"daily/{stored.name}"
+    assert bucket.get_object(Bucket="snapshots", Key=listed["Key"])["Body"].read().decode() == exported.text

@@ -1,17 +1,21 @@
 """The learning loop end to end on the real suite: answers are logged, reviewers label them, an adapter is trained
 from the labels and passes the gate, is served to a canary share of users (sticky), then to everyone; a poisoned
 batch of labels trains a version the gate rejects on the previous version's test split (kept as it was labelled);
-rollback takes the served version back out."""
+rollback takes the served version back out. Every trained version is stored as an artifact in S3 (moto's server)."""
 
 import asyncio
 import sys
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from sqlalchemy import select
 
+from services.gateway.learning.artifacts import AdapterArtifacts
 from services.gateway.records.database import Database
 from services.gateway.records.models import AdapterRecord, Interaction
+from services.records.objects import S3Bucket
+from tests.conftest import S3_CREDENTIALS
 from tests.servers import gateway
 
 ADMIN = {"X-API-Key": "key-loop"}
@@ -31,12 +35,17 @@ def _question(bird: str) -> str:
 
 
 @pytest.fixture(scope="module")
-async def loop(suite):
+async def loop(suite, s3_endpoint):
     settings = suite.gateway_settings(
         api_keys={"key-loop": "loop", "key-loop-empty": "loop-empty"},
         rate_limits={},
         retrain_least_labels=20,
         canary_least_answers=4,
+        artifact_store_url="s3://learning/artifacts",
+        artifact_s3_endpoint_url=s3_endpoint,
+        artifact_s3_region=S3_CREDENTIALS["region"],
+        artifact_s3_access_key_id=S3_CREDENTIALS["access_key_id"],
+        artifact_s3_secret_access_key=S3_CREDENTIALS["secret_access_key"],
     )
     async with gateway(settings) as api:
         for n, bird in enumerate(BIRDS):
@@ -79,7 +88,35 @@ async def _user(api, name: str) -> dict[str, str]:
     return {"X-API-Key": created.json()["key"]}
 
 
-async def test_labels_train_a_gated_adapter_served_to_a_canary_then_everyone_and_rolled_back(loop):
+async def _check_artifact(api, database, version: dict, s3_endpoint: str) -> dict:
+    """The version's artifact in the bucket: its manifest says what the record says, its matrix is the one served,
+    its data snapshot holds every labelled answer with its split; a matrix whose bytes changed is refused."""
+    reply = await api.get(f"/v1/admin/adapters/{version['version']}/artifact", headers=ADMIN)
+    assert reply.status_code == 200, reply.text
+    artifact = reply.json()
+    assert artifact["location"] == f"s3://learning/artifacts/adapters/loop/v{version['version']}/manifest.json"
+    manifest = artifact["manifest"]
+    assert manifest["splits"] == version["splits"] and manifest["scores"] == version["scores"]
+    assert manifest["gate"] == {"passed": version["status"] == "ready", "reasons": version["reasons"]}
+    assert manifest["snapshot"] == version["snapshot"] and manifest["model"] == version["model"]
+    bucket = S3Bucket("learning", "artifacts", endpoint_url=s3_endpoint, **S3_CREDENTIALS)
+    stored = AdapterArtifacts(bucket)
+    async with database.session() as session:
+        row = await session.get(AdapterRecord, ("loop", version["version"]))
+    matrix = await stored.matrix("loop", version["version"])
+    assert np.array_equal(matrix, np.frombuffer(row.matrix, np.float32).reshape(row.dimension, -1))
+    snapshot = await stored.snapshot("loop", version["version"])
+    assert {split: sum(r.split == split for r in snapshot) for split in version["splits"]} == version["splits"]
+    assert all(r.question and r.relevant_documents and r.relevant_passages for r in snapshot)
+    key = f"adapters/loop/v{version['version']}/adapter.npy"
+    await bucket.put(key, (await bucket.get(key))[:-4] + b"\0\0\0\0", {})
+    with pytest.raises(ValueError, match="digest"):
+        await stored.matrix("loop", version["version"])
+    bucket.close()
+    return manifest
+
+
+async def test_labels_train_a_gated_adapter_served_to_a_canary_then_everyone_and_rolled_back(loop, s3_endpoint):
     api, database = loop
     assert (await api.post("/v1/admin/adapters", headers={"X-API-Key": "key-loop-empty"})).status_code == 409
 
@@ -93,6 +130,7 @@ async def test_labels_train_a_gated_adapter_served_to_a_canary_then_everyone_and
     assert first["status"] == "ready", first
     assert first["splits"] == {"train": 24, "validation": 3, "test": 3} and set(first["scores"]) == {"test split"}
     assert first["scores"]["test split"]["candidate"] >= 0.98 * first["scores"]["test split"]["served"]
+    await _check_artifact(api, database, first, s3_endpoint)
 
     # A canary: half of the users (by a hash of who they are), the same ones on every request.
     canary = await api.post(f"/v1/admin/adapters/{first['version']}/serve", headers=ADMIN, json={"share": 0.5})
@@ -117,6 +155,8 @@ async def test_labels_train_a_gated_adapter_served_to_a_canary_then_everyone_and
     poisoned = await _trained(api)
     assert poisoned["status"] == "rejected", poisoned
     assert any(reason.startswith("previous test split") for reason in poisoned["reasons"]), poisoned
+    rejected = await _check_artifact(api, database, poisoned, s3_endpoint)
+    assert rejected["gate"]["passed"] is False and rejected["judged_against"] == first["version"]
     refused = await api.post(f"/v1/admin/adapters/{poisoned['version']}/serve", headers=ADMIN, json={})
     assert refused.status_code == 409 and "rejected" in refused.text
 
@@ -252,3 +292,24 @@ async def test_a_version_whose_training_replica_died_is_marked_failed(loop):
     assert (await api.get(f"/v1/admin/adapters/{version + 1}", headers=ADMIN)).json()["status"] == "training"
     async with database.session() as session:
         await session.delete(await session.get(AdapterRecord, ("loop", version + 1)))
+
+
+async def test_a_version_whose_artifact_cannot_be_stored_fails_and_is_never_served(loop, suite, tmp_path):
+    """A second gateway on the same records (the labels the tests above gave) whose object store cannot be written."""
+    assert loop
+    blocked = tmp_path / "a-file"
+    blocked.write_text("a file where the store's folder should be")
+    settings = suite.gateway_settings(
+        api_keys={"key-loop": "loop"},
+        rate_limits={},
+        retrain_least_labels=20,
+        artifact_store_url=f"file://{blocked}/artifacts",
+    )
+    async with gateway(settings) as unstored:
+        version = await _trained(unstored)
+        assert version["status"] == "failed" and "NotADirectoryError" in version["progress"], version
+        assert version["artifact"] is None
+        refused = await unstored.post(f"/v1/admin/adapters/{version['version']}/serve", headers=ADMIN, json={})
+        assert refused.status_code == 409
+        missing = await unstored.get(f"/v1/admin/adapters/{version['version']}/artifact", headers=ADMIN)
+        assert missing.status_code == 404 and "no stored artifact" in missing.text

@@ -3,28 +3,16 @@ the same contract; versioning keeps what was replaced or deleted; the ingest ser
 
 import grpc
 import pytest
-from moto.server import ThreadedMotoServer
 
 from ragmesh.ingest.v1 import ingest_pb2, ingest_pb2_grpc
-from ragmesh.suite import free_port
 from services.ingest.artifacts import document_key
 from services.ingest.catalog import Catalog
 from services.ingest.config import IngestSettings
-from services.ingest.objects import LocalFolder, S3Bucket, open_store
 from services.ingest.records.database import Database
 from services.ingest.server import create_server
+from services.records.objects import LocalFolder, S3Bucket, open_store
+from tests.conftest import S3_CREDENTIALS as CREDENTIALS
 from tests.servers import running
-
-CREDENTIALS = {"region": "us-east-1", "access_key_id": "testing", "secret_access_key": "testing"}
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 @pytest.fixture(params=["folder", "s3"])

@@ -11,9 +11,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
+from services.gateway.learning.artifacts import AdapterArtifacts
 from services.gateway.learning.figures import version_figures
 from services.gateway.learning.held import Held
-from services.gateway.learning_models import AdapterInfo, VersionFigures
+from services.gateway.learning_models import AdapterArtifact, AdapterInfo, VersionFigures
 from services.gateway.records.database import Database
 from services.gateway.records.models import AdapterRecord
 from services.runtime.errors import FailedPrecondition, NotFound
@@ -36,6 +37,7 @@ def adapter_info(row: AdapterRecord) -> AdapterInfo:
         created_at=row.created_at.isoformat(),
         created_by=row.created_by,
         served_at=row.served_at.isoformat() if row.served_at else None,
+        artifact=row.artifact or None,
     )
 
 
@@ -50,12 +52,14 @@ class Adapters:
     def __init__(
         self,
         database: Database,
+        artifacts: AdapterArtifacts,
         keep_seconds: float,
         canary_least_answers: int = 20,
         canary_most_extra: float = 0.1,
         abandoned_after_seconds: float = 3600.0,
     ) -> None:
         self._db = database
+        self._artifacts = artifacts
         self._abandoned_after = timedelta(seconds=abandoned_after_seconds)
         self._least = canary_least_answers
         self._extra = canary_most_extra
@@ -91,6 +95,18 @@ class Adapters:
         if row is None:
             raise NotFound(f"no adapter version {version} in this tenant")
         return adapter_info(row)
+
+    async def artifact(self, tenant: str, version: int) -> AdapterArtifact:
+        """The version's manifest as the object store holds it."""
+        info = await self.get(tenant, version)
+        if info.artifact is None:
+            raise NotFound(f"adapter version {version} has no stored artifact: it is {info.status}")
+        try:
+            manifest = await self._artifacts.manifest(tenant, version)
+        except FileNotFoundError:
+            raise NotFound(f"adapter version {version}: its artifact is missing from the object store") from None
+        location = self._artifacts.store.location(f"{info.artifact}/manifest.json")
+        return AdapterArtifact(location=location, manifest=manifest)
 
     async def serve(self, tenant: str, version: int, share: float) -> AdapterInfo:
         """Serve a version that passed the gate: to everyone (the one served before retires) or, with share < 1,

@@ -4,8 +4,9 @@ A request starts a job (at least `least_labels` labelled answers with their ques
 questions and the passages the reviewers judged, splits by question (learning/adapter.py split_labels), trains, and
 evaluates through the real retriever: on the new test split and on the test split of the version served now, nDCG@10
 of the served model against the candidate over the tenant's documents. A candidate more than 2% worse on either is
-recorded as rejected and never served; one that passes is ready to serve (adapters.py). Each version keeps its data
-snapshot (the labelled answers of each split and their digest), scores and reasons. Progress is on the version."""
+recorded as rejected and never served; one that passes is ready to serve (adapters.py). Each version, passed or
+rejected, is stored as a versioned artifact (learning/artifacts.py: matrix, data snapshot, scores, gate decision)
+before its record says how it ended; a store that cannot be written fails the version. Progress is on the version."""
 
 import asyncio
 import hashlib
@@ -23,6 +24,7 @@ from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.learning.adapter import Example, adapt, split_labels, train
 from services.gateway.learning.adapters import adapter_info
+from services.gateway.learning.artifacts import STORE_ERRORS, AdapterArtifacts, SnapshotRow, artifact_prefix
 from services.gateway.learning.gate import decide, ndcg_at_10
 from services.gateway.learning.vectors import embed_passages
 from services.gateway.learning_models import AdapterInfo
@@ -68,8 +70,16 @@ def labelled(interaction: Interaction, label: Label) -> Labelled | None:
 class Retraining:
     """Starts and runs training jobs for any tenant."""
 
-    def __init__(self, database: Database, downstream: Downstream, least_labels: int, timeout: float) -> None:
+    def __init__(
+        self,
+        database: Database,
+        downstream: Downstream,
+        artifacts: AdapterArtifacts,
+        least_labels: int,
+        timeout: float,
+    ) -> None:
         self._db = database
+        self._artifacts = artifacts
         self._downstream = downstream
         self._least = least_labels
         self._timeout = timeout
@@ -101,7 +111,7 @@ class Retraining:
             )
             session.add(row)
             info = adapter_info(row)
-        self._downstream.background.spawn(self._run(tenant, info.version, examples))
+        self._downstream.background.spawn(self._run(tenant, info, examples))
         return info
 
     async def labelled_examples(self, tenant: str) -> list[Labelled]:
@@ -118,16 +128,18 @@ class Retraining:
             for name, value in values.items():
                 setattr(row, name, value)
 
-    async def _run(self, tenant: str, version: int, examples: list[Labelled]) -> None:
+    async def _run(self, tenant: str, info: AdapterInfo, examples: list[Labelled]) -> None:
+        version = info.version
         try:
-            await self._train(tenant, version, examples)
-        except (grpc.aio.AioRpcError, SQLAlchemyError, ValueError) as exc:
+            await self._train(tenant, info, examples)
+        except (grpc.aio.AioRpcError, SQLAlchemyError, ValueError, *STORE_ERRORS) as exc:
             log.exception("adapter %s v%d failed", tenant, version)
             await self._progress(
                 tenant, version, status="failed", progress=f"failed: {type(exc).__name__}: {exc}"[:200]
             )
 
-    async def _train(self, tenant: str, version: int, examples: list[Labelled]) -> None:
+    async def _train(self, tenant: str, info: AdapterInfo, examples: list[Labelled]) -> None:
+        version = info.version
         by_id = {e.answer_id: e for e in examples}
         learned, validation, test = split_labels({e.answer_id: e.relevant_documents for e in examples}, seed=version)
         await self._progress(tenant, version, progress=f"embedding {len(examples)} questions and their passages")
@@ -172,6 +184,32 @@ class Retraining:
                     await self.ndcg(tenant, trained.matrix, asked, wanted),
                 )
         decision = decide(scores)
+        splits = {"train": learned, "validation": validation, "test": test}
+        judged = {name: {"served": s, "candidate": c} for name, (s, c) in scores.items()}
+        await self._progress(tenant, version, progress="storing the artifact")
+        await self._artifacts.write(
+            tenant,
+            version,
+            trained.matrix,
+            [
+                SnapshotRow(i, split, by_id[i].question, sorted(by_id[i].relevant_documents), by_id[i].relevant_texts)
+                for split, ids in splits.items()
+                for i in ids
+            ],
+            {
+                "kind": "query-side adapter",
+                "model": model,
+                "dimension": int(trained.matrix.shape[0]),
+                "epochs": trained.epochs,
+                "snapshot": info.snapshot,
+                "splits": {name: len(ids) for name, ids in splits.items()},
+                "scores": judged,
+                "gate": {"passed": decision.passed, "reasons": decision.reasons},
+                "judged_against": serving.version if serving else None,
+                "created_at": info.created_at,
+                "created_by": info.created_by,
+            },
+        )
         await self._progress(
             tenant,
             version,
@@ -181,8 +219,9 @@ class Retraining:
             dimension=int(trained.matrix.shape[0]),
             model=model,
             splits={"train": learned, "validation": validation, "test": kept},
-            scores={name: {"served": s, "candidate": c} for name, (s, c) in scores.items()},
+            scores=judged,
             reasons=decision.reasons,
+            artifact=artifact_prefix(tenant, version),
         )
 
     async def embed_questions(self, questions: list[str]) -> np.ndarray:

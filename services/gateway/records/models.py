@@ -221,6 +221,8 @@ class AdapterRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     created_by: Mapped[str] = mapped_column(String(300))
     served_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The key prefix of its artifact in the object store (learning/artifacts.py); empty until stored.
+    artifact: Mapped[str] = mapped_column(String(400), default="", server_default="")
 
 
 class PromptVersion(Base):

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from services.gateway.deps import AdapterRegistryDep, AdminCaller, RetrainingDep
-from services.gateway.learning_models import AdapterInfo, AdapterList, FiguresList, ServeRequest
+from services.gateway.learning_models import AdapterArtifact, AdapterInfo, AdapterList, FiguresList, ServeRequest
 from services.gateway.routes import problems
 
 Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="The adapter's version.")]
@@ -36,6 +36,13 @@ async def adapter_figures(caller: AdminCaller, adapters: AdapterRegistryDep) -> 
 @router.get("/{version}", response_model=AdapterInfo, responses=problems(404))
 async def get_adapter(version: Version, caller: AdminCaller, adapters: AdapterRegistryDep) -> AdapterInfo:
     return await adapters.get(caller.tenant, version)
+
+
+@router.get("/{version}/artifact", response_model=AdapterArtifact, responses=problems(404))
+async def get_artifact(version: Version, caller: AdminCaller, adapters: AdapterRegistryDep) -> AdapterArtifact:
+    """Where the version's artifact is and its manifest: what it learned from (data snapshot digest, split sizes),
+    its gate scores and decision, and the stored files with their sha256."""
+    return await adapters.artifact(caller.tenant, version)
 
 
 @router.post("/{version}/serve", response_model=AdapterInfo, responses=problems(404, 409))

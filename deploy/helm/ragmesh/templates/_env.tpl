@@ -118,6 +118,14 @@
   value: {{ $root.Values.learning.canaryLeastAnswers | quote }}
 - name: RAGMESH_GATEWAY_CANARY_MOST_EXTRA_NEGATIVE
   value: {{ $root.Values.learning.canaryMostExtraNegative | quote }}
+- name: RAGMESH_GATEWAY_ARTIFACT_STORE_URL
+  value: {{ $root.Values.learning.artifactStore.url | default "file:///tmp/ragmesh-artifacts" | quote }}
+- name: RAGMESH_GATEWAY_ARTIFACT_S3_ENDPOINT_URL
+  value: {{ $root.Values.learning.artifactStore.endpointUrl | quote }}
+- name: RAGMESH_GATEWAY_ARTIFACT_S3_REGION
+  value: {{ $root.Values.learning.artifactStore.region | quote }}
+- name: RAGMESH_GATEWAY_ARTIFACT_VERSIONING
+  value: {{ $root.Values.learning.artifactStore.versioning | quote }}
 - name: RAGMESH_GATEWAY_MAX_IN_FLIGHT_REQUESTS
   value: {{ $root.Values.resilience.maxInFlightRequests | quote }}
 - name: RAGMESH_GATEWAY_REDIS_TIMEOUT_SECONDS
@@ -326,6 +334,15 @@
     items:
       - key: secret
         path: ragmesh_gateway_interaction_secret
+{{- end }}
+{{- with $root.Values.learning.artifactStore.existingSecret }}
+- secret:
+    name: {{ . }}
+    items:
+      - key: accessKeyId
+        path: ragmesh_gateway_artifact_s3_access_key_id
+      - key: secretAccessKey
+        path: ragmesh_gateway_artifact_s3_secret_access_key
 {{- end }}
 {{- if not $root.Values.redis.deploy }}
 - secret:

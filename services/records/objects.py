@@ -39,6 +39,10 @@ class ObjectStore(ABC):
     async def delete(self, key: str) -> None:
         """Remove the object (a no-op when it is not there)."""
 
+    @abstractmethod
+    def location(self, key: str) -> str:
+        """Where the object is, for people: a file URL or s3://bucket/key."""
+
     async def start(self) -> None:
         """Prepare the store (create the bucket, switch versioning on); called once at start-up."""
         return None
@@ -57,6 +61,9 @@ class LocalFolder(ObjectStore):
 
     def _metadata_path(self, key: str) -> Path:
         return self.root / ".metadata" / f"{key}.json"
+
+    def location(self, key: str) -> str:
+        return self._path(key).resolve().as_uri()
 
     async def put(self, key: str, content: bytes, metadata: dict[str, str]) -> None:
         await asyncio.to_thread(_write_atomically, self._path(key), content)
@@ -108,6 +115,9 @@ class S3Bucket(ObjectStore):
 
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
+
+    def location(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._key(key)}"
 
     async def start(self) -> None:
         await asyncio.to_thread(self._prepare)
