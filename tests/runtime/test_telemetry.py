@@ -8,7 +8,8 @@ import time
 import grpc
 import pytest
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -222,3 +223,14 @@ async def test_spans_go_to_the_configured_collector_and_a_collector_that_is_down
         assert time.monotonic() - started < 5
     # The batches meant for it are dropped within the exporter's timeout (here, rather than at the process's exit).
     await asyncio.to_thread(telemetry.provider(down).shutdown)
+
+
+def test_with_nowhere_to_send_spans_none_is_recorded_yet_each_request_has_a_trace_id():
+    sampler = telemetry._WhileSent(ParentBased(TraceIdRatioBased(1.0)), sent=False)
+    tracer = TracerProvider(sampler=sampler).get_tracer("test")
+    with tracer.start_as_current_span("request") as span:
+        assert not span.is_recording() and span.get_span_context().is_valid
+        assert len(telemetry.trace_id()) == 32
+    sampler.sent = True  # a processor arrived (a collector, a test's exporter)
+    with tracer.start_as_current_span("request") as span:
+        assert span.is_recording() and span.get_span_context().trace_flags.sampled
