@@ -86,7 +86,7 @@ def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
     return ChunkRecord(id=chunk.id, dense=list(chunk.dense), payload=payload)
 
 
-def _chunk(hit: ScoredChunk) -> retriever_pb2.Chunk:
+def _chunk(hit: ScoredChunk, sentence_vectors: bool = True) -> retriever_pb2.Chunk:
     p = hit.payload
     attributes = struct_pb2.Struct()
     if isinstance(p.get(ATTRIBUTES), dict):
@@ -102,7 +102,7 @@ def _chunk(hit: ScoredChunk) -> retriever_pb2.Chunk:
         tags=[str(t) for t in p.get("tags", [])],
         char_start=int(p.get("char_start", 0)),
         char_end=int(p.get("char_end", 0)),
-        sentence_vectors=base64.b64decode(str(p.get(SENTENCE_VECTORS, ""))),
+        sentence_vectors=base64.b64decode(str(p.get(SENTENCE_VECTORS, ""))) if sentence_vectors else b"",
         **{name: str(p.get(name, "")) for name in _STRING_FIELDS},
     )
 
@@ -176,7 +176,14 @@ class RetrieverServicer(retriever_pb2_grpc.RetrieverServiceServicer):
         )
         hits = await self._index.search(query)
         return retriever_pb2.SearchResponse(
-            hits=[retriever_pb2.Hit(chunk=_chunk(h), score=h.score, dense_similarity=h.dense_similarity) for h in hits]
+            hits=[
+                retriever_pb2.Hit(
+                    chunk=_chunk(h, not request.omit_sentence_vectors),
+                    score=h.score,
+                    dense_similarity=h.dense_similarity,
+                )
+                for h in hits
+            ]
         )
 
     async def GetSections(

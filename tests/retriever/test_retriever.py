@@ -302,6 +302,11 @@ async def test_sentence_vectors_come_back_with_searches_and_sections_as_stored(b
         assert returned.sentence_vectors == packed
         rows = unpack_vectors(returned.sentence_vectors, 2)
         assert np.allclose(rows, np.asarray(sentence_rows), atol=1e-3)
+    # A caller that only lists hits leaves them out (the rest of the hit as it was).
+    (listed,) = await _search(
+        stub, embed, "t-sentences", "when did the volcano erupt", top_k=1, omit_sentence_vectors=True
+    )
+    assert listed.chunk.sentence_vectors == b"" and listed.chunk.text == text and listed.score == hit.score
 
 
 async def test_upsert_rejects_sentence_vectors_that_are_not_rows_of_the_dimension(backend, embed):

@@ -25,17 +25,17 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ragmesh/retriever/v1/retriever.proto\x12\x14ragmesh.retriever.v1\x1a\x1cgoogle/protobuf/struct.proto\":\n\x06Viewer\x12\x12\n\neverything\x18\x01 \x01(\x08\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"\x86\x03\n\x05\x43hunk\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x03 \x01(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\r\n\x05\x64\x65nse\x18\x05 \x03(\x02\x12\r\n\x05title\x18\x06 \x01(\t\x12\x14\n\x0cheading_path\x18\x07 \x03(\t\x12\x12\n\nsection_id\x18\x08 \x01(\t\x12\x0e\n\x06source\x18\t \x01(\t\x12\x0c\n\x04tags\x18\n \x03(\t\x12\x0f\n\x07licence\x18\x0b \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x0c \x01(\t\x12\x10\n\x08revision\x18\r \x01(\t\x12\x12\n\nchar_start\x18\x0e \x01(\r\x12\x10\n\x08\x63har_end\x18\x0f \x01(\r\x12+\n\nattributes\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rallowed_users\x18\x11 \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x12 \x03(\t\x12\x18\n\x10sentence_vectors\x18\x13 \x01(\x0c\"L\n\rUpsertRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12+\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x1b.ragmesh.retriever.v1.Chunk\"\"\n\x0eUpsertResponse\x12\x10\n\x08upserted\x18\x01 \x01(\r\"o\n\tCondition\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06\x61ny_of\x18\x02 \x03(\t\x12\x0f\n\x07none_of\x18\x03 \x03(\t\x12\x10\n\x03gte\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03lte\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x06\n\x04_gteB\x06\n\x04_lte\"7\n\x06\x46ilter\x12-\n\x04must\x18\x01 \x03(\x0b\x32\x1f.ragmesh.retriever.v1.Condition\"\xfd\x02\n\rSearchRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05\x64\x65nse\x18\x03 \x03(\x02\x12\r\n\x05top_k\x18\x04 \x01(\r\x12,\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Filter\x12.\n\x04mode\x18\x06 \x01(\x0e\x32 .ragmesh.retriever.v1.SearchMode\x12\x14\n\x0c\x64\x65nse_weight\x18\x07 \x01(\x02\x12\x15\n\rsparse_weight\x18\x08 \x01(\x02\x12,\n\x06\x66usion\x18\t \x01(\x0e\x32\x1c.ragmesh.retriever.v1.Fusion\x12\r\n\x05rrf_k\x18\n \x01(\r\x12\x17\n\nmmr_lambda\x18\x0b \x01(\x02H\x00\x88\x01\x01\x12\x12\n\ncandidates\x18\x0c \x01(\r\x12,\n\x06viewer\x18\r \x01(\x0b\x32\x1c.ragmesh.retriever.v1.ViewerB\r\n\x0b_mmr_lambda\"Z\n\x03Hit\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.ragmesh.retriever.v1.Chunk\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x18\n\x10\x64\x65nse_similarity\x18\x03 \x01(\x02\"9\n\x0eSearchResponse\x12\'\n\x04hits\x18\x01 \x03(\x0b\x32\x19.ragmesh.retriever.v1.Hit\"5\n\nSectionRef\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x12\n\nsection_id\x18\x02 \x01(\t\"\x86\x01\n\x12GetSectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x32\n\x08sections\x18\x02 \x03(\x0b\x32 .ragmesh.retriever.v1.SectionRef\x12,\n\x06viewer\x18\x03 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\"_\n\x07Section\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x12\n\nsection_id\x18\x02 \x01(\t\x12+\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x1b.ragmesh.retriever.v1.Chunk\"F\n\x13GetSectionsResponse\x12/\n\x08sections\x18\x01 \x03(\x0b\x32\x1d.ragmesh.retriever.v1.Section\"j\n\x15\x44\x65leteDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x15\n\rkeep_revision\x18\x03 \x01(\t\x12\x15\n\ronly_revision\x18\x04 \x01(\t\"\x18\n\x16\x44\x65leteDocumentResponse\"!\n\x0fGetStatsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"3\n\x10GetStatsResponse\x12\x0e\n\x06\x63hunks\x18\x01 \x01(\x04\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\"n\n\x18SetDocumentAccessRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x15\n\rallowed_users\x18\x03 \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x04 \x03(\t\"\x1b\n\x19SetDocumentAccessResponse*p\n\nSearchMode\x12\x1b\n\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_MODE_HYBRID\x10\x01\x12\x15\n\x11SEARCH_MODE_DENSE\x10\x02\x12\x16\n\x12SEARCH_MODE_SPARSE\x10\x03*A\n\x06\x46usion\x12\x16\n\x12\x46USION_UNSPECIFIED\x10\x00\x12\x0e\n\nFUSION_RRF\x10\x01\x12\x0f\n\x0b\x46USION_DBSF\x10\x02\x32\xde\x04\n\x10RetrieverService\x12S\n\x06Upsert\x12#.ragmesh.retriever.v1.UpsertRequest\x1a$.ragmesh.retriever.v1.UpsertResponse\x12S\n\x06Search\x12#.ragmesh.retriever.v1.SearchRequest\x1a$.ragmesh.retriever.v1.SearchResponse\x12\x62\n\x0bGetSections\x12(.ragmesh.retriever.v1.GetSectionsRequest\x1a).ragmesh.retriever.v1.GetSectionsResponse\x12k\n\x0e\x44\x65leteDocument\x12+.ragmesh.retriever.v1.DeleteDocumentRequest\x1a,.ragmesh.retriever.v1.DeleteDocumentResponse\x12Y\n\x08GetStats\x12%.ragmesh.retriever.v1.GetStatsRequest\x1a&.ragmesh.retriever.v1.GetStatsResponse\x12t\n\x11SetDocumentAccess\x12..ragmesh.retriever.v1.SetDocumentAccessRequest\x1a/.ragmesh.retriever.v1.SetDocumentAccessResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$ragmesh/retriever/v1/retriever.proto\x12\x14ragmesh.retriever.v1\x1a\x1cgoogle/protobuf/struct.proto\":\n\x06Viewer\x12\x12\n\neverything\x18\x01 \x01(\x08\x12\x0c\n\x04user\x18\x02 \x01(\t\x12\x0e\n\x06groups\x18\x03 \x03(\t\"\x86\x03\n\x05\x43hunk\x12\n\n\x02id\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x13\n\x0b\x63hunk_index\x18\x03 \x01(\r\x12\x0c\n\x04text\x18\x04 \x01(\t\x12\r\n\x05\x64\x65nse\x18\x05 \x03(\x02\x12\r\n\x05title\x18\x06 \x01(\t\x12\x14\n\x0cheading_path\x18\x07 \x03(\t\x12\x12\n\nsection_id\x18\x08 \x01(\t\x12\x0e\n\x06source\x18\t \x01(\t\x12\x0c\n\x04tags\x18\n \x03(\t\x12\x0f\n\x07licence\x18\x0b \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x0c \x01(\t\x12\x10\n\x08revision\x18\r \x01(\t\x12\x12\n\nchar_start\x18\x0e \x01(\r\x12\x10\n\x08\x63har_end\x18\x0f \x01(\r\x12+\n\nattributes\x18\x10 \x01(\x0b\x32\x17.google.protobuf.Struct\x12\x15\n\rallowed_users\x18\x11 \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x12 \x03(\t\x12\x18\n\x10sentence_vectors\x18\x13 \x01(\x0c\"L\n\rUpsertRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12+\n\x06\x63hunks\x18\x02 \x03(\x0b\x32\x1b.ragmesh.retriever.v1.Chunk\"\"\n\x0eUpsertResponse\x12\x10\n\x08upserted\x18\x01 \x01(\r\"o\n\tCondition\x12\r\n\x05\x66ield\x18\x01 \x01(\t\x12\x0e\n\x06\x61ny_of\x18\x02 \x03(\t\x12\x0f\n\x07none_of\x18\x03 \x03(\t\x12\x10\n\x03gte\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x03lte\x18\x05 \x01(\x01H\x01\x88\x01\x01\x42\x06\n\x04_gteB\x06\n\x04_lte\"7\n\x06\x46ilter\x12-\n\x04must\x18\x01 \x03(\x0b\x32\x1f.ragmesh.retriever.v1.Condition\"\x9c\x03\n\rSearchRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\r\n\x05\x64\x65nse\x18\x03 \x03(\x02\x12\r\n\x05top_k\x18\x04 \x01(\r\x12,\n\x06\x66ilter\x18\x05 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Filter\x12.\n\x04mode\x18\x06 \x01(\x0e\x32 .ragmesh.retriever.v1.SearchMode\x12\x14\n\x0c\x64\x65nse_weight\x18\x07 \x01(\x02\x12\x15\n\rsparse_weight\x18\x08 \x01(\x02\x12,\n\x06\x66usion\x18\t \x01(\x0e\x32\x1c.ragmesh.retriever.v1.Fusion\x12\r\n\x05rrf_k\x18\n \x01(\r\x12\x17\n\nmmr_lambda\x18\x0b \x01(\x02H\x00\x88\x01\x01\x12\x12\n\ncandidates\x18\x0c \x01(\r\x12,\n\x06viewer\x18\r \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\x12\x1d\n\x15omit_sentence_vectors\x18\x0e \x01(\x08\x42\r\n\x0b_mmr_lambda\"Z\n\x03Hit\x12*\n\x05\x63hunk\x18\x01 \x01(\x0b\x32\x1b.ragmesh.retriever.v1.Chunk\x12\r\n\x05score\x18\x02 \x01(\x02\x12\x18\n\x10\x64\x65nse_similarity\x18\x03 \x01(\x02\"9\n\x0eSearchResponse\x12\'\n\x04hits\x18\x01 \x03(\x0b\x32\x19.ragmesh.retriever.v1.Hit\"5\n\nSectionRef\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x12\n\nsection_id\x18\x02 \x01(\t\"\x86\x01\n\x12GetSectionsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x32\n\x08sections\x18\x02 \x03(\x0b\x32 .ragmesh.retriever.v1.SectionRef\x12,\n\x06viewer\x18\x03 \x01(\x0b\x32\x1c.ragmesh.retriever.v1.Viewer\"_\n\x07Section\x12\x13\n\x0b\x64ocument_id\x18\x01 \x01(\t\x12\x12\n\nsection_id\x18\x02 \x01(\t\x12+\n\x06\x63hunks\x18\x03 \x03(\x0b\x32\x1b.ragmesh.retriever.v1.Chunk\"F\n\x13GetSectionsResponse\x12/\n\x08sections\x18\x01 \x03(\x0b\x32\x1d.ragmesh.retriever.v1.Section\"j\n\x15\x44\x65leteDocumentRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x15\n\rkeep_revision\x18\x03 \x01(\t\x12\x15\n\ronly_revision\x18\x04 \x01(\t\"\x18\n\x16\x44\x65leteDocumentResponse\"!\n\x0fGetStatsRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"3\n\x10GetStatsResponse\x12\x0e\n\x06\x63hunks\x18\x01 \x01(\x04\x12\x0f\n\x07\x62\x61\x63kend\x18\x02 \x01(\t\"n\n\x18SetDocumentAccessRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0b\x64ocument_id\x18\x02 \x01(\t\x12\x15\n\rallowed_users\x18\x03 \x03(\t\x12\x16\n\x0e\x61llowed_groups\x18\x04 \x03(\t\"\x1b\n\x19SetDocumentAccessResponse*p\n\nSearchMode\x12\x1b\n\x17SEARCH_MODE_UNSPECIFIED\x10\x00\x12\x16\n\x12SEARCH_MODE_HYBRID\x10\x01\x12\x15\n\x11SEARCH_MODE_DENSE\x10\x02\x12\x16\n\x12SEARCH_MODE_SPARSE\x10\x03*A\n\x06\x46usion\x12\x16\n\x12\x46USION_UNSPECIFIED\x10\x00\x12\x0e\n\nFUSION_RRF\x10\x01\x12\x0f\n\x0b\x46USION_DBSF\x10\x02\x32\xde\x04\n\x10RetrieverService\x12S\n\x06Upsert\x12#.ragmesh.retriever.v1.UpsertRequest\x1a$.ragmesh.retriever.v1.UpsertResponse\x12S\n\x06Search\x12#.ragmesh.retriever.v1.SearchRequest\x1a$.ragmesh.retriever.v1.SearchResponse\x12\x62\n\x0bGetSections\x12(.ragmesh.retriever.v1.GetSectionsRequest\x1a).ragmesh.retriever.v1.GetSectionsResponse\x12k\n\x0e\x44\x65leteDocument\x12+.ragmesh.retriever.v1.DeleteDocumentRequest\x1a,.ragmesh.retriever.v1.DeleteDocumentResponse\x12Y\n\x08GetStats\x12%.ragmesh.retriever.v1.GetStatsRequest\x1a&.ragmesh.retriever.v1.GetStatsResponse\x12t\n\x11SetDocumentAccess\x12..ragmesh.retriever.v1.SetDocumentAccessRequest\x1a/.ragmesh.retriever.v1.SetDocumentAccessResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ragmesh.retriever.v1.retriever_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEARCHMODE']._serialized_start=2088
-  _globals['_SEARCHMODE']._serialized_end=2200
-  _globals['_FUSION']._serialized_start=2202
-  _globals['_FUSION']._serialized_end=2267
+  _globals['_SEARCHMODE']._serialized_start=2119
+  _globals['_SEARCHMODE']._serialized_end=2231
+  _globals['_FUSION']._serialized_start=2233
+  _globals['_FUSION']._serialized_end=2298
   _globals['_VIEWER']._serialized_start=92
   _globals['_VIEWER']._serialized_end=150
   _globals['_CHUNK']._serialized_start=153
@@ -49,31 +49,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILTER']._serialized_start=772
   _globals['_FILTER']._serialized_end=827
   _globals['_SEARCHREQUEST']._serialized_start=830
-  _globals['_SEARCHREQUEST']._serialized_end=1211
-  _globals['_HIT']._serialized_start=1213
-  _globals['_HIT']._serialized_end=1303
-  _globals['_SEARCHRESPONSE']._serialized_start=1305
-  _globals['_SEARCHRESPONSE']._serialized_end=1362
-  _globals['_SECTIONREF']._serialized_start=1364
-  _globals['_SECTIONREF']._serialized_end=1417
-  _globals['_GETSECTIONSREQUEST']._serialized_start=1420
-  _globals['_GETSECTIONSREQUEST']._serialized_end=1554
-  _globals['_SECTION']._serialized_start=1556
-  _globals['_SECTION']._serialized_end=1651
-  _globals['_GETSECTIONSRESPONSE']._serialized_start=1653
-  _globals['_GETSECTIONSRESPONSE']._serialized_end=1723
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=1725
-  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=1831
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=1833
-  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=1857
-  _globals['_GETSTATSREQUEST']._serialized_start=1859
-  _globals['_GETSTATSREQUEST']._serialized_end=1892
-  _globals['_GETSTATSRESPONSE']._serialized_start=1894
-  _globals['_GETSTATSRESPONSE']._serialized_end=1945
-  _globals['_SETDOCUMENTACCESSREQUEST']._serialized_start=1947
-  _globals['_SETDOCUMENTACCESSREQUEST']._serialized_end=2057
-  _globals['_SETDOCUMENTACCESSRESPONSE']._serialized_start=2059
-  _globals['_SETDOCUMENTACCESSRESPONSE']._serialized_end=2086
-  _globals['_RETRIEVERSERVICE']._serialized_start=2270
-  _globals['_RETRIEVERSERVICE']._serialized_end=2876
+  _globals['_SEARCHREQUEST']._serialized_end=1242
+  _globals['_HIT']._serialized_start=1244
+  _globals['_HIT']._serialized_end=1334
+  _globals['_SEARCHRESPONSE']._serialized_start=1336
+  _globals['_SEARCHRESPONSE']._serialized_end=1393
+  _globals['_SECTIONREF']._serialized_start=1395
+  _globals['_SECTIONREF']._serialized_end=1448
+  _globals['_GETSECTIONSREQUEST']._serialized_start=1451
+  _globals['_GETSECTIONSREQUEST']._serialized_end=1585
+  _globals['_SECTION']._serialized_start=1587
+  _globals['_SECTION']._serialized_end=1682
+  _globals['_GETSECTIONSRESPONSE']._serialized_start=1684
+  _globals['_GETSECTIONSRESPONSE']._serialized_end=1754
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_start=1756
+  _globals['_DELETEDOCUMENTREQUEST']._serialized_end=1862
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_start=1864
+  _globals['_DELETEDOCUMENTRESPONSE']._serialized_end=1888
+  _globals['_GETSTATSREQUEST']._serialized_start=1890
+  _globals['_GETSTATSREQUEST']._serialized_end=1923
+  _globals['_GETSTATSRESPONSE']._serialized_start=1925
+  _globals['_GETSTATSRESPONSE']._serialized_end=1976
+  _globals['_SETDOCUMENTACCESSREQUEST']._serialized_start=1978
+  _globals['_SETDOCUMENTACCESSREQUEST']._serialized_end=2088
+  _globals['_SETDOCUMENTACCESSRESPONSE']._serialized_start=2090
+  _globals['_SETDOCUMENTACCESSRESPONSE']._serialized_end=2117
+  _globals['_RETRIEVERSERVICE']._serialized_start=2301
+  _globals['_RETRIEVERSERVICE']._serialized_end=2907
 # @@protoc_insertion_point(module_scope)

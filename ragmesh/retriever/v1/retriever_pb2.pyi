@@ -115,7 +115,7 @@ class Filter(_message.Message):
     def __init__(self, must: _Optional[_Iterable[_Union[Condition, _Mapping]]] = ...) -> None: ...
 
 class SearchRequest(_message.Message):
-    __slots__ = ("tenant", "text", "dense", "top_k", "filter", "mode", "dense_weight", "sparse_weight", "fusion", "rrf_k", "mmr_lambda", "candidates", "viewer")
+    __slots__ = ("tenant", "text", "dense", "top_k", "filter", "mode", "dense_weight", "sparse_weight", "fusion", "rrf_k", "mmr_lambda", "candidates", "viewer", "omit_sentence_vectors")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     DENSE_FIELD_NUMBER: _ClassVar[int]
@@ -129,6 +129,7 @@ class SearchRequest(_message.Message):
     MMR_LAMBDA_FIELD_NUMBER: _ClassVar[int]
     CANDIDATES_FIELD_NUMBER: _ClassVar[int]
     VIEWER_FIELD_NUMBER: _ClassVar[int]
+    OMIT_SENTENCE_VECTORS_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     text: str
     dense: _containers.RepeatedScalarFieldContainer[float]
@@ -142,7 +143,8 @@ class SearchRequest(_message.Message):
     mmr_lambda: float
     candidates: int
     viewer: Viewer
-    def __init__(self, tenant: _Optional[str] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., dense_weight: _Optional[float] = ..., sparse_weight: _Optional[float] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., rrf_k: _Optional[int] = ..., mmr_lambda: _Optional[float] = ..., candidates: _Optional[int] = ..., viewer: _Optional[_Union[Viewer, _Mapping]] = ...) -> None: ...
+    omit_sentence_vectors: bool
+    def __init__(self, tenant: _Optional[str] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., top_k: _Optional[int] = ..., filter: _Optional[_Union[Filter, _Mapping]] = ..., mode: _Optional[_Union[SearchMode, str]] = ..., dense_weight: _Optional[float] = ..., sparse_weight: _Optional[float] = ..., fusion: _Optional[_Union[Fusion, str]] = ..., rrf_k: _Optional[int] = ..., mmr_lambda: _Optional[float] = ..., candidates: _Optional[int] = ..., viewer: _Optional[_Union[Viewer, _Mapping]] = ..., omit_sentence_vectors: _Optional[bool] = ...) -> None: ...
 
 class Hit(_message.Message):
     __slots__ = ("chunk", "score", "dense_similarity")

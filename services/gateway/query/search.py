@@ -60,6 +60,8 @@ class Searcher:
             sparse_weight=request.sparse_weight,
             rrf_k=request.rrf_k,
             candidates=request.candidates or 0,
+            # A search lists hits; only answers score sentences.
+            omit_sentence_vectors=True,
         )
         if request.mmr_lambda is not None:
             search.mmr_lambda = request.mmr_lambda
