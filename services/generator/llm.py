@@ -5,6 +5,7 @@ import functools
 import json
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    # Streams: from the model call to its first piece of text.
+    first_text_ms: float = 0.0
 
 
 @dataclass
@@ -338,6 +341,7 @@ class AnswerWriter:
             released = 0
             leaked = False
             final = Answer(model=model)
+            asked = time.perf_counter()
             try:
                 if "prompt" in args:
                     chunks = await litellm.atext_completion(**args)
@@ -362,6 +366,8 @@ class AnswerWriter:
                         if not pieces:
                             delta = delta.lstrip()
                         if delta:
+                            if not pieces:
+                                final.first_text_ms = round((time.perf_counter() - asked) * 1000, 2)
                             pieces.append(delta)
                             text = "".join(pieces)
                             if guard.leaked(text):

@@ -58,6 +58,7 @@ def _response(answer: Answer, template: Template) -> generator_pb2.GenerateRespo
         model=answer.model,
         finish_reason=answer.finish_reason,
         prompt_version=template.version,
+        model_first_text_ms=answer.first_text_ms,
         usage=generator_pb2.Usage(
             prompt_tokens=answer.prompt_tokens, completion_tokens=answer.completion_tokens, cost_usd=answer.cost_usd
         ),

@@ -189,6 +189,9 @@ async def test_streamed_answer_sends_tokens_then_citations_then_done(api, corpus
     done = json.loads(events[-1][1])
     assert text == done["answer"] == MOCK_ANSWER
     assert json.loads(events[-2][1])[0]["document_id"] == corpus["orvane.html"]
+    # The wait for the first text, and the model's own part of it, as the generator measured it.
+    timings = done["timings_ms"]
+    assert 0 < timings["model_first_text"] <= timings["first_text"] <= timings["generate"]
 
 
 async def test_answers_are_cached_until_the_corpus_changes(api, corpus):

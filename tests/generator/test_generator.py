@@ -51,6 +51,8 @@ async def test_stream_sends_deltas_then_one_final_message(generator):
     # (tests/generator/test_leaks.py streams a longer one in several).
     assert deltas and len(finals) == 1 and events[-1].HasField("final")
     assert "".join(deltas) == finals[0].text == MOCK_ANSWER
+    # How long the model took to its first text (the share of the wait no stage before it adds to).
+    assert finals[0].model_first_text_ms > 0
 
 
 @pytest.mark.parametrize(

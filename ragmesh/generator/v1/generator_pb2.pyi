@@ -121,18 +121,20 @@ class Usage(_message.Message):
     def __init__(self, prompt_tokens: _Optional[int] = ..., completion_tokens: _Optional[int] = ..., cost_usd: _Optional[float] = ...) -> None: ...
 
 class GenerateResponse(_message.Message):
-    __slots__ = ("text", "usage", "model", "finish_reason", "prompt_version")
+    __slots__ = ("text", "usage", "model", "finish_reason", "prompt_version", "model_first_text_ms")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     USAGE_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
     FINISH_REASON_FIELD_NUMBER: _ClassVar[int]
     PROMPT_VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIRST_TEXT_MS_FIELD_NUMBER: _ClassVar[int]
     text: str
     usage: Usage
     model: str
     finish_reason: str
     prompt_version: str
-    def __init__(self, text: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., model: _Optional[str] = ..., finish_reason: _Optional[str] = ..., prompt_version: _Optional[str] = ...) -> None: ...
+    model_first_text_ms: float
+    def __init__(self, text: _Optional[str] = ..., usage: _Optional[_Union[Usage, _Mapping]] = ..., model: _Optional[str] = ..., finish_reason: _Optional[str] = ..., prompt_version: _Optional[str] = ..., model_first_text_ms: _Optional[float] = ...) -> None: ...
 
 class GenerateStreamResponse(_message.Message):
     __slots__ = ("delta", "final")

@@ -120,17 +120,23 @@ class Generation:
         prompt: ChosenPrompt | None = None,
         model: str = "",
     ) -> AsyncIterator[str | Generated]:
-        """Text deltas as they come, then the whole answer; no final item when the generator fails midway."""
+        """Text deltas as they come, then the whole answer; no final item when the generator fails midway. The
+        timings gain `first_text` (from the stage's start to the first delta here) and `model_first_text` (the
+        model's own share of that, as the generator measured it)."""
+        timings = evidence.timings_ms
         try:
-            with timed(evidence.timings_ms, "generate"):
+            with timed(timings, "generate"):
+                started = time.perf_counter()
                 call = self._downstream.generator.GenerateStream(
                     self._request(evidence, max_tokens, economy, prompt, model),
                     timeout=self._settings.generation_timeout_seconds,
                 )
                 async for event in call:
                     if event.HasField("final"):
+                        timings["model_first_text"] = round(event.final.model_first_text_ms, 2)
                         yield _generated(event.final)
                     else:
+                        timings.setdefault("first_text", round((time.perf_counter() - started) * 1000, 2))
                         yield event.delta
         except grpc.aio.AioRpcError as exc:
             log.warning("streamed generation failed (%s); answering with retrieval only", exc.code().name)
