@@ -94,11 +94,13 @@ class Database:
         if self.dialect == "sqlite" and parsed.database:
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         if self.dialect == "sqlite":
-            # Writers wait for each other (up to 30 s) instead of failing at once with "database is locked".
+            # Writers wait for each other (up to 30 s) instead of failing at once with "database is locked". A file
+            # never drops a connection: no ping before each checkout (a round trip to aiosqlite's thread each).
             options: dict[str, object] = {"connect_args": {"timeout": 30}}
         else:
-            options = {"pool_size": pool_size}
-        self.engine: AsyncEngine = create_async_engine(with_driver(url, ASYNC_DRIVERS), pool_pre_ping=True, **options)
+            # A server may have closed a pooled connection (a restart, a failover): each is pinged before use.
+            options = {"pool_size": pool_size, "pool_pre_ping": True}
+        self.engine: AsyncEngine = create_async_engine(with_driver(url, ASYNC_DRIVERS), **options)
         if self.dialect == "sqlite":
             # Readers do not wait for the writer (write-ahead log).
             event.listen(self.engine.sync_engine, "connect", _write_ahead_log)
@@ -112,9 +114,7 @@ class Database:
         # Reads never take SQLite's write lock (they see the last committed state, as the write-ahead log allows).
         self._readers = self._sessions
         if self.dialect == "sqlite" and serial_sqlite:
-            self._reader_engine = create_async_engine(
-                with_driver(url, ASYNC_DRIVERS), pool_pre_ping=True, connect_args={"timeout": 30}
-            )
+            self._reader_engine = create_async_engine(with_driver(url, ASYNC_DRIVERS), connect_args={"timeout": 30})
             event.listen(self._reader_engine.sync_engine, "connect", _write_ahead_log)
             self._readers = async_sessionmaker(self._reader_engine, expire_on_commit=False)
 

@@ -27,11 +27,6 @@ class Context(logging.Filter):
         self._service = service
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.service = self._service
-        context = trace.get_current_span().get_span_context()
-        if context.is_valid:
-            record.trace_id = format(context.trace_id, "032x")
-            record.span_id = format(context.span_id, "016x")
         # The message is formatted once here, redacted, and frozen (no args left to format again).
         record.msg, record.args = redact(record.getMessage()), None
         if record.exc_info and not record.exc_text:
@@ -42,6 +37,13 @@ class Context(logging.Filter):
         for name, value in list(record.__dict__.items()):
             if name not in _STANDARD and isinstance(value, str):
                 setattr(record, name, redact(value))
+        # Set after the extras are redacted: our own ids hold no personal data, and hex ids with seven digits in a
+        # row looked like phone numbers to the scrubber (a whole scrub of every access-log line, for nothing).
+        record.service = self._service
+        context = trace.get_current_span().get_span_context()
+        if context.is_valid:
+            record.trace_id = format(context.trace_id, "032x")
+            record.span_id = format(context.span_id, "016x")
         return True
 
 

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 
 from services.runtime.logs import Context, formatter
 from services.runtime.redaction import redact
@@ -86,3 +87,19 @@ def test_an_exception_trace_is_redacted():
     line = json.loads(out.getvalue())
     assert "ValueError" in line["exc_info"] and "jane@example.com" not in line["exc_info"]
     assert "trace_id" not in line
+
+
+def test_trace_ids_are_written_as_they_are_even_when_they_look_like_phone_numbers():
+    class Digits(RandomIdGenerator):
+        def generate_trace_id(self) -> int:
+            return int("12025550123", 16)
+
+        def generate_span_id(self) -> int:
+            return int("4155550100", 16)
+
+    logger, out = _logger("gateway")
+    with TracerProvider(id_generator=Digits()).get_tracer("tests").start_as_current_span("request"):
+        logger.info("call +1 202 555 0123")
+    line = json.loads(out.getvalue())
+    assert line["trace_id"] == "00000000000000000000012025550123" and line["span_id"] == "0000004155550100"
+    assert line["message"] == "call {{PHONE}}"
