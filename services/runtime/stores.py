@@ -59,6 +59,9 @@ class _Guarded:
         return redis_breaker(f"{self.host}:{self.port}")  # type: ignore[attr-defined]
 
     async def connect(self) -> None:
+        # redis-py asks every connection it hands out to connect; one that is connected has nothing to guard.
+        if self.is_connected:  # type: ignore[attr-defined]
+            return
         try:
             with self._breaker().calling():
                 await super().connect()
