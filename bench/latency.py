@@ -42,6 +42,27 @@ async def one_at_a_time(label: str, call: Callable[[Any], Awaitable[object]], it
     return samples
 
 
+async def in_turn(
+    label: str, calls: dict[str, tuple[Callable[[Any], Awaitable[object]], Sequence[Any]]], block: int = 20
+) -> dict[str, list[float]]:
+    """Each named call over its own items, one at a time, `block` calls of one then `block` of the next, in turn
+    until every list is done: drift in the machine's load falls on all alike, so their ratios hold even when the
+    machine is busy. The latencies in ms, by name."""
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    left = {name: list(reversed(items)) for name, (_, items) in calls.items()}
+    with progress() as bar:
+        task = bar.add_task(label, total=sum(len(items) for _, items in calls.values()))
+        while any(left.values()):
+            for name, (call, _) in calls.items():
+                for _ in range(min(block, len(left[name]))):
+                    item = left[name].pop()
+                    started = time.perf_counter()
+                    await call(item)
+                    samples[name].append((time.perf_counter() - started) * 1000)
+                    bar.advance(task)
+    return samples
+
+
 async def in_flight(label: str, call: Callable[[Any], Awaitable[object]], items: Sequence[Any], width: int) -> dict:
     """`width` calls in flight at all times until every item is done: requests a second, latency percentiles
     and errors (a call that raised)."""

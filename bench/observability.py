@@ -1,8 +1,10 @@
 """What tracing costs a request: a retrieval-only `POST /v1/query` through the real multi-process suite with
-OpenTelemetry tracing on, every request traced (`ragmesh up`'s default), on with a tenth of requests traced (the
-production example's), and off, in the same run.
+OpenTelemetry tracing on and every request traced to a collector, a tenth of requests traced to it (the production
+example's), every request "traced" with no collector configured (`ragmesh up`'s default: nothing is recorded, ids
+are still made), and tracing off, in the same run. The collector is an OTLP/gRPC trace receiver in this process that
+counts what it is sent.
 
-Three suites run side by side (`ragmesh up` on free ports, each with its own Redis and data), hold the same
+Four suites run side by side (`ragmesh up` on free ports, each with its own Redis and data), hold the same
 documents, and get the same questions, one request at a time, in turn, so that drift in the machine's load falls on
 all alike. Every question is new to both (no cache answers it). Prometheus metrics stay on
 in both: prometheus_client cannot be turned off, and its counters are part of what every request pays.
@@ -20,7 +22,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import grpc
 import httpx
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from rich.console import Console
 from rich.table import Table
 
@@ -61,26 +65,48 @@ async def _ask(client: httpx.AsyncClient, question: str) -> tuple[float, str]:
     return elapsed, reply.headers.get("X-Trace-Id", "")
 
 
-def _settings(tracing: bool, ratio: float) -> dict[str, str]:
+def _settings(tracing: bool, ratio: float, collector: str = "") -> dict[str, str]:
     return {
         f"RAGMESH_{name.upper()}_{setting}": value
         for name in SERVICES
-        for setting, value in (("TRACING", str(tracing).lower()), ("TRACE_SAMPLE_RATIO", str(ratio)))
+        for setting, value in (
+            ("TRACING", str(tracing).lower()),
+            ("TRACE_SAMPLE_RATIO", str(ratio)),
+            ("OTLP_ENDPOINT", collector),
+        )
     }
 
 
-CONFIGURATIONS = {
-    "every request traced": _settings(True, 1.0),
-    "a tenth traced": _settings(True, 0.1),
-    "tracing off": _settings(False, 1.0),
-}
+def configurations(collector: str) -> dict[str, dict[str, str]]:
+    return {
+        "every request traced": _settings(True, 1.0, collector),
+        "a tenth traced": _settings(True, 0.1, collector),
+        "no collector": _settings(True, 1.0),
+        "tracing off": _settings(False, 1.0),
+    }
+
+
+class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
+    """An OTLP/gRPC trace receiver: counts the spans it is sent."""
+
+    def __init__(self) -> None:
+        self.spans = 0
+
+    async def Export(self, request, context):
+        self.spans += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
+        return trace_service_pb2.ExportTraceServiceResponse()
 
 
 async def main(requests: int, documents: int) -> dict:
+    collector, server = _Collector(), grpc.aio.server()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(collector, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
     with contextlib.ExitStack() as dirs:
         async with contextlib.AsyncExitStack() as running:
+            running.push_async_callback(server.stop, 0)
             clients = {}
-            for name, env in CONFIGURATIONS.items():
+            for name, env in configurations(f"http://127.0.0.1:{port}").items():
                 data_dir = Path(dirs.enter_context(tempfile.TemporaryDirectory(prefix="ragmesh-bench-")))
                 clients[name] = await running.enter_async_context(
                     BackgroundSuite(data_dir, {KEY: "bench"}, env).serving(console, KEY)
@@ -97,8 +123,8 @@ async def main(requests: int, documents: int) -> dict:
             traces: dict[str, set[str]] = {name: set() for name in clients}
             order = list(clients)
             for i in range(requests):
-                # Each configuration goes first, second and third in turn.
-                for name in order[i % 3 :] + order[: i % 3]:
+                # Each configuration goes first, second, third and last in turn.
+                for name in order[i % len(order) :] + order[: i % len(order)]:
                     elapsed, trace = await _ask(clients[name], _question(i))
                     times[name].append(elapsed)
                     traces[name].add(trace)
@@ -120,6 +146,7 @@ async def main(requests: int, documents: int) -> dict:
         "documents": documents,
         "configurations": summaries,
         "http_floor_healthz": _summary(healthz),
+        "spans_collected": collector.spans,
     }
 
 
@@ -138,6 +165,7 @@ def report(results: dict) -> None:
         )
     console.print(table)
     console.print(f"GET /healthz p50 {results['http_floor_healthz']['p50_ms']} ms (the HTTP floor)")
+    console.print(f"spans the collector received: {results['spans_collected']}")
 
 
 if __name__ == "__main__":

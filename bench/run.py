@@ -9,7 +9,9 @@ run, on the real suite (`ragmesh up` on free loopback ports) holding 1,000 short
 - P7 /v1/search with 16 in flight against the embedder's own query throughput at 16 in flight;
 - P8 ingest of SciFact abstracts through the API against the embedder alone on the texts ingest embeds.
 
-Every timed call asks a question no earlier call asked (caches miss), except P6's, which repeat on purpose.
+Every timed call asks a question no earlier call asked (caches miss), except P6's, which repeat on purpose. The
+one-at-a-time figures (floor, direct, search, query, cache hits) are taken in turn, twenty calls of each at a time,
+so that the machine's drift (two cores shared with every service) falls on a figure and its baseline alike.
 
     python -m bench.run [--documents 1000] [--queries 200] [--scifact 500]
 Results: printed as one table, and written to bench/results/speed-<UTC time>.json.
@@ -30,7 +32,7 @@ from rich.table import Table
 
 from bench import embedder_onnx, streaming
 from bench.figures import save
-from bench.latency import console, in_flight, one_at_a_time, summary
+from bench.latency import console, in_flight, in_turn, summary
 from bench.probes import grounding, probes
 from bench.scifact_ingest import ingest_and_ceiling
 from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
@@ -139,15 +141,10 @@ async def _measure(args, suite: BackgroundSuite, client, direct: Direct, cache) 
     for warm in questions(20):
         await client.post("/v1/query", json={"question": warm[0].questions[warm[1]], "generate": False})
         await direct.search(warm[0].questions[warm[1]] + " ")
-    floor = await one_at_a_time("HTTP floor (GET /healthz)", lambda _: client.get("/healthz"), range(n))
-    plain = await one_at_a_time(
-        "embedder + retriever called directly", lambda q: direct.search(q[0].questions[q[1]]), questions(n)
-    )
 
     async def search(q) -> None:
         (await client.post("/v1/search", json={"query": q[0].questions[q[1]]})).raise_for_status()
 
-    searched = await one_at_a_time("POST /v1/search", search, questions(n))
     asked, bodies = questions(n), []
 
     async def query(q) -> None:
@@ -155,10 +152,26 @@ async def _measure(args, suite: BackgroundSuite, client, direct: Direct, cache) 
         reply.raise_for_status()
         bodies.append(reply.json())
 
-    answered = await one_at_a_time("POST /v1/query, retrieval only", query, asked)
+    async def again(q) -> None:
+        reply = await client.post("/v1/query", json={"question": q[0].questions[q[1]], "generate": False})
+        reply.raise_for_status()
+
+    # The questions the cache hits repeat are answered once first (untimed).
+    repeat = questions(max(1, n // 4))
+    for q in repeat:
+        await again(q)
+    timed = await in_turn(
+        "floor, direct, /v1/search, /v1/query and cache hits, in turn",
+        {
+            "floor": (lambda _: client.get("/healthz"), range(n)),
+            "direct": (lambda q: direct.search(q[0].questions[q[1]]), questions(n)),
+            "search": (search, questions(n)),
+            "query": (query, asked),
+            "hits": (again, repeat * 4),
+        },
+    )
+    floor, plain, searched, answered, hits = (timed[k] for k in ("floor", "direct", "search", "query", "hits"))
     out["retrieval_quality"] = grounding(asked, bodies)
-    repeat = asked[: max(1, n // 4)]
-    hits = await one_at_a_time("answer-cache hits (repeated questions)", query, repeat * 4)
     out["latency"] = {
         "http_floor": summary(floor),
         "direct": summary(plain),

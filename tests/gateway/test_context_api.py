@@ -260,3 +260,21 @@ async def test_sentence_token_counts_are_kept_so_a_passage_seen_again_costs_no_c
     after = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", count) or 0
     assert between - before <= 1 and after == between
     assert again["context"]["tokens"] == first["context"]["tokens"] > 0
+
+
+async def test_the_hits_sentences_are_counted_while_their_sections_are_fetched(api, ferry):
+    """A passage's tokens are counted as soon as the search returns, beside the parent-section call: when the
+    section is the hit itself, compression finds every sentence counted and asks the generator nothing more."""
+    text = "# Lighthouse keepers\n\nThe Varne lighthouse keeper rows out every Tuesday. She logs the tides by hand.\n"
+    reply = await api.post(
+        "/v1/documents",
+        headers=CONTEXT,
+        files={"file": ("varne.md", text.encode(), "text/markdown")},
+        data={"document_id": "varne"},
+    )
+    assert reply.status_code in (200, 201), reply.text
+    body = await _ask(api, "When does the Varne lighthouse keeper row out?", compress=False)
+    assert body["citations"][0]["document_id"] == "varne"
+    assert body["timings_ms"]["count_tokens_ahead"] > 0 and "count_tokens" not in body["timings_ms"]
+    alone = await _ask(api, "When does the Varne lighthouse keeper row out?", compress=False, expand="chunk")
+    assert alone["context"]["tokens"] == body["context"]["tokens"] > 0

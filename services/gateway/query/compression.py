@@ -121,20 +121,34 @@ class Compressor:
                 for sentence, score in zip(sentences, scores.tolist(), strict=True):
                     sentence.similarity = score
 
+    async def count_ahead(self, texts: list[str], timings: dict[str, float]) -> None:
+        """Count sentences the context will hold before it is whole (the hits' own, while their sections are
+        fetched), so that compression finds them counted; a failure is left for compression to meet."""
+        try:
+            await self._count_missing(texts, timings, "count_tokens_ahead")
+        except grpc.aio.AioRpcError:
+            return
+
+    async def _count_missing(self, texts: list[str], timings: dict[str, float], stage: str) -> None:
+        """Ask the generator for the counts of the texts not counted lately (none asked when all were)."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._counted))
+        if not missing:
+            return
+        with timed(timings, stage):
+            for begin in range(0, len(missing), _COUNT_BATCH):
+                batch = missing[begin : begin + _COUNT_BATCH]
+                reply = await self._downstream.generator.CountTokens(
+                    generator_pb2.CountTokensRequest(texts=batch), timeout=self._settings.retrieval_timeout_seconds
+                )
+                for text, n in zip(batch, reply.counts, strict=True):
+                    self._counted[text] = (n, reply.tokenizer)
+
     async def _count_tokens(self, sentences: list[Sentence], timings: dict[str, float]) -> tuple[dict[int, int], str]:
         """Token counts by id(sentence), from the generator's tokenizer; a 4-characters-a-token estimate when
         the generator is unreachable (the answer will degrade anyway)."""
         texts = [x.text for x in sentences]
-        missing = list(dict.fromkeys(t for t in texts if t not in self._counted))
         try:
-            with timed(timings, "count_tokens"):
-                for begin in range(0, len(missing), _COUNT_BATCH):
-                    batch = missing[begin : begin + _COUNT_BATCH]
-                    reply = await self._downstream.generator.CountTokens(
-                        generator_pb2.CountTokensRequest(texts=batch), timeout=self._settings.retrieval_timeout_seconds
-                    )
-                    for text, n in zip(batch, reply.counts, strict=True):
-                        self._counted[text] = (n, reply.tokenizer)
+            await self._count_missing(texts, timings, "count_tokens")
             known = [self._counted.get(t) for t in texts]
         except grpc.aio.AioRpcError as exc:
             log.warning("token counting unavailable (%s); estimating", exc.code().name)

@@ -1,5 +1,6 @@
 """Evidence: the retrieval half of every question, one stage a line, and what it found."""
 
+import asyncio
 from dataclasses import dataclass, field
 
 from ragmesh.generator.v1 import generator_pb2
@@ -11,7 +12,7 @@ from services.gateway.learning.steering import UNSTEERED, Steering
 from services.gateway.models import Citation, ContextStats, QueryRequest
 from services.gateway.query.citations import ambiguous, citations, confidence
 from services.gateway.query.compression import Compressor
-from services.gateway.query.context import Passage
+from services.gateway.query.context import Passage, split_sentences
 from services.gateway.query.filters import to_retriever_filter
 from services.gateway.query.planning import Plan, Planner
 from services.gateway.query.questions import clean_question
@@ -123,7 +124,12 @@ class EvidenceGatherer:
         evidence.confidence = confidence(best, s.relevance_threshold, s.confident_similarity)
         evidence.is_confused = ambiguous(relevant, s.confident_similarity, s.confused_margin)
         if request.expand == "section":
-            passages = await self.retrieval.sections(caller, relevant, timings, fallbacks)
+            # The hits' own sentences are counted while their sections are fetched.
+            ahead = [x.text for hit in relevant for x in split_sentences(hit.chunk.text)]
+            passages, _ = await asyncio.gather(
+                self.retrieval.sections(caller, relevant, timings, fallbacks),
+                self._compressor.count_ahead(ahead, timings),
+            )
         else:
             passages = [Passage.from_chunks([hit.chunk], hit.dense_similarity, expanded=False) for hit in relevant]
         compressed = await self._compressor.compress(
