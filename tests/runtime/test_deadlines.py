@@ -58,6 +58,7 @@ async def test_a_call_downstream_is_cut_to_what_is_left_of_the_callers_deadline(
                 except grpc.aio.AioRpcError as exc:
                     assert exc.code() == grpc.StatusCode.DEADLINE_EXCEEDED
                 assert asyncio.get_running_loop().time() - started < 2.5
-    # The downstream was told the caller's 0.8 s (less the hop), not the middle service's own 30 s.
+    # The downstream was told the caller's 0.8 s (less the hop), not the middle service's own 30 s. (gRPC carries a
+    # timeout in whole units and the callee reads it against its own clock: a run once read 0.8007 s.)
     (allowed,) = slow.allowed
-    assert allowed is not None and allowed <= 0.8
+    assert allowed is not None and allowed <= 0.81
