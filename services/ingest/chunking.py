@@ -3,6 +3,7 @@ sentence boundaries, so a chunk never straddles two sections and always knows it
 
 import re
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 
 from ragmesh.retriever.v1 import retriever_pb2
@@ -119,6 +120,7 @@ def index_chunks(
     text, position, section and vector, in the order `embedding_texts` gave; its sentences' vectors when the
     vectors run past one a chunk."""
     rows = iter(vectors[len(drafts) :])
+    section_sizes = Counter(draft.section_id for draft in drafts)
     chunks = []
     for draft, vector in zip(drafts, vectors[: len(drafts)], strict=True):
         chunk = retriever_pb2.Chunk()
@@ -129,6 +131,7 @@ def index_chunks(
         chunk.dense.extend(vector)
         chunk.heading_path.extend(draft.heading_path)
         chunk.section_id = draft.section_id
+        chunk.section_chunks = section_sizes[draft.section_id]
         chunk.char_start, chunk.char_end = draft.char_start, draft.char_end
         if len(vectors) > len(drafts):
             chunk.sentence_vectors = pack_vectors([next(rows) for _ in sentence_spans(draft.text)])

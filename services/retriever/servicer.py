@@ -71,6 +71,7 @@ def _record(chunk: retriever_pb2.Chunk, dimension: int) -> ChunkRecord:
         tags=list(chunk.tags),
         char_start=chunk.char_start,
         char_end=chunk.char_end,
+        section_chunks=chunk.section_chunks,
     )
     payload[ACCESS_FIELD] = _access(list(chunk.allowed_users), list(chunk.allowed_groups))
     if chunk.sentence_vectors:
@@ -102,6 +103,7 @@ def _chunk(hit: ScoredChunk, sentence_vectors: bool = True) -> retriever_pb2.Chu
         tags=[str(t) for t in p.get("tags", [])],
         char_start=int(p.get("char_start", 0)),
         char_end=int(p.get("char_end", 0)),
+        section_chunks=int(p.get("section_chunks", 0)),
         sentence_vectors=base64.b64decode(str(p.get(SENTENCE_VECTORS, ""))) if sentence_vectors else b"",
         **{name: str(p.get(name, "")) for name in _STRING_FIELDS},
     )

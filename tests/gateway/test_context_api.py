@@ -278,3 +278,24 @@ async def test_the_hits_sentences_are_counted_while_their_sections_are_fetched(a
     assert body["timings_ms"]["count_tokens_ahead"] > 0 and "count_tokens" not in body["timings_ms"]
     alone = await _ask(api, "When does the Varne lighthouse keeper row out?", compress=False, expand="chunk")
     assert alone["context"]["tokens"] == body["context"]["tokens"] > 0
+
+
+async def test_a_hit_that_is_its_whole_section_is_not_fetched_again(api, ferry):
+    """Parent sections are asked for only when a hit's section holds more than the hit (the ferry timetable);
+    a short document's one chunk is its section already."""
+    sections = {"method": "/ragmesh.retriever.v1.RetrieverService/GetSections", "code": "OK"}
+    text = "# Bell tower\n\nThe Ostry bell tower rings at noon and at six in the evening.\n"
+    reply = await api.post(
+        "/v1/documents",
+        headers=CONTEXT,
+        files={"file": ("ostry.md", text.encode(), "text/markdown")},
+        data={"document_id": "ostry"},
+    )
+    assert reply.status_code in (200, 201), reply.text
+    before = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", sections) or 0
+    body = await _ask(api, "When does the Ostry bell tower ring?", compress=False, top_k=1)
+    assert body["citations"][0]["document_id"] == "ostry" and "noon" in body["citations"][0]["text"]
+    assert (REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", sections) or 0) == before
+    grown = await _ask(api, "When does the Hallo ferry leave Skarvik in winter?", compress=False, top_k=1)
+    assert grown["context"]["sections_expanded"] == 1
+    assert REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", sections) == before + 1

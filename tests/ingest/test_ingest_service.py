@@ -272,3 +272,21 @@ async def test_the_extracted_text_is_served_exactly_as_it_was_indexed(suite, tmp
         await refused(grpc.StatusCode.FAILED_PRECONDITION, "ingest it again", tenant="t-text", document_id="guide")
         raw.unlink()
         await refused(grpc.StatusCode.FAILED_PRECONDITION, "is missing", tenant="t-text", document_id="guide")
+
+
+async def test_each_chunk_says_how_many_chunks_its_section_holds(stubs):
+    ingest, retriever = stubs
+    long_section = " ".join(f"Step {n}: check the valve seal and note its pressure reading." for n in range(40))
+    text = f"# Pumps\n\n## Short\n\nPrime the pump.\n\n## Long\n\n{long_section}\n".encode()
+    await ingest.IngestDocument(_request("t-section-sizes", text, document_id="pumps"))
+    reply = await retriever.GetSections(
+        retriever_pb2.GetSectionsRequest(
+            tenant="t-section-sizes",
+            viewer=retriever_pb2.Viewer(everything=True),
+            sections=[retriever_pb2.SectionRef(document_id="pumps", section_id=f"s{n}") for n in range(4)],
+        )
+    )
+    sizes = {section.section_id: {c.section_chunks for c in section.chunks} for section in reply.sections}
+    counts = {section.section_id: len(section.chunks) for section in reply.sections}
+    assert sizes == {name: {count} for name, count in counts.items()} and max(counts.values()) > 1
+    assert 1 in counts.values()

@@ -39,7 +39,7 @@ class Viewer(_message.Message):
     def __init__(self, everything: _Optional[bool] = ..., user: _Optional[str] = ..., groups: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class Chunk(_message.Message):
-    __slots__ = ("id", "document_id", "chunk_index", "text", "dense", "title", "heading_path", "section_id", "source", "tags", "licence", "content_type", "revision", "char_start", "char_end", "attributes", "allowed_users", "allowed_groups", "sentence_vectors")
+    __slots__ = ("id", "document_id", "chunk_index", "text", "dense", "title", "heading_path", "section_id", "source", "tags", "licence", "content_type", "revision", "char_start", "char_end", "attributes", "allowed_users", "allowed_groups", "sentence_vectors", "section_chunks")
     ID_FIELD_NUMBER: _ClassVar[int]
     DOCUMENT_ID_FIELD_NUMBER: _ClassVar[int]
     CHUNK_INDEX_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +59,7 @@ class Chunk(_message.Message):
     ALLOWED_USERS_FIELD_NUMBER: _ClassVar[int]
     ALLOWED_GROUPS_FIELD_NUMBER: _ClassVar[int]
     SENTENCE_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    SECTION_CHUNKS_FIELD_NUMBER: _ClassVar[int]
     id: str
     document_id: str
     chunk_index: int
@@ -78,7 +79,8 @@ class Chunk(_message.Message):
     allowed_users: _containers.RepeatedScalarFieldContainer[str]
     allowed_groups: _containers.RepeatedScalarFieldContainer[str]
     sentence_vectors: bytes
-    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., title: _Optional[str] = ..., heading_path: _Optional[_Iterable[str]] = ..., section_id: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., content_type: _Optional[str] = ..., revision: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ..., sentence_vectors: _Optional[bytes] = ...) -> None: ...
+    section_chunks: int
+    def __init__(self, id: _Optional[str] = ..., document_id: _Optional[str] = ..., chunk_index: _Optional[int] = ..., text: _Optional[str] = ..., dense: _Optional[_Iterable[float]] = ..., title: _Optional[str] = ..., heading_path: _Optional[_Iterable[str]] = ..., section_id: _Optional[str] = ..., source: _Optional[str] = ..., tags: _Optional[_Iterable[str]] = ..., licence: _Optional[str] = ..., content_type: _Optional[str] = ..., revision: _Optional[str] = ..., char_start: _Optional[int] = ..., char_end: _Optional[int] = ..., attributes: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., allowed_users: _Optional[_Iterable[str]] = ..., allowed_groups: _Optional[_Iterable[str]] = ..., sentence_vectors: _Optional[bytes] = ..., section_chunks: _Optional[int] = ...) -> None: ...
 
 class UpsertRequest(_message.Message):
     __slots__ = ("tenant", "chunks")

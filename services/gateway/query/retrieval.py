@@ -102,8 +102,15 @@ class Retrieval:
     async def sections(
         self, caller: Principal, hits: list[retriever_pb2.Hit], timings: dict[str, float], fallbacks: list[str]
     ) -> list[Passage]:
-        """Parent-document retrieval: each hit's whole section (once), when it fits; the chunk alone otherwise."""
-        refs = list(dict.fromkeys((h.chunk.document_id, h.chunk.section_id) for h in hits if h.chunk.section_id))
+        """Parent-document retrieval: each hit's whole section (once), when it fits; the chunk alone otherwise. A
+        hit that is its whole section (section_chunks 1) is not asked for."""
+        refs = list(
+            dict.fromkeys(
+                (h.chunk.document_id, h.chunk.section_id)
+                for h in hits
+                if h.chunk.section_id and h.chunk.section_chunks != 1
+            )
+        )
         sections: dict[tuple[str, str], list[retriever_pb2.Chunk]] = {}
         with timed(timings, "expand"):
             if refs:
