@@ -46,8 +46,7 @@ class Answer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
-    # Streams: from the model call to its first piece of text.
-    first_text_ms: float = 0.0
+    first_text_ms: float = 0.0  # streams: from the model call to its first piece of text
 
 
 @dataclass

@@ -262,17 +262,25 @@ async def test_sentence_token_counts_are_kept_so_a_passage_seen_again_costs_no_c
     assert again["context"]["tokens"] == first["context"]["tokens"] > 0
 
 
-async def test_the_hits_sentences_are_counted_while_their_sections_are_fetched(api, ferry):
-    """A passage's tokens are counted as soon as the search returns, beside the parent-section call: when the
-    section is the hit itself, compression finds every sentence counted and asks the generator nothing more."""
-    text = "# Lighthouse keepers\n\nThe Varne lighthouse keeper rows out every Tuesday. She logs the tides by hand.\n"
+async def _short_document(api: httpx.AsyncClient, document_id: str, text: str) -> None:
+    """A one-section document of the context tenant, its one chunk the whole section."""
     reply = await api.post(
         "/v1/documents",
         headers=CONTEXT,
-        files={"file": ("varne.md", text.encode(), "text/markdown")},
-        data={"document_id": "varne"},
+        files={"file": (f"{document_id}.md", text.encode(), "text/markdown")},
+        data={"document_id": document_id},
     )
     assert reply.status_code in (200, 201), reply.text
+
+
+async def test_the_hits_sentences_are_counted_while_their_sections_are_fetched(api, ferry):
+    """A passage's tokens are counted as soon as the search returns, beside the parent-section call: when the
+    section is the hit itself, compression finds every sentence counted and asks the generator nothing more."""
+    await _short_document(
+        api,
+        "varne",
+        "# Lighthouse keepers\n\nThe Varne lighthouse keeper rows out every Tuesday. She logs the tides by hand.\n",
+    )
     body = await _ask(api, "When does the Varne lighthouse keeper row out?", compress=False)
     assert body["citations"][0]["document_id"] == "varne"
     assert body["timings_ms"]["count_tokens_ahead"] > 0 and "count_tokens" not in body["timings_ms"]
@@ -284,14 +292,9 @@ async def test_a_hit_that_is_its_whole_section_is_not_fetched_again(api, ferry):
     """Parent sections are asked for only when a hit's section holds more than the hit (the ferry timetable);
     a short document's one chunk is its section already."""
     sections = {"method": "/ragmesh.retriever.v1.RetrieverService/GetSections", "code": "OK"}
-    text = "# Bell tower\n\nThe Ostry bell tower rings at noon and at six in the evening.\n"
-    reply = await api.post(
-        "/v1/documents",
-        headers=CONTEXT,
-        files={"file": ("ostry.md", text.encode(), "text/markdown")},
-        data={"document_id": "ostry"},
+    await _short_document(
+        api, "ostry", "# Bell tower\n\nThe Ostry bell tower rings at noon and at six in the evening.\n"
     )
-    assert reply.status_code in (200, 201), reply.text
     before = REGISTRY.get_sample_value("ragmesh_grpc_server_handled_total", sections) or 0
     body = await _ask(api, "When does the Ostry bell tower ring?", compress=False, top_k=1)
     assert body["citations"][0]["document_id"] == "ostry" and "noon" in body["citations"][0]["text"]
