@@ -15,12 +15,16 @@ import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 import numpy as np
 from botocore.exceptions import BotoCoreError, ClientError
 
 from services.records.objects import ObjectStore, open_store
+
+if TYPE_CHECKING:
+    from services.gateway.config import GatewaySettings
 
 # What a store that cannot be written raises: a folder's OSError, S3's botocore errors.
 STORE_ERRORS = (OSError, BotoCoreError, ClientError)
@@ -53,7 +57,8 @@ class AdapterArtifacts:
         self.store = store
 
     @classmethod
-    def configured(cls, settings) -> "AdapterArtifacts":
+    def configured(cls, settings: "GatewaySettings") -> "AdapterArtifacts":
+        """The store the gateway's settings name (artifact_store_url and its S3 options)."""
         secret = settings.artifact_s3_secret_access_key
         return cls(
             open_store(
