@@ -37,6 +37,13 @@ class Principal:
             return f"key:{self.key_id}"
         return f"user:{self.user}" if self.via == "jwt" else ""
 
+    @property
+    def who(self) -> str:
+        """The caller inside its tenant, as the tenant's own records name whoever labelled, trained or created
+        something: the user, else the spender, else "admin" (a bootstrap key). The audit log's `audit.actor` adds
+        the tenant, since it is read across tenants."""
+        return self.user or self.spender or "admin"
+
     def allows(self, scope: str) -> bool:
         return scope in self.scopes or "admin" in self.scopes
 

@@ -123,26 +123,8 @@ class AnswerWriter:
         self.choice = ModelChoice(settings)
 
     @property
-    def models(self) -> list[str]:
-        """The configured model, then its fallbacks, in the order they are tried."""
-        return self.choice.models
-
-    @property
     def economy_model(self) -> str:
         return self._settings.economy_model
-
-    @property
-    def allowed_models(self) -> list[str]:
-        return self.choice.allowed
-
-    def prices(self) -> tuple[float, float]:
-        return self.choice.prices()
-
-    def _models(self, economy: bool, role: str = "answer", asked: str = "") -> list[str]:
-        return self.choice.order(economy, role, asked)
-
-    def _sampling(self, model: str, max_tokens: int, temperature: float) -> dict:
-        return self.choice.sampling(model, max_tokens, temperature)
 
     def _guard_for(self, template: Template) -> LeakGuard:
         """The leak guard of the instruction the answer is written under."""
@@ -168,7 +150,9 @@ class AnswerWriter:
         s = self._settings
         args: dict = {
             "model": model,
-            **self._sampling(model, max_tokens or s.max_tokens, s.temperature if temperature is None else temperature),
+            **self.choice.sampling(
+                model, max_tokens or s.max_tokens, s.temperature if temperature is None else temperature
+            ),
             "timeout": s.timeout_seconds,
             "num_retries": s.num_retries,
             **self._tracing,
@@ -197,7 +181,7 @@ class AnswerWriter:
         s = self._settings
         args: dict = {
             "model": model,
-            **self._sampling(model, max_tokens or s.extract_max_tokens, 0.0),
+            **self.choice.sampling(model, max_tokens or s.extract_max_tokens, 0.0),
             "timeout": s.timeout_seconds,
             "num_retries": s.num_retries,
             **self._tracing,
@@ -238,7 +222,7 @@ class AnswerWriter:
         validator = jsonschema.Draft202012Validator(schema)
         errors: list[str] = []
         unreachable = False
-        for model in self._models(False, role):
+        for model in self.choice.order(False, role):
             args, constrained = self._extract_args(model, instruction, text, passages, schema, examples, max_tokens)
             try:
                 if "prompt" in args:
@@ -297,7 +281,7 @@ class AnswerWriter:
     ) -> Answer:
         errors: list[str] = []
         guard = self._guard_for(template)
-        for model in self._models(economy, "answer", model_asked):
+        for model in self.choice.order(economy, "answer", model_asked):
             args = self._call_args(model, question, passages, max_tokens, temperature, template)
             try:
                 if "prompt" in args:
@@ -333,7 +317,7 @@ class AnswerWriter:
     ) -> AsyncIterator[Delta]:
         errors: list[str] = []
         guard = self._guard_for(template)
-        for model in self._models(economy, "answer", model_asked):
+        for model in self.choice.order(economy, "answer", model_asked):
             args = self._call_args(model, question, passages, max_tokens, temperature, template)
             args["stream"] = True
             pieces: list[str] = []

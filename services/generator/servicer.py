@@ -142,8 +142,9 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
     async def Describe(
         self, request: generator_pb2.DescribeRequest, context: grpc.aio.ServicerContext
     ) -> generator_pb2.DescribeResponse:
-        primary, *fallbacks = self._writer.models
-        input_price, output_price = self._writer.prices()
+        choice = self._writer.choice
+        primary, *fallbacks = choice.models
+        input_price, output_price = choice.prices()
         return generator_pb2.DescribeResponse(
             model=primary,
             prompt_version=PROMPT_VERSION,
@@ -151,5 +152,5 @@ class GeneratorServicer(generator_pb2_grpc.GeneratorServiceServicer):
             input_usd_per_token=input_price,
             output_usd_per_token=output_price,
             economy_model=self._writer.economy_model,
-            allowed_models=self._writer.allowed_models,
+            allowed_models=choice.allowed,
         )

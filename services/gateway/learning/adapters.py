@@ -41,6 +41,11 @@ def adapter_info(row: AdapterRecord) -> AdapterInfo:
     )
 
 
+def adapter_matrix(row: AdapterRecord | None) -> np.ndarray | None:
+    """The matrix a version's record keeps (float32, dimension x dimension); None for no version."""
+    return np.frombuffer(row.matrix, np.float32).reshape(row.dimension, -1) if row is not None else None
+
+
 def bucket(user: str) -> float:
     """Where a user falls in [0, 1): the same for every request, so a canary user stays one."""
     return int(hashlib.sha256(user.encode()).hexdigest()[:8], 16) / 2**32
@@ -226,10 +231,7 @@ class Adapters:
                 rows = await session.scalars(
                     select(AdapterRecord).where(AdapterRecord.tenant == tenant, AdapterRecord.status.in_(SERVED))
                 )
-                served = [
-                    (row.version, row.share, np.frombuffer(row.matrix, np.float32).reshape(row.dimension, -1))
-                    for row in rows
-                ]
+                served = [(row.version, row.share, adapter_matrix(row)) for row in rows]
             # The canary (share under 1) first: its users take it, everyone else the version served to all.
             return sorted(served, key=lambda entry: entry[1])
 

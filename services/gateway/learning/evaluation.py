@@ -6,19 +6,12 @@ its reason. Without a canary it reports the served version's score, for the reco
 import logging
 from datetime import UTC, datetime
 
-import numpy as np
-
-from services.gateway.learning.adapters import Adapters
+from services.gateway.learning.adapters import Adapters, adapter_matrix
 from services.gateway.learning.gate import decide
 from services.gateway.learning.retraining import Retraining
 from services.gateway.learning_models import EvaluationReport
-from services.gateway.records.models import AdapterRecord
 
 log = logging.getLogger(__name__)
-
-
-def _matrix(row: AdapterRecord | None) -> np.ndarray | None:
-    return np.frombuffer(row.matrix, np.float32).reshape(row.dimension, -1) if row is not None else None
 
 
 class ScheduledEvaluation:
@@ -44,11 +37,11 @@ class ScheduledEvaluation:
             return report
         questions = await self._retraining.embed_questions([e.question for e in examples])
         wanted = [e.relevant_documents for e in examples]
-        report.ndcg_served = round(await self._retraining.ndcg(tenant, _matrix(serving), questions, wanted), 4)
+        report.ndcg_served = round(await self._retraining.ndcg(tenant, adapter_matrix(serving), questions, wanted), 4)
         if canary is None:
             report.note = "no canary: the served version's score, for the record"
             return report
-        report.ndcg_canary = round(await self._retraining.ndcg(tenant, _matrix(canary), questions, wanted), 4)
+        report.ndcg_canary = round(await self._retraining.ndcg(tenant, adapter_matrix(canary), questions, wanted), 4)
         decision = decide({"verified labels": (report.ndcg_served, report.ndcg_canary)}, self._max_drop)
         if not decision.passed:
             report.reasons = decision.reasons

@@ -23,7 +23,7 @@ from ragmesh.embedder.v1 import embedder_pb2
 from ragmesh.retriever.v1 import retriever_pb2
 from services.gateway.clients import Downstream
 from services.gateway.learning.adapter import Example, adapt, split_labels, train
-from services.gateway.learning.adapters import adapter_info
+from services.gateway.learning.adapters import adapter_info, adapter_matrix
 from services.gateway.learning.artifacts import STORE_ERRORS, AdapterArtifacts, SnapshotRow, artifact_prefix
 from services.gateway.learning.gate import decide, ndcg_at_10
 from services.gateway.learning.vectors import embed_passages
@@ -164,7 +164,7 @@ class Retraining:
         trained = await asyncio.to_thread(train, made(learned), made(validation))
         await self._progress(tenant, version, progress="evaluating at the gate")
         serving = await self._serving(tenant)
-        served = np.frombuffer(serving.matrix, np.float32).reshape(serving.dimension, -1) if serving else None
+        served = adapter_matrix(serving)
         # The test split as it is now, kept with the version: a later version is judged on it as it was labelled,
         # whatever happens to those labels afterwards.
         kept = [

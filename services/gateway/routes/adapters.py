@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/admin/adapters", tags=["admin"], responses=proble
 async def train_adapter(caller: AdminCaller, retraining: RetrainingDep) -> AdapterInfo:
     """Start training a new version from the tenant's labels (409 while there are too few); follow it with
     GET /v1/admin/adapters/{version}: ready (passed the gate), rejected (with the reasons) or failed."""
-    return await retraining.start(caller.tenant, caller.user or caller.spender or "admin")
+    return await retraining.start(caller.tenant, caller.who)
 
 
 @router.get("", response_model=AdapterList)

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/v1/admin/dials", tags=["admin"], responses=problems(
 async def learn_dial(name: DialName, body: LearnDialRequest, caller: AdminCaller, dials: DialsDep) -> DialInfo:
     """Learn a dial from contrastive pairs (again: replaces it). Requests then pass `dials: {name: weight}`, weight
     from -1 (towards the negative side) to 1 (towards the positive side)."""
-    return await dials.learn(caller.tenant, name, body, caller.user or caller.spender or "admin")
+    return await dials.learn(caller.tenant, name, body, caller.who)
 
 
 @router.get("", response_model=DialList)

@@ -27,9 +27,7 @@ router = APIRouter(prefix="/v1/admin/prompts", tags=["admin"], responses=problem
 @router.post("/{role}", response_model=PromptInfo, status_code=201)
 async def create_prompt(role: Role, body: PromptCreate, caller: AdminCaller, prompts: PromptsDep) -> PromptInfo:
     """A new version (a draft: nobody gets it until it is served)."""
-    return await prompts.create(
-        caller.tenant, role, body.instruction, body.note, caller.user or caller.spender or "admin"
-    )
+    return await prompts.create(caller.tenant, role, body.instruction, body.note, caller.who)
 
 
 @router.get("/{role}", response_model=PromptList)

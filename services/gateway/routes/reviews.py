@@ -31,5 +31,5 @@ async def label_answer(
     answer_id: AnswerIdPath, body: LabelRequest, caller: AdminCaller, reviews: ReviewsDep
 ) -> LabelRecord:
     """Label an answer: whether it was right, and which passages answer its question. Labelling again replaces it."""
-    reviewer = caller.user or caller.spender or "admin"
+    reviewer = caller.who
     return await reviews.label(caller.tenant, answer_id, reviewer, body)

@@ -32,7 +32,7 @@ def _variant(info: PromptInfo) -> VariantInfo:
 async def create_variant(body: VariantCreate, caller: AdminCaller, prompts: PromptsDep) -> VariantInfo:
     """A new variant (a draft: nobody gets it until it is served); 422 for an option that cannot vary."""
     options = checked_options(body.options)
-    by = caller.user or caller.spender or "admin"
+    by = caller.who
     return _variant(await prompts.create(caller.tenant, PIPELINE, options, body.note, by))
 
 
