@@ -71,10 +71,13 @@ def test_a_stream_keeps_back_only_a_tail_that_may_still_grow_into_a_leak():
     guard = LeakGuard(INSTRUCTION)
     # An ordinary answer: at most its last word or two could be a piece of the instructions.
     assert guard.holdback("The Hallo ferry leaves Skarvik at 07:15 [1].") <= 8
+    # A first word goes out as it comes, though every short word is somewhere in the instructions.
+    assert guard.holdback("The") == guard.holdback("Answer the") == 0
     # The start of the canary, even spaced out, waits until it is known not to be the canary.
     assert guard.holdback("Here is the code: " + CANARY[:5]) >= 5
     assert guard.holdback("Here is the code: " + " ".join(CANARY[:4])) >= 7
     # A growing copy of the instructions is held whole until it is long enough to be refused.
     copied = INSTRUCTION[:35]
     assert guard.holdback("They read: " + copied) >= len(copied.strip())
+    assert guard.holdback("They read: " + INSTRUCTION[:16]) >= 16
     assert guard.holdback("") == 0

@@ -101,14 +101,34 @@ _OPEN_AT_END = re.compile(
 )
 
 
+# What a bare URL starts with (`_URL`, lower case): a word is held back only from where it may still become one.
+_URL_STARTS = ("http://", "https://", "ftp://", "www.")
+
+
+def _url_may_start(word: str) -> int | None:
+    """Where in a trailing `word` (text after the last whitespace) a URL may begin or has begun, so that it may
+    still grow into one the answer must not carry: the first place at a word boundary whose rest is a start of
+    `http://`, `https://`, `ftp://` or `www.` (or one of them and more), with the `<` that may open it. None when
+    the word cannot become a URL whatever follows, as most words cannot."""
+    for i in range(len(word) + 1):
+        if i and (word[i - 1].isalnum() or word[i - 1] == "_"):
+            continue
+        rest = word[i:].lower()
+        if any(start.startswith(rest) or rest.startswith(start) for start in _URL_STARTS):
+            return i - 1 if i and word[i - 1] == "<" else i
+    return None
+
+
 def _safe_cut(text: str) -> int:
-    """Where judged text ends: before a trailing word that may still grow into a URL, and before a construct that
-    may still be open in what is left (repeated: cutting a word may leave a construct open). A closed "[1]"
-    followed by anything but "(" is a citation marker and passes."""
+    """Where judged text ends: before the part of a trailing word that may still grow into a URL, and before a
+    construct that may still be open in what is left (repeated: cutting a word may leave a construct open). A
+    closed "[1]" followed by anything but "(" is a citation marker and passes. A word that cannot become a URL
+    goes out as it comes (holding every word back delayed each stream's first token by a model step)."""
     cut = len(text)
     while True:
-        tail = max(text.rfind(" ", 0, cut), text.rfind("\n", 0, cut), text.rfind("\t", 0, cut))
-        new = tail + 1 if tail < cut - 1 else cut
+        start = max(text.rfind(" ", 0, cut), text.rfind("\n", 0, cut), text.rfind("\t", 0, cut)) + 1
+        url = _url_may_start(text[start:cut]) if start < cut else None
+        new = cut if url is None else start + url
         match = _OPEN_AT_END.search(text[:new])
         if match:
             new = match.start()

@@ -10,7 +10,7 @@ ALLOWED = urls_in(["Timetables: https://ferries.example.org/harl. Archive at www
 ANSWER = (
     "It leaves at 07:15 [1]. ![x](https://evil.test/?q=s) and [docs](https://evil.test/a), https://evil.test/b, "
     "[ok](https://ferries.example.org/harl) [2]. <img src=x>\n[ref]: https://evil.test/c\nwww.evil.test/d, "
-    "www.example.org/a and a < b!"
+    "www.example.org/a and a < b! See(www.evil.test/e) or <https://evil.test/f> (ftp://evil.test/g)."
 )
 
 
@@ -34,7 +34,8 @@ def test_images_and_foreign_links_go_and_the_passages_links_stay(answer, kept, g
 
 def test_a_stream_cut_anywhere_releases_exactly_the_sanitized_answer():
     expected, removed = sanitize(ANSWER, ALLOWED)
-    assert removed == 6  # image, link, bare URL, <img>, reference definition, www. address
+    # image, link, bare URL, <img>, reference definition, and four bare addresses (www., inside a word, <...>, ftp)
+    assert removed == 9
     rng = random.Random(5)
     for _ in range(500):
         cuts = sorted(rng.sample(range(1, len(ANSWER)), rng.randint(1, 60)))
@@ -43,7 +44,26 @@ def test_a_stream_cut_anywhere_releases_exactly_the_sanitized_answer():
         assert "".join(released) + guard.finish() == expected
 
 
-def test_citations_stream_without_waiting_for_the_end():
+def test_words_and_citations_stream_without_waiting_for_the_end():
     guard = StreamSanitizer(ALLOWED)
-    assert [guard.feed(word) for word in ("It ", "leaves ", "[1] ", "daily.")] == ["It ", "leaves ", "[1] ", ""]
-    assert guard.finish() == "daily."
+    # A marker waits for one more character only (a "(" would make it a link).
+    fed = [guard.feed(word) for word in ("It", " leaves", " [1]", " daily.")]
+    assert fed == ["It", " leaves", " ", "[1] daily."]
+    assert guard.finish() == ""
+
+
+@pytest.mark.parametrize(
+    ("stream", "released"),
+    [
+        (["See h"], "See "),
+        (["See ht", "tps:/"], "See "),
+        (["See(ww"], "See("),
+        (["a <"], "a "),
+        (["a <http"], "a "),
+        (["Shipwright"], "Shipwright"),
+        (["The www"], "The "),
+    ],
+)
+def test_only_what_may_still_become_a_url_waits(stream, released):
+    guard = StreamSanitizer(ALLOWED)
+    assert "".join(guard.feed(delta) for delta in stream) == released
