@@ -1,6 +1,8 @@
 """Rows written after the response: a request hands its row over and goes; one writer at a time takes every row
 waiting, so under load one commit carries many requests instead of one each. Readers that must see every row handed
-over so far wait for them (`flush`), and so does the replica's shutdown."""
+over so far wait for them (`flush`), and so does the replica's shutdown. The writer lingers a moment before it takes
+the rows, so that requests coming one at a time share a commit too (one each cost the gateway a transaction's CPU,
+a tenth of a cached answer's)."""
 
 import asyncio
 import logging
@@ -10,14 +12,24 @@ from prometheus_client import Counter
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
+# How long the writer waits for more rows before a commit: short beside the response it follows, long beside the
+# few milliseconds between requests.
+LINGER_SECONDS = 0.05
 
 
 class BatchedWrites:
     """Appends rows through `write` (one transaction per batch). A table that cannot take them never fails the
     request that made them (its work is done): the loss is logged and counted in `failures`."""
 
-    def __init__(self, write: Callable[[list[dict[str, object]]], Awaitable[None]], what: str, failures: Counter):
+    def __init__(
+        self,
+        write: Callable[[list[dict[str, object]]], Awaitable[None]],
+        what: str,
+        failures: Counter,
+        linger: float = LINGER_SECONDS,
+    ):
         self._write_rows = write
+        self._linger = linger
         self._what = what
         self._failures = failures
         self._waiting: list[dict[str, object]] = []
@@ -35,6 +47,7 @@ class BatchedWrites:
 
     async def _write(self) -> None:
         while self._waiting:
+            await asyncio.sleep(self._linger)
             rows, self._waiting = self._waiting, []
             try:
                 await self._write_rows(rows)
