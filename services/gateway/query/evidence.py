@@ -124,11 +124,12 @@ class EvidenceGatherer:
         evidence.confidence = confidence(best, s.relevance_threshold, s.confident_similarity)
         evidence.is_confused = ambiguous(relevant, s.confident_similarity, s.confused_margin)
         if request.expand == "section":
-            # The hits' own sentences are counted while their sections are fetched.
+            # The hits' own sentences are counted while their sections are fetched and built. Counting goes first:
+            # its call is on the wire before building sections (which may not wait on anything) takes the loop.
             ahead = [x.text for hit in relevant for x in split_sentences(hit.chunk.text)]
-            passages, _ = await asyncio.gather(
-                self.retrieval.sections(caller, relevant, timings, fallbacks),
+            _, passages = await asyncio.gather(
                 self._compressor.count_ahead(ahead, timings),
+                self.retrieval.sections(caller, relevant, timings, fallbacks),
             )
         else:
             passages = [Passage.from_chunks([hit.chunk], hit.dense_similarity, expanded=False) for hit in relevant]
