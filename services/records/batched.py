@@ -21,15 +21,8 @@ class BatchedWrites:
     """Appends rows through `write` (one transaction per batch). A table that cannot take them never fails the
     request that made them (its work is done): the loss is logged and counted in `failures`."""
 
-    def __init__(
-        self,
-        write: Callable[[list[dict[str, object]]], Awaitable[None]],
-        what: str,
-        failures: Counter,
-        linger: float = LINGER_SECONDS,
-    ):
+    def __init__(self, write: Callable[[list[dict[str, object]]], Awaitable[None]], what: str, failures: Counter):
         self._write_rows = write
-        self._linger = linger
         self._what = what
         self._failures = failures
         self._waiting: list[dict[str, object]] = []
@@ -47,7 +40,7 @@ class BatchedWrites:
 
     async def _write(self) -> None:
         while self._waiting:
-            await asyncio.sleep(self._linger)
+            await asyncio.sleep(LINGER_SECONDS)
             rows, self._waiting = self._waiting, []
             try:
                 await self._write_rows(rows)
