@@ -31,15 +31,7 @@ def summary(values_ms: list[float]) -> dict[str, float]:
 
 async def one_at_a_time(label: str, call: Callable[[Any], Awaitable[object]], items: Sequence[Any]) -> list[float]:
     """Each item's call after the previous one ended; the latencies in ms."""
-    samples = []
-    with progress() as bar:
-        task = bar.add_task(label, total=len(items))
-        for item in items:
-            started = time.perf_counter()
-            await call(item)
-            samples.append((time.perf_counter() - started) * 1000)
-            bar.advance(task)
-    return samples
+    return (await in_turn(label, {label: (call, items)}))[label]
 
 
 async def in_turn(
