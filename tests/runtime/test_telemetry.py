@@ -171,9 +171,13 @@ async def test_an_unsampled_request_has_a_trace_id_but_records_nothing_in_any_se
         finally:
             recorder.recording = False
     assert reply.status_code == 200, reply.text
-    # The id is there for the logs and the user's complaint; no service recorded a span of it (nor of its own).
-    assert len(reply.headers["X-Trace-Id"]) == 32
-    assert recorder.spans == []
+    # The id is there for the logs and the user's complaint; no service recorded a span of it, nor started a trace
+    # of its own. (A span of an earlier, sampled request may end meanwhile: the module's other gateway writes that
+    # request's records after its response, batched. It belongs to that request's trace, not to this one.)
+    trace_id = reply.headers["X-Trace-Id"]
+    assert len(trace_id) == 32
+    ours = [s for s in recorder.spans if format(s.context.trace_id, "032x") == trace_id or s.parent is None]
+    assert ours == [], [(s.name, s.resource.attributes["service.name"]) for s in ours]
 
 
 class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
