@@ -6,6 +6,9 @@ exempt), per tenant and global, each per bucket: `answer` (generated answers: /v
 in flight (a Redis sorted set of expiring slots, so a replica that dies holds none for long). A refusal names the
 limit and when to retry; the route answers 429 with Retry-After and RateLimit-* headers.
 
+A request is admitted in one round trip (`_ADMIT`): the library makes one per tier and one more to read a window for
+the headers, and that waiting was most of what a limited request paid here.
+
 When Redis cannot answer (down, paused, past its short deadline), each replica counts in its own memory instead
 (the same tiers, per replica) until Redis answers again: requests are still limited, never refused for it.
 """
@@ -16,6 +19,7 @@ import secrets
 import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
+from itertools import chain
 
 import redis.asyncio as redis
 from limits import RateLimitItem, parse_many
@@ -35,6 +39,44 @@ LOCAL = Counter(
 )
 # What Redis failing looks like through redis-py and through the limits library.
 REDIS_FAILURES = (redis.RedisError, StorageError, OSError, asyncio.TimeoutError)
+
+# The limits library's moving windows (under "LIMITS:<item.key_for(...)>", a list of timestamps, newest first, as its
+# acquire_moving_window.lua keeps them, so `standing` reads them through the library), in one step: every tier is
+# checked, then the tenant's in-flight cap, and only then are all windows and the slot taken (a refused request
+# counts nowhere). KEYS: the tiers' windows, then the tenant's slots. ARGV: now, cost, number of tiers, (limit,
+# expiry) per tier, in-flight cap, the slot's expiry, the slot's member, the slots' key TTL. Returns {0, entries in
+# the first tier's window, its oldest entry}, {tier, the entry that must expire first} when a tier is spent, or {-1}
+# when the in-flight cap is reached. All keys in one Redis (as the budgets' script): not a Redis Cluster.
+_ADMIT = """
+local now, cost, tiers = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, tiers do
+  local limit, expiry = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
+  if cost > limit then return {i, ARGV[1]} end
+  local entry = redis.call('LINDEX', KEYS[i], limit - cost)
+  if entry and tonumber(entry) >= now - expiry then return {i, entry} end
+end
+local cap, slots = tonumber(ARGV[4 + 2 * tiers]), KEYS[tiers + 1]
+if cap > 0 then
+  redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
+  if redis.call('ZCARD', slots) >= cap then return {-1} end
+  redis.call('ZADD', slots, ARGV[5 + 2 * tiers], ARGV[6 + 2 * tiers])
+  redis.call('EXPIRE', slots, ARGV[7 + 2 * tiers])
+end
+for i = 1, tiers do
+  for _ = 1, cost do redis.call('LPUSH', KEYS[i], ARGV[1]) end
+  redis.call('LTRIM', KEYS[i], 0, tonumber(ARGV[2 + 2 * i]) - 1)
+  redis.call('EXPIRE', KEYS[i], ARGV[3 + 2 * i])
+end
+if tiers == 0 then return {0, 0, ARGV[1]} end
+-- The first tier's window: the last (oldest) entry still inside it, by bisection (entries are newest first).
+local low, high, oldest = 0, redis.call('LLEN', KEYS[1]) - 1, 0
+local since = now - tonumber(ARGV[5])
+while low <= high do
+  local mid = math.floor((low + high) / 2)
+  if tonumber(redis.call('LINDEX', KEYS[1], mid)) >= since then oldest = mid; low = mid + 1 else high = mid - 1 end
+end
+return {0, oldest + 1, redis.call('LINDEX', KEYS[1], oldest)}
+"""
 
 
 class RateLimited(ServiceError):
@@ -81,22 +123,20 @@ def _items(tiers: list[str]) -> list[RateLimitItem]:
     return [item for tier in tiers for item in parse_many(tier)]
 
 
-async def _ready(value: object) -> object:
-    """`value`, awaitable beside work that is."""
-    return value
-
-
 class RateLimiter:
     """Admits or refuses requests against every tier that applies to them."""
 
     def __init__(self, client: redis.Redis, url: str, options: dict[str, object], policy: LimitPolicy) -> None:
-        storage = RedisStorage(
-            url.replace("redis://", "async+redis://", 1), implementation="redispy", wrap_exceptions=True, **options
+        # The library reads the shared windows (`standing`) and counts in this replica's memory when Redis is away.
+        self._shared = MovingWindowRateLimiter(
+            RedisStorage(
+                url.replace("redis://", "async+redis://", 1), implementation="redispy", wrap_exceptions=True, **options
+            )
         )
-        self._shared = MovingWindowRateLimiter(storage)
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._local_in_flight: Tally[str] = Tally()
         self._redis = client
+        self._admit_script = client.register_script(_ADMIT)
         self._policy = policy
 
     def _tiers(self, caller: Principal, bucket: str, key_tiers: dict[str, list[str]] | None) -> list[tuple]:
@@ -116,47 +156,74 @@ class RateLimiter:
     async def admit(
         self, caller: Principal, bucket: str, key_tiers: dict[str, list[str]] | None = None, cost: int = 1
     ) -> Admitted:
-        """Count the request against every tier at once (each hit is atomic in Redis; a request one tier refuses
-        still counts in the others, which errs towards refusing); refuse when any tier is spent. In this replica's
-        memory when Redis does not answer. `cost`: how many requests this one stands for (a batch's items)."""
+        """Count the request against every tier, or refuse it (RateLimited) when any tier is spent or the tenant's
+        requests in flight are at their cap, counting it nowhere. In this replica's memory when Redis does not
+        answer. `cost`: how many requests this one stands for (a batch's items)."""
+        tiers = self._tiers(caller, bucket, key_tiers)
         try:
-            return await self._admit(self._shared, caller, bucket, key_tiers, shared=True, cost=cost)
+            return await self._admit_shared(caller.tenant, bucket, tiers, cost)
         except REDIS_FAILURES as exc:
             LOCAL.inc()
             log.warning("Redis did not answer (%s); rate limits counted in this replica", type(exc).__name__)
-            return await self._admit(self._local, caller, bucket, key_tiers, shared=False, cost=cost)
+            return await self._admit_locally(caller.tenant, bucket, tiers, cost)
 
-    async def _admit(
-        self,
-        limiter: MovingWindowRateLimiter,
-        caller: Principal,
-        bucket: str,
-        key_tiers: dict[str, list[str]] | None,
-        shared: bool,
-        cost: int = 1,
-    ) -> Admitted:
-        tiers = self._tiers(caller, bucket, key_tiers)
+    async def _admit_shared(self, tenant: str, bucket: str, tiers: list[tuple], cost: int) -> Admitted:
+        now, member, cap = time.time(), secrets.token_hex(8), self._policy.tenant_in_flight
+        slots, seconds = f"ragmesh:inflight:{tenant}", self._policy.in_flight_seconds
+        windows = [f"{RedisStorage.PREFIX}:{item.key_for(*identifiers)}" for item, identifiers in tiers]
+        limits = chain.from_iterable((item.amount, item.get_expiry()) for item, _ in tiers)
+        verdict = await self._admit_script(
+            keys=[*windows, slots], args=[now, cost, len(tiers), *limits, cap, now + seconds, member, int(seconds) + 60]
+        )
+        if verdict[0] < 0:
+            raise self._crowded(tenant)
+        if verdict[0] > 0:
+            item, identifiers = tiers[verdict[0] - 1]
+            raise self._refused(item, identifiers[0], bucket, cost, float(verdict[1]) + item.get_expiry() - now)
+        slot = (slots, member) if cap else None
+        if not tiers:
+            return Admitted(slot=slot)
+        item = tiers[0][0]
+        reset = float(verdict[2]) + item.get_expiry() - now
+        return Admitted(item.amount, item.amount - int(verdict[1]), max(0, int(reset)), slot)
+
+    async def _admit_locally(self, tenant: str, bucket: str, tiers: list[tuple], cost: int) -> Admitted:
+        """The same tiers in this replica's memory, through the library (a request one tier refuses still counts
+        in the others, which errs towards refusing)."""
+        limiter = self._local
         hits = await asyncio.gather(*(limiter.hit(item, *identifiers, cost=cost) for item, identifiers in tiers))
         for (item, identifiers), hit in zip(tiers, hits, strict=True):
             if not hit:
                 stats = await limiter.get_window_stats(item, *identifiers)
-                scope = identifiers[0]
-                RATE_LIMITED.labels(scope).inc()
-                asked = f" ({cost} asked at once)" if cost > 1 else ""
-                raise RateLimited(
-                    f"rate limit reached: {item.amount} {bucket} requests per {item.get_expiry()} s for this "
-                    f"{'credential' if scope == 'caller' else scope}{asked}",
-                    limit=item.amount,
-                    retry_after=int(stats.reset_time - time.time()) + 1,
-                )
-        slot = self._take_slot(caller.tenant) if shared else _ready(self._take_local_slot(caller.tenant))
+                raise self._refused(item, identifiers[0], bucket, cost, stats.reset_time - time.time())
+        cap = self._policy.tenant_in_flight
+        if cap and self._local_in_flight[tenant] >= cap:
+            raise self._crowded(tenant)
+        slot = None
+        if cap:
+            self._local_in_flight[tenant] += 1
+            slot = ("", tenant)
         if not tiers:
-            return Admitted(slot=await slot)
-        # The headers speak of the first (the caller's shortest) tier; its window is read while the tenant's slot is
-        # taken: one round trip for both.
+            return Admitted(slot=slot)
         item, identifiers = tiers[0]
-        stats, taken = await asyncio.gather(limiter.get_window_stats(item, *identifiers), slot)
-        return Admitted(item.amount, stats.remaining, max(0, int(stats.reset_time - time.time())), taken)
+        stats = await limiter.get_window_stats(item, *identifiers)
+        return Admitted(item.amount, stats.remaining, max(0, int(stats.reset_time - time.time())), slot)
+
+    @staticmethod
+    def _refused(item: RateLimitItem, scope: str, bucket: str, cost: int, seconds: float) -> RateLimited:
+        RATE_LIMITED.labels(scope).inc()
+        asked = f" ({cost} asked at once)" if cost > 1 else ""
+        return RateLimited(
+            f"rate limit reached: {item.amount} {bucket} requests per {item.get_expiry()} s for this "
+            f"{'credential' if scope == 'caller' else scope}{asked}",
+            limit=item.amount,
+            retry_after=int(seconds) + 1,
+        )
+
+    def _crowded(self, tenant: str) -> RateLimited:
+        RATE_LIMITED.labels("in_flight").inc()
+        cap = self._policy.tenant_in_flight
+        return RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
 
     async def standing(self, caller: Principal) -> list[tuple[str, str, RateLimitItem, int, int]]:
         """Every tier that applies to the caller: (bucket, scope, limit, remaining, seconds to reset); counts
@@ -169,34 +236,6 @@ class RateLimiter:
                     (bucket, identifiers[0], item, stats.remaining, max(0, int(stats.reset_time - time.time())))
                 )
         return rows
-
-    async def _take_slot(self, tenant: str) -> tuple[str, str] | None:
-        """A place among the tenant's requests in flight, or RateLimited when all are taken."""
-        cap = self._policy.tenant_in_flight
-        if not cap:
-            return None
-        key, member, now = f"ragmesh:inflight:{tenant}", secrets.token_hex(8), time.time()
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zadd(key, {member: now + self._policy.in_flight_seconds})
-            pipe.zcard(key)
-            pipe.expire(key, int(self._policy.in_flight_seconds) + 60)
-            _, _, count, _ = await pipe.execute()
-        if count > cap:
-            await self._redis.zrem(key, member)
-            RATE_LIMITED.labels("in_flight").inc()
-            raise RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
-        return key, member
-
-    def _take_local_slot(self, tenant: str) -> tuple[str, str] | None:
-        cap = self._policy.tenant_in_flight
-        if not cap:
-            return None
-        if self._local_in_flight[tenant] >= cap:
-            RATE_LIMITED.labels("in_flight").inc()
-            raise RateLimited(f"tenant {tenant!r} has {cap} requests in flight already", limit=cap, retry_after=1)
-        self._local_in_flight[tenant] += 1
-        return "", tenant
 
     async def release(self, admitted: Admitted) -> None:
         if admitted.slot is None:

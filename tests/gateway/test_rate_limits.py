@@ -110,3 +110,32 @@ async def test_a_tenant_has_a_bounded_number_of_requests_in_flight(suite):
     await asyncio.sleep(0.6)
     await expiring.release(await expiring.admit(lost, "answer"))
     await client.aclose()
+
+
+async def test_a_refused_request_counts_in_no_window_and_the_library_reads_the_same_windows(suite):
+    client = redis.from_url(suite.redis_url)
+    policy = LimitPolicy(caller={"search": ["10/minute"]}, tenant={"search": ["3/minute"]}, tenant_in_flight=4)
+    limiter = RateLimiter(client, suite.redis_url, {}, policy)
+    caller = Principal(tenant="tiers", via="api-key", key_id="tiers-key")
+    tickets = [await limiter.admit(caller, "search") for _ in range(3)]
+    # The headers speak of the caller's own tier.
+    assert [(t.limit, t.remaining) for t in tickets] == [(10, 9), (10, 8), (10, 7)]
+    assert all(55 <= t.reset_seconds <= 60 for t in tickets)
+    with pytest.raises(RateLimited, match="3 search requests per 60 s for this tenant") as refused:
+        await limiter.admit(caller, "search")
+    assert 55 <= refused.value.retry_after <= 61
+    standing = {(bucket, scope): left for bucket, scope, _, left, _ in await limiter.standing(caller)}
+    assert standing[("search", "caller")] == 7 and standing[("search", "tenant")] == 0
+    # A full in-flight cap refuses before any window is charged.
+    crowded = Principal(tenant="tiers-crowded", via="api-key", key_id="crowded-key")
+    held = [await limiter.admit(crowded, bucket) for bucket in ("search", "search", "answer", "answer")]
+    with pytest.raises(RateLimited, match="4 requests in flight"):
+        await limiter.admit(crowded, "search")
+    standing = {(bucket, scope): left for bucket, scope, _, left, _ in await limiter.standing(crowded)}
+    assert standing[("search", "caller")] == 8 and standing[("search", "tenant")] == 1
+    for ticket in held:
+        await limiter.release(ticket)
+    # More at once than a tier ever holds is refused outright.
+    with pytest.raises(RateLimited, match=r"\(11 asked at once\)"):
+        await limiter.admit(Principal(tenant="tiers-batch", via="api-key", key_id="batch-key"), "search", cost=11)
+    await client.aclose()
