@@ -5,7 +5,9 @@
 import pytest
 import redis.asyncio as redis
 
+from ragmesh.retriever.v1 import retriever_pb2
 from ragmesh.suite import redis_server
+from services.gateway.query.caches import RetrievalCache
 from services.runtime.metrics import CACHE_HITS
 from tests.servers import gateway
 
@@ -85,6 +87,27 @@ async def test_a_search_repeated_on_the_same_corpus_comes_from_the_retrieval_cac
     # Another mode is another search.
     third = (await api.post("/v1/search", headers=ADMIN, json={**body, "mode": "dense"})).json()
     assert "retrieve" in third["timings_ms"]
+
+
+async def test_a_retrieval_entry_gives_back_its_hits_and_the_query_vector(suite):
+    client = redis.from_url(suite.redis_url)
+    cache = RetrievalCache(client, 60)
+    search = retriever_pb2.SearchRequest(tenant="packed", text="ferry", top_k=3)
+    key = RetrievalCache.key("v1", search)
+    hits = [
+        retriever_pb2.Hit(chunk=retriever_pb2.Chunk(document_id=f"d{i}", text=f"passage {i}"), score=1 / (i + 1))
+        for i in range(3)
+    ]
+    vector = [0.25, -1.5, 3.0, 1e-3]
+    assert await cache.get(key) is None
+    await cache.put(key, hits, vector)
+    cached_hits, cached_vector = await cache.get(key)
+    assert cached_hits == hits and cached_vector == pytest.approx(vector)
+    # Nothing found is an answer too; another corpus version is another entry.
+    await cache.put(RetrievalCache.key("v2", search), [], vector)
+    assert await cache.get(RetrievalCache.key("v2", search)) == ([], pytest.approx(vector))
+    assert 0 < await client.ttl(key) <= 60
+    await client.aclose()
 
 
 async def test_operators_see_and_drop_cache_entries_and_administrators_only_their_own(api):
