@@ -2,7 +2,7 @@
 waiting, so under load one commit carries many requests instead of one each. Readers that must see every row handed
 over so far wait for them (`flush`), and so does the replica's shutdown. The writer lingers a moment before it takes
 the rows, so that requests coming one at a time share a commit too (one each cost the gateway a transaction's CPU,
-a tenth of a cached answer's)."""
+half a cached answer's)."""
 
 import asyncio
 import logging
@@ -12,9 +12,11 @@ from prometheus_client import Counter
 from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger(__name__)
-# How long the writer waits for more rows before a commit: short beside the response it follows, long beside the
-# few milliseconds between requests.
-LINGER_SECONDS = 0.05
+# How long the writer waits for more rows before a commit. A commit costs the gateway ~1.2 ms of CPU whatever it
+# carries (measured: five usage rows through SQLite), so at 50 ms a search coming every ~10 ms still paid ~0.25 ms
+# a table; at 250 ms it pays a fifth of that. What a crash can lose is what waits (LiteLLM's proxy batches its
+# spend writes by seconds: `proxy_batch_write_at`).
+LINGER_SECONDS = 0.25
 
 
 class BatchedWrites:
