@@ -196,11 +196,10 @@ class RateLimiter:
             if not hit:
                 stats = await limiter.get_window_stats(item, *identifiers)
                 raise self._refused(item, identifiers[0], bucket, cost, stats.reset_time - time.time())
-        cap = self._policy.tenant_in_flight
-        if cap and self._local_in_flight[tenant] >= cap:
-            raise self._crowded(tenant)
         slot = None
-        if cap:
+        if cap := self._policy.tenant_in_flight:
+            if self._local_in_flight[tenant] >= cap:
+                raise self._crowded(tenant)
             self._local_in_flight[tenant] += 1
             slot = ("", tenant)
         if not tiers:
