@@ -14,7 +14,7 @@ from services.gateway.auth.authenticator import Authenticator
 from services.gateway.auth.jwt import JwtVerifier
 from services.gateway.auth.keys import KeyStore
 from services.gateway.body_limits import BodyLimit
-from services.gateway.clients import Downstream, redis_options
+from services.gateway.clients import Downstream
 from services.gateway.config import GatewaySettings
 from services.gateway.errors import (
     DATABASE_UNAVAILABLE,
@@ -143,8 +143,6 @@ def create_app(settings: GatewaySettings | None = None) -> FastAPI:
         )
         app.state.rate_limiter = RateLimiter(
             downstream.redis,
-            settings.redis_url,
-            redis_options(settings),
             LimitPolicy(
                 caller=settings.rate_limits,
                 tenant=settings.tenant_rate_limits,

@@ -126,11 +126,13 @@ def _items(tiers: list[str]) -> list[RateLimitItem]:
 class RateLimiter:
     """Admits or refuses requests against every tier that applies to them."""
 
-    def __init__(self, client: redis.Redis, url: str, options: dict[str, object], policy: LimitPolicy) -> None:
-        # The library reads the shared windows (`standing`) and counts in this replica's memory when Redis is away.
+    def __init__(self, client: redis.Redis, policy: LimitPolicy) -> None:
+        # The library reads the shared windows (`standing`) over the client's own connections (a pool of its own
+        # would open its first connection, under the client's short timeouts, only when someone asks), and counts
+        # in this replica's memory when Redis is away.
         self._shared = MovingWindowRateLimiter(
             RedisStorage(
-                url.replace("redis://", "async+redis://", 1), implementation="redispy", wrap_exceptions=True, **options
+                "async+redis://", implementation="redispy", wrap_exceptions=True, connection_pool=client.connection_pool
             )
         )
         self._local = MovingWindowRateLimiter(MemoryStorage())
@@ -228,9 +230,16 @@ class RateLimiter:
         """Every tier that applies to the caller: (bucket, scope, limit, remaining, seconds to reset); counts
         nothing."""
         rows = []
+        limiter = self._shared
         for bucket in BUCKETS:
             for item, identifiers in self._tiers(caller, bucket, caller.rate_limits):
-                stats = await self._shared.get_window_stats(item, *identifiers)
+                try:
+                    stats = await limiter.get_window_stats(item, *identifiers)
+                except REDIS_FAILURES as exc:
+                    # What this replica counts while Redis is away, as admission does.
+                    log.warning("Redis did not answer (%s); rate limits read from this replica", type(exc).__name__)
+                    limiter = self._local
+                    stats = await limiter.get_window_stats(item, *identifiers)
                 rows.append(
                     (bucket, identifiers[0], item, stats.remaining, max(0, int(stats.reset_time - time.time())))
                 )

@@ -93,7 +93,7 @@ async def test_bad_key_tiers_are_422(replicas, tiers, reason):
 
 async def test_a_tenant_has_a_bounded_number_of_requests_in_flight(suite):
     client = redis.from_url(suite.redis_url)
-    limiter = RateLimiter(client, suite.redis_url, {}, LimitPolicy(tenant_in_flight=2, in_flight_seconds=60))
+    limiter = RateLimiter(client, LimitPolicy(tenant_in_flight=2, in_flight_seconds=60))
     caller = Principal(tenant="inflight", via="bootstrap-key")
     held = [await limiter.admit(caller, "answer"), await limiter.admit(caller, "answer")]
     with pytest.raises(RateLimited, match="2 requests in flight"):
@@ -104,7 +104,7 @@ async def test_a_tenant_has_a_bounded_number_of_requests_in_flight(suite):
     await limiter.release(await limiter.admit(caller, "answer"))
     # A slot whose holder vanished (a replica died) frees itself after the timeout (a limiter of its own, so that a
     # slow machine cannot let the slots above expire before they are counted).
-    expiring = RateLimiter(client, suite.redis_url, {}, LimitPolicy(tenant_in_flight=1, in_flight_seconds=0.5))
+    expiring = RateLimiter(client, LimitPolicy(tenant_in_flight=1, in_flight_seconds=0.5))
     lost = Principal(tenant="inflight-expiring", via="bootstrap-key")
     await expiring.admit(lost, "answer")
     await asyncio.sleep(0.6)
@@ -115,7 +115,7 @@ async def test_a_tenant_has_a_bounded_number_of_requests_in_flight(suite):
 async def test_a_refused_request_counts_in_no_window_and_the_library_reads_the_same_windows(suite):
     client = redis.from_url(suite.redis_url)
     policy = LimitPolicy(caller={"search": ["10/minute"]}, tenant={"search": ["3/minute"]}, tenant_in_flight=4)
-    limiter = RateLimiter(client, suite.redis_url, {}, policy)
+    limiter = RateLimiter(client, policy)
     caller = Principal(tenant="tiers", via="api-key", key_id="tiers-key")
     tickets = [await limiter.admit(caller, "search") for _ in range(3)]
     # The headers speak of the caller's own tier.
@@ -138,4 +138,23 @@ async def test_a_refused_request_counts_in_no_window_and_the_library_reads_the_s
     # More at once than a tier ever holds is refused outright.
     with pytest.raises(RateLimited, match=r"\(11 asked at once\)"):
         await limiter.admit(Principal(tenant="tiers-batch", via="api-key", key_id="batch-key"), "search", cost=11)
+    await client.aclose()
+
+
+async def test_without_redis_a_replica_counts_and_reports_limits_in_its_own_memory():
+    from ragmesh.suite import free_port
+    from services.runtime.stores import redis_client
+
+    # Nobody listens on this port: every Redis call fails at once.
+    client = redis_client(f"redis://127.0.0.1:{free_port()}", None, 0.5)
+    limiter = RateLimiter(client, LimitPolicy(caller={"search": ["3/minute"]}))
+    caller = Principal(tenant="no-redis", via="api-key", key_id="no-redis-key")
+    tickets = [await limiter.admit(caller, "search") for _ in range(3)]
+    assert [t.remaining for t in tickets] == [2, 1, 0]
+    with pytest.raises(RateLimited, match="3 search requests per 60 s"):
+        await limiter.admit(caller, "search")
+    # The usage API's view of the limits reads the same counts instead of failing.
+    assert [(bucket, scope, left) for bucket, scope, _, left, _ in await limiter.standing(caller)] == [
+        ("search", "caller", 0)
+    ]
     await client.aclose()
