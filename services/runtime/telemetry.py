@@ -202,12 +202,24 @@ def instrument_app(app, settings: ServiceSettings) -> None:
 
 
 def instrument_redis(client, settings: ServiceSettings) -> None:
-    """A span per Redis command of this client."""
+    """A span per Redis command of this (asyncio) client, for commands sent inside a sampled trace. The
+    instrumentation costs about 23 us a command, a span or not (a cached answer sends three); outside a sampled
+    trace the command goes straight to the client, as the gRPC calls above do."""
     made = provider(settings)
-    if made is not None:
-        from opentelemetry.instrumentation.redis import RedisInstrumentor
+    if made is None:
+        return
+    from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-        RedisInstrumentor.instrument_client(client, tracer_provider=made)
+    plain = client.execute_command
+    RedisInstrumentor.instrument_client(client, tracer_provider=made)
+    traced = client.execute_command
+
+    async def execute_command(*args, **options):
+        if trace.get_current_span().get_span_context().trace_flags.sampled:
+            return await traced(*args, **options)
+        return await plain(*args, **options)
+
+    client.execute_command = execute_command
 
 
 def instrument_engine(engine, settings: ServiceSettings) -> None:

@@ -105,6 +105,11 @@ async def test_one_question_is_one_trace_through_all_five_services_with_a_span_p
     assert QUESTION not in every_value
     cache = next(s for s in spans if s.name == "answer_cache")
     assert cache.attributes["cache.hit"] is False
+    # Redis commands have spans of their own in a sampled trace: the answer cache's GET under its step.
+    lookup = next(
+        s for s in spans if s.attributes.get("db.system") == "redis" and s.parent.span_id == cache.context.span_id
+    )
+    assert lookup.name == "GET" and _service(lookup) == "ragmesh-gateway"
 
 
 async def test_a_repeated_question_is_a_cache_hit_on_its_span_and_calls_no_other_service(api, recorder):
