@@ -3,6 +3,7 @@
 with their scores, the answer and its confidence flags, the model, prompt version, variant and steering that
 produced it, the timings and the cost. Rows are written after the response leaves (records/batched.py)."""
 
+import functools
 import hashlib
 import hmac
 import uuid
@@ -34,9 +35,16 @@ def new_answer_id() -> str:
 
 def pseudonym(caller: Principal, secret: SecretStr | None) -> str:
     """Who asked, as the records keep it: a keyed hash of tenant and user (or key), never the name itself."""
-    who = f"{caller.tenant}\0{caller.user or caller.spender or 'tenant'}".encode()
-    key = secret.get_secret_value().encode() if secret else b"ragmesh-interactions"
-    return hmac.new(key, who, hashlib.sha256).hexdigest()[:32]
+    return _keyed_hash(
+        secret.get_secret_value() if secret else "", caller.tenant, caller.user or caller.spender or "tenant"
+    )
+
+
+@functools.lru_cache(maxsize=4096)
+def _keyed_hash(secret: str, tenant: str, who: str) -> str:
+    # A request asks for its asker's pseudonym two or three times, and the same askers come back.
+    key = secret.encode() if secret else b"ragmesh-interactions"
+    return hmac.new(key, f"{tenant}\0{who}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def question_hash(tenant: str, question: str) -> str:
