@@ -7,7 +7,8 @@ in flight (a Redis sorted set of expiring slots, so a replica that dies holds no
 limit and when to retry; the route answers 429 with Retry-After and RateLimit-* headers.
 
 A request is admitted in one round trip (`_ADMIT`): the library makes one per tier and one more to read a window for
-the headers, and that waiting was most of what a limited request paid here.
+the headers, and that waiting was most of what a limited request paid here. Slots given back ride on the replica's
+next admission (or go on their own within `RELEASE_LINGER_SECONDS`), so that a request costs one round trip, not two.
 
 When Redis cannot answer (down, paused, past its short deadline), each replica counts in its own memory instead
 (the same tiers, per replica) until Redis answers again: requests are still limited, never refused for it.
@@ -39,6 +40,8 @@ LOCAL = Counter(
 )
 # What Redis failing looks like through redis-py and through the limits library.
 REDIS_FAILURES = (redis.RedisError, StorageError, OSError, asyncio.TimeoutError)
+# How long a slot given back waits for the replica's next admission to take it along to Redis.
+RELEASE_LINGER_SECONDS = 0.05
 
 # The limits library's moving windows (under "LIMITS:<item.key_for(...)>", a list of timestamps, newest first, as its
 # acquire_moving_window.lua keeps them, so `standing` reads them through the library), in one step: every tier is
@@ -46,9 +49,12 @@ REDIS_FAILURES = (redis.RedisError, StorageError, OSError, asyncio.TimeoutError)
 # counts nowhere). KEYS: the tiers' windows, then the tenant's slots. ARGV: now, cost, number of tiers, (limit,
 # expiry) per tier, in-flight cap, the slot's expiry, the slot's member, the slots' key TTL. Returns {0, entries in
 # the first tier's window, its oldest entry}, {tier, the entry that must expire first} when a tier is spent, or {-1}
-# when the in-flight cap is reached. All keys in one Redis (as the budgets' script): not a Redis Cluster.
+# when the in-flight cap is reached. First, slots this replica gave back since its last admission are removed: KEYS
+# after the tenant's slots, their members after the other ARGV. All keys in one Redis (as the budgets' script): not a
+# Redis Cluster.
 _ADMIT = """
 local now, cost, tiers = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for j = tiers + 2, #KEYS do redis.call('ZREM', KEYS[j], ARGV[6 + 2 * tiers + j - tiers]) end
 for i = 1, tiers do
   local limit, expiry = tonumber(ARGV[2 + 2 * i]), tonumber(ARGV[3 + 2 * i])
   if cost > limit then return {i, ARGV[1]} end
@@ -137,6 +143,8 @@ class RateLimiter:
         )
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._local_in_flight: Tally[str] = Tally()
+        # (slots key, member) given back and not yet removed in Redis.
+        self._given_back: list[tuple[str, str]] = []
         self._redis = client
         self._admit_script = client.register_script(_ADMIT)
         self._policy = policy
@@ -174,9 +182,17 @@ class RateLimiter:
         slots, seconds = f"ragmesh:inflight:{tenant}", self._policy.in_flight_seconds
         windows = [f"{RedisStorage.PREFIX}:{item.key_for(*identifiers)}" for item, identifiers in tiers]
         limits = chain.from_iterable((item.amount, item.get_expiry()) for item, _ in tiers)
-        verdict = await self._admit_script(
-            keys=[*windows, slots], args=[now, cost, len(tiers), *limits, cap, now + seconds, member, int(seconds) + 60]
-        )
+        given_back, self._given_back = self._given_back, []
+        try:
+            verdict = await self._admit_script(
+                keys=[*windows, slots, *(key for key, _ in given_back)],
+                args=[now, cost, len(tiers), *limits, cap, now + seconds, member, int(seconds) + 60]
+                + [member for _, member in given_back],
+            )
+        except BaseException:
+            # Removing a member twice is harmless: they go with the next round trip.
+            self._given_back[:0] = given_back
+            raise
         if verdict[0] < 0:
             raise self._crowded(tenant)
         if verdict[0] > 0:
@@ -252,8 +268,21 @@ class RateLimiter:
         if not key:
             self._local_in_flight[member] -= 1
             return
+        # The replica's next admission takes it along; when none comes soon, it goes on its own.
+        self._given_back.append((key, member))
+        await asyncio.sleep(RELEASE_LINGER_SECONDS)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Remove in Redis every slot given back and not taken along by an admission yet."""
+        given_back, self._given_back = self._given_back, []
+        if not given_back:
+            return
         try:
-            await self._redis.zrem(key, member)
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key, member in given_back:
+                    pipe.zrem(key, member)
+                await pipe.execute()
         except REDIS_FAILURES:
-            # The slot expires by itself after in_flight_timeout_seconds.
-            log.warning("Redis did not answer; in-flight slot left to expire")
+            # The slots expire by themselves after in_flight_timeout_seconds.
+            log.warning("Redis did not answer; %d in-flight slots left to expire", len(given_back))

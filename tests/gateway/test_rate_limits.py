@@ -6,6 +6,7 @@ import time
 import pytest
 import redis.asyncio as redis
 
+from services.gateway import ratelimits
 from services.gateway.identity import Principal
 from services.gateway.ratelimits import LimitPolicy, RateLimited, RateLimiter
 from tests.servers import gateway
@@ -109,6 +110,26 @@ async def test_a_tenant_has_a_bounded_number_of_requests_in_flight(suite):
     await expiring.admit(lost, "answer")
     await asyncio.sleep(0.6)
     await expiring.release(await expiring.admit(lost, "answer"))
+    await client.aclose()
+
+
+async def test_a_slot_given_back_rides_on_the_next_admission_or_goes_on_its_own(suite, monkeypatch):
+    client = redis.from_url(suite.redis_url)
+    limiter = RateLimiter(client, LimitPolicy(tenant_in_flight=5, in_flight_seconds=60))
+    caller = Principal(tenant="inflight-ride", via="bootstrap-key")
+    slots = "ragmesh:inflight:inflight-ride"
+    first = await limiter.admit(caller, "answer")
+    # Long enough that only the next admission can have taken the slot away.
+    monkeypatch.setattr(ratelimits, "RELEASE_LINGER_SECONDS", 60)
+    giving_back = asyncio.create_task(limiter.release(first))
+    await asyncio.sleep(0)
+    second = await limiter.admit(caller, "answer")
+    assert await client.zrange(slots, 0, -1) == [second.slot[1].encode()]
+    giving_back.cancel()
+    # With no admission coming, a slot given back goes on its own after the linger.
+    monkeypatch.setattr(ratelimits, "RELEASE_LINGER_SECONDS", 0.01)
+    await limiter.release(second)
+    assert await client.zcard(slots) == 0
     await client.aclose()
 
 
