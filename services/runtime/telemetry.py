@@ -13,7 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import grpc
-from opentelemetry import trace
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.sampling import (
@@ -194,11 +195,61 @@ def instrument_app(app, settings: ServiceSettings) -> None:
     """Server spans for every FastAPI route (probes and metrics left out)."""
     made = provider(settings)
     if made is not None:
-        from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+        instrument_fastapi(app, made)
 
-        FastAPIInstrumentor.instrument_app(
-            app, tracer_provider=made, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
-        )
+
+def instrument_fastapi(app, made: TracerProvider) -> None:
+    """OpenTelemetry's FastAPI instrumentation with `made`, its middleware run only while spans are sent."""
+    from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
+    FastAPIInstrumentor.instrument_app(
+        app, tracer_provider=made, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"]
+    )
+    build = app.build_middleware_stack
+
+    def build_middleware_stack():
+        # The instrumentation's stack: ServerErrorMiddleware -> OpenTelemetryMiddleware -> the app's own stack.
+        stack = build()
+        if isinstance(getattr(stack, "app", None), OpenTelemetryMiddleware):
+            stack.app = _SpansWhenSent(stack.app, made)
+        return stack
+
+    app.build_middleware_stack = build_middleware_stack
+
+
+class _SpansWhenSent:
+    """OpenTelemetry's ASGI middleware while the provider sends spans somewhere; until then only the request's
+    trace context: the caller's continued, or a new (unsampled) trace, as the SDK makes it. The middleware costs
+    about 0.1 ms a request even when it records nothing (the route looked up, the request's attributes, its
+    metrics): the same reasoning as the gRPC and Redis wrappers above."""
+
+    def __init__(self, traced, made: TracerProvider) -> None:
+        from opentelemetry.instrumentation.asgi import asgi_getter
+
+        self._traced = traced
+        self._app = traced.app
+        self._excluded = traced.excluded_urls
+        self._sampler = made.sampler
+        self._tracer = made.get_tracer("ragmesh.requests")
+        self._getter = asgi_getter
+
+    async def __call__(self, scope, receive, send) -> None:
+        if (
+            self._sampler.sent
+            or scope["type"] != "http"
+            or (self._excluded and self._excluded.url_disabled(scope["path"]))
+        ):
+            await self._traced(scope, receive, send)
+            return
+        parent = propagate.extract(scope, getter=self._getter)
+        # Not recorded: while nothing is sent the sampler drops every span, after the ids are made.
+        span = self._tracer.start_span("request", context=parent, kind=trace.SpanKind.SERVER)
+        token = otel_context.attach(trace.set_span_in_context(span, parent))
+        try:
+            await self._app(scope, receive, send)
+        finally:
+            otel_context.detach(token)
 
 
 def instrument_redis(client, settings: ServiceSettings) -> None:

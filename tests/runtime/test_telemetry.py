@@ -6,9 +6,14 @@ import threading
 import time
 
 import grpc
+import httpx
 import pytest
+from fastapi import FastAPI
+from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from prometheus_client import REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -243,3 +248,34 @@ def test_with_nowhere_to_send_spans_none_is_recorded_yet_each_request_has_a_trac
     sampler.sent = True  # a processor arrived (a collector, a test's exporter)
     with tracer.start_as_current_span("request") as span:
         assert span.is_recording() and span.get_span_context().trace_flags.sampled
+
+
+async def test_while_no_span_is_sent_a_request_gets_its_trace_context_without_the_middleware():
+    exported = InMemorySpanExporter()
+    made = TracerProvider(sampler=telemetry._WhileSent(ParentBased(TraceIdRatioBased(1.0)), sent=False))
+    made.add_span_processor(SimpleSpanProcessor(exported))
+    app = FastAPI()
+
+    @app.get("/v1/where")
+    async def where() -> dict:
+        return {
+            "trace_id": telemetry.trace_id(),
+            "sampled": trace.get_current_span().get_span_context().trace_flags.sampled,
+        }
+
+    telemetry.instrument_fastapi(app, made)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://gateway") as client:
+        first, second = [(await client.get("/v1/where")).json() for _ in range(2)]
+        assert len(first["trace_id"]) == 32 and first["trace_id"] != second["trace_id"] and not first["sampled"]
+        # A caller's trace is continued.
+        parent = {"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+        continued = (await client.get("/v1/where", headers=parent)).json()
+        assert continued["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+        assert exported.get_finished_spans() == ()
+        # The instrumentation's own middleware was stepped around (its stack is as the wrapper expects).
+        assert isinstance(app.middleware_stack.app, telemetry._SpansWhenSent)
+        # Once spans go somewhere, OpenTelemetry's middleware records each request's server span.
+        made.sampler.sent = True
+        traced = (await client.get("/v1/where")).json()
+    (server,) = [s for s in exported.get_finished_spans() if s.kind is trace.SpanKind.SERVER]
+    assert server.name == "GET /v1/where" and format(server.context.trace_id, "032x") == traced["trace_id"]
