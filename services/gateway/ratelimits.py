@@ -271,9 +271,9 @@ class RateLimiter:
         # The replica's next admission takes it along; when none comes soon, it goes on its own.
         self._given_back.append((key, member))
         await asyncio.sleep(RELEASE_LINGER_SECONDS)
-        await self.flush()
+        await self._flush()
 
-    async def flush(self) -> None:
+    async def _flush(self) -> None:
         """Remove in Redis every slot given back and not taken along by an admission yet."""
         given_back, self._given_back = self._given_back, []
         if not given_back:
