@@ -158,13 +158,18 @@ _CLIENT_KINDS = {
 }
 
 
+def _sampled() -> bool:
+    """Whether the current request is traced (a call outside any request is not)."""
+    return trace.get_current_span().get_span_context().trace_flags.sampled
+
+
 def _sampled_only(inner: grpc.aio.ClientInterceptor) -> grpc.aio.ClientInterceptor:
     """OpenTelemetry's client interceptor `inner`, for calls made inside a sampled trace."""
     kind, method = next((k, m) for k, m in _CLIENT_KINDS.items() if isinstance(inner, k))
     traced = getattr(inner, method)
 
     async def intercept(self, continuation, details, request):
-        if trace.get_current_span().get_span_context().trace_flags.sampled:
+        if _sampled():
             return await traced(continuation, details, request)
         return await continuation(details, request)
 
@@ -266,7 +271,7 @@ def instrument_redis(client, settings: ServiceSettings) -> None:
     traced = client.execute_command
 
     async def execute_command(*args, **options):
-        if trace.get_current_span().get_span_context().trace_flags.sampled:
+        if _sampled():
             return await traced(*args, **options)
         return await plain(*args, **options)
 

@@ -6,9 +6,11 @@ import time
 import pytest
 import redis.asyncio as redis
 
+from ragmesh.suite import free_port
 from services.gateway import ratelimits
 from services.gateway.identity import Principal
 from services.gateway.ratelimits import LimitPolicy, RateLimited, RateLimiter
+from services.runtime.stores import redis_client
 from tests.servers import gateway
 
 ADMIN = {"X-API-Key": "key-limits-admin"}
@@ -163,9 +165,6 @@ async def test_a_refused_request_counts_in_no_window_and_the_library_reads_the_s
 
 
 async def test_without_redis_a_replica_counts_and_reports_limits_in_its_own_memory():
-    from ragmesh.suite import free_port
-    from services.runtime.stores import redis_client
-
     # Nobody listens on this port: every Redis call fails at once.
     client = redis_client(f"redis://127.0.0.1:{free_port()}", None, 0.5)
     limiter = RateLimiter(client, LimitPolicy(caller={"search": ["3/minute"]}))
