@@ -15,12 +15,13 @@ When Redis cannot answer (down, paused, past its short deadline), each replica c
 """
 
 import asyncio
+import functools
 import logging
 import secrets
 import time
 from collections import Counter as Tally
 from dataclasses import dataclass, field
-from itertools import chain
+from itertools import chain, count
 
 import redis.asyncio as redis
 from limits import RateLimitItem, parse_many
@@ -126,7 +127,13 @@ class LimitPolicy:
 
 
 def _items(tiers: list[str]) -> list[RateLimitItem]:
-    return [item for tier in tiers for item in parse_many(tier)]
+    return [item for tier in tiers for item in _parsed(tier)]
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(tier: str) -> list[RateLimitItem]:
+    # Every request reads its tiers; a key's own come from its record, so they are cached by their text.
+    return parse_many(tier)
 
 
 class RateLimiter:
@@ -143,8 +150,9 @@ class RateLimiter:
         )
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._local_in_flight: Tally[str] = Tally()
-        # (slots key, member) given back and not yet removed in Redis.
-        self._given_back: list[tuple[str, str]] = []
+        # (slots key, member, turn) given back and not yet removed in Redis, oldest first.
+        self._given_back: list[tuple[str, str, int]] = []
+        self._turns = count()
         self._redis = client
         self._admit_script = client.register_script(_ADMIT)
         self._policy = policy
@@ -185,9 +193,9 @@ class RateLimiter:
         given_back, self._given_back = self._given_back, []
         try:
             verdict = await self._admit_script(
-                keys=[*windows, slots, *(key for key, _ in given_back)],
+                keys=[*windows, slots, *(key for key, _, _ in given_back)],
                 args=[now, cost, len(tiers), *limits, cap, now + seconds, member, int(seconds) + 60]
-                + [member for _, member in given_back],
+                + [member for _, member, _ in given_back],
             )
         except BaseException:
             # Removing a member twice is harmless: they go with the next round trip.
@@ -269,18 +277,24 @@ class RateLimiter:
             self._local_in_flight[member] -= 1
             return
         # The replica's next admission takes it along; when none comes soon, it goes on its own.
-        self._given_back.append((key, member))
+        turn = next(self._turns)
+        self._given_back.append((key, member, turn))
         await asyncio.sleep(RELEASE_LINGER_SECONDS)
-        await self._flush()
+        await self._flush(turn)
 
-    async def _flush(self) -> None:
-        """Remove in Redis every slot given back and not taken along by an admission yet."""
-        given_back, self._given_back = self._given_back, []
-        if not given_back:
+    async def _flush(self, turn: int) -> None:
+        """Remove in Redis the slots given back up to `turn` that no admission has taken along. Later ones wait for
+        the next admission (or their own turn): a flush of everything pending found, at a request every few
+        milliseconds, the slot given back just before nearly every time, and cost a round trip a request again."""
+        due = 0
+        while due < len(self._given_back) and self._given_back[due][2] <= turn:
+            due += 1
+        if not due:
             return
+        given_back, self._given_back = self._given_back[:due], self._given_back[due:]
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                for key, member in given_back:
+                for key, member, _ in given_back:
                     pipe.zrem(key, member)
                 await pipe.execute()
         except REDIS_FAILURES:

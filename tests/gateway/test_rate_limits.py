@@ -128,9 +128,21 @@ async def test_a_slot_given_back_rides_on_the_next_admission_or_goes_on_its_own(
     second = await limiter.admit(caller, "answer")
     assert await client.zrange(slots, 0, -1) == [second.slot[1].encode()]
     giving_back.cancel()
-    # With no admission coming, a slot given back goes on its own after the linger.
+    # With no admission coming, a slot given back goes on its own after the linger; one given back later waits for
+    # its own turn (or an admission), not the earlier slot's.
+    third = await limiter.admit(caller, "answer")
     monkeypatch.setattr(ratelimits, "RELEASE_LINGER_SECONDS", 0.01)
-    await limiter.release(second)
+    own_turn = asyncio.create_task(limiter.release(second))
+    await asyncio.sleep(0)
+    monkeypatch.setattr(ratelimits, "RELEASE_LINGER_SECONDS", 60)
+    later = asyncio.create_task(limiter.release(third))
+    await own_turn
+    assert await client.zrange(slots, 0, -1) == [third.slot[1].encode()]
+    later.cancel()
+    fourth = await limiter.admit(caller, "answer")
+    assert await client.zrange(slots, 0, -1) == [fourth.slot[1].encode()]
+    monkeypatch.setattr(ratelimits, "RELEASE_LINGER_SECONDS", 0.01)
+    await limiter.release(fourth)
     assert await client.zcard(slots) == 0
     await client.aclose()
 
