@@ -110,6 +110,7 @@ deploy: $(STAMP) ## Install or upgrade the release (VALUES=..., SMOKE_URL=..., R
 .PHONY: bench
 bench: install redis-server ## Speed against same-run baselines (P1-P8), load tests, what auth and tracing add, caches and faults.
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.floors
 	$(BIN)/python -m bench.load --scale $(LOAD_SCALE)
 	$(BIN)/python -m bench.auth
 	$(BIN)/python -m bench.self_query
