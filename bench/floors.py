@@ -31,7 +31,7 @@ from bench.bare_gateway import answer_key
 from bench.figures import save
 from bench.latency import console, in_flight, in_turn, summary
 from bench.probes import probes
-from bench.run import ADMIN, TENANT, UNLIMITED, Direct, ingest_probes, stored_key
+from bench.run import ADMIN, TENANT, UNLIMITED, Direct, ingest_probes, measure_arguments, stored_key
 from ragmesh.suite import BackgroundSuite
 
 
@@ -173,11 +173,7 @@ def report(r: dict) -> None:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--documents", type=int, default=1000)
-    parser.add_argument("--queries", type=int, default=200, help="Calls per one-at-a-time measure.")
-    parser.add_argument("--load", type=int, default=1500, help="Calls per 16-in-flight measure.")
-    outcome = asyncio.run(main(parser.parse_args()))
+    outcome = asyncio.run(main(measure_arguments(__doc__).parse_args()))
     outcome["rows"] = [dict(zip(("row", "goal", "gateway", "bare"), row, strict=True)) for row in rows(outcome)]
     report(outcome)
     console.print(f"written to {save('floors', outcome)}")

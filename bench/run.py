@@ -292,11 +292,17 @@ def report(results: dict) -> None:
     )
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def measure_arguments(description: str | None) -> argparse.ArgumentParser:
+    """The flags this bench and bench/floors.py share: the documents the suite holds, calls per measure."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--documents", type=int, default=1000)
     parser.add_argument("--queries", type=int, default=200, help="Calls per one-at-a-time measure.")
     parser.add_argument("--load", type=int, default=1500, help="Calls per 16-in-flight measure.")
+    return parser
+
+
+if __name__ == "__main__":
+    parser = measure_arguments(__doc__)
     parser.add_argument("--streams", type=int, default=12, help="Streamed answers (P5).")
     parser.add_argument("--scifact", type=int, default=500, help="SciFact abstracts ingested for P8 (0: skip).")
     outcome = asyncio.run(main(parser.parse_args()))
