@@ -10,7 +10,6 @@ metrics or tracing). Plain ASGI under uvicorn with httptools and uvloop, as the 
 Configured by BARE_REDIS_PORT, BARE_EMBEDDER_PORT, BARE_RETRIEVER_PORT and BARE_TENANT.
 """
 
-import asyncio
 import hashlib
 import json
 import os
@@ -22,6 +21,7 @@ from ragmesh.embedder.v1 import embedder_pb2, embedder_pb2_grpc
 from ragmesh.retriever.v1 import retriever_pb2, retriever_pb2_grpc
 from services.gateway.identity import Principal
 from services.gateway.ratelimits import LimitPolicy, RateLimiter
+from services.runtime.background import Background
 
 UNLIMITED = ["1000000/minute"]
 TENANT = os.environ.get("BARE_TENANT", "bench")
@@ -45,12 +45,7 @@ class _Parts:
         self.embedder = embedder_pb2_grpc.EmbedderServiceStub(channel)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{os.environ['BARE_RETRIEVER_PORT']}")
         self.retriever = retriever_pb2_grpc.RetrieverServiceStub(channel)
-        self.background: set[asyncio.Task] = set()
-
-    def later(self, work) -> None:
-        task = asyncio.create_task(work)
-        self.background.add(task)
-        task.add_done_callback(self.background.discard)
+        self.background = Background()
 
     async def search(self, query: str) -> bytes:
         key = f"bare:retrieval:{hashlib.sha256(query.encode()).hexdigest()}"
@@ -76,7 +71,7 @@ class _Parts:
             for h in found.hits
         ]
         body = json.dumps({"hits": hits}).encode()
-        self.later(self.redis.set(key, body, ex=300))
+        self.background.spawn(self.redis.set(key, body, ex=300))
         return body
 
 
@@ -106,6 +101,6 @@ async def app(scope, receive, send) -> None:
         try:
             out = await parts.search(asked["query"]) if search else await parts.redis.get(answer_key(asked["question"]))
         finally:
-            parts.later(parts.limiter.release(ticket))
+            parts.background.spawn(parts.limiter.release(ticket))
     await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
     await send({"type": "http.response.body", "body": out or b"null"})

@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import random
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,17 +31,11 @@ from bench.figures import save
 from bench.latency import console, in_flight, in_turn, summary
 from bench.probes import probes
 from bench.run import ADMIN, TENANT, UNLIMITED, Direct, ingest_probes, measure_arguments, stored_key
-from ragmesh.suite import BackgroundSuite
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from ragmesh.suite import BackgroundSuite, free_port
 
 
 async def _bare_gateway(suite: BackgroundSuite) -> tuple[subprocess.Popen, httpx.AsyncClient]:
-    port = _free_port()
+    port = free_port()
     env = os.environ | {
         "BARE_REDIS_PORT": str(suite.ports["redis"]),
         "BARE_EMBEDDER_PORT": str(suite.ports["embedder"]),

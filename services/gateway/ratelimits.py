@@ -283,9 +283,9 @@ class RateLimiter:
         await self._flush(turn)
 
     async def _flush(self, turn: int) -> None:
-        """Remove in Redis the slots given back up to `turn` that no admission has taken along. Later ones wait for
-        the next admission (or their own turn): a flush of everything pending found, at a request every few
-        milliseconds, the slot given back just before nearly every time, and cost a round trip a request again."""
+        """Remove in Redis the slots given back up to `turn` that no admission has taken along; later ones wait for
+        the next admission or their own turn (flushing every pending slot found the one given back a moment before
+        nearly every time, at a request every few milliseconds: a round trip a request)."""
         due = 0
         while due < len(self._given_back) and self._given_back[due][2] <= turn:
             due += 1

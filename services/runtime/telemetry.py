@@ -258,24 +258,26 @@ class _SpansWhenSent:
 
 
 def instrument_redis(client, settings: ServiceSettings) -> None:
-    """A span per Redis command of this (asyncio) client, for commands sent inside a sampled trace. The
+    """A span per Redis command or pipeline of this (asyncio) client, for those sent inside a sampled trace. The
     instrumentation costs about 23 us a command, a span or not (a cached answer sends three); outside a sampled
-    trace the command goes straight to the client, as the gRPC calls above do."""
+    trace the command goes straight to the client, and a pipeline comes from it uninstrumented, as the gRPC calls
+    above do."""
     made = provider(settings)
     if made is None:
         return
     from opentelemetry.instrumentation.redis import RedisInstrumentor
 
-    plain = client.execute_command
+    plain = client.execute_command, client.pipeline
     RedisInstrumentor.instrument_client(client, tracer_provider=made)
-    traced = client.execute_command
+    traced = client.execute_command, client.pipeline
 
     async def execute_command(*args, **options):
-        if _sampled():
-            return await traced(*args, **options)
-        return await plain(*args, **options)
+        return await (traced if _sampled() else plain)[0](*args, **options)
 
-    client.execute_command = execute_command
+    def pipeline(*args, **options):
+        return (traced if _sampled() else plain)[1](*args, **options)
+
+    client.execute_command, client.pipeline = execute_command, pipeline
 
 
 def instrument_engine(engine, settings: ServiceSettings) -> None:
